@@ -1,0 +1,330 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"cordtrace/api"
+	"cordtrace/domain"
+	"cordtrace/store"
+	"cordtrace/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+const adminPassword = "admin password 1"
+
+// syncBuffer collects log output written from the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testServer is a running API on a fresh database, with an admin.
+type testServer struct {
+	t     *testing.T
+	url   string
+	store *store.Store
+	srv   *api.Server
+	logs  *syncBuffer
+}
+
+func newTestServer(t *testing.T, backend string) *testServer {
+	t.Helper()
+	st := storetest.Open(t, backend, store.Options{})
+	if _, err := st.EnsureAdmin(context.Background(), adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Ping: st.Ping},
+		api.Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), BodyLimit: "4K"})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return &testServer{t: t, url: hs.URL, store: st, srv: srv, logs: logs}
+}
+
+// eachServer runs fn against a server on every backend.
+func eachServer(t *testing.T, fn func(t *testing.T, ts *testServer)) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) { fn(t, newTestServer(t, b)) })
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// errorOf returns the "error" object of an error response, failing the test if it is not there.
+func (r response) errorOf(t *testing.T) map[string]any {
+	t.Helper()
+	e, ok := r.json(t)["error"].(map[string]any)
+	if !ok || e["code"] == "" || e["message"] == "" {
+		t.Fatalf("not an error body: %s", r.body)
+	}
+	return e
+}
+
+func (ts *testServer) do(method, path, token string, body any) response {
+	ts.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, _ := json.Marshal(b)
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, ts.url+path, rd)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func (ts *testServer) login(username, password string) string {
+	ts.t.Helper()
+	r := ts.do("POST", "/api/v1/auth/login", "", map[string]string{"username": username, "password": password})
+	if r.status != http.StatusOK {
+		ts.t.Fatalf("login %s: %d %s", username, r.status, r.body)
+	}
+	return r.json(ts.t)["token"].(string)
+}
+
+// userWith creates a user holding roles and returns a session token for them.
+func (ts *testServer) userWith(adminToken, username string, roles ...domain.Role) string {
+	ts.t.Helper()
+	r := ts.do("POST", "/api/v1/users", adminToken, map[string]any{
+		"username": username, "full_name": "Full " + username, "password": "a good password", "roles": roles,
+	})
+	if r.status != http.StatusCreated {
+		ts.t.Fatalf("create %s: %d %s", username, r.status, r.body)
+	}
+	return ts.login(username, "a good password")
+}
+
+func TestLoginMeLogout(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		r := ts.do("POST", "/api/v1/auth/login", "", map[string]string{"username": "admin", "password": adminPassword})
+		if r.status != http.StatusOK {
+			t.Fatalf("login: %d %s", r.status, r.body)
+		}
+		body := r.json(t)
+		token, _ := body["token"].(string)
+		user, _ := body["user"].(map[string]any)
+		if token == "" || user["username"] != "admin" || user["full_name"] == nil || user["id"] == nil {
+			t.Fatalf("login body = %s", r.body)
+		}
+		if roles, _ := user["roles"].([]any); len(roles) != 1 || roles[0] != "admin" {
+			t.Fatalf("roles = %v", user["roles"])
+		}
+		if _, leaked := user["password_hash"]; leaked {
+			t.Fatal("login answer carries the password hash")
+		}
+		cookie := r.header.Get("Set-Cookie")
+		if !strings.Contains(cookie, api.SessionCookie+"="+token) || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Strict") {
+			t.Fatalf("cookie = %q", cookie)
+		}
+
+		if r := ts.do("GET", "/api/v1/me", token, nil); r.status != 200 || r.json(t)["username"] != "admin" {
+			t.Fatalf("me: %d %s", r.status, r.body)
+		}
+		// The web pages authenticate with the cookie instead of the header.
+		req, _ := http.NewRequest("GET", ts.url+"/api/v1/me", nil)
+		req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: token})
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("me by cookie: %v %v", res.StatusCode, err)
+		}
+		res.Body.Close()
+
+		if r := ts.do("POST", "/api/v1/auth/logout", token, nil); r.status != http.StatusNoContent {
+			t.Fatalf("logout: %d %s", r.status, r.body)
+		}
+		if r := ts.do("GET", "/api/v1/me", token, nil); r.status != http.StatusUnauthorized {
+			t.Fatalf("me after logout: %d", r.status)
+		}
+	})
+}
+
+func TestErrorsNameTheProblem(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		nurse := ts.userWith(admin, "nurse.ada", domain.RoleNurse)
+		validUser := map[string]any{"username": "qc.bo", "full_name": "Bo", "password": "long enough pw", "roles": []string{"qc"}}
+		cases := []struct {
+			name, method, path, token string
+			body                      any
+			status                    int
+			code, field, inMessage    string
+		}{
+			{"malformed JSON", "POST", "/api/v1/users", admin, `{"username":`, 400, "invalid", "", "cut off"},
+			{"not JSON", "POST", "/api/v1/users", admin, `hello`, 400, "invalid", "", "not valid json"},
+			{"empty body", "POST", "/api/v1/users", admin, ``, 400, "invalid", "", "empty"},
+			{"two objects", "POST", "/api/v1/users", admin, `{} {}`, 400, "invalid", "", "exactly one"},
+			{"misspelt field", "POST", "/api/v1/users", admin, `{"usrname":"x"}`, 400, "invalid", "usrname", "spelling"},
+			{"wrong type", "POST", "/api/v1/users", admin, `{"username":5}`, 400, "invalid", "username", "string"},
+			{"rule on a field", "POST", "/api/v1/users", admin, map[string]any{"username": "ok.name", "full_name": "X", "password": "short", "roles": []string{"qc"}}, 400, "invalid", "password", "at least"},
+			{"unknown role", "POST", "/api/v1/users", admin, map[string]any{"username": "ok.name", "full_name": "X", "password": "long enough pw", "roles": []string{"chef"}}, 400, "invalid", "roles", "not a role"},
+			{"body too large", "POST", "/api/v1/users", admin, `{"username":"` + strings.Repeat("a", 5000) + `"}`, 413, "too_large", "", "too large"},
+			{"no token", "GET", "/api/v1/me", "", nil, 401, "unauthenticated", "", "log in"},
+			{"bad token", "GET", "/api/v1/me", "nope", nil, 401, "unauthenticated", "", "log in"},
+			{"wrong role", "POST", "/api/v1/users", nurse, validUser, 403, "forbidden", "", "admin"},
+			{"no such route", "GET", "/api/v1/nothing-here", admin, nil, 404, "not_found", "", "no such"},
+			{"missing login field", "POST", "/api/v1/auth/login", "", map[string]string{"username": "admin"}, 400, "invalid", "password", "required"},
+			{"wrong password", "POST", "/api/v1/auth/login", "", map[string]string{"username": "admin", "password": "not it at all"}, 401, "unauthenticated", "", "wrong"},
+			{"bad query", "GET", "/api/v1/audit?limit=-3", admin, nil, 400, "invalid", "limit", "whole number"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				r := ts.do(tc.method, tc.path, tc.token, tc.body)
+				if r.status != tc.status {
+					t.Fatalf("status = %d, want %d: %s", r.status, tc.status, r.body)
+				}
+				e := r.errorOf(t)
+				if e["code"] != tc.code {
+					t.Errorf("code = %v, want %s", e["code"], tc.code)
+				}
+				if tc.field != "" && e["field"] != tc.field {
+					t.Errorf("field = %v, want %s", e["field"], tc.field)
+				}
+				if !strings.Contains(strings.ToLower(e["message"].(string)), tc.inMessage) {
+					t.Errorf("message %q does not say %q", e["message"], tc.inMessage)
+				}
+				if e["request_id"] == "" || e["request_id"] != r.header.Get("X-Request-Id") {
+					t.Errorf("request_id = %v, header %q", e["request_id"], r.header.Get("X-Request-Id"))
+				}
+			})
+		}
+		// A duplicate is a conflict, and none of the refused requests wrote anything.
+		if r := ts.do("POST", "/api/v1/users", admin, validUser); r.status != 201 {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", "/api/v1/users", admin, validUser); r.status != 409 || r.errorOf(t)["code"] != "conflict" {
+			t.Fatalf("duplicate: %d %s", r.status, r.body)
+		}
+		r := ts.do("GET", "/api/v1/audit?entity_type=user&limit=1000", admin, nil)
+		var creates int
+		for _, e := range r.json(t)["entries"].([]any) {
+			if e.(map[string]any)["action"] == "user.create" {
+				creates++
+			}
+		}
+		if creates != 3 { // admin, nurse.ada, qc.bo
+			t.Fatalf("user.create entries = %d, want 3", creates)
+		}
+	})
+}
+
+// Every route that needs a permission is refused to anonymous callers and to each role that
+// the permission table does not grant it, and let through for the roles it does.
+func TestRoutesFollowThePermissionTable(t *testing.T) {
+	ts := newTestServer(t, storetest.SQLite)
+	admin := ts.login("admin", adminPassword)
+	tokens := map[domain.Role]string{}
+	for _, role := range domain.AllRoles {
+		tokens[role] = ts.userWith(admin, "only."+string(role), role)
+	}
+	for _, rt := range ts.srv.Routes() {
+		if rt.Permission == "" || rt.Path == "/api/v1/auth/logout" {
+			continue
+		}
+		if r := ts.do(rt.Method, rt.Path, "", nil); r.status != http.StatusUnauthorized {
+			t.Errorf("%s %s anonymous: %d, want 401", rt.Method, rt.Path, r.status)
+		}
+		for role, token := range tokens {
+			allowed := false
+			for _, r := range domain.RolesFor(rt.Permission) {
+				allowed = allowed || r == role
+			}
+			r := ts.do(rt.Method, rt.Path, token, nil)
+			if forbidden := r.status == http.StatusForbidden; forbidden == allowed {
+				t.Errorf("%s %s as %s: status %d, table says allowed=%v", rt.Method, rt.Path, role, r.status, allowed)
+			}
+		}
+	}
+}
+
+func TestAuditEndpoints(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		ts.userWith(admin, "qa.cy", domain.RoleQA)
+		r := ts.do("GET", "/api/v1/audit?entity_type=user&entity_id=2", admin, nil)
+		entries := r.json(t)["entries"].([]any)
+		if r.status != 200 || len(entries) != 1 {
+			t.Fatalf("audit: %d %s", r.status, r.body)
+		}
+		e := entries[0].(map[string]any)
+		for _, k := range []string{"seq", "at", "user_name", "role", "action", "entity_type", "entity_id", "after", "request_id", "prev_hash", "hash"} {
+			if _, ok := e[k]; !ok {
+				t.Errorf("entry lacks %s: %v", k, e)
+			}
+		}
+		if e["user_name"] != "Administrator" || e["role"] != "admin" {
+			t.Errorf("entry actor = %v / %v", e["user_name"], e["role"])
+		}
+		r = ts.do("GET", "/api/v1/audit/verify", admin, nil)
+		v := r.json(t)
+		if r.status != 200 || v["ok"] != true || v["first_bad"] != nil || v["entries"].(float64) < 3 {
+			t.Fatalf("verify: %d %s", r.status, r.body)
+		}
+		if !strings.Contains(ts.logs.String(), `"request_id"`) || !strings.Contains(ts.logs.String(), `"route":"/api/v1/audit/verify"`) {
+			t.Fatalf("access log lacks request id or route:\n%s", ts.logs.String())
+		}
+	})
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	ts := newTestServer(t, storetest.SQLite)
+	if r := ts.do("GET", "/healthz", "", nil); r.status != 200 {
+		t.Fatalf("healthz: %d", r.status)
+	}
+	if r := ts.do("GET", "/readyz", "", nil); r.status != 200 {
+		t.Fatalf("readyz: %d %s", r.status, r.body)
+	}
+	ts.store.Close()
+	r := ts.do("GET", "/readyz", "", nil)
+	if r.status != http.StatusServiceUnavailable || r.errorOf(t)["code"] != "unavailable" {
+		t.Fatalf("readyz without a database: %d %s", r.status, r.body)
+	}
+}

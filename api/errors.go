@@ -1,0 +1,101 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"cordtrace/domain"
+)
+
+// statusByCode is the one table that maps domain error codes to HTTP statuses (SPEC §11).
+var statusByCode = map[string]int{
+	domain.EInvalid:         http.StatusBadRequest,
+	domain.EUnauthenticated: http.StatusUnauthorized,
+	domain.EAccountLocked:   http.StatusUnauthorized,
+	domain.EForbidden:       http.StatusForbidden,
+	domain.ENotFound:        http.StatusNotFound,
+	domain.EConflict:        http.StatusConflict,
+	domain.ERuleViolated:    http.StatusUnprocessableEntity,
+	domain.ETooLarge:        http.StatusRequestEntityTooLarge,
+	domain.EUnavailable:     http.StatusServiceUnavailable,
+	domain.EInternal:        http.StatusInternalServerError,
+}
+
+// errorBody is the error format of SPEC §11: {"error":{"code","message"}}, with the field at
+// fault and the request id added for whoever has to follow it up.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Field     string `json:"field,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// fromEchoError turns Echo's own errors (no route, body too large, …) into domain errors.
+func fromEchoError(he *echo.HTTPError) *domain.Error {
+	switch he.Code {
+	case http.StatusNotFound:
+		return domain.Errorf(domain.ENotFound, "there is no such page or API call; check the address")
+	case http.StatusMethodNotAllowed:
+		return &domain.Error{Code: "method_not_allowed", Message: "this address does not accept that method"}
+	case http.StatusRequestEntityTooLarge:
+		return domain.Errorf(domain.ETooLarge, "the request body is too large; send less data per request")
+	case http.StatusUnauthorized:
+		return domain.Errorf(domain.EUnauthenticated, "log in first")
+	case http.StatusBadRequest, http.StatusUnsupportedMediaType:
+		return domain.Errorf(domain.EInvalid, "the request is malformed: %v", he.Message)
+	}
+	return &domain.Error{Code: domain.EInternal, Message: fmt.Sprint(he.Message)}
+}
+
+func statusOf(code string) int {
+	if st, ok := statusByCode[code]; ok {
+		return st
+	}
+	if code == "method_not_allowed" {
+		return http.StatusMethodNotAllowed
+	}
+	return http.StatusInternalServerError
+}
+
+// handleError is Echo's error handler: every error leaves the service here.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) && !isDomainError(err) {
+		err = fromEchoError(he)
+	}
+	code := domain.ErrorCode(err)
+	status := statusOf(code)
+	if status >= 500 {
+		// The cause stays in the log; the client gets a sentence it can act on.
+		c.Set(ctxError, err)
+	}
+	body := errorBody{Error: errorDetail{
+		Code:      code,
+		Message:   domain.ErrorMessage(err),
+		Field:     domain.ErrorField(err),
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
+	}}
+	if c.Request().Method == http.MethodHead {
+		err = c.NoContent(status)
+	} else {
+		err = c.JSON(status, body)
+	}
+	if err != nil {
+		s.log.Error("write error response", "err", err)
+	}
+}
+
+func isDomainError(err error) bool {
+	var de *domain.Error
+	return errors.As(err, &de)
+}

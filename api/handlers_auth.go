@@ -1,0 +1,138 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"cordtrace/domain"
+)
+
+// userJSON is a user as the API shows it (SPEC §12).
+type userJSON struct {
+	ID       int64         `json:"id"`
+	Username string        `json:"username"`
+	FullName string        `json:"full_name"`
+	Roles    []domain.Role `json:"roles"`
+}
+
+func toUserJSON(u domain.User) userJSON {
+	roles := u.Roles
+	if roles == nil {
+		roles = []domain.Role{}
+	}
+	return userJSON{ID: u.ID, Username: u.Username, FullName: u.FullName, Roles: roles}
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.svc.Ping(ctx); err != nil {
+		return domain.Errorf(domain.EUnavailable, "the database does not answer; the service cannot take requests")
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) login(c echo.Context) error {
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := required("username", in.Username, "password", in.Password); err != nil {
+		return err
+	}
+	sess, err := s.svc.Auth.Login(c.Request().Context(), in.Username, in.Password, requestID(c))
+	if err != nil {
+		return err
+	}
+	c.SetCookie(&http.Cookie{
+		Name: SessionCookie, Value: sess.Token, Path: "/", HttpOnly: true,
+		Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
+	})
+	return c.JSON(http.StatusOK, map[string]any{
+		"token":             sess.Token,
+		"user":              toUserJSON(sess.User),
+		"idle_timeout_secs": int(s.cfg.SessionIdle.Seconds()),
+	})
+}
+
+func (s *Server) logout(c echo.Context) error {
+	if err := s.svc.Auth.Logout(c.Request().Context(), currentActor(c), sessionToken(c)); err != nil {
+		return err
+	}
+	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
+	return noContent(c)
+}
+
+func (s *Server) me(c echo.Context) error {
+	return c.JSON(http.StatusOK, toUserJSON(currentUser(c)))
+}
+
+func (s *Server) createUser(c echo.Context) error {
+	var in domain.NewUser
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	u, err := s.svc.Users.CreateUser(c.Request().Context(), currentActor(c), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toUserJSON(u))
+}
+
+func (s *Server) listAudit(c echo.Context) error {
+	f := domain.AuditFilter{EntityType: c.QueryParam("entity_type"), EntityID: c.QueryParam("entity_id")}
+	var err error
+	if f.AfterSeq, err = queryInt(c, "after_seq"); err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	f.Limit = int(limit)
+	entries, err := s.svc.Audit.ListAudit(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	if entries == nil {
+		entries = []domain.AuditEntry{}
+	}
+	out := map[string]any{"entries": entries}
+	if len(entries) > 0 {
+		out["next_after_seq"] = entries[len(entries)-1].Seq
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) verifyAudit(c echo.Context) error {
+	rep, err := s.svc.Audit.VerifyAudit(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, rep)
+}
+
+// queryInt reads an optional non-negative integer query parameter.
+func queryInt(c echo.Context, name string) (int64, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, domain.FieldError(name, "%s must be a whole number of 0 or more", name)
+	}
+	return n, nil
+}

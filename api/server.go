@@ -1,0 +1,107 @@
+// Package api is cordtrace's JSON API (SPEC §12): thin Echo handlers that decode a request,
+// call a domain service and encode the answer. Errors are mapped to statuses in errors.go only.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"cordtrace/domain"
+)
+
+// Services are what the API calls; the store implements them all.
+type Services struct {
+	Auth  domain.AuthService
+	Users domain.UserService
+	Audit domain.AuditService
+	// Ping reports whether the database answers, for /readyz.
+	Ping func(ctx context.Context) error
+}
+
+// Config tunes the server.
+type Config struct {
+	Logger *slog.Logger
+	// BodyLimit caps request bodies, e.g. "1M"; larger ones are refused with 413.
+	BodyLimit string
+	// SecureCookies marks the session cookie Secure, for deployments behind TLS.
+	SecureCookies bool
+	SessionIdle   time.Duration
+}
+
+// Route is one API route and the permission it needs ("" for a public route).
+type Route struct {
+	Method     string
+	Path       string
+	Permission domain.Permission
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	echo   *echo.Echo
+	svc    Services
+	cfg    Config
+	log    *slog.Logger
+	routes []Route
+}
+
+// APIPrefix is where the JSON API lives.
+const APIPrefix = "/api/v1"
+
+// New builds the server with every route registered.
+func New(svc Services, cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BodyLimit == "" {
+		cfg.BodyLimit = "1M"
+	}
+	if cfg.SessionIdle == 0 {
+		cfg.SessionIdle = domain.DefaultSessionIdle
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{echo: e, svc: svc, cfg: cfg, log: cfg.Logger}
+	e.HTTPErrorHandler = s.handleError
+	e.Use(
+		middleware.RequestID(),
+		s.logRequests,
+		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: true}),
+		middleware.BodyLimit(cfg.BodyLimit),
+	)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	s.handle(http.MethodPost, "/auth/login", "", s.login)
+	s.handle(http.MethodPost, "/auth/logout", domain.PermAnyUser, s.logout)
+	s.handle(http.MethodGet, "/me", domain.PermAnyUser, s.me)
+	s.handle(http.MethodPost, "/users", domain.PermManageUsers, s.createUser)
+	s.handle(http.MethodGet, "/audit", domain.PermReadAudit, s.listAudit)
+	s.handle(http.MethodGet, "/audit/verify", domain.PermReadAudit, s.verifyAudit)
+	return s
+}
+
+// Handler is the HTTP handler of the whole service.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Echo exposes the router so that other packages (the web pages) can add their routes.
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// Routes lists every API route with its permission.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// handle registers an API route. A route with a permission is open only to a logged-in user
+// whose roles hold it.
+func (s *Server) handle(method, path string, perm domain.Permission, h echo.HandlerFunc) {
+	s.routes = append(s.routes, Route{Method: method, Path: APIPrefix + path, Permission: perm})
+	var mw []echo.MiddlewareFunc
+	if perm != "" {
+		mw = append(mw, s.authenticate, s.require(perm))
+	}
+	s.echo.Add(method, APIPrefix+path, h, mw...)
+}

@@ -1,0 +1,57 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// The services below are implemented by the store; the API depends on these interfaces only.
+// Unless a method says otherwise, its errors are *Error values with the codes in errors.go, or
+// an EUnavailable error when the database cannot be reached.
+
+// Session is a logged-in user's bearer token. Token is only known at login; the store keeps
+// its hash.
+type Session struct {
+	ID        int64     `json:"-"`
+	Token     string    `json:"token"`
+	User      User      `json:"user"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// AuthService logs people in and checks who is asking.
+type AuthService interface {
+	// Login checks the password and opens a session. Wrong username or password:
+	// EUnauthenticated (the failure is counted and audited); locked account: EAccountLocked.
+	Login(ctx context.Context, username, password, requestID string) (Session, error)
+	// Authenticate returns the user behind a session token and keeps the session alive.
+	// Unknown, ended or idle-expired token: EUnauthenticated.
+	Authenticate(ctx context.Context, token string) (User, error)
+	// Logout ends the session of token.
+	Logout(ctx context.Context, actor Actor, token string) error
+	// CheckPassword re-authenticates a person for an electronic signature or as a witness.
+	// Failures count toward the lockout like failed logins.
+	CheckPassword(ctx context.Context, username, password, requestID string) (User, error)
+}
+
+// UserService manages accounts.
+type UserService interface {
+	// CreateUser validates and stores a user. Invalid field: EInvalid; username taken: EConflict.
+	CreateUser(ctx context.Context, actor Actor, n NewUser) (User, error)
+	// User returns one user. Unknown id: ENotFound.
+	User(ctx context.Context, id int64) (User, error)
+}
+
+// AuditFilter selects audit entries. Zero values select everything.
+type AuditFilter struct {
+	EntityType string
+	EntityID   string
+	AfterSeq   int64 // entries with a larger seq only, for paging
+	Limit      int   // at most this many; 0 means the default page size
+}
+
+// AuditService reads the trail. Writing to it is not a service: every store write appends its
+// own entries in the same transaction.
+type AuditService interface {
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+	VerifyAudit(ctx context.Context) (ChainReport, error)
+}

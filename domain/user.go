@@ -1,0 +1,174 @@
+package domain
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Role is what a person is allowed to do in the trial (SPEC §9). A user may hold several roles;
+// separation-of-duties rules still apply per person, not per role.
+type Role string
+
+const (
+	RoleAdmin      Role = "admin"
+	RoleQC         Role = "qc"
+	RoleQA         Role = "qa"
+	RolePhysician  Role = "physician"
+	RolePharmacist Role = "pharmacist"
+	RoleNurse      Role = "nurse"
+)
+
+// AllRoles lists every role in the order they are shown to people.
+var AllRoles = []Role{RoleAdmin, RoleQC, RoleQA, RolePhysician, RolePharmacist, RoleNurse}
+
+// ParseRole returns the role named s, or an error listing the roles that exist.
+func ParseRole(s string) (Role, error) {
+	r := Role(s)
+	if slices.Contains(AllRoles, r) {
+		return r, nil
+	}
+	return "", FieldError("roles", "%q is not a role; use one of %s", s, joinRoles(AllRoles))
+}
+
+func joinRoles(roles []Role) string {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Login lockout and session rules (SPEC §10).
+const (
+	MaxFailedLogins    = 5
+	LockoutDuration    = 15 * time.Minute
+	DefaultSessionIdle = 15 * time.Minute
+)
+
+// Password limits: long enough to resist guessing, and at most what bcrypt actually hashes
+// (it silently ignores bytes past 72, which would let two different passwords match).
+const (
+	MinPasswordLength = 10
+	MaxPasswordBytes  = 72
+)
+
+// DefaultPasswordCost is bcrypt's work factor: slow enough that a stolen table is expensive
+// to crack, fast enough for a login to stay under a quarter second on a small server.
+const DefaultPasswordCost = 12
+
+// User is a person who can log in. PasswordHash never leaves the server.
+type User struct {
+	ID           int64      `json:"id"`
+	Username     string     `json:"username"`
+	FullName     string     `json:"full_name"`
+	Roles        []Role     `json:"roles"`
+	PasswordHash string     `json:"-"`
+	FailedLogins int        `json:"failed_logins"`
+	LockedUntil  *time.Time `json:"locked_until,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+}
+
+// HasRole reports whether the user holds role r.
+func (u User) HasRole(r Role) bool { return slices.Contains(u.Roles, r) }
+
+// Locked reports whether the account is locked at time now.
+func (u User) Locked(now time.Time) bool {
+	return u.LockedUntil != nil && now.Before(*u.LockedUntil)
+}
+
+// RecordFailedLogin counts a wrong password and locks the account at the limit. It returns
+// true when this failure is the one that locked it, so that the lock can be audited.
+// A lock that has run out starts the count again, so an old lock never shortens a new one.
+func (u *User) RecordFailedLogin(now time.Time) (lockedNow bool) {
+	if u.LockedUntil != nil && !now.Before(*u.LockedUntil) {
+		u.LockedUntil = nil
+		u.FailedLogins = 0
+	}
+	u.FailedLogins++
+	if u.FailedLogins >= MaxFailedLogins && u.LockedUntil == nil {
+		until := now.Add(LockoutDuration)
+		u.LockedUntil = &until
+		return true
+	}
+	return false
+}
+
+// RecordSuccessfulLogin clears the failure count.
+func (u *User) RecordSuccessfulLogin() {
+	u.FailedLogins = 0
+	u.LockedUntil = nil
+}
+
+// NewUser is the input for creating a user.
+type NewUser struct {
+	Username string `json:"username"`
+	FullName string `json:"full_name"`
+	Password string `json:"password"`
+	Roles    []Role `json:"roles"`
+}
+
+var usernamePattern = regexp.MustCompile(`^[a-z0-9._-]{3,64}$`)
+
+// Validate checks every field of a new user and names the first one at fault.
+func (n NewUser) Validate() error {
+	if !usernamePattern.MatchString(n.Username) {
+		return FieldError("username", "username must be 3 to 64 characters of lowercase letters, digits, '.', '_' or '-'")
+	}
+	name := strings.TrimSpace(n.FullName)
+	if name == "" || utf8.RuneCountInString(name) > 200 {
+		return FieldError("full_name", "full name is the printed name shown on signatures: give 1 to 200 characters")
+	}
+	if err := ValidatePassword(n.Password); err != nil {
+		return err
+	}
+	if len(n.Roles) == 0 {
+		return FieldError("roles", "give at least one role: %s", joinRoles(AllRoles))
+	}
+	seen := map[Role]bool{}
+	for _, r := range n.Roles {
+		if _, err := ParseRole(string(r)); err != nil {
+			return err
+		}
+		if seen[r] {
+			return FieldError("roles", "role %q is listed twice", r)
+		}
+		seen[r] = true
+	}
+	return nil
+}
+
+// ValidatePassword checks the length rules for a new password.
+func ValidatePassword(pw string) error {
+	if utf8.RuneCountInString(pw) < MinPasswordLength {
+		return FieldError("password", "password must be at least %d characters", MinPasswordLength)
+	}
+	if len(pw) > MaxPasswordBytes {
+		return FieldError("password", "password must be at most %d bytes", MaxPasswordBytes)
+	}
+	return nil
+}
+
+// HashPassword returns a salted bcrypt hash of pw at the given cost.
+func HashPassword(pw string, cost int) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// PasswordMatches reports whether pw is the password behind hash.
+func PasswordMatches(hash, pw string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
+}
+
+// SessionExpired reports whether a session last used at lastSeen has been idle longer than idle.
+func SessionExpired(lastSeen, now time.Time, idle time.Duration) bool {
+	return now.Sub(lastSeen) > idle
+}

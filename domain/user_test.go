@@ -1,0 +1,143 @@
+package domain
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNewUserValidate(t *testing.T) {
+	ok := NewUser{Username: "qc.anna-1_b", FullName: "Anna B", Password: "0123456789", Roles: []Role{RoleQC}}
+	cases := []struct {
+		name  string
+		edit  func(*NewUser)
+		field string
+	}{
+		{"valid", func(*NewUser) {}, ""},
+		{"username too short", func(n *NewUser) { n.Username = "ab" }, "username"},
+		{"username 3 chars", func(n *NewUser) { n.Username = "abc" }, ""},
+		{"username 64 chars", func(n *NewUser) { n.Username = strings.Repeat("a", 64) }, ""},
+		{"username 65 chars", func(n *NewUser) { n.Username = strings.Repeat("a", 65) }, "username"},
+		{"username upper case", func(n *NewUser) { n.Username = "Anna" }, "username"},
+		{"username with space", func(n *NewUser) { n.Username = "an na" }, "username"},
+		{"blank full name", func(n *NewUser) { n.FullName = "   " }, "full_name"},
+		{"full name 200 runes", func(n *NewUser) { n.FullName = strings.Repeat("é", 200) }, ""},
+		{"full name 201 runes", func(n *NewUser) { n.FullName = strings.Repeat("é", 201) }, "full_name"},
+		{"password 9 chars", func(n *NewUser) { n.Password = "012345678" }, "password"},
+		{"password 72 bytes", func(n *NewUser) { n.Password = strings.Repeat("p", 72) }, ""},
+		{"password 73 bytes", func(n *NewUser) { n.Password = strings.Repeat("p", 73) }, "password"},
+		{"no roles", func(n *NewUser) { n.Roles = nil }, "roles"},
+		{"unknown role", func(n *NewUser) { n.Roles = []Role{"surgeon"} }, "roles"},
+		{"duplicate role", func(n *NewUser) { n.Roles = []Role{RoleQA, RoleQA} }, "roles"},
+		{"several roles", func(n *NewUser) { n.Roles = []Role{RoleQA, RoleQC, RoleNurse} }, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := ok
+			tc.edit(&n)
+			err := n.Validate()
+			if tc.field == "" && err != nil {
+				t.Fatalf("unexpected error %v", err)
+			}
+			if tc.field != "" && (ErrorField(err) != tc.field || ErrorCode(err) != EInvalid) {
+				t.Fatalf("error = %v, want invalid field %s", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestLockout(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	var u User
+	for i := 1; i < MaxFailedLogins; i++ {
+		if u.RecordFailedLogin(t0) || u.Locked(t0) {
+			t.Fatalf("locked after %d failures", i)
+		}
+	}
+	if !u.RecordFailedLogin(t0) || !u.Locked(t0) {
+		t.Fatalf("not locked after %d failures", MaxFailedLogins)
+	}
+	if u.RecordFailedLogin(t0.Add(time.Minute)) {
+		t.Fatal("a failure while locked reported a new lock")
+	}
+	if !u.Locked(t0.Add(LockoutDuration - time.Nanosecond)) {
+		t.Fatal("lock ended early")
+	}
+	if u.Locked(t0.Add(LockoutDuration)) {
+		t.Fatal("lock outlasted its duration")
+	}
+	// After the lock runs out, the count starts again: one failure does not re-lock.
+	if u.RecordFailedLogin(t0.Add(LockoutDuration)) || u.FailedLogins != 1 {
+		t.Fatalf("after lock expiry: failed=%d locked=%v", u.FailedLogins, u.Locked(t0.Add(LockoutDuration)))
+	}
+	u.RecordSuccessfulLogin()
+	if u.FailedLogins != 0 || u.LockedUntil != nil {
+		t.Fatal("success did not clear the count")
+	}
+}
+
+func TestSessionExpired(t *testing.T) {
+	seen := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		after time.Duration
+		want  bool
+	}{{0, false}, {DefaultSessionIdle, false}, {DefaultSessionIdle + time.Second, true}} {
+		if got := SessionExpired(seen, seen.Add(tc.after), DefaultSessionIdle); got != tc.want {
+			t.Errorf("idle %v: expired=%v, want %v", tc.after, got, tc.want)
+		}
+	}
+}
+
+func TestPasswordHash(t *testing.T) {
+	h, err := HashPassword("correct horse", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := HashPassword("correct horse", 4)
+	if h == h2 {
+		t.Fatal("hashes are not salted")
+	}
+	if !PasswordMatches(h, "correct horse") || PasswordMatches(h, "correct horsE") || PasswordMatches(h, "") {
+		t.Fatal("PasswordMatches is wrong")
+	}
+}
+
+func TestAuthorize(t *testing.T) {
+	multi := User{Username: "m", Roles: []Role{RoleNurse, RoleQA}}
+	cases := []struct {
+		user User
+		perm Permission
+		role Role // "" means refused
+	}{
+		{User{Roles: []Role{RoleAdmin}}, PermManageUsers, RoleAdmin},
+		{User{Roles: []Role{RoleQA}}, PermManageUsers, ""},
+		{User{Roles: []Role{RoleQC}}, PermSignLot, ""},
+		{User{Roles: []Role{RoleQA}}, PermSignLot, RoleQA},
+		{User{Roles: []Role{RolePharmacist}}, PermDispatch, RolePharmacist},
+		{User{Roles: []Role{RoleNurse}}, PermDispatch, ""},
+		{User{Roles: []Role{RoleNurse}}, PermReceive, RoleNurse},
+		{User{Roles: []Role{RoleNurse}}, PermRecordWeight, RoleNurse},
+		{User{Roles: []Role{RolePharmacist}}, PermBedside, ""},
+		{multi, PermReadAudit, RoleQA},
+		{multi, PermBedside, RoleNurse},
+		{multi, PermAnyUser, RoleQA}, // canonical role order decides
+		{User{}, PermAnyUser, ""},
+	}
+	for _, tc := range cases {
+		role, err := Authorize(tc.user, tc.perm)
+		if role != tc.role {
+			t.Errorf("%v %s: role %q, want %q (err %v)", tc.user.Roles, tc.perm, role, tc.role, err)
+		}
+		if tc.role == "" && (ErrorCode(err) != EForbidden || !strings.Contains(ErrorMessage(err), "needs the role")) {
+			t.Errorf("%v %s: err %v, want forbidden naming the role", tc.user.Roles, tc.perm, err)
+		}
+	}
+	if _, err := Authorize(multi, "no.such"); err == nil || ErrorCode(err) != EInternal {
+		t.Errorf("unknown permission: %v", err)
+	}
+	for _, p := range Permissions() {
+		if len(RolesFor(p)) == 0 {
+			t.Errorf("permission %s is held by nobody", p)
+		}
+	}
+}

@@ -1,0 +1,264 @@
+// Package store keeps cordtrace's records with gorm, on PostgreSQL or on an embedded SQLite
+// file, and implements the domain's services. Every write goes through (*Store).write, which
+// commits the change and its audit entries together.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"cordtrace/domain"
+	"cordtrace/migrations"
+)
+
+// Options configure a Store.
+type Options struct {
+	// DatabaseURL is a postgres:// URL. Empty selects the embedded SQLite file in DataDir.
+	DatabaseURL string
+	DataDir     string
+	Logger      *slog.Logger
+	// Now is the clock; tests replace it to check expiry and timeouts without sleeping.
+	Now          func() time.Time
+	PasswordCost int
+	SessionIdle  time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.PasswordCost == 0 {
+		o.PasswordCost = domain.DefaultPasswordCost
+	}
+	if o.SessionIdle == 0 {
+		o.SessionIdle = domain.DefaultSessionIdle
+	}
+	if o.DataDir == "" {
+		o.DataDir = "data"
+	}
+}
+
+// Store is the database. It is safe for concurrent use, and any number of processes may share
+// one PostgreSQL database.
+type Store struct {
+	db      *gorm.DB
+	sqlDB   *sql.DB
+	dialect string
+	opts    Options
+}
+
+// OpenDB opens the database named by opts without migrating it, and returns its dialect.
+func OpenDB(opts Options) (*sql.DB, string, error) {
+	opts.setDefaults()
+	if opts.DatabaseURL != "" {
+		db, err := sql.Open("pgx", opts.DatabaseURL)
+		if err != nil {
+			return nil, "", fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(32)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		return db, migrations.Postgres, nil
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("create data directory %s: %w", opts.DataDir, err)
+	}
+	db, err := sql.Open("sqlite", SQLiteDSN(filepath.Join(opts.DataDir, "cordtrace.db")))
+	if err != nil {
+		return nil, "", fmt.Errorf("open SQLite: %w", err)
+	}
+	return db, migrations.SQLite, nil
+}
+
+// SQLiteDSN is the connection string for the embedded database file at path. Transactions
+// begin IMMEDIATE so that writers queue on SQLite's lock instead of failing mid-transaction,
+// and synchronous=FULL so that an acknowledged write survives a power cut.
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)" +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+}
+
+// Open opens the database, applies pending migrations and returns the store.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	opts.setDefaults()
+	sqlDB, dialect, err := OpenDB(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := pingWithRetry(ctx, sqlDB); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	if _, err := migrations.Up(ctx, sqlDB, dialect, opts.Logger); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return New(sqlDB, dialect, opts)
+}
+
+// New wraps an open, migrated database.
+func New(sqlDB *sql.DB, dialect string, opts Options) (*Store, error) {
+	opts.setDefaults()
+	var dialector gorm.Dialector
+	switch dialect {
+	case migrations.Postgres:
+		dialector = postgres.New(postgres.Config{Conn: sqlDB})
+	case migrations.SQLite:
+		dialector = sqlite.Dialector{Conn: sqlDB}
+	default:
+		return nil, fmt.Errorf("unknown dialect %q", dialect)
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 logger.Discard,
+		TranslateError:         true,
+		SkipDefaultTransaction: true, // every write has its own explicit transaction
+		NowFunc:                func() time.Time { return opts.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open gorm: %w", err)
+	}
+	return &Store{db: db, sqlDB: sqlDB, dialect: dialect, opts: opts}, nil
+}
+
+// pingWithRetry waits a little for a database that is still starting, so that the service and
+// its database can be started together.
+func pingWithRetry(ctx context.Context, db *sql.DB) error {
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		if err = db.PingContext(ctx); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the database cannot be reached: %w", err)
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.sqlDB.Close() }
+
+// Dialect is migrations.Postgres or migrations.SQLite.
+func (s *Store) Dialect() string { return s.dialect }
+
+// SQLDB is the underlying database handle, for health checks and operations tools.
+func (s *Store) SQLDB() *sql.DB { return s.sqlDB }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.sqlDB.PingContext(ctx); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+func (s *Store) now() time.Time { return s.opts.Now().UTC() }
+
+// tx is one write transaction. Queries go through db; every change is recorded with audit, and
+// a transaction that records no change is rolled back, so nothing unaudited can commit.
+type tx struct {
+	db      *gorm.DB
+	now     time.Time
+	changes []change
+}
+
+type change struct {
+	action, entityType, entityID string
+	before, after                any
+	reason                       string
+}
+
+// audit records a change made in this transaction. before is nil on create, after is nil on
+// delete; both are stored as JSON.
+func (t *tx) audit(action, entityType string, entityID any, before, after any, reason string) {
+	t.changes = append(t.changes, change{
+		action: action, entityType: entityType, entityID: fmt.Sprint(entityID),
+		before: before, after: after, reason: reason,
+	})
+}
+
+// maxAttempts bounds retries of a transaction that lost a serialization race or a deadlock:
+// the work is redone from the start, so the retry is safe.
+const maxAttempts = 4
+
+// write runs fn in a transaction and commits its changes and their audit entries together.
+func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		err = s.writeOnce(ctx, actor, fn)
+		if err == nil || !retryable(err) {
+			break
+		}
+		s.opts.Logger.WarnContext(ctx, "retrying transaction", "attempt", attempt, "err", err)
+	}
+	return classify(err)
+}
+
+var errNothingRecorded = errors.New("nothing recorded")
+
+func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+	err := s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+		t := &tx{db: g, now: s.now()}
+		if err := fn(t); err != nil {
+			return err
+		}
+		if len(t.changes) == 0 {
+			return errNothingRecorded
+		}
+		return s.appendAudit(t, actor)
+	})
+	if errors.Is(err, errNothingRecorded) {
+		return nil
+	}
+	return err
+}
+
+// read is the database for queries outside a write transaction.
+func (s *Store) read(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// classify turns database failures into domain errors a client can act on, keeping the cause.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	switch {
+	case errors.As(err, &de):
+		return err
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("%w: %w", domain.Errorf(domain.ENotFound, "no such record"), err)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%w: %w", domain.Errorf(domain.EConflict, "a record with this identifier already exists"), err)
+	case unavailable(err):
+		return fmt.Errorf("%w: %w", domain.Errorf(domain.EUnavailable,
+			"the database cannot be reached, so nothing was saved; try again in a moment"), err)
+	}
+	return err
+}
+
+// isUnique reports whether err is a unique-constraint violation, for callers that turn it into
+// a specific message.
+func isUnique(err error) bool { return errors.Is(err, gorm.ErrDuplicatedKey) }
+
+func sqliteBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
+}

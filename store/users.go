@@ -1,0 +1,273 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"cordtrace/domain"
+)
+
+// CreateUser validates n and stores the user with its roles.
+func (s *Store) CreateUser(ctx context.Context, actor domain.Actor, n domain.NewUser) (domain.User, error) {
+	n.FullName = strings.TrimSpace(n.FullName)
+	if err := n.Validate(); err != nil {
+		return domain.User{}, err
+	}
+	hash, err := domain.HashPassword(n.Password, s.opts.PasswordCost)
+	if err != nil {
+		return domain.User{}, err
+	}
+	var created domain.User
+	err = s.write(ctx, actor, func(t *tx) error {
+		u, err := insertUser(t, n, hash)
+		if err != nil {
+			return err
+		}
+		created = u
+		t.audit("user.create", "user", u.ID, nil, u, "")
+		return nil
+	})
+	return created, err
+}
+
+func insertUser(t *tx, n domain.NewUser, hash string) (domain.User, error) {
+	row := userRow{Username: n.Username, FullName: n.FullName, PasswordHash: hash, CreatedAt: t.now}
+	if err := t.db.Omit(clause.Associations).Create(&row).Error; err != nil {
+		if isUnique(err) {
+			return domain.User{}, domain.Errorf(domain.EConflict, "username %q is taken; choose another", n.Username)
+		}
+		return domain.User{}, fmt.Errorf("insert user: %w", err)
+	}
+	for _, r := range n.Roles {
+		row.Roles = append(row.Roles, userRoleRow{UserID: row.ID, Role: string(r)})
+	}
+	if err := t.db.Create(&row.Roles).Error; err != nil {
+		return domain.User{}, fmt.Errorf("insert roles: %w", err)
+	}
+	return row.toDomain(), nil
+}
+
+// User returns the user with the given id.
+func (s *Store) User(ctx context.Context, id int64) (domain.User, error) {
+	var row userRow
+	if err := s.read(ctx).Preload("Roles").Take(&row, id).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return domain.User{}, domain.Errorf(domain.ENotFound, "no user with id %d", id)
+		}
+		return domain.User{}, classify(fmt.Errorf("read user %d: %w", id, err))
+	}
+	return row.toDomain(), nil
+}
+
+// EnsureAdmin creates the user "admin" with the given password when the database has no
+// users at all, so that a new installation can be logged into. It reports whether it did.
+func (s *Store) EnsureAdmin(ctx context.Context, password string) (bool, error) {
+	n := domain.NewUser{Username: "admin", FullName: "Administrator", Password: password, Roles: []domain.Role{domain.RoleAdmin}}
+	if err := n.Validate(); err != nil {
+		return false, fmt.Errorf("CORDTRACE_ADMIN_PASSWORD: %w", err)
+	}
+	var count int64
+	if err := s.read(ctx).Model(&userRow{}).Count(&count).Error; err != nil {
+		return false, classify(err)
+	}
+	if count > 0 {
+		return false, nil
+	}
+	hash, err := domain.HashPassword(password, s.opts.PasswordCost)
+	if err != nil {
+		return false, err
+	}
+	created := false
+	err = s.write(ctx, domain.SystemActor(""), func(t *tx) error {
+		// Re-count inside the transaction: another process may have just bootstrapped.
+		if err := t.db.Model(&userRow{}).Count(&count).Error; err != nil || count > 0 {
+			return err
+		}
+		u, err := insertUser(t, n, hash)
+		if err != nil {
+			return err
+		}
+		t.audit("user.create", "user", u.ID, nil, u, "first administrator of a new installation")
+		created = true
+		return nil
+	})
+	if domain.ErrorCode(err) == domain.EConflict {
+		return false, nil // the other process won the race; its admin stands
+	}
+	return created, err
+}
+
+// dummyHash is compared against when the username is unknown, so that a wrong username takes
+// as long as a wrong password and response times do not reveal which usernames exist.
+var dummyHash, _ = domain.HashPassword("cordtrace-no-such-user", 10)
+
+var errBadCredentials = domain.Errorf(domain.EUnauthenticated, "the username or password is wrong; check both and try again")
+
+// CheckPassword re-authenticates username with password. Failures are counted and audited,
+// and lock the account at the limit.
+func (s *Store) CheckPassword(ctx context.Context, username, password, requestID string) (domain.User, error) {
+	var row userRow
+	err := s.read(ctx).Preload("Roles").Where("username = ?", username).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		domain.PasswordMatches(dummyHash, password)
+		return domain.User{}, errBadCredentials
+	}
+	if err != nil {
+		return domain.User{}, classify(fmt.Errorf("read user: %w", err))
+	}
+	u := row.toDomain()
+	if u.Locked(s.now()) {
+		return domain.User{}, lockedError(u)
+	}
+	// The slow hash runs outside any transaction so that no lock is held while it works.
+	matches := domain.PasswordMatches(u.PasswordHash, password)
+	if matches && u.FailedLogins == 0 {
+		return u, nil
+	}
+	var outcome error
+	actor := domain.Actor{UserID: u.ID, Username: u.Username, FullName: u.FullName, RequestID: requestID}
+	err = s.write(ctx, actor, func(t *tx) error {
+		var locked userRow
+		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Preload("Roles").Take(&locked, u.ID).Error; err != nil {
+			return fmt.Errorf("lock user: %w", err)
+		}
+		current := locked.toDomain()
+		// Guessers racing in parallel are refused once any of them has locked the account.
+		if current.Locked(t.now) {
+			outcome = lockedError(current)
+			return nil
+		}
+		before := current
+		if matches {
+			current.RecordSuccessfulLogin()
+			t.audit("user.failed_logins_reset", "user", u.ID, before, current, "")
+		} else {
+			if current.RecordFailedLogin(t.now) {
+				t.audit("user.lock", "user", u.ID, before, current, fmt.Sprintf("%d failed logins", domain.MaxFailedLogins))
+				outcome = lockedError(current)
+			} else {
+				t.audit("auth.login_failed", "user", u.ID, before, current, "wrong password")
+				outcome = errBadCredentials
+			}
+		}
+		u = current
+		return t.db.Model(&userRow{}).Where("id = ?", u.ID).
+			Updates(map[string]any{"failed_logins": current.FailedLogins, "locked_until": current.LockedUntil}).Error
+	})
+	if err != nil {
+		return domain.User{}, err
+	}
+	if outcome != nil {
+		return domain.User{}, outcome
+	}
+	return u, nil
+}
+
+func lockedError(u domain.User) error {
+	return domain.Errorf(domain.EAccountLocked,
+		"this account is locked after %d failed logins until %s UTC; wait until then or ask an admin",
+		domain.MaxFailedLogins, u.LockedUntil.UTC().Format("15:04"))
+}
+
+// Login checks the password and opens a session.
+func (s *Store) Login(ctx context.Context, username, password, requestID string) (domain.Session, error) {
+	u, err := s.CheckPassword(ctx, username, password, requestID)
+	if err != nil {
+		return domain.Session{}, err
+	}
+	token, err := newToken()
+	if err != nil {
+		return domain.Session{}, err
+	}
+	var sess domain.Session
+	actor := domain.Actor{UserID: u.ID, Username: u.Username, FullName: u.FullName, RequestID: requestID}
+	err = s.write(ctx, actor, func(t *tx) error {
+		row := sessionRow{TokenHash: tokenHash(token), UserID: u.ID, CreatedAt: t.now, LastSeenAt: t.now}
+		if err := t.db.Create(&row).Error; err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		sess = domain.Session{ID: row.ID, Token: token, User: u, CreatedAt: row.CreatedAt}
+		t.audit("auth.login", "session", row.ID, nil, map[string]any{"user_id": u.ID, "created_at": row.CreatedAt}, "")
+		return nil
+	})
+	return sess, err
+}
+
+// touchEvery limits how often a session's last use is written: idle timeouts are in minutes,
+// and a write on every request would double the load of the busiest calls.
+const touchEvery = 30 * time.Second
+
+var errSessionInvalid = domain.Errorf(domain.EUnauthenticated, "you are not logged in, or your session has ended; log in again")
+
+// Authenticate returns the user behind token and keeps the session alive.
+func (s *Store) Authenticate(ctx context.Context, token string) (domain.User, error) {
+	if token == "" {
+		return domain.User{}, errSessionInvalid
+	}
+	now := s.now()
+	var sess sessionRow
+	err := s.read(ctx).Where("token_hash = ? AND ended_at IS NULL", tokenHash(token)).Take(&sess).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return domain.User{}, errSessionInvalid
+	}
+	if err != nil {
+		return domain.User{}, classify(fmt.Errorf("read session: %w", err))
+	}
+	if domain.SessionExpired(sess.LastSeenAt, now, s.opts.SessionIdle) {
+		return domain.User{}, domain.Errorf(domain.EUnauthenticated,
+			"your session ended after %d minutes without activity; log in again", int(s.opts.SessionIdle.Minutes()))
+	}
+	u, err := s.User(ctx, sess.UserID)
+	if err != nil {
+		return domain.User{}, err
+	}
+	if now.Sub(sess.LastSeenAt) > touchEvery {
+		// A conditional update: of two requests racing here, one writes and neither waits.
+		if err := s.read(ctx).Model(&sessionRow{}).
+			Where("id = ? AND last_seen_at < ?", sess.ID, now.Add(-touchEvery)).
+			Update("last_seen_at", now).Error; err != nil {
+			return domain.User{}, classify(fmt.Errorf("touch session: %w", err))
+		}
+	}
+	return u, nil
+}
+
+// Logout ends the session of token.
+func (s *Store) Logout(ctx context.Context, actor domain.Actor, token string) error {
+	return s.write(ctx, actor, func(t *tx) error {
+		res := t.db.Model(&sessionRow{}).
+			Where("token_hash = ? AND user_id = ? AND ended_at IS NULL", tokenHash(token), actor.UserID).
+			Update("ended_at", t.now)
+		if res.Error != nil {
+			return fmt.Errorf("end session: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return errSessionInvalid
+		}
+		t.audit("auth.logout", "user", actor.UserID, nil, nil, "")
+		return nil
+	})
+}
+
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("session token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
