@@ -328,3 +328,23 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Fatalf("readyz without a database: %d %s", r.status, r.body)
 	}
 }
+
+func TestRequestIDFromClientIsKeptOnlyWhenSafe(t *testing.T) {
+	ts := newTestServer(t, storetest.SQLite)
+	for _, tc := range []struct {
+		sent string
+		kept bool
+	}{{"trace-42.a:b", true}, {"evil<script>", false}, {strings.Repeat("x", 65), false}, {"with space", false}} {
+		req, _ := http.NewRequest("GET", ts.url+"/healthz", nil)
+		req.Header.Set("X-Request-Id", tc.sent)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		got := res.Header.Get("X-Request-Id")
+		if (got == tc.sent) != tc.kept || got == "" {
+			t.Errorf("sent %q, got %q; want kept=%v", tc.sent, got, tc.kept)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -20,6 +21,20 @@ const (
 
 // SessionCookie carries the session token for the web pages.
 const SessionCookie = "cordtrace_session"
+
+var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// dropUnsafeRequestID removes a client's X-Request-Id unless it is short and plain, because
+// the id is written into the logs and the audit trail; a fresh one is generated instead.
+func dropUnsafeRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if id := h.Get(echo.HeaderXRequestID); id != "" && !safeRequestID.MatchString(id) {
+			h.Del(echo.HeaderXRequestID)
+		}
+		return next(c)
+	}
+}
 
 // logRequests writes one structured line per request, with the request id that the client
 // also sees, so that a complaint can be matched to its log line.

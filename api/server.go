@@ -68,6 +68,7 @@ func New(svc Services, cfg Config) *Server {
 	s := &Server{echo: e, svc: svc, cfg: cfg, log: cfg.Logger}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(
+		dropUnsafeRequestID,
 		middleware.RequestID(),
 		s.logRequests,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: true}),

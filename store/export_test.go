@@ -16,3 +16,11 @@ func (s *Store) WriteForTest(ctx context.Context, actor domain.Actor, fn func(db
 		})
 	})
 }
+
+// Models lists every row type, for the schema test.
+func Models() []any {
+	return []any{&userRow{}, &userRoleRow{}, &sessionRow{}, &auditRow{}}
+}
+
+// Gorm exposes the gorm handle to tests in this package.
+func (s *Store) Gorm() *gorm.DB { return s.db }

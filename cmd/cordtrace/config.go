@@ -1,0 +1,104 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	_ "time/tzdata" // site time zones work on machines without a zoneinfo database
+
+	"cordtrace/domain"
+)
+
+// Config is the service's configuration: environment variables, overridden by flags.
+type Config struct {
+	Addr          string         // CORDTRACE_ADDR
+	DatabaseURL   string         // DATABASE_URL; empty selects the embedded SQLite file
+	DataDir       string         // CORDTRACE_DATA_DIR
+	SiteTZ        string         // CORDTRACE_SITE_TZ
+	Site          *time.Location // SiteTZ, loaded
+	FacilityID    string         // CORDTRACE_FACILITY_ID
+	AdminPassword string         // CORDTRACE_ADMIN_PASSWORD
+	SessionIdle   time.Duration  // CORDTRACE_SESSION_IDLE
+	LogFormat     string         // CORDTRACE_LOG_FORMAT: text or json
+	LogLevel      slog.Level     // CORDTRACE_LOG_LEVEL
+	logLevelText  string
+	sessionIdle   string
+}
+
+// configVars documents every variable with its default; the README's table is this list.
+var configVars = []struct{ name, def, help string }{
+	{"CORDTRACE_ADDR", ":8080", "address the service listens on"},
+	{"DATABASE_URL", "", "postgres:// URL of the PostgreSQL database; unset: embedded SQLite file in CORDTRACE_DATA_DIR"},
+	{"CORDTRACE_DATA_DIR", "./data", "directory of the embedded database and the label signing keys"},
+	{"CORDTRACE_SITE_TZ", "UTC", "IANA time zone of the site, for infusion days and printed times"},
+	{"CORDTRACE_FACILITY_ID", "A9999", "ISBT 128 facility identification number for new DINs"},
+	{"CORDTRACE_ADMIN_PASSWORD", "", "password of the first admin, created when there are no users; unset: random, printed once"},
+	{"CORDTRACE_SESSION_IDLE", "15m", "idle time after which a session ends"},
+	{"CORDTRACE_LOG_FORMAT", "text", "log format: text or json"},
+	{"CORDTRACE_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
+}
+
+// loadConfig reads the environment, then the flags in args, and validates the result.
+func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Config, error) {
+	env := func(name string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		for _, v := range configVars {
+			if v.name == name {
+				return v.def
+			}
+		}
+		return ""
+	}
+	c := Config{
+		Addr: env("CORDTRACE_ADDR"), DatabaseURL: env("DATABASE_URL"), DataDir: env("CORDTRACE_DATA_DIR"),
+		SiteTZ: env("CORDTRACE_SITE_TZ"), FacilityID: env("CORDTRACE_FACILITY_ID"),
+		AdminPassword: env("CORDTRACE_ADMIN_PASSWORD"), LogFormat: env("CORDTRACE_LOG_FORMAT"),
+		logLevelText: env("CORDTRACE_LOG_LEVEL"), sessionIdle: env("CORDTRACE_SESSION_IDLE"),
+	}
+	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on (CORDTRACE_ADDR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (DATABASE_URL)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory (CORDTRACE_DATA_DIR)")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	return c, c.validate()
+}
+
+// validate checks every setting and says which variable is wrong and how to fix it.
+func (c *Config) validate() error {
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return fmt.Errorf("DATABASE_URL must be a postgres:// URL (or unset for the embedded database)")
+	}
+	if c.Addr == "" {
+		return fmt.Errorf("CORDTRACE_ADDR is empty; give an address such as :8080")
+	}
+	loc, err := time.LoadLocation(c.SiteTZ)
+	if err != nil {
+		return fmt.Errorf("CORDTRACE_SITE_TZ %q is not a time zone; use an IANA name such as Asia/Shanghai", c.SiteTZ)
+	}
+	c.Site = loc
+	if err := domain.ValidateFacilityID(c.FacilityID); err != nil {
+		return fmt.Errorf("CORDTRACE_FACILITY_ID %q: %s", c.FacilityID, domain.ErrorMessage(err))
+	}
+	if c.AdminPassword != "" {
+		if err := domain.ValidatePassword(c.AdminPassword); err != nil {
+			return fmt.Errorf("CORDTRACE_ADMIN_PASSWORD: %s", domain.ErrorMessage(err))
+		}
+	}
+	idle, err := time.ParseDuration(c.sessionIdle)
+	if err != nil || idle < time.Minute || idle > 12*time.Hour {
+		return fmt.Errorf("CORDTRACE_SESSION_IDLE %q must be a duration between 1m and 12h, such as 15m", c.sessionIdle)
+	}
+	c.SessionIdle = idle
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("CORDTRACE_LOG_FORMAT %q must be text or json", c.LogFormat)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(c.logLevelText)); err != nil {
+		return fmt.Errorf("CORDTRACE_LOG_LEVEL %q must be debug, info, warn or error", c.logLevelText)
+	}
+	return nil
+}

@@ -1,0 +1,387 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cordtrace/store"
+	"cordtrace/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+func envOf(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestConfig(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, c Config)
+	}{
+		{"defaults", nil, nil, "", func(t *testing.T, c Config) {
+			if c.Addr != ":8080" || c.DataDir != "./data" || c.DatabaseURL != "" || c.SessionIdle != 15*time.Minute || c.Site != time.UTC {
+				t.Errorf("defaults = %+v", c)
+			}
+		}},
+		{"flags override env", map[string]string{"CORDTRACE_ADDR": ":1"}, []string{"-addr", ":2"}, "", func(t *testing.T, c Config) {
+			if c.Addr != ":2" {
+				t.Errorf("addr = %s", c.Addr)
+			}
+		}},
+		{"site zone", map[string]string{"CORDTRACE_SITE_TZ": "Asia/Shanghai"}, nil, "", func(t *testing.T, c Config) {
+			if c.Site.String() != "Asia/Shanghai" {
+				t.Errorf("site = %v", c.Site)
+			}
+		}},
+		{"postgresql scheme", map[string]string{"DATABASE_URL": "postgresql://x@y/z"}, nil, "", nil},
+		{"mysql url", map[string]string{"DATABASE_URL": "mysql://x"}, nil, "DATABASE_URL must be a postgres:// URL", nil},
+		{"bad zone", map[string]string{"CORDTRACE_SITE_TZ": "Mars/Olympus"}, nil, "CORDTRACE_SITE_TZ", nil},
+		{"facility with O", map[string]string{"CORDTRACE_FACILITY_ID": "O1234"}, nil, "CORDTRACE_FACILITY_ID", nil},
+		{"short admin password", map[string]string{"CORDTRACE_ADMIN_PASSWORD": "short"}, nil, "CORDTRACE_ADMIN_PASSWORD", nil},
+		{"idle not a duration", map[string]string{"CORDTRACE_SESSION_IDLE": "15"}, nil, "CORDTRACE_SESSION_IDLE", nil},
+		{"idle too long", map[string]string{"CORDTRACE_SESSION_IDLE": "24h"}, nil, "CORDTRACE_SESSION_IDLE", nil},
+		{"log format", map[string]string{"CORDTRACE_LOG_FORMAT": "xml"}, nil, "CORDTRACE_LOG_FORMAT", nil},
+		{"log level", map[string]string{"CORDTRACE_LOG_LEVEL": "loud"}, nil, "CORDTRACE_LOG_LEVEL", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			c, err := loadConfig(envOf(tc.env), fs, tc.args)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.check != nil {
+				tc.check(t, c)
+			}
+		})
+	}
+}
+
+// syncBuffer collects a process's log lines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listenLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// waitListening waits for the "listening" log line and returns the base URL.
+func waitListening(t *testing.T, logs *syncBuffer) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listenLine.FindStringSubmatch(logs.String()); m != nil {
+			return "http://" + m[1]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("service did not start:\n%s", logs.String())
+	return ""
+}
+
+func backendEnv(t *testing.T, backend string) map[string]string {
+	opts := storetest.Options(t, backend, store.Options{})
+	return map[string]string{
+		"DATABASE_URL": opts.DatabaseURL, "CORDTRACE_DATA_DIR": opts.DataDir,
+		"CORDTRACE_ADMIN_PASSWORD": "admin password 1",
+	}
+}
+
+func login(t *testing.T, base, username, password string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": username, "password": password})
+	res, err := http.Post(base+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct{ Token string }
+	json.NewDecoder(res.Body).Decode(&out)
+	if res.StatusCode != 200 || out.Token == "" {
+		t.Fatalf("login %s: status %d", username, res.StatusCode)
+	}
+	return out.Token
+}
+
+func TestServeStartsAndStops(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			vars := backendEnv(t, b)
+			vars["CORDTRACE_ADDR"] = "127.0.0.1:0"
+			ctx, cancel := context.WithCancel(context.Background())
+			logs := &syncBuffer{}
+			done := make(chan int, 1)
+			go func() { done <- run(ctx, []string{"serve"}, envOf(vars), nil, io.Discard, logs) }()
+			base := waitListening(t, logs)
+
+			res, err := http.Get(base + "/readyz")
+			if err != nil || res.StatusCode != 200 {
+				t.Fatalf("readyz: %v %v", res, err)
+			}
+			res.Body.Close()
+			login(t, base, "admin", "admin password 1")
+
+			cancel()
+			select {
+			case code := <-done:
+				if code != exitOK {
+					t.Fatalf("serve exited %d:\n%s", code, logs.String())
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("serve did not stop on cancel")
+			}
+			if !strings.Contains(logs.String(), "created the first administrator") || !strings.Contains(logs.String(), "msg=stopped") {
+				t.Fatalf("log lacks bootstrap or shutdown:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+func TestGeneratedAdminPasswordIsPrintedOnce(t *testing.T) {
+	vars := backendEnv(t, storetest.SQLite)
+	delete(vars, "CORDTRACE_ADMIN_PASSWORD")
+	vars["CORDTRACE_ADDR"] = "127.0.0.1:0"
+	for i, wantPrinted := range []bool{true, false} {
+		ctx, cancel := context.WithCancel(context.Background())
+		logs := &syncBuffer{}
+		done := make(chan int, 1)
+		go func() { done <- run(ctx, []string{"serve"}, envOf(vars), nil, io.Discard, logs) }()
+		base := waitListening(t, logs)
+		m := regexp.MustCompile(`password=(\S+)`).FindStringSubmatch(logs.String())
+		if (m != nil) != wantPrinted {
+			t.Fatalf("start %d: password printed = %v:\n%s", i+1, m != nil, logs.String())
+		}
+		if m != nil {
+			login(t, base, "admin", m[1])
+		}
+		cancel()
+		<-done
+	}
+}
+
+func runCmd(t *testing.T, vars map[string]string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, envOf(vars), strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestMigrateUserAndAuditCommands(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			vars := backendEnv(t, b)
+			code, out, errOut := runCmd(t, vars, "", "migrate", "status")
+			if code != exitOK || !strings.Contains(out, "00001_foundation.sql") || !strings.Contains(out, "applied") {
+				t.Fatalf("migrate status: %d %q %q", code, out, errOut)
+			}
+			if code, out, _ := runCmd(t, vars, "", "migrate", "up"); code != exitOK || !strings.Contains(out, "up to date") {
+				t.Fatalf("migrate up on a migrated database: %d %q", code, out)
+			}
+
+			code, out, errOut = runCmd(t, vars, "a long password\n", "user", "add", "-username", "qa.dee", "-full-name", "Dee QA", "-roles", "qa,qc")
+			if code != exitOK || !strings.Contains(out, "created user qa.dee") {
+				t.Fatalf("user add: %d %q %q", code, out, errOut)
+			}
+			if code, _, errOut := runCmd(t, vars, "a long password\n", "user", "add", "-username", "qa.dee", "-full-name", "D", "-roles", "qa"); code != exitUsage || !strings.Contains(errOut, "taken") {
+				t.Fatalf("duplicate user add: %d %q", code, errOut)
+			}
+			if code, _, errOut := runCmd(t, vars, "a long password\n", "user", "add", "-username", "x.y", "-full-name", "D", "-roles", "cook"); code != exitUsage || !strings.Contains(errOut, "roles") {
+				t.Fatalf("bad role: %d %q", code, errOut)
+			}
+
+			if code, out, _ := runCmd(t, vars, "", "audit", "verify"); code != exitOK || !strings.Contains(out, "OK: 1 entries") {
+				t.Fatalf("audit verify: %d %q", code, out)
+			}
+			tamper(t, vars, b)
+			code, out, _ = runCmd(t, vars, "", "audit", "verify")
+			if code != exitFailed || !strings.Contains(out, "BROKEN at entry 1") {
+				t.Fatalf("audit verify after tampering: %d %q", code, out)
+			}
+		})
+	}
+}
+
+// tamper alters the first audit entry the way someone with database access could: with the
+// append-only trigger out of the way.
+func tamper(t *testing.T, vars map[string]string, backend string) {
+	t.Helper()
+	db, _, err := store.OpenDB(store.Options{DatabaseURL: vars["DATABASE_URL"], DataDir: vars["CORDTRACE_DATA_DIR"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stmts := []string{
+		`ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_update_delete`,
+		`UPDATE audit_entries SET user_name = 'Somebody Else' WHERE seq = 1`,
+		`ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_no_update_delete`,
+	}
+	if backend == storetest.SQLite {
+		stmts = []string{`DROP TRIGGER audit_entries_no_update`, `UPDATE audit_entries SET user_name = 'Somebody Else' WHERE seq = 1`}
+	}
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"migrate", "sideways"}, {"user"}, {"audit"}} {
+		if code, _, _ := runCmd(t, nil, "", args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	if code, _, errOut := runCmd(t, map[string]string{"DATABASE_URL": "mysql://x"}, "", "serve"); code != exitUsage || !strings.Contains(errOut, "DATABASE_URL") {
+		t.Errorf("bad config: %d %q", code, errOut)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cordtrace once per test run, for tests that need real separate processes.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "cordtrace-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "cordtrace")
+		out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// startProcess runs `cordtrace serve` as its own process and returns its base URL.
+func startProcess(t *testing.T, vars map[string]string) string {
+	t.Helper()
+	cmd := exec.Command(binary(t), "serve", "-addr", "127.0.0.1:0")
+	cmd.Env = os.Environ()
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	logs := &syncBuffer{}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			fmt.Fprintln(logs, sc.Text())
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+	return waitListening(t, logs)
+}
+
+// Two serve processes on one database, each taking concurrent writes, leave one chain that
+// verifies and holds every acknowledged write.
+func TestTwoProcessesKeepOneAuditChain(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			vars := backendEnv(t, b)
+			bases := []string{startProcess(t, vars), startProcess(t, vars)}
+			const clients, each = 8, 4 // each create hashes a password at production cost
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			created := 0
+			for c := 0; c < clients; c++ {
+				wg.Add(1)
+				go func(c int) {
+					defer wg.Done()
+					base := bases[c%2]
+					token := login(t, base, "admin", "admin password 1")
+					for i := 0; i < each; i++ {
+						body, _ := json.Marshal(map[string]any{
+							"username": fmt.Sprintf("c%d.u%d", c, i), "full_name": "Load User",
+							"password": "a long password", "roles": []string{"nurse"},
+						})
+						req, _ := http.NewRequest("POST", base+"/api/v1/users", bytes.NewReader(body))
+						req.Header.Set("Authorization", "Bearer "+token)
+						req.Header.Set("Content-Type", "application/json")
+						res, err := http.DefaultClient.Do(req)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						res.Body.Close()
+						if res.StatusCode != http.StatusCreated {
+							t.Errorf("create user on %s: %d", base, res.StatusCode)
+							continue
+						}
+						mu.Lock()
+						created++
+						mu.Unlock()
+					}
+				}(c)
+			}
+			wg.Wait()
+
+			code, out, errOut := runCmd(t, vars, "", "audit", "verify")
+			if code != exitOK {
+				t.Fatalf("audit verify: %d %q %q", code, out, errOut)
+			}
+			// 1 bootstrap admin + one login per client + every acknowledged create.
+			want := 1 + clients + created
+			if !strings.Contains(out, fmt.Sprintf("OK: %d entries", want)) {
+				t.Fatalf("audit verify: %q, want %d entries", out, want)
+			}
+		})
+	}
+}

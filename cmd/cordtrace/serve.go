@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"cordtrace/api"
+	"cordtrace/store"
+)
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// flagSet returns a flag set whose -h lists the environment variables too.
+func flagSet(name string, e env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: cordtrace %s [flags]\n\nflags:\n", name)
+		fs.PrintDefaults()
+		fmt.Fprintf(e.stderr, "\nenvironment:\n")
+		for _, v := range configVars {
+			fmt.Fprintf(e.stderr, "  %-26s %s (default %q)\n", v.name, v.help, v.def)
+		}
+	}
+	return fs
+}
+
+// configure parses flags and configuration; a non-negative status means stop with it.
+func configure(e env, fs *flag.FlagSet, args []string) (Config, int) {
+	cfg, err := loadConfig(e.getenv, fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return cfg, exitOK
+	case err != nil:
+		fmt.Fprintf(e.stderr, "cordtrace %s: %v\n", fs.Name(), err)
+		return cfg, exitUsage
+	}
+	return cfg, -1
+}
+
+func storeOptions(cfg Config, logger *slog.Logger) store.Options {
+	return store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: logger, SessionIdle: cfg.SessionIdle}
+}
+
+func cmdServe(ctx context.Context, e env, args []string) int {
+	cfg, status := configure(e, flagSet("serve", e), args)
+	if status >= 0 {
+		return status
+	}
+	logger := newLogger(cfg, e.stderr)
+	st, err := store.Open(ctx, storeOptions(cfg, logger))
+	if err != nil {
+		logger.Error("cannot open the database", "err", err)
+		return exitRuntime
+	}
+	defer st.Close()
+	if err := bootstrapAdmin(ctx, st, cfg, logger); err != nil {
+		logger.Error("cannot create the first administrator", "err", err)
+		return exitRuntime
+	}
+
+	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Ping: st.Ping},
+		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		logger.Error("cannot listen", "addr", cfg.Addr, "err", err)
+		return exitRuntime
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "database", st.Dialect(), "site_tz", cfg.SiteTZ)
+	served := make(chan error, 1)
+	go func() { served <- httpSrv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		logger.Error("server stopped", "err", err)
+		return exitRuntime
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
+		logger.Error("shutdown", "err", err)
+		return exitRuntime
+	}
+	logger.Info("stopped")
+	return exitOK
+}
+
+// bootstrapAdmin creates "admin" on a database with no users, so that a new installation can
+// be logged into; a generated password is logged once and never stored in clear.
+func bootstrapAdmin(ctx context.Context, st *store.Store, cfg Config, logger *slog.Logger) error {
+	password, generated := cfg.AdminPassword, false
+	if password == "" {
+		password, generated = rand.Text(), true
+	}
+	created, err := st.EnsureAdmin(ctx, password)
+	if err != nil || !created {
+		return err
+	}
+	if generated {
+		logger.Warn("created the first administrator with a generated password; it is shown only this once, change it after logging in",
+			"username", "admin", "password", password)
+	} else {
+		logger.Info("created the first administrator from CORDTRACE_ADMIN_PASSWORD", "username", "admin")
+	}
+	return nil
+}
