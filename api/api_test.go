@@ -348,3 +348,24 @@ func TestRequestIDFromClientIsKeptOnlyWhenSafe(t *testing.T) {
 		}
 	}
 }
+
+func TestChangePassword(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		r := ts.do("POST", "/api/v1/me/password", admin, map[string]string{"current_password": "not it", "new_password": "a new password"})
+		if r.status != 401 {
+			t.Fatalf("wrong current password: %d %s", r.status, r.body)
+		}
+		r = ts.do("POST", "/api/v1/me/password", admin, map[string]string{"current_password": adminPassword, "new_password": "short"})
+		if r.status != 400 || r.errorOf(t)["field"] != "new_password" {
+			t.Fatalf("short new password: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", "/api/v1/me/password", admin, map[string]string{"current_password": adminPassword, "new_password": "a new password"}); r.status != 204 {
+			t.Fatalf("change: %d %s", r.status, r.body)
+		}
+		ts.login("admin", "a new password")
+		if r := ts.do("POST", "/api/v1/auth/login", "", map[string]string{"username": "admin", "password": adminPassword}); r.status != 401 {
+			t.Fatalf("old password still works: %d", r.status)
+		}
+	})
+}

@@ -79,6 +79,23 @@ func (s *Server) me(c echo.Context) error {
 	return c.JSON(http.StatusOK, toUserJSON(currentUser(c)))
 }
 
+func (s *Server) changePassword(c echo.Context) error {
+	var in struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := required("current_password", in.CurrentPassword, "new_password", in.NewPassword); err != nil {
+		return err
+	}
+	if err := s.svc.Users.ChangePassword(c.Request().Context(), currentActor(c), in.CurrentPassword, in.NewPassword); err != nil {
+		return err
+	}
+	return noContent(c)
+}
+
 func (s *Server) createUser(c echo.Context) error {
 	var in domain.NewUser
 	if err := decode(c, &in); err != nil {

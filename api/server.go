@@ -81,6 +81,7 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/auth/login", "", s.login)
 	s.handle(http.MethodPost, "/auth/logout", domain.PermAnyUser, s.logout)
 	s.handle(http.MethodGet, "/me", domain.PermAnyUser, s.me)
+	s.handle(http.MethodPost, "/me/password", domain.PermAnyUser, s.changePassword)
 	s.handle(http.MethodPost, "/users", domain.PermManageUsers, s.createUser)
 	s.handle(http.MethodGet, "/audit", domain.PermReadAudit, s.listAudit)
 	s.handle(http.MethodGet, "/audit/verify", domain.PermReadAudit, s.verifyAudit)

@@ -37,6 +37,8 @@ type AuthService interface {
 type UserService interface {
 	// CreateUser validates and stores a user. Invalid field: EInvalid; username taken: EConflict.
 	CreateUser(ctx context.Context, actor Actor, n NewUser) (User, error)
+	// ChangePassword replaces the acting user's password after checking the current one.
+	ChangePassword(ctx context.Context, actor Actor, current, next string) error
 	// User returns one user. Unknown id: ENotFound.
 	User(ctx context.Context, id int64) (User, error)
 }

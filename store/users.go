@@ -271,3 +271,28 @@ func tokenHash(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
+
+// ChangePassword sets a new password for the acting user after checking the current one.
+func (s *Store) ChangePassword(ctx context.Context, actor domain.Actor, current, next string) error {
+	if err := domain.ValidatePassword(next); err != nil {
+		return &domain.Error{Code: domain.EInvalid, Field: "new_password", Message: domain.ErrorMessage(err)}
+	}
+	u, err := s.User(ctx, actor.UserID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.CheckPassword(ctx, u.Username, current, actor.RequestID); err != nil {
+		return err
+	}
+	hash, err := domain.HashPassword(next, s.opts.PasswordCost)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, actor, func(t *tx) error {
+		if err := t.db.Model(&userRow{}).Where("id = ?", u.ID).Update("password_hash", hash).Error; err != nil {
+			return fmt.Errorf("set password: %w", err)
+		}
+		t.audit("user.password_change", "user", u.ID, nil, nil, "")
+		return nil
+	})
+}
