@@ -369,3 +369,23 @@ func TestChangePassword(t *testing.T) {
 		}
 	})
 }
+
+func TestMetrics(t *testing.T) {
+	ts := newTestServer(t, storetest.SQLite)
+	ts.do("GET", "/api/v1/me", "", nil)
+	ts.do("GET", "/api/v1/lots/12345", "", nil)
+	r := ts.do("GET", "/metrics", "", nil)
+	body := string(r.body)
+	for _, want := range []string{
+		`cordtrace_http_requests_total{method="GET",route="/api/v1/me",status="401"} 1`,
+		`cordtrace_http_request_duration_seconds_bucket{method="GET",route="/api/v1/me",le="0.001"}`,
+		`route="unmatched"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "12345") {
+		t.Error("a raw path id became a metric label")
+	}
+}

@@ -45,6 +45,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		req, res := c.Request(), c.Response()
+		s.metrics.observe(c, time.Since(start))
 		attrs := []slog.Attr{
 			slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),
 			slog.String("method", req.Method),

@@ -42,11 +42,12 @@ type Route struct {
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	echo   *echo.Echo
-	svc    Services
-	cfg    Config
-	log    *slog.Logger
-	routes []Route
+	echo    *echo.Echo
+	svc     Services
+	cfg     Config
+	log     *slog.Logger
+	routes  []Route
+	metrics *metrics
 }
 
 // APIPrefix is where the JSON API lives.
@@ -65,7 +66,7 @@ func New(svc Services, cfg Config) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{echo: e, svc: svc, cfg: cfg, log: cfg.Logger}
+	s := &Server{echo: e, svc: svc, cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(
 		dropUnsafeRequestID,
@@ -77,6 +78,7 @@ func New(svc Services, cfg Config) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metricsHandler())
 
 	s.handle(http.MethodPost, "/auth/login", "", s.login)
 	s.handle(http.MethodPost, "/auth/logout", domain.PermAnyUser, s.logout)

@@ -75,6 +75,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 
 	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Ping: st.Ping},
 		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle})
+	srv.RegisterDB(st.SQLDB())
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		logger.Error("cannot listen", "addr", cfg.Addr, "err", err)

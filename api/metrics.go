@@ -1,0 +1,62 @@
+package api
+
+import (
+	"database/sql"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the service's Prometheus metrics. Each server has its own registry, so that tests
+// can run many servers in one process.
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cordtrace_http_requests_total",
+			Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "cordtrace_http_request_duration_seconds",
+			Help:    "HTTP request latency by route and method.",
+			Buckets: []float64{.001, .0025, .005, .01, .015, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "method"}),
+	}
+	m.registry.MustRegister(m.requests, m.latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observe records one finished request. Routes are the registered patterns, never raw paths,
+// so that ids in URLs cannot blow up the number of series.
+func (m *metrics) observe(c echo.Context, took time.Duration) {
+	route := c.Path()
+	if route == "" {
+		route = "unmatched"
+	}
+	method := c.Request().Method
+	m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
+}
+
+// RegisterDB adds the database pool's statistics to /metrics.
+func (s *Server) RegisterDB(db *sql.DB) {
+	s.metrics.registry.MustRegister(collectors.NewDBStatsCollector(db, "cordtrace"))
+}
+
+// Register adds collectors of other packages (verifications, label prints) to /metrics.
+func (s *Server) Register(c ...prometheus.Collector) { s.metrics.registry.MustRegister(c...) }
+
+func (s *Server) metricsHandler() echo.HandlerFunc {
+	return echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+}
