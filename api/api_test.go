@@ -96,16 +96,15 @@ func (r response) errorOf(t *testing.T) map[string]any {
 
 func (ts *testServer) do(method, path, token string, body any) response {
 	ts.t.Helper()
-	var rd io.Reader
+	var reqBody []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		reqBody = []byte(b)
 	default:
-		buf, _ := json.Marshal(b)
-		rd = bytes.NewReader(buf)
+		reqBody, _ = json.Marshal(b)
 	}
-	req, err := http.NewRequest(method, ts.url+path, rd)
+	req, err := http.NewRequest(method, ts.url+path, bytes.NewReader(reqBody))
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -119,6 +118,7 @@ func (ts *testServer) do(method, path, token string, body any) response {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	checkAgainstOpenAPI(ts.t, req, reqBody, res, b)
 	return response{status: res.StatusCode, header: res.Header, body: b}
 }
 

@@ -79,6 +79,7 @@ func New(svc Services, cfg Config) *Server {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler())
+	e.GET("/openapi.yaml", s.openAPI)
 
 	s.handle(http.MethodPost, "/auth/login", "", s.login)
 	s.handle(http.MethodPost, "/auth/logout", domain.PermAnyUser, s.logout)
