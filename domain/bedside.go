@@ -1,0 +1,302 @@
+package domain
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Bedside check codes (SPEC §7). They are a contract: scanners, reports and dashboards
+// count failures by these names.
+const (
+	CheckLabelAuthentic = "LABEL_AUTHENTIC"
+	CheckPatientMatch   = "PATIENT_MATCH"
+	CheckArm            = "ARM"
+	CheckLotReleased    = "LOT_RELEASED"
+	CheckNotExpired     = "NOT_EXPIRED"
+	CheckDose           = "DOSE"
+	CheckWindow         = "WINDOW"
+	CheckNotInfused     = "NOT_INFUSED"
+	CheckCustody        = "CUSTODY"
+	CheckWitness        = "WITNESS"
+)
+
+// BedsideChecks lists every check in the order a nurse reads them.
+var BedsideChecks = []string{
+	CheckLabelAuthentic, CheckPatientMatch, CheckArm, CheckLotReleased, CheckNotExpired,
+	CheckDose, CheckWindow, CheckNotInfused, CheckCustody, CheckWitness,
+}
+
+// Check is the outcome of one bedside check, with a sentence a nurse can act on.
+type Check struct {
+	Code    string `json:"code"`
+	Pass    bool   `json:"pass"`
+	Message string `json:"message"`
+}
+
+// BagFacts is what the system knows about the scanned dose bag.
+type BagFacts struct {
+	BagID         string
+	PatientID     int64  // the patient the bag was prepared for
+	LabelMRN      string // the MRN printed in the label's signed code
+	ExpiresAt     time.Time
+	ViableCells   int64
+	Dispatched    bool
+	Received      bool
+	OpenExcursion bool // a temperature excursion without QA disposition
+	Infused       bool
+}
+
+// LotFacts is what the system knows about the bag's lot.
+type LotFacts struct {
+	LotNumber string
+	Status    string // a LotStatus value
+	ExpiresAt time.Time
+	// ExceptionalForPatientID is the patient an out-of-spec lot was exceptionally released
+	// for, by QA and a physician; 0 when there is none.
+	ExceptionalForPatientID int64
+}
+
+// ProtocolRule is the part of the versioned specification the bedside checks apply.
+type ProtocolRule struct {
+	CellsPerKg        float64
+	DoseTolerancePct  float64
+	InfusionDayOffset int
+	WindowDays        int
+}
+
+// WitnessFacts is the second person confirming the administration.
+type WitnessFacts struct {
+	Authenticated bool
+	Problem       string // why authentication failed, when it did
+	UserID        int64
+	Name          string
+	Roles         []Role
+}
+
+// BedsideFacts is everything the checks look at, gathered by the store from one scan.
+type BedsideFacts struct {
+	Now  time.Time
+	Site *time.Location
+
+	// LabelAuthentic: the signature is valid and the scan is of the bag's current print.
+	LabelAuthentic bool
+	LabelProblem   string
+
+	WristbandMRN   string
+	Patient        *Patient // the patient wearing the wristband; nil when no patient has that MRN
+	PatientInfused bool
+
+	Bag *BagFacts // nil when the scanned code names no known bag
+	Lot *LotFacts
+
+	Protocol ProtocolRule
+
+	NurseUserID int64
+	Witness     WitnessFacts
+}
+
+// Verdict is the result of a bedside verification: it passes only when every check passes.
+type Verdict struct {
+	Pass   bool    `json:"pass"`
+	Checks []Check `json:"checks"`
+}
+
+// Failed returns the codes of the failed checks.
+func (v Verdict) Failed() []string {
+	var out []string
+	for _, c := range v.Checks {
+		if !c.Pass {
+			out = append(out, c.Code)
+		}
+	}
+	return out
+}
+
+// VerifyBedside runs every check of SPEC §7. All checks are always run and reported, so the
+// nurse sees every problem at once, not one per attempt.
+func VerifyBedside(f BedsideFacts) Verdict {
+	checks := []Check{
+		checkLabel(f), checkPatient(f), checkArm(f), checkLot(f), checkExpiry(f),
+		checkDose(f), checkWindow(f), checkNotInfused(f), checkCustody(f), checkWitness(f),
+	}
+	v := Verdict{Pass: true, Checks: checks}
+	for _, c := range checks {
+		v.Pass = v.Pass && c.Pass
+	}
+	return v
+}
+
+func pass(code, format string, args ...any) Check {
+	return Check{Code: code, Pass: true, Message: fmt.Sprintf(format, args...)}
+}
+
+func fail(code, format string, args ...any) Check {
+	return Check{Code: code, Pass: false, Message: fmt.Sprintf(format, args...)}
+}
+
+const unknownBag = "the scanned code names no dose bag we know: re-scan the bag label"
+
+func checkLabel(f BedsideFacts) Check {
+	if !f.LabelAuthentic {
+		problem := f.LabelProblem
+		if problem == "" {
+			problem = "the label could not be verified"
+		}
+		return fail(CheckLabelAuthentic, "Label not trusted: %s. Do not infuse; call the pharmacy for a new label.", problem)
+	}
+	return pass(CheckLabelAuthentic, "The label is genuine and is the bag's current print.")
+}
+
+func checkPatient(f BedsideFacts) Check {
+	switch {
+	case f.Bag == nil:
+		return fail(CheckPatientMatch, "Cannot match the patient: %s.", unknownBag)
+	case f.Patient == nil:
+		return fail(CheckPatientMatch, "No enrolled patient has the wristband MRN %s. Check the wristband; do not infuse.", f.WristbandMRN)
+	case f.Bag.LabelMRN != f.WristbandMRN || f.Bag.PatientID != f.Patient.ID:
+		return fail(CheckPatientMatch, "WRONG PATIENT: the bag is for MRN %s, the wristband is MRN %s. Do not infuse.", f.Bag.LabelMRN, f.WristbandMRN)
+	}
+	return pass(CheckPatientMatch, "The bag is for this patient (MRN %s, subject %s).", f.Patient.MRN, f.Patient.SubjectID)
+}
+
+func checkArm(f BedsideFacts) Check {
+	switch {
+	case f.Patient == nil:
+		return fail(CheckArm, "Cannot check the trial arm: the patient is not identified.")
+	case f.Patient.Arm != ArmHUCMSC:
+		return fail(CheckArm, "Subject %s is in the %s arm and must not receive cells. Do not infuse.", f.Patient.SubjectID, f.Patient.Arm)
+	}
+	return pass(CheckArm, "Subject %s is in the cell therapy arm.", f.Patient.SubjectID)
+}
+
+func checkLot(f BedsideFacts) Check {
+	if f.Lot == nil {
+		return fail(CheckLotReleased, "Cannot check the lot: %s.", unknownBag)
+	}
+	switch f.Lot.Status {
+	case "released":
+		return pass(CheckLotReleased, "Lot %s is released by QA.", f.Lot.LotNumber)
+	case "on_hold", "recalled", "rejected", "expired":
+		return fail(CheckLotReleased, "Lot %s is %s. Do not infuse; return the bag to the pharmacy.", f.Lot.LotNumber, humanStatus(f.Lot.Status))
+	}
+	if f.Patient != nil && f.Lot.ExceptionalForPatientID != 0 && f.Lot.ExceptionalForPatientID == f.Patient.ID {
+		return pass(CheckLotReleased, "Lot %s is released by exception for this patient only (QA and physician signed).", f.Lot.LotNumber)
+	}
+	return fail(CheckLotReleased, "Lot %s is not released (it is %s). Do not infuse.", f.Lot.LotNumber, humanStatus(f.Lot.Status))
+}
+
+func humanStatus(s string) string {
+	switch s {
+	case "on_hold":
+		return "on hold"
+	case "in_process":
+		return "still in manufacture"
+	}
+	return s
+}
+
+func checkExpiry(f BedsideFacts) Check {
+	if f.Bag == nil || f.Lot == nil {
+		return fail(CheckNotExpired, "Cannot check expiry: %s.", unknownBag)
+	}
+	local := func(t time.Time) string { return t.In(siteOrUTC(f.Site)).Format("2006-01-02 15:04") }
+	if !f.Now.Before(f.Bag.ExpiresAt) {
+		return fail(CheckNotExpired, "The bag expired at %s (4 hours after thawing). Do not infuse.", local(f.Bag.ExpiresAt))
+	}
+	if !f.Now.Before(f.Lot.ExpiresAt) {
+		return fail(CheckNotExpired, "Lot %s expired at %s. Do not infuse.", f.Lot.LotNumber, local(f.Lot.ExpiresAt))
+	}
+	return pass(CheckNotExpired, "The bag is usable until %s (%d minutes left).", local(f.Bag.ExpiresAt), int(f.Bag.ExpiresAt.Sub(f.Now).Minutes()))
+}
+
+func siteOrUTC(l *time.Location) *time.Location {
+	if l == nil {
+		return time.UTC
+	}
+	return l
+}
+
+func checkDose(f BedsideFacts) Check {
+	if f.Bag == nil || f.Patient == nil {
+		return fail(CheckDose, "Cannot check the dose: the bag or the patient is not identified.")
+	}
+	target := TargetDose(f.Patient.WeightKg, f.Protocol.CellsPerKg)
+	diff := DoseDeviationPct(f.Bag.ViableCells, target)
+	detail := fmt.Sprintf("the bag holds %s viable cells; the target for %.1f kg is %s; difference %+.1f %% (allowed ±%g %%)",
+		sci(f.Bag.ViableCells), f.Patient.WeightKg, sci(target), diff, f.Protocol.DoseTolerancePct)
+	if !DoseWithinTolerance(f.Bag.ViableCells, target, f.Protocol.DoseTolerancePct) {
+		return fail(CheckDose, "WRONG DOSE: %s. Do not infuse; call the pharmacy.", detail)
+	}
+	return pass(CheckDose, "Dose correct: %s.", detail)
+}
+
+// sci writes a cell count as a nurse reads it on the label, e.g. 7.00×10^7.
+func sci(n int64) string {
+	if n <= 0 {
+		return fmt.Sprint(n)
+	}
+	exp := 0
+	m := float64(n)
+	for m >= 10 {
+		m /= 10
+		exp++
+	}
+	return fmt.Sprintf("%.2f×10^%d", m, exp)
+}
+
+func checkWindow(f BedsideFacts) Check {
+	if f.Patient == nil {
+		return fail(CheckWindow, "Cannot check the infusion day: the patient is not identified.")
+	}
+	site := siteOrUTC(f.Site)
+	day := InfusionDay(f.Patient.EnrolledAt, site, f.Protocol.InfusionDayOffset).Format("2006-01-02")
+	if !InWindow(f.Now, f.Patient.EnrolledAt, site, f.Protocol.InfusionDayOffset, f.Protocol.WindowDays) {
+		return fail(CheckWindow, "Today (%s) is not the protocol infusion day for subject %s, which is %s. Do not infuse; call the investigator.",
+			f.Now.In(site).Format("2006-01-02"), f.Patient.SubjectID, day)
+	}
+	return pass(CheckWindow, "Today is the protocol infusion day (%s).", day)
+}
+
+func checkNotInfused(f BedsideFacts) Check {
+	switch {
+	case f.Bag == nil || f.Patient == nil:
+		return fail(CheckNotInfused, "Cannot check earlier infusions: the bag or the patient is not identified.")
+	case f.PatientInfused:
+		return fail(CheckNotInfused, "Subject %s has already received their one infusion. Do not infuse again.", f.Patient.SubjectID)
+	case f.Bag.Infused:
+		return fail(CheckNotInfused, "Bag %s has already been infused. Do not use it.", f.Bag.BagID)
+	}
+	return pass(CheckNotInfused, "Neither this patient nor this bag has been infused before.")
+}
+
+func checkCustody(f BedsideFacts) Check {
+	switch {
+	case f.Bag == nil:
+		return fail(CheckCustody, "Cannot check custody: %s.", unknownBag)
+	case !f.Bag.Dispatched:
+		return fail(CheckCustody, "The bag was never scanned out of the pharmacy. Do not infuse; call the pharmacy.")
+	case !f.Bag.Received:
+		return fail(CheckCustody, "The bag was not scanned in on the ward. Scan it on receipt first.")
+	case f.Bag.OpenExcursion:
+		return fail(CheckCustody, "The bag's temperature left 2–8 °C in transport and QA has not cleared it. Do not infuse.")
+	}
+	return pass(CheckCustody, "Custody is complete: dispatched by the pharmacy, received on the ward, kept at 2–8 °C.")
+}
+
+func checkWitness(f BedsideFacts) Check {
+	w := f.Witness
+	switch {
+	case !w.Authenticated:
+		problem := w.Problem
+		if problem == "" {
+			problem = "no witness confirmed"
+		}
+		return fail(CheckWitness, "Witness not confirmed: %s. A second nurse or physician must confirm with their own login.", problem)
+	case w.UserID == f.NurseUserID:
+		return fail(CheckWitness, "The witness must be a different person from the nurse giving the infusion.")
+	case !slices.Contains(w.Roles, RoleNurse) && !slices.Contains(w.Roles, RolePhysician):
+		return fail(CheckWitness, "%s is not a nurse or physician and cannot witness an infusion.", w.Name)
+	}
+	return pass(CheckWitness, "Witnessed by %s.", w.Name)
+}

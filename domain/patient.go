@@ -1,0 +1,126 @@
+package domain
+
+import (
+	"math"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Arm is the randomized arm of a trial subject (SPEC §6). Only huc_msc subjects receive a dose.
+type Arm string
+
+const (
+	ArmHUCMSC  Arm = "huc_msc"
+	ArmRoutine Arm = "routine"
+)
+
+// Patient is an enrolled trial subject.
+type Patient struct {
+	ID          int64     `json:"id"`
+	SubjectID   string    `json:"subject_id"`
+	MRN         string    `json:"mrn"`
+	Name        string    `json:"name"`
+	DateOfBirth string    `json:"date_of_birth"` // YYYY-MM-DD: a calendar date, not an instant
+	WeightKg    float64   `json:"weight_kg"`     // the current (latest) recorded weight
+	Arm         Arm       `json:"arm"`
+	EnrolledAt  time.Time `json:"enrolled_at"`
+	ChainID     string    `json:"chain_of_identity"`
+}
+
+// Weight limits: outside them a typing error (grams, pounds, a missing decimal point) is far
+// likelier than a real adult patient, and the dose is proportional to this number.
+const (
+	MinWeightKg = 2.0
+	MaxWeightKg = 350.0
+)
+
+var (
+	subjectIDPattern = regexp.MustCompile(`^[A-Z]{2,5}-\d{3,4}$`)
+	mrnPattern       = regexp.MustCompile(`^[A-Za-z0-9]{4,20}$`)
+)
+
+// ValidateWeight checks a weight in kilograms.
+func ValidateWeight(kg float64) error {
+	if math.IsNaN(kg) || kg < MinWeightKg || kg > MaxWeightKg {
+		return FieldError("weight_kg", "weight must be between %.0f and %.0f kg; check the unit (kilograms) and the decimal point", MinWeightKg, MaxWeightKg)
+	}
+	return nil
+}
+
+// Validate checks a new patient's fields; now bounds the enrolment and birth dates.
+func (p Patient) Validate(now time.Time) error {
+	if !subjectIDPattern.MatchString(p.SubjectID) {
+		return FieldError("subject_id", "subject id must look like SVP-001: 2 to 5 capital letters, a dash, 3 or 4 digits")
+	}
+	if !mrnPattern.MatchString(p.MRN) {
+		return FieldError("mrn", "MRN must be 4 to 20 letters or digits, as on the wristband barcode")
+	}
+	if n := strings.TrimSpace(p.Name); n == "" || len(n) > 200 {
+		return FieldError("name", "name is required (at most 200 characters)")
+	}
+	dob, err := time.Parse(time.DateOnly, p.DateOfBirth)
+	if err != nil {
+		return FieldError("date_of_birth", "date of birth must be a date as YYYY-MM-DD")
+	}
+	if dob.After(now) || dob.Before(now.AddDate(-130, 0, 0)) {
+		return FieldError("date_of_birth", "date of birth must be in the past and within 130 years")
+	}
+	if err := ValidateWeight(p.WeightKg); err != nil {
+		return err
+	}
+	if p.Arm != ArmHUCMSC && p.Arm != ArmRoutine {
+		return FieldError("arm", "arm must be huc_msc or routine")
+	}
+	if p.EnrolledAt.IsZero() || p.EnrolledAt.After(now.Add(5*time.Minute)) {
+		return FieldError("enrolled_at", "enrolment time is required and cannot be in the future")
+	}
+	return nil
+}
+
+// TargetDose is the number of viable cells for a patient: cells per kg × current weight,
+// rounded to the nearest cell (SPEC §6).
+func TargetDose(weightKg, cellsPerKg float64) int64 {
+	return int64(math.Round(weightKg * cellsPerKg))
+}
+
+// DoseDeviationPct is how far cells are from target, in percent of target (negative: below).
+func DoseDeviationPct(cells, target int64) float64 {
+	if target <= 0 {
+		return math.Inf(1)
+	}
+	return float64(cells-target) / float64(target) * 100
+}
+
+// DoseWithinTolerance reports whether cells is within ±tolerancePct of target, bounds included.
+func DoseWithinTolerance(cells, target int64, tolerancePct float64) bool {
+	d := DoseDeviationPct(cells, target)
+	// Compare with a tiny margin so that exactly ±10 % is not lost to floating-point rounding.
+	return math.Abs(d) <= tolerancePct+1e-9
+}
+
+// VolumeToDraw is the volume of a bag holding bagCells in bagVolumeML that contains target
+// cells; the pharmacist draws it when the bag holds more than the dose.
+func VolumeToDraw(target, bagCells int64, bagVolumeML float64) float64 {
+	if bagCells <= 0 {
+		return 0
+	}
+	v := float64(target) / float64(bagCells) * bagVolumeML
+	return math.Min(v, bagVolumeML)
+}
+
+// InfusionDay is the calendar date, in the site's time zone, on which the protocol infuses:
+// offsetDays after the date of enrolment (SPEC §6: day 1).
+func InfusionDay(enrolledAt time.Time, site *time.Location, offsetDays int) time.Time {
+	e := enrolledAt.In(site)
+	return time.Date(e.Year(), e.Month(), e.Day()+offsetDays, 0, 0, 0, 0, site)
+}
+
+// InWindow reports whether now falls on the infusion day, give or take windowDays whole days,
+// counted in the site's time zone.
+func InWindow(now, enrolledAt time.Time, site *time.Location, offsetDays, windowDays int) bool {
+	first := InfusionDay(enrolledAt, site, offsetDays-windowDays)
+	last := InfusionDay(enrolledAt, site, offsetDays+windowDays+1) // start of the day after the window
+	n := now.In(site)
+	return !n.Before(first) && n.Before(last)
+}
