@@ -1,0 +1,221 @@
+// Package labels lays out and renders unit and dose-bag labels (SPEC §8) as PNG, PDF and ZPL,
+// and signs and verifies the QR payload scanners read. It knows nothing of HTTP or storage:
+// callers hand it the label's content, already decided.
+package labels
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Size is the label stock: 4 × 4 inches, the common blood-bag label.
+const (
+	WidthMM  = 101.6
+	HeightMM = 101.6
+)
+
+// InvestigationalStatement is required on every label of an investigational product.
+const InvestigationalStatement = "CAUTION: New Drug — Limited by Federal (or United States) law to investigational use."
+
+// Content is what a label shows. The caller formats identifiers and signs the QR payload;
+// the renderers only place them.
+type Content struct {
+	ProductName string
+	// EyeReadableID is the unit or bag id as people read it; Check is its ISO 7064 check
+	// character, printed boxed after it and never inside a barcode.
+	EyeReadableID string
+	Check         string
+	LotNumber     string
+	ViableCells   int64
+	VolumeML      float64
+	Storage       string
+	Expiry        time.Time
+	Site          *time.Location // times are printed in the site's zone, with its abbreviation
+
+	QR string // the signed payload text (CT1|…)
+	// ISBT 128 data structures, each carried by its own Code 128 symbol, and together in the
+	// DataMatrix.
+	DINBarcode     string // "=" + DIN + flags
+	ProductBarcode string // "=<" + product code
+	ExpiryBarcode  string // "&>" + cyyjjjhhmm
+	DataMatrix     string
+
+	Patient *PatientBlock // dose bags only
+}
+
+// PatientBlock is what a dose-bag label adds (SPEC §8).
+type PatientBlock struct {
+	Name            string
+	MRN             string
+	DateOfBirth     string
+	SubjectID       string
+	ChainOfIdentity string
+	WeightKg        float64
+	DosePerKg       float64
+	PreparedAt      time.Time
+}
+
+// Element kinds of a layout.
+type ElementKind int
+
+const (
+	ElemText ElementKind = iota
+	ElemBox
+	ElemQR
+	ElemCode128
+	ElemDataMatrix
+)
+
+// Element is one thing placed on the label, in millimetres from the top-left corner. For
+// text, Y is the baseline and H the font size in points.
+type Element struct {
+	Kind       ElementKind
+	X, Y, W, H float64
+	Text       string
+	Bold       bool
+}
+
+// Layout is a label as positioned elements, drawn the same way by every renderer.
+type Layout struct {
+	Elements []Element
+}
+
+// text places a line, shrunk to fit before maxX (mm) and, if even the smallest size is too
+// wide, cut with an ellipsis: a long name must never run over a barcode or off the label.
+func (l *Layout) text(x, y, pt float64, bold bool, format string, args ...any) {
+	l.fitText(x, y, pt, bold, WidthMM-margin, fmt.Sprintf(format, args...))
+}
+
+const minTextPt = 6
+
+func (l *Layout) fitText(x, y, pt float64, bold bool, maxX float64, s string) {
+	for textWidthMM(s, pt, bold) > maxX-x && pt > minTextPt {
+		pt = max(minTextPt, pt-0.5)
+	}
+	if textWidthMM(s, pt, bold) > maxX-x {
+		r := []rune(s)
+		for len(r) > 1 && textWidthMM(string(r)+"…", pt, bold) > maxX-x {
+			r = r[:len(r)-1]
+		}
+		s = string(r) + "…"
+	}
+	l.Elements = append(l.Elements, Element{Kind: ElemText, X: x, Y: y, H: pt, Bold: bold, Text: s})
+}
+
+func (l *Layout) symbol(kind ElementKind, x, y, w, h float64, data string) {
+	if data != "" {
+		l.Elements = append(l.Elements, Element{Kind: kind, X: x, Y: y, W: w, H: h, Text: data})
+	}
+}
+
+// Texts returns every text on the label, for tests and for searching a PDF.
+func (l Layout) Texts() []string {
+	var out []string
+	for _, e := range l.Elements {
+		if e.Kind == ElemText {
+			out = append(out, e.Text)
+		}
+	}
+	return out
+}
+
+// cells writes a cell count as printed on labels: 7.00×10^7.
+func cells(n int64) string {
+	if n <= 0 {
+		return fmt.Sprint(n)
+	}
+	exp, m := 0, float64(n)
+	for m >= 10 {
+		m /= 10
+		exp++
+	}
+	return fmt.Sprintf("%.2f×10^%d", m, exp)
+}
+
+func (c Content) local(t time.Time) string {
+	site := c.Site
+	if site == nil {
+		site = time.UTC
+	}
+	return t.In(site).Format("2006-01-02 15:04 MST")
+}
+
+const margin = 4.0
+
+// idLine prints the eye-readable id with its check character in a box.
+func (l *Layout) idLine(c Content, y, pt float64) {
+	l.text(margin, y, pt, true, "%s", c.EyeReadableID)
+	// Width of the id in mm at this size: a fixed advance is close enough for a mono-spaced
+	// feel and keeps every renderer's box in the same place.
+	w := float64(len(c.EyeReadableID)) * pt * 0.2
+	bx := margin + w + 1.5
+	l.Elements = append(l.Elements, Element{Kind: ElemBox, X: bx, Y: y - pt*0.36, W: pt * 0.3, H: pt * 0.42})
+	l.text(bx+pt*0.06, y, pt, true, "%s", c.Check)
+}
+
+func (l *Layout) statement(y float64) {
+	// Split so it fits the width at 7 pt.
+	l.text(margin, y, 7, true, "CAUTION: New Drug — Limited by Federal (or United States) law")
+	l.text(margin, y+3.2, 7, true, "to investigational use.")
+}
+
+// UnitLayout lays out a unit (cryobag) label.
+func UnitLayout(c Content) Layout {
+	var l Layout
+	l.text(margin, 7, 9, true, "%s", c.ProductName)
+	l.idLine(c, 15, 12)
+	l.symbol(ElemCode128, margin, 19, 62, 11, c.DINBarcode)
+	l.symbol(ElemQR, 72, 12, 26, 26, c.QR)
+	l.symbol(ElemCode128, margin, 42, 44, 10, c.ProductBarcode)
+	l.symbol(ElemCode128, 52, 42, 46, 10, c.ExpiryBarcode)
+	y := 59.0
+	for _, line := range []string{
+		"Lot " + c.LotNumber,
+		"Viable cells " + cells(c.ViableCells),
+		fmt.Sprintf("Volume %.1f mL", c.VolumeML),
+		"Storage " + c.Storage,
+		"EXPIRES " + c.local(c.Expiry),
+	} {
+		l.fitText(margin, y, 9, strings.HasPrefix(line, "EXPIRES"), 77, line) // left of the DataMatrix
+		y += 5
+	}
+	l.symbol(ElemDataMatrix, 80, 60, 18, 18, c.DataMatrix)
+	l.statement(92)
+	return l
+}
+
+// DoseBagLayout lays out a patient-specific dose-bag label.
+func DoseBagLayout(c Content) Layout {
+	var l Layout
+	p := c.Patient
+	if p == nil {
+		p = &PatientBlock{}
+	}
+	l.text(margin, 6, 8, true, "%s", c.ProductName)
+	l.text(margin, 12, 11, true, "PATIENT %s", p.Name)
+	l.fitText(margin, 16.5, 8, false, 71, fmt.Sprintf("MRN %s   DOB %s   Subject %s", p.MRN, p.DateOfBirth, p.SubjectID))
+	l.text(margin, 20.5, 7, false, "Chain of identity %s", p.ChainOfIdentity)
+	l.idLine(c, 27, 11)
+	l.symbol(ElemQR, 73, 22, 25, 25, c.QR)
+	l.symbol(ElemCode128, margin, 30, 64, 9, c.DINBarcode)
+	y := 45.0
+	// Dose-critical values share no line with free text, so fitting can never cut them off.
+	for _, line := range []string{
+		"Lot " + c.LotNumber,
+		fmt.Sprintf("Weight used %.1f kg   Dose %s cells/kg", p.WeightKg, cells(int64(p.DosePerKg))),
+		fmt.Sprintf("Total viable cells %s   Volume %.1f mL", cells(c.ViableCells), c.VolumeML),
+		fmt.Sprintf("Transport %s   Prepared %s", c.Storage, c.local(p.PreparedAt)),
+	} {
+		l.fitText(margin, y, 7.5, false, 71, line) // left of the QR and the DataMatrix
+		y += 4
+	}
+	l.fitText(margin, y+0.5, 9, true, 76, "EXPIRES "+c.local(c.Expiry))
+	l.fitText(margin, 67, 9, true, 76, "Do not irradiate")
+	l.fitText(margin, 71.5, 9, true, 76, "Do not use a leukocyte-reduction filter")
+	l.symbol(ElemDataMatrix, 79, 52, 19, 19, c.DataMatrix)
+	l.symbol(ElemCode128, margin, 75, 44, 9, c.ProductBarcode)
+	l.symbol(ElemCode128, 52, 75, 46, 9, c.ExpiryBarcode)
+	l.statement(93)
+	return l
+}

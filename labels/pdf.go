@@ -1,0 +1,72 @@
+package labels
+
+import (
+	"fmt"
+	"io"
+
+	"codeberg.org/go-pdf/fpdf"
+)
+
+// RenderPDF writes the layouts as a PDF, one label per 4 × 4 inch page. Text is real PDF text
+// and symbols are vector rectangles, so both are searchable or sharp at any printer resolution.
+func RenderPDF(w io.Writer, layouts ...Layout) error {
+	pdf := fpdf.NewCustom(&fpdf.InitType{UnitStr: "mm", Size: fpdf.SizeType{Wd: WidthMM, Ht: HeightMM}})
+	pdf.SetMargins(0, 0, 0)
+	pdf.SetAutoPageBreak(false, 0)
+	pdf.SetCreator("cordtrace", true)
+	// The core Helvetica font needs no embedding; cp1252 covers °, ×, – and —.
+	tr := pdf.UnicodeTranslatorFromDescriptor("cp1252")
+	for _, l := range layouts {
+		pdf.AddPage()
+		for _, e := range l.Elements {
+			switch e.Kind {
+			case ElemText:
+				style := ""
+				if e.Bold {
+					style = "B"
+				}
+				pdf.SetFont("Helvetica", style, e.H)
+				pdf.Text(e.X, e.Y, tr(e.Text))
+			case ElemBox:
+				pdf.SetLineWidth(0.25)
+				pdf.Rect(e.X, e.Y, e.W, e.H, "D")
+			default:
+				m, err := Modules(e.Kind, e.Text)
+				if err != nil {
+					return fmt.Errorf("label element %q: %w", e.Text, err)
+				}
+				drawVectorModules(pdf, m, e)
+			}
+		}
+	}
+	if err := pdf.Error(); err != nil {
+		return fmt.Errorf("render PDF: %w", err)
+	}
+	return pdf.Output(w)
+}
+
+// drawVectorModules draws a symbol's dark modules as filled rectangles, one per horizontal run,
+// sized like the PNG renderer's so that both print the same symbol at the same size.
+func drawVectorModules(pdf *fpdf.Fpdf, m [][]bool, e Element) {
+	cols, rows := len(m[0]), len(m)
+	mw := e.W / float64(cols)
+	mh := e.H
+	if rows > 1 {
+		mw = min(e.W/float64(cols), e.H/float64(rows))
+		mh = mw
+	}
+	pdf.SetFillColor(0, 0, 0)
+	for r, row := range m {
+		for c := 0; c < cols; {
+			if !row[c] {
+				c++
+				continue
+			}
+			start := c
+			for c < cols && row[c] {
+				c++
+			}
+			pdf.Rect(e.X+float64(start)*mw, e.Y+float64(r)*mh, float64(c-start)*mw, mh, "F")
+		}
+	}
+}
