@@ -34,6 +34,11 @@ type Options struct {
 	Now          func() time.Time
 	PasswordCost int
 	SessionIdle  time.Duration
+	// Site is the site's time zone; FacilityID its ISBT 128 facility for new DINs;
+	// ProductCode the product description code of its units.
+	Site        *time.Location
+	FacilityID  string
+	ProductCode string
 }
 
 func (o *Options) setDefaults() {
@@ -51,6 +56,15 @@ func (o *Options) setDefaults() {
 	}
 	if o.DataDir == "" {
 		o.DataDir = "data"
+	}
+	if o.Site == nil {
+		o.Site = time.UTC
+	}
+	if o.FacilityID == "" {
+		o.FacilityID = "A9999"
+	}
+	if o.ProductCode == "" {
+		o.ProductCode = "S1234"
 	}
 }
 

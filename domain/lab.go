@@ -1,0 +1,161 @@
+package domain
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Donation is an umbilical cord donation, identified by its DIN.
+type Donation struct {
+	ID          int64       `json:"id"`
+	DIN         string      `json:"din"`
+	Check       string      `json:"check"`
+	EyeReadable string      `json:"eye_readable"`
+	CollectedAt time.Time   `json:"collected_at"`
+	Eligibility Eligibility `json:"eligibility"`
+	CreatedAt   time.Time   `json:"created_at"`
+}
+
+// NewDonation is the input for recording a donation. DIN is empty to allocate the next DIN of
+// the site's facility.
+type NewDonation struct {
+	DIN         string      `json:"din,omitempty"`
+	CollectedAt time.Time   `json:"collected_at"`
+	Eligibility Eligibility `json:"eligibility"`
+}
+
+// Validate checks the fields of a new donation.
+func (n NewDonation) Validate(now time.Time) error {
+	if n.CollectedAt.IsZero() || n.CollectedAt.After(now.Add(5*time.Minute)) {
+		return FieldError("collected_at", "collection time is required and cannot be in the future")
+	}
+	if _, err := ParseEligibility(string(n.Eligibility)); err != nil {
+		return err
+	}
+	if n.DIN != "" {
+		if _, err := ParseDIN(n.DIN); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Lot is a manufactured batch of HUC-MSCs from one donation.
+type Lot struct {
+	ID             int64     `json:"id"`
+	LotNumber      string    `json:"lot_number"`
+	DonationID     int64     `json:"donation_id"`
+	DIN            string    `json:"din"`
+	Status         LotStatus `json:"status"`
+	ManufacturedAt time.Time `json:"manufactured_at"`
+	ExpiresAt      time.Time `json:"expires_at"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// NewLot is the input for creating a lot.
+type NewLot struct {
+	DonationID     int64     `json:"donation_id"`
+	LotNumber      string    `json:"lot_number"`
+	ManufacturedAt time.Time `json:"manufactured_at"`
+	ExpiresAt      time.Time `json:"expires_at"`
+}
+
+// Validate checks the fields of a new lot.
+func (n NewLot) Validate() error {
+	ln := strings.TrimSpace(n.LotNumber)
+	switch {
+	case n.DonationID <= 0:
+		return FieldError("donation_id", "name the donation the lot was made from")
+	case ln == "" || len(ln) > 40 || strings.ContainsAny(ln, "|\n\r\t"):
+		return FieldError("lot_number", "the lot number is required: 1 to 40 printable characters")
+	case n.ManufacturedAt.IsZero():
+		return FieldError("manufactured_at", "manufacture time is required")
+	case !n.ExpiresAt.After(n.ManufacturedAt):
+		return FieldError("expires_at", "expiry must be after manufacture")
+	}
+	return nil
+}
+
+// Unit is one cryobag of a lot.
+type Unit struct {
+	ID          int64      `json:"id"`
+	LotID       int64      `json:"lot_id"`
+	UnitID      string     `json:"unit_id"`
+	Check       string     `json:"check"`
+	EyeReadable string     `json:"eye_readable"`
+	Division    int        `json:"division"`
+	ViableCells int64      `json:"viable_cells"`
+	VolumeML    float64    `json:"volume_ml"`
+	Status      UnitStatus `json:"status"`
+	CreatedAt   time.Time  `json:"created_at"`
+}
+
+// NewUnits is the input for dividing a lot into units.
+type NewUnits struct {
+	Count       int     `json:"count"`
+	ViableCells int64   `json:"viable_cells"`
+	VolumeML    float64 `json:"volume_ml"`
+}
+
+// Validate checks the fields of a division into units.
+func (n NewUnits) Validate() error {
+	switch {
+	case n.Count < 1 || n.Count > 99:
+		return FieldError("count", "a lot is divided into 1 to 99 units at a time")
+	case n.ViableCells < 1:
+		return FieldError("viable_cells", "viable cells per unit must be above 0")
+	case !(n.VolumeML > 0) || n.VolumeML > 1000:
+		return FieldError("volume_ml", "volume per unit must be above 0 and at most 1000 mL")
+	}
+	return nil
+}
+
+// LotDetail is everything shown on a lot's page.
+type LotDetail struct {
+	Lot        Lot         `json:"lot"`
+	Donation   Donation    `json:"donation"`
+	Results    []QCResult  `json:"results"` // every version, corrected ones included
+	Evaluation Evaluation  `json:"evaluation"`
+	Units      []Unit      `json:"units"`
+	Signatures []Signature `json:"signatures"`
+	// SignedEvaluationCurrent is false when results changed after the release signature: the
+	// signed evaluation is no longer the one that stands.
+	SignedEvaluationCurrent bool `json:"signed_evaluation_current"`
+}
+
+// LotFilter selects lots for a list.
+type LotFilter struct {
+	Status  LotStatus
+	Query   string // lot number or DIN, or a part of one
+	AfterID int64
+	Limit   int
+}
+
+// SignRequest is an electronic signature on a lot: the signer re-enters their password.
+type SignRequest struct {
+	Action   SignatureAction
+	Password string
+	Reason   string
+}
+
+// LabService is the GMP lab's work: donations, lots, QC results, signatures and units.
+type LabService interface {
+	CreateDonation(ctx context.Context, actor Actor, n NewDonation) (Donation, error)
+	CreateLot(ctx context.Context, actor Actor, n NewLot) (Lot, error)
+	ListLots(ctx context.Context, f LotFilter) ([]Lot, error)
+	// LotDetail returns the lot with results, evaluation, units and signatures; ENotFound.
+	LotDetail(ctx context.Context, id int64) (LotDetail, error)
+	// Quarantine marks manufacturing complete; EConflict from a state other than in_process.
+	Quarantine(ctx context.Context, actor Actor, lotID int64) (Lot, error)
+	// AddQCResult validates and records a result; a failing result on a released lot puts it
+	// on hold in the same transaction.
+	AddQCResult(ctx context.Context, actor Actor, lotID int64, r QCResult) (QCResult, error)
+	Evaluation(ctx context.Context, lotID int64) (Evaluation, error)
+	// Sign releases, rejects, holds or recalls a lot. Wrong password: EUnauthenticated;
+	// release rules broken: ERuleViolated; wrong state: EConflict.
+	Sign(ctx context.Context, actor Actor, lotID int64, req SignRequest) (LotDetail, error)
+	CreateUnits(ctx context.Context, actor Actor, lotID int64, n NewUnits) ([]Unit, error)
+	CurrentSpec(ctx context.Context) (ReleaseSpec, error)
+}

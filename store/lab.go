@@ -1,0 +1,481 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"cordtrace/domain"
+)
+
+// CreateDonation records a donation, with its given DIN or the next DIN of the site.
+func (s *Store) CreateDonation(ctx context.Context, actor domain.Actor, n domain.NewDonation) (domain.Donation, error) {
+	if err := n.Validate(s.now()); err != nil {
+		return domain.Donation{}, err
+	}
+	var out domain.Donation
+	err := s.write(ctx, actor, func(t *tx) error {
+		var din domain.DIN
+		var err error
+		if n.DIN != "" {
+			din, _ = domain.ParseDIN(n.DIN)
+		} else if din, err = s.nextDIN(t); err != nil {
+			return err
+		}
+		row := donationRow{DIN: din.String(), CollectedAt: n.CollectedAt.UTC(), Eligibility: string(n.Eligibility),
+			CreatedBy: actor.UserID, CreatedAt: t.now}
+		if err := t.db.Create(&row).Error; err != nil {
+			if isUnique(err) {
+				return domain.Errorf(domain.EConflict, "DIN %s is already recorded; check the number on the cord's paperwork", din.EyeReadable())
+			}
+			return fmt.Errorf("insert donation: %w", err)
+		}
+		out = row.toDomain()
+		t.audit("donation.create", "donation", row.ID, nil, out, "")
+		return nil
+	})
+	return out, err
+}
+
+// nextDIN allocates the next sequence number of the site's facility for this year. The upsert
+// is atomic, so concurrent requests on any number of processes get different numbers; numbers
+// already taken by DINs entered by hand are skipped.
+func (s *Store) nextDIN(t *tx) (domain.DIN, error) {
+	year := t.now.In(s.opts.Site).Year() % 100
+	for range 1000 {
+		var seq int
+		err := t.db.Raw(`INSERT INTO din_sequences (facility, year, last_seq) VALUES (?, ?, 1)
+			ON CONFLICT (facility, year) DO UPDATE SET last_seq = din_sequences.last_seq + 1
+			RETURNING last_seq`, s.opts.FacilityID, year).Scan(&seq).Error
+		if err != nil {
+			return domain.DIN{}, fmt.Errorf("allocate DIN: %w", err)
+		}
+		din, err := domain.NewDIN(s.opts.FacilityID, year, seq)
+		if err != nil {
+			return domain.DIN{}, domain.Errorf(domain.ERuleViolated, "the DIN sequence of facility %s is exhausted for 20%02d", s.opts.FacilityID, year)
+		}
+		var taken int64
+		if err := t.db.Model(&donationRow{}).Where("din = ?", din.String()).Count(&taken).Error; err != nil {
+			return domain.DIN{}, err
+		}
+		if taken == 0 {
+			return din, nil
+		}
+	}
+	return domain.DIN{}, domain.Errorf(domain.EConflict, "could not find a free DIN; try again")
+}
+
+// CreateLot records a lot made from a donation; it starts in_process.
+func (s *Store) CreateLot(ctx context.Context, actor domain.Actor, n domain.NewLot) (domain.Lot, error) {
+	n.LotNumber = strings.TrimSpace(n.LotNumber)
+	if err := n.Validate(); err != nil {
+		return domain.Lot{}, err
+	}
+	var out domain.Lot
+	err := s.write(ctx, actor, func(t *tx) error {
+		var don donationRow
+		if err := t.db.Take(&don, n.DonationID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return domain.FieldError("donation_id", "there is no donation with id %d", n.DonationID)
+		} else if err != nil {
+			return err
+		}
+		row := lotRow{LotNumber: n.LotNumber, DonationID: n.DonationID, Status: string(domain.LotInProcess),
+			ManufacturedAt: n.ManufacturedAt.UTC(), ExpiresAt: n.ExpiresAt.UTC(), CreatedBy: actor.UserID,
+			CreatedAt: t.now, UpdatedAt: t.now}
+		if err := t.db.Create(&row).Error; err != nil {
+			if isUnique(err) {
+				return domain.Errorf(domain.EConflict, "lot number %s already exists", n.LotNumber)
+			}
+			return fmt.Errorf("insert lot: %w", err)
+		}
+		out = row.toDomain(don.DIN)
+		t.audit("lot.create", "lot", row.ID, nil, out, "")
+		return nil
+	})
+	return out, err
+}
+
+// Lot list paging.
+const (
+	DefaultLotPage = 50
+	MaxLotPage     = 200
+)
+
+// ListLots returns lots, newest first.
+func (s *Store) ListLots(ctx context.Context, f domain.LotFilter) ([]domain.Lot, error) {
+	limit := f.Limit
+	if limit == 0 {
+		limit = DefaultLotPage
+	}
+	if limit < 0 || limit > MaxLotPage {
+		return nil, domain.FieldError("limit", "limit must be 1 to %d", MaxLotPage)
+	}
+	type row struct {
+		lotRow `gorm:"embedded"`
+		DIN    string
+	}
+	q := s.read(ctx).Table("lots").Select("lots.*, donations.din AS din").
+		Joins("JOIN donations ON donations.id = lots.donation_id").Order("lots.id DESC").Limit(limit)
+	if f.Status != "" {
+		q = q.Where("lots.status = ?", string(f.Status))
+	}
+	if f.AfterID > 0 {
+		q = q.Where("lots.id < ?", f.AfterID)
+	}
+	if qs := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(f.Query), " ", "")); qs != "" {
+		like := "%" + strings.NewReplacer("%", "", "_", "").Replace(qs) + "%"
+		q = q.Where("UPPER(lots.lot_number) LIKE ? OR donations.din LIKE ?", like, like)
+	}
+	var rows []row
+	if err := q.Scan(&rows).Error; err != nil {
+		return nil, classify(fmt.Errorf("list lots: %w", err))
+	}
+	out := make([]domain.Lot, len(rows))
+	for i, r := range rows {
+		out[i] = r.lotRow.toDomain(r.DIN)
+	}
+	return out, nil
+}
+
+// CurrentSpec returns the specification version in force: the latest.
+func (s *Store) CurrentSpec(ctx context.Context) (domain.ReleaseSpec, error) {
+	return currentSpec(s.read(ctx))
+}
+
+func currentSpec(db *gorm.DB) (domain.ReleaseSpec, error) {
+	var row specVersionRow
+	if err := db.Order("version DESC").Take(&row).Error; err != nil {
+		return domain.ReleaseSpec{}, classify(fmt.Errorf("read specification: %w", err))
+	}
+	return decodeSpec(row)
+}
+
+func specVersion(db *gorm.DB, version int) (domain.ReleaseSpec, error) {
+	var row specVersionRow
+	if err := db.Take(&row, version).Error; err != nil {
+		return domain.ReleaseSpec{}, classify(fmt.Errorf("read specification v%d: %w", version, err))
+	}
+	return decodeSpec(row)
+}
+
+func decodeSpec(row specVersionRow) (domain.ReleaseSpec, error) {
+	var spec domain.ReleaseSpec
+	if err := json.Unmarshal([]byte(row.Spec), &spec); err != nil {
+		return spec, fmt.Errorf("specification v%d is not readable: %w", row.Version, err)
+	}
+	spec.Version = row.Version
+	return spec, nil
+}
+
+// lockLot reads a lot for update: concurrent changes to one lot queue behind each other.
+func lockLot(t *tx, id int64) (lotRow, error) {
+	var row lotRow
+	err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return row, domain.Errorf(domain.ENotFound, "there is no lot with id %d", id)
+	}
+	return row, err
+}
+
+func lotResults(db *gorm.DB, lotID int64) ([]domain.QCResult, error) {
+	var rows []qcResultRow
+	if err := db.Where("lot_id = ?", lotID).Order("id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read QC results: %w", err)
+	}
+	out := make([]domain.QCResult, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}
+
+func (s *Store) donationDIN(db *gorm.DB, id int64) (donationRow, error) {
+	var d donationRow
+	err := db.Take(&d, id).Error
+	return d, err
+}
+
+// Quarantine marks manufacturing complete.
+func (s *Store) Quarantine(ctx context.Context, actor domain.Actor, lotID int64) (domain.Lot, error) {
+	var out domain.Lot
+	err := s.write(ctx, actor, func(t *tx) error {
+		row, err := lockLot(t, lotID)
+		if err != nil {
+			return err
+		}
+		if err := domain.LotTransition(domain.LotStatus(row.Status), domain.LotQuarantine); err != nil {
+			return err
+		}
+		don, err := s.donationDIN(t.db, row.DonationID)
+		if err != nil {
+			return err
+		}
+		before := row.toDomain(don.DIN)
+		row.Status, row.UpdatedAt = string(domain.LotQuarantine), t.now
+		if err := t.db.Save(&row).Error; err != nil {
+			return err
+		}
+		out = row.toDomain(don.DIN)
+		t.audit("lot.quarantine", "lot", lotID, before, out, "manufacturing complete")
+		return nil
+	})
+	return out, err
+}
+
+// AddQCResult records a result or a correction. A result that fails the specification on a
+// released lot puts the lot on hold in the same transaction (SPEC §5).
+func (s *Store) AddQCResult(ctx context.Context, actor domain.Actor, lotID int64, r domain.QCResult) (domain.QCResult, error) {
+	spec, err := s.CurrentSpec(ctx)
+	if err != nil {
+		return r, err
+	}
+	if err := r.Validate(spec); err != nil {
+		return r, err
+	}
+	r.ID, r.LotID, r.EnteredBy = 0, lotID, actor.UserID
+	r.Valid, r.InhibitionPct, r.InvalidReason = nil, nil, ""
+	r.Complete(spec)
+	err = s.write(ctx, actor, func(t *tx) error {
+		lot, err := lockLot(t, lotID)
+		if err != nil {
+			return err
+		}
+		switch domain.LotStatus(lot.Status) {
+		case domain.LotRejected, domain.LotRecalled, domain.LotExpired:
+			return domain.Errorf(domain.EConflict, "lot is %s; QC results can no longer be recorded for it", lot.Status)
+		}
+		action := "qc_result.create"
+		if r.Corrects != nil {
+			action = "qc_result.correct"
+			var old qcResultRow
+			if err := t.db.Where("id = ? AND lot_id = ?", *r.Corrects, lotID).Take(&old).Error; err != nil {
+				return domain.FieldError("corrects", "lot %d has no QC result %d to correct", lotID, *r.Corrects)
+			}
+			if old.Test != string(r.Test) {
+				return domain.FieldError("corrects", "result %d is a %s result; a correction must be of the same test", old.ID, old.Test)
+			}
+			var later int64
+			t.db.Model(&qcResultRow{}).Where("corrects_id = ?", old.ID).Count(&later)
+			if later > 0 {
+				return domain.Errorf(domain.EConflict, "result %d was already corrected; correct the latest version instead", old.ID)
+			}
+		}
+		r.EnteredAt = t.now
+		row := qcRowFrom(r)
+		if err := t.db.Create(&row).Error; err != nil {
+			if isUnique(err) {
+				return domain.Errorf(domain.EConflict, "result %d was already corrected; correct the latest version instead", *r.Corrects)
+			}
+			return fmt.Errorf("insert QC result: %w", err)
+		}
+		r.ID = row.ID
+		t.audit(action, "lot", lotID, nil, r, r.Reason)
+		if domain.LotStatus(lot.Status) == domain.LotReleased && domain.FailsSpec(spec, r) {
+			before := lot
+			lot.Status, lot.UpdatedAt = string(domain.LotOnHold), t.now
+			if err := t.db.Save(&lot).Error; err != nil {
+				return err
+			}
+			t.audit("lot.hold", "lot", lotID, map[string]any{"status": before.Status}, map[string]any{"status": lot.Status},
+				fmt.Sprintf("QC result %d (%s) fails specification v%d after release", r.ID, r.Test, spec.Version))
+		}
+		return nil
+	})
+	return r, err
+}
+
+// Evaluation judges the lot's standing results against the specification in force.
+func (s *Store) Evaluation(ctx context.Context, lotID int64) (domain.Evaluation, error) {
+	db := s.read(ctx)
+	if err := db.Take(&lotRow{}, lotID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return domain.Evaluation{}, domain.Errorf(domain.ENotFound, "there is no lot with id %d", lotID)
+	} else if err != nil {
+		return domain.Evaluation{}, classify(err)
+	}
+	spec, err := currentSpec(db)
+	if err != nil {
+		return domain.Evaluation{}, err
+	}
+	results, err := lotResults(db, lotID)
+	if err != nil {
+		return domain.Evaluation{}, classify(err)
+	}
+	return domain.Evaluate(spec, results), nil
+}
+
+// LotDetail returns everything about one lot.
+func (s *Store) LotDetail(ctx context.Context, id int64) (domain.LotDetail, error) {
+	db := s.read(ctx)
+	var lot lotRow
+	if err := db.Take(&lot, id).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return domain.LotDetail{}, domain.Errorf(domain.ENotFound, "there is no lot with id %d", id)
+	} else if err != nil {
+		return domain.LotDetail{}, classify(err)
+	}
+	don, err := s.donationDIN(db, lot.DonationID)
+	if err != nil {
+		return domain.LotDetail{}, classify(err)
+	}
+	d := domain.LotDetail{Lot: lot.toDomain(don.DIN), Donation: don.toDomain(), SignedEvaluationCurrent: true}
+	if d.Results, err = lotResults(db, id); err != nil {
+		return d, classify(err)
+	}
+	spec, err := currentSpec(db)
+	if err != nil {
+		return d, err
+	}
+	d.Evaluation = domain.Evaluate(spec, d.Results)
+	var units []unitRow
+	if err := db.Where("lot_id = ?", id).Order("division").Find(&units).Error; err != nil {
+		return d, classify(err)
+	}
+	d.Units = make([]domain.Unit, len(units))
+	for i, u := range units {
+		d.Units[i] = u.toDomain()
+	}
+	var sigs []signatureRow
+	if err := db.Where("lot_id = ?", id).Order("id").Find(&sigs).Error; err != nil {
+		return d, classify(err)
+	}
+	d.Signatures = make([]domain.Signature, len(sigs))
+	for i, sg := range sigs {
+		d.Signatures[i] = sg.toDomain()
+		if sg.Action == string(domain.SignRelease) && sg.SpecVersion != nil {
+			signedSpec, err := specVersion(db, *sg.SpecVersion)
+			if err != nil {
+				return d, err
+			}
+			d.SignedEvaluationCurrent = domain.Evaluate(signedSpec, d.Results).Hash == sg.EvaluationHash
+		}
+	}
+	return d, nil
+}
+
+// Sign applies an electronic signature: the signer re-enters their password, and the signature
+// records printed name, time, meaning and the hash of the evaluation it was given on.
+func (s *Store) Sign(ctx context.Context, actor domain.Actor, lotID int64, req domain.SignRequest) (domain.LotDetail, error) {
+	target := req.Action.TargetStatus()
+	if target == "" {
+		return domain.LotDetail{}, domain.FieldError("action", "%q is not a lot signature", req.Action)
+	}
+	if req.Password == "" {
+		return domain.LotDetail{}, domain.FieldError("password", "re-enter your password to sign")
+	}
+	if req.Action != domain.SignRelease && strings.TrimSpace(req.Reason) == "" {
+		return domain.LotDetail{}, domain.FieldError("reason", "say why: a %s needs a reason on the record", req.Action)
+	}
+	if _, err := s.CheckPassword(ctx, actor.Username, req.Password, actor.RequestID); err != nil {
+		if domain.ErrorCode(err) == domain.EUnauthenticated {
+			return domain.LotDetail{}, domain.Errorf(domain.EUnauthenticated, "the password is wrong, so nothing was signed; re-enter your own password")
+		}
+		return domain.LotDetail{}, err
+	}
+	err := s.write(ctx, actor, func(t *tx) error {
+		lot, err := lockLot(t, lotID)
+		if err != nil {
+			return err
+		}
+		if err := domain.LotTransition(domain.LotStatus(lot.Status), target); err != nil {
+			return err
+		}
+		results, err := lotResults(t.db, lotID)
+		if err != nil {
+			return err
+		}
+		spec, err := currentSpec(t.db)
+		if err != nil {
+			return err
+		}
+		eval := domain.Evaluate(spec, results)
+		don, err := s.donationDIN(t.db, lot.DonationID)
+		if err != nil {
+			return err
+		}
+		if req.Action == domain.SignRelease {
+			if err := domain.CheckRelease(eval, domain.Eligibility(don.Eligibility)); err != nil {
+				return err
+			}
+			if err := domain.CheckSeparationOfDuties(actor.UserID, results); err != nil {
+				return err
+			}
+		}
+		version := spec.Version
+		sig := signatureRow{LotID: lotID, Action: string(req.Action), UserID: actor.UserID, PrintedName: actor.FullName,
+			Role: string(actor.Role), Meaning: req.Action.Meaning(), Reason: strings.TrimSpace(req.Reason),
+			SpecVersion: &version, EvaluationHash: eval.Hash, SignedAt: t.now}
+		if err := t.db.Create(&sig).Error; err != nil {
+			return fmt.Errorf("insert signature: %w", err)
+		}
+		before := lot.toDomain(don.DIN)
+		lot.Status, lot.UpdatedAt = string(target), t.now
+		if err := t.db.Save(&lot).Error; err != nil {
+			return err
+		}
+		t.audit("lot."+string(req.Action), "lot", lotID, before, lot.toDomain(don.DIN), sig.Reason)
+		t.audit("signature.create", "signature", sig.ID, nil, sig.toDomain(), sig.Meaning)
+		return nil
+	})
+	if err != nil {
+		return domain.LotDetail{}, err
+	}
+	return s.LotDetail(ctx, lotID)
+}
+
+// CreateUnits divides a lot into units, numbering divisions after the ones it already has.
+func (s *Store) CreateUnits(ctx context.Context, actor domain.Actor, lotID int64, n domain.NewUnits) ([]domain.Unit, error) {
+	if err := n.Validate(); err != nil {
+		return nil, err
+	}
+	var out []domain.Unit
+	err := s.write(ctx, actor, func(t *tx) error {
+		lot, err := lockLot(t, lotID)
+		if err != nil {
+			return err
+		}
+		switch domain.LotStatus(lot.Status) {
+		case domain.LotRejected, domain.LotRecalled, domain.LotExpired:
+			return domain.Errorf(domain.EConflict, "lot is %s; it cannot be divided into units", lot.Status)
+		}
+		don, err := s.donationDIN(t.db, lot.DonationID)
+		if err != nil {
+			return err
+		}
+		din, _ := domain.ParseDIN(don.DIN)
+		var last struct{ Max *int }
+		if err := t.db.Model(&unitRow{}).Select("MAX(division) AS max").Where("lot_id = ?", lotID).Scan(&last).Error; err != nil {
+			return err
+		}
+		first := 1
+		if last.Max != nil {
+			first = *last.Max + 1
+		}
+		rows := make([]unitRow, 0, n.Count)
+		for div := first; div < first+n.Count; div++ {
+			code, err := domain.DivisionCode(div)
+			if err != nil {
+				return domain.FieldError("count", "lot %s already has %d units; at most 99 are possible", lot.LotNumber, first-1)
+			}
+			uid := domain.UnitID{DIN: din, Product: domain.ProductCode{Description: s.opts.ProductCode, Donation: '0', Division: code}}
+			rows = append(rows, unitRow{LotID: lotID, UnitID: uid.String(), Division: div, ViableCells: n.ViableCells,
+				VolumeML: n.VolumeML, Status: string(domain.UnitAvailable), CreatedAt: t.now})
+		}
+		if err := t.db.Create(&rows).Error; err != nil {
+			if isUnique(err) {
+				return domain.Errorf(domain.EConflict, "these unit ids already exist: two lots from one donation share a product code")
+			}
+			return fmt.Errorf("insert units: %w", err)
+		}
+		for _, r := range rows {
+			u := r.toDomain()
+			out = append(out, u)
+			t.audit("unit.create", "unit", r.ID, nil, u, "")
+		}
+		return nil
+	})
+	return out, err
+}
