@@ -19,6 +19,7 @@ type Services struct {
 	Auth  domain.AuthService
 	Users domain.UserService
 	Audit domain.AuditService
+	Lab   domain.LabService
 	// Ping reports whether the database answers, for /readyz.
 	Ping func(ctx context.Context) error
 }
@@ -31,6 +32,8 @@ type Config struct {
 	// SecureCookies marks the session cookie Secure, for deployments behind TLS.
 	SecureCookies bool
 	SessionIdle   time.Duration
+	// Site is the site's time zone, for printed times.
+	Site *time.Location
 }
 
 // Route is one API route and the permission it needs ("" for a public route).
@@ -61,6 +64,9 @@ func New(svc Services, cfg Config) *Server {
 	if cfg.BodyLimit == "" {
 		cfg.BodyLimit = "1M"
 	}
+	if cfg.Site == nil {
+		cfg.Site = time.UTC
+	}
 	if cfg.SessionIdle == 0 {
 		cfg.SessionIdle = domain.DefaultSessionIdle
 	}
@@ -88,6 +94,21 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/users", domain.PermManageUsers, s.createUser)
 	s.handle(http.MethodGet, "/audit", domain.PermReadAudit, s.listAudit)
 	s.handle(http.MethodGet, "/audit/verify", domain.PermReadAudit, s.verifyAudit)
+
+	s.handle(http.MethodPost, "/donations", domain.PermRecordLab, s.createDonation)
+	s.handle(http.MethodPost, "/lots", domain.PermRecordLab, s.createLot)
+	s.handle(http.MethodGet, "/lots", domain.PermAnyUser, s.listLots)
+	s.handle(http.MethodGet, "/lots/:id", domain.PermAnyUser, s.getLot)
+	s.handle(http.MethodPost, "/lots/:id/quarantine", domain.PermRecordLab, s.quarantineLot)
+	s.handle(http.MethodPost, "/lots/:id/qc-results", domain.PermRecordLab, s.addQCResult)
+	s.handle(http.MethodGet, "/lots/:id/evaluation", domain.PermAnyUser, s.evaluation)
+	s.handle(http.MethodPost, "/lots/:id/release", domain.PermSignLot, s.signLot(domain.SignRelease))
+	s.handle(http.MethodPost, "/lots/:id/reject", domain.PermSignLot, s.signLot(domain.SignReject))
+	s.handle(http.MethodPost, "/lots/:id/hold", domain.PermSignLot, s.signLot(domain.SignHold))
+	s.handle(http.MethodPost, "/lots/:id/recall", domain.PermSignLot, s.signLot(domain.SignRecall))
+	s.handle(http.MethodPost, "/lots/:id/units", domain.PermRecordLab, s.createUnits)
+	s.handle(http.MethodGet, "/lots/:id/coa.pdf", domain.PermAnyUser, s.coa)
+	s.handle(http.MethodGet, "/spec", domain.PermAnyUser, s.currentSpec)
 	return s
 }
 

@@ -115,11 +115,7 @@ func (s *Store) ListLots(ctx context.Context, f domain.LotFilter) ([]domain.Lot,
 	if limit < 0 || limit > MaxLotPage {
 		return nil, domain.FieldError("limit", "limit must be 1 to %d", MaxLotPage)
 	}
-	type row struct {
-		lotRow `gorm:"embedded"`
-		DIN    string
-	}
-	q := s.read(ctx).Table("lots").Select("lots.*, donations.din AS din").
+	q := s.read(ctx).Model(&lotRow{}).Select("lots.*").
 		Joins("JOIN donations ON donations.id = lots.donation_id").Order("lots.id DESC").Limit(limit)
 	if f.Status != "" {
 		q = q.Where("lots.status = ?", string(f.Status))
@@ -131,13 +127,36 @@ func (s *Store) ListLots(ctx context.Context, f domain.LotFilter) ([]domain.Lot,
 		like := "%" + strings.NewReplacer("%", "", "_", "").Replace(qs) + "%"
 		q = q.Where("UPPER(lots.lot_number) LIKE ? OR donations.din LIKE ?", like, like)
 	}
-	var rows []row
-	if err := q.Scan(&rows).Error; err != nil {
+	var rows []lotRow
+	if err := q.Find(&rows).Error; err != nil {
 		return nil, classify(fmt.Errorf("list lots: %w", err))
+	}
+	dins, err := s.dinsOf(ctx, rows)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]domain.Lot, len(rows))
 	for i, r := range rows {
-		out[i] = r.lotRow.toDomain(r.DIN)
+		out[i] = r.toDomain(dins[r.DonationID])
+	}
+	return out, nil
+}
+
+// dinsOf returns the DIN of each lot's donation, in one query for the whole page.
+func (s *Store) dinsOf(ctx context.Context, lots []lotRow) (map[int64]string, error) {
+	ids := make([]int64, len(lots))
+	for i, l := range lots {
+		ids[i] = l.DonationID
+	}
+	var dons []donationRow
+	if len(ids) > 0 {
+		if err := s.read(ctx).Select("id, din").Where("id IN ?", ids).Find(&dons).Error; err != nil {
+			return nil, classify(fmt.Errorf("read DINs: %w", err))
+		}
+	}
+	out := make(map[int64]string, len(dons))
+	for _, d := range dons {
+		out[d.ID] = d.DIN
 	}
 	return out, nil
 }

@@ -220,7 +220,8 @@ func TestLotRules(t *testing.T) {
 		}
 
 		lots, err := st.ListLots(ctx, domain.LotFilter{Status: domain.LotRejected})
-		if err != nil || len(lots) != 1 || lots[0].ID != ineligible.ID {
+		if err != nil || len(lots) != 1 || lots[0].ID != ineligible.ID || lots[0].Status != domain.LotRejected ||
+			lots[0].LotNumber != ineligible.LotNumber || lots[0].DIN != ineligible.DIN || lots[0].ExpiresAt.IsZero() {
 			t.Fatalf("filter by status: %+v %v", lots, err)
 		}
 		lots, _ = st.ListLots(ctx, domain.LotFilter{Query: strings.ToLower(lot.LotNumber)})

@@ -19,6 +19,7 @@ type Config struct {
 	SiteTZ        string         // CORDTRACE_SITE_TZ
 	Site          *time.Location // SiteTZ, loaded
 	FacilityID    string         // CORDTRACE_FACILITY_ID
+	ProductCode   string         // CORDTRACE_PRODUCT_CODE
 	AdminPassword string         // CORDTRACE_ADMIN_PASSWORD
 	SessionIdle   time.Duration  // CORDTRACE_SESSION_IDLE
 	LogFormat     string         // CORDTRACE_LOG_FORMAT: text or json
@@ -34,6 +35,7 @@ var configVars = []struct{ name, def, help string }{
 	{"CORDTRACE_DATA_DIR", "./data", "directory of the embedded database and the label signing keys"},
 	{"CORDTRACE_SITE_TZ", "UTC", "IANA time zone of the site, for infusion days and printed times"},
 	{"CORDTRACE_FACILITY_ID", "A9999", "ISBT 128 facility identification number for new DINs"},
+	{"CORDTRACE_PRODUCT_CODE", "S1234", "ISBT 128 product description code of the site's HUC-MSC units (a letter and 4 digits)"},
 	{"CORDTRACE_ADMIN_PASSWORD", "", "password of the first admin, created when there are no users; unset: random, printed once"},
 	{"CORDTRACE_SESSION_IDLE", "15m", "idle time after which a session ends"},
 	{"CORDTRACE_LOG_FORMAT", "text", "log format: text or json"},
@@ -55,7 +57,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	}
 	c := Config{
 		Addr: env("CORDTRACE_ADDR"), DatabaseURL: env("DATABASE_URL"), DataDir: env("CORDTRACE_DATA_DIR"),
-		SiteTZ: env("CORDTRACE_SITE_TZ"), FacilityID: env("CORDTRACE_FACILITY_ID"),
+		SiteTZ: env("CORDTRACE_SITE_TZ"), FacilityID: env("CORDTRACE_FACILITY_ID"), ProductCode: env("CORDTRACE_PRODUCT_CODE"),
 		AdminPassword: env("CORDTRACE_ADMIN_PASSWORD"), LogFormat: env("CORDTRACE_LOG_FORMAT"),
 		logLevelText: env("CORDTRACE_LOG_LEVEL"), sessionIdle: env("CORDTRACE_SESSION_IDLE"),
 	}
@@ -83,6 +85,9 @@ func (c *Config) validate() error {
 	c.Site = loc
 	if err := domain.ValidateFacilityID(c.FacilityID); err != nil {
 		return fmt.Errorf("CORDTRACE_FACILITY_ID %q: %s", c.FacilityID, domain.ErrorMessage(err))
+	}
+	if err := (domain.ProductCode{Description: c.ProductCode, Donation: '0', Division: "00"}).Validate(); err != nil {
+		return fmt.Errorf("CORDTRACE_PRODUCT_CODE %q must be a capital letter and 4 digits, such as S1234", c.ProductCode)
 	}
 	if c.AdminPassword != "" {
 		if err := domain.ValidatePassword(c.AdminPassword); err != nil {

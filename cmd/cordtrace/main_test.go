@@ -61,6 +61,7 @@ func TestConfig(t *testing.T) {
 		{"idle too long", map[string]string{"CORDTRACE_SESSION_IDLE": "24h"}, nil, "CORDTRACE_SESSION_IDLE", nil},
 		{"log format", map[string]string{"CORDTRACE_LOG_FORMAT": "xml"}, nil, "CORDTRACE_LOG_FORMAT", nil},
 		{"log level", map[string]string{"CORDTRACE_LOG_LEVEL": "loud"}, nil, "CORDTRACE_LOG_LEVEL", nil},
+		{"product code", map[string]string{"CORDTRACE_PRODUCT_CODE": "s12345"}, nil, "CORDTRACE_PRODUCT_CODE", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,7 +53,8 @@ func configure(e env, fs *flag.FlagSet, args []string) (Config, int) {
 }
 
 func storeOptions(cfg Config, logger *slog.Logger) store.Options {
-	return store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: logger, SessionIdle: cfg.SessionIdle}
+	return store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: logger, SessionIdle: cfg.SessionIdle,
+		Site: cfg.Site, FacilityID: cfg.FacilityID, ProductCode: cfg.ProductCode}
 }
 
 func cmdServe(ctx context.Context, e env, args []string) int {
@@ -73,8 +74,8 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		return exitRuntime
 	}
 
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Ping: st.Ping},
-		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle})
+	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Ping: st.Ping},
+		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, Site: cfg.Site})
 	srv.RegisterDB(st.SQLDB())
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
