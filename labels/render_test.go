@@ -2,6 +2,7 @@ package labels
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"flag"
 	"image"
 	"image/draw"
@@ -25,21 +26,42 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 var shanghai, _ = time.LoadLocation("Asia/Shanghai")
 
-// A payload of realistic length; its signature is checked in the payload tests.
-const sampleQR = "CT1|T=B|ID=A99992600001100S1234V01|M=0012345678|N=70000000|X=20261125T1200Z|P=1|K=k20261125|S=Mk0vbvrUd2Z9oWAXzGKj6C7eNQJCQYFz2ZcUIvQOj7-L9c4cH2u_5RzBzAVfL5lYbqZ8sY1O3iJwX4eT0pUYBw"
+// renderSigner signs the sample labels with a fixed key, so the golden files stay stable.
+var renderSigner = func() *Signer {
+	s, err := NewSigner("k2026a", ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)))
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+func renderKeys() *KeyRing {
+	var r KeyRing
+	r.Add(renderSigner.KeyID(), renderSigner.PublicKey())
+	return &r
+}
+
+func signed(p Payload) string {
+	code, err := renderSigner.Sign(p)
+	if err != nil {
+		panic(err)
+	}
+	return code
+}
 
 func sampleUnit() Content {
 	return Content{
-		ProductName:    "HUC-MSC — umbilical cord mesenchymal stem cells",
-		EyeReadableID:  "A9999 26 000011",
-		Check:          "M",
-		LotNumber:      "LOT-2026-001",
-		ViableCells:    100_000_000,
-		VolumeML:       50,
-		Storage:        "below -150 °C (vapour-phase nitrogen)",
-		Expiry:         time.Date(2027, 5, 1, 0, 0, 0, 0, time.UTC),
-		Site:           shanghai,
-		QR:             strings.Replace(sampleQR, "T=B", "T=U", 1),
+		ProductName:   "HUC-MSC — umbilical cord mesenchymal stem cells",
+		EyeReadableID: "A9999 26 000011",
+		Check:         "M",
+		LotNumber:     "LOT-2026-001",
+		ViableCells:   100_000_000,
+		VolumeML:      50,
+		Storage:       "below -150 °C (vapour-phase nitrogen)",
+		Expiry:        time.Date(2027, 5, 1, 0, 0, 0, 0, time.UTC),
+		Site:          shanghai,
+		QR: signed(Payload{Kind: KindUnit, ID: "A999926000011S1234001", ViableCells: 100_000_000,
+			Expiry: time.Date(2027, 5, 1, 0, 0, 0, 0, time.UTC), PrintSerial: 1}),
 		DINBarcode:     "=A99992600001100",
 		ProductBarcode: "=<S1234V01",
 		ExpiryBarcode:  "&>0271210800",
@@ -49,7 +71,8 @@ func sampleUnit() Content {
 
 func sampleBag() Content {
 	c := sampleUnit()
-	c.QR = sampleQR
+	c.QR = signed(Payload{Kind: KindDoseBag, ID: "A999926000011S1235002", MRN: "0012345678", ViableCells: 70_000_000,
+		Expiry: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), PrintSerial: 1})
 	c.Storage = "2–8 °C"
 	c.ViableCells = 70_000_000
 	c.VolumeML = 35
@@ -134,9 +157,14 @@ func TestPNGSymbolsScan(t *testing.T) {
 			if symbols != 5 { // QR, three Code 128, DataMatrix
 				t.Fatalf("%d symbols on the label, want 5", symbols)
 			}
-			// The QR is also found on the whole label, as a phone camera would see it.
-			if got := decodeSymbol(t, ElemQR, img); got != findKind(tc.l, ElemQR).Text {
+			// The QR is also found on the whole label, as a phone camera would see it, and what
+			// it reads carries a valid signature.
+			got := decodeSymbol(t, ElemQR, img)
+			if got != findKind(tc.l, ElemQR).Text {
 				t.Errorf("QR on the whole label reads %q", got)
+			}
+			if p, err := Verify(got, renderKeys()); err != nil || p.ViableCells == 0 {
+				t.Errorf("scanned QR does not verify: %v", err)
 			}
 		})
 	}
