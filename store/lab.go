@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -497,4 +498,33 @@ func (s *Store) CreateUnits(ctx context.Context, actor domain.Actor, lotID int64
 		return nil
 	})
 	return out, err
+}
+
+// ExpireLots moves every lot past its expiry to expired (SPEC §2), one audited transaction
+// per lot. Any number of processes may run it at once: the status condition in the update
+// lets exactly one of them win each lot.
+func (s *Store) ExpireLots(ctx context.Context) (int, error) {
+	var due []lotRow
+	live := []string{string(domain.LotInProcess), string(domain.LotQuarantine), string(domain.LotReleased), string(domain.LotOnHold)}
+	if err := s.read(ctx).Where("expires_at <= ? AND status IN ?", s.now(), live).Find(&due).Error; err != nil {
+		return 0, classify(fmt.Errorf("find expired lots: %w", err))
+	}
+	expired := 0
+	for _, lot := range due {
+		err := s.write(ctx, domain.SystemActor("expiry"), func(t *tx) error {
+			res := t.db.Model(&lotRow{}).Where("id = ? AND status = ?", lot.ID, lot.Status).
+				Updates(map[string]any{"status": string(domain.LotExpired), "updated_at": t.now})
+			if res.Error != nil || res.RowsAffected == 0 {
+				return res.Error // another process expired it first, or it changed: nothing to record
+			}
+			t.audit("lot.expire", "lot", lot.ID, map[string]any{"status": lot.Status},
+				map[string]any{"status": domain.LotExpired}, "expiry date "+lot.ExpiresAt.UTC().Format(time.RFC3339)+" passed")
+			expired++
+			return nil
+		})
+		if err != nil {
+			return expired, err
+		}
+	}
+	return expired, nil
 }

@@ -315,3 +315,36 @@ func TestConcurrentDINAllocation(t *testing.T) {
 		})
 	}
 }
+
+func TestLotsExpire(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			ctx := context.Background()
+			clk := newClock()
+			clk.t = time.Now().UTC()
+			st := storetest.Open(t, b, store.Options{Now: clk.Now})
+			l := newLab(t, st)
+			lot := l.lot(domain.Eligible) // expires in a year
+			n, err := st.ExpireLots(ctx)
+			if err != nil || n != 0 {
+				t.Fatalf("before expiry: %d %v", n, err)
+			}
+			clk.Advance(366 * 24 * time.Hour)
+			if n, err := st.ExpireLots(ctx); err != nil || n != 1 {
+				t.Fatalf("after expiry: %d %v", n, err)
+			}
+			if n, _ := st.ExpireLots(ctx); n != 0 {
+				t.Fatalf("expired twice: %d", n)
+			}
+			d, _ := st.LotDetail(ctx, lot.ID)
+			if d.Lot.Status != domain.LotExpired {
+				t.Fatalf("status %s", d.Lot.Status)
+			}
+			entries, _ := st.ListAudit(ctx, domain.AuditFilter{EntityType: "lot", EntityID: fmt.Sprint(lot.ID), Limit: 100})
+			if last := entries[len(entries)-1]; last.Action != "lot.expire" || last.UserName != "cordtrace (system)" {
+				t.Fatalf("expiry audit: %+v", last)
+			}
+			mustVerify(t, st)
+		})
+	}
+}

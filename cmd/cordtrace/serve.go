@@ -93,6 +93,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	logger.Info("listening", "addr", ln.Addr().String(), "database", st.Dialect(), "site_tz", cfg.SiteTZ)
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
+	go expireLots(ctx, st, logger)
 
 	select {
 	case err := <-served:
@@ -129,4 +130,22 @@ func bootstrapAdmin(ctx context.Context, st *store.Store, cfg Config, logger *sl
 		logger.Info("created the first administrator from CORDTRACE_ADMIN_PASSWORD", "username", "admin")
 	}
 	return nil
+}
+
+// expireLots moves lots past their expiry to expired once a minute, until ctx ends.
+func expireLots(ctx context.Context, st *store.Store, logger *slog.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		if n, err := st.ExpireLots(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("expiring lots", "err", err)
+		} else if n > 0 {
+			logger.Info("lots expired", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
