@@ -217,3 +217,27 @@ func (s *Server) currentSpec(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, spec)
 }
+
+func (s *Server) listSpecVersions(c echo.Context) error {
+	list, err := s.svc.Lab.SpecVersions(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, list)
+}
+
+func (s *Server) createSpecVersion(c echo.Context) error {
+	var in struct {
+		Spec     domain.ReleaseSpec `json:"spec"`
+		Password string             `json:"password"`
+		Reason   string             `json:"reason"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := s.svc.Lab.CreateSpecVersion(c.Request().Context(), currentActor(c), in.Spec, in.Password, in.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, v)
+}

@@ -126,6 +126,27 @@ func TestLabJourney(t *testing.T) {
 		if r := ts.do("POST", "/api/v1/donations", qc, map[string]any{"din": "G123498654321X", "collected_at": now, "eligibility": "eligible"}); r.status != 400 || r.errorOf(t)["field"] != "din" {
 			t.Fatalf("wrong check character: %d %s", r.status, r.body)
 		}
+		// QA signs a stricter specification: the released lot's evaluation now fails viability,
+		// and the signature shows it was given on another evaluation.
+		spec := ts.do("GET", "/api/v1/spec", qa, nil).json(t)
+		spec["min_viability_pct"] = 95
+		if r := ts.do("POST", "/api/v1/spec-versions", qa, map[string]any{"spec": spec, "password": "a good password"}); r.status != 400 || r.errorOf(t)["field"] != "reason" {
+			t.Fatalf("spec without reason: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", "/api/v1/spec-versions", qc, map[string]any{"spec": spec, "password": "a good password", "reason": "x"}); r.status != 403 {
+			t.Fatalf("spec by qc: %d", r.status)
+		}
+		r = ts.do("POST", "/api/v1/spec-versions", qa, map[string]any{"spec": spec, "password": "a good password", "reason": "tighter viability after deviation DV-7"})
+		if r.status != 201 || r.json(t)["spec"].(map[string]any)["version"].(float64) != 2 || r.json(t)["printed_name"] != "Full qa.bob" {
+			t.Fatalf("spec v2: %d %s", r.status, r.body)
+		}
+		ev = ts.do("GET", lot+"/evaluation", qc, nil).json(t)
+		if ev["spec_version"].(float64) != 2 || ev["releasable"] != false {
+			t.Fatalf("evaluation under v2: %v", ev)
+		}
+		if vs := ts.do("GET", "/api/v1/spec-versions", qc, nil); len(vs.body) == 0 || !strings.Contains(string(vs.body), `"version":2`) {
+			t.Fatalf("versions: %s", vs.body)
+		}
 		if r := ts.do("GET", "/api/v1/audit/verify", admin, nil); r.json(t)["ok"] != true {
 			t.Fatalf("audit chain: %s", r.body)
 		}

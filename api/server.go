@@ -109,6 +109,8 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/lots/:id/units", domain.PermRecordLab, s.createUnits)
 	s.handle(http.MethodGet, "/lots/:id/coa.pdf", domain.PermAnyUser, s.coa)
 	s.handle(http.MethodGet, "/spec", domain.PermAnyUser, s.currentSpec)
+	s.handle(http.MethodGet, "/spec-versions", domain.PermAnyUser, s.listSpecVersions)
+	s.handle(http.MethodPost, "/spec-versions", domain.PermManageSpec, s.createSpecVersion)
 	return s
 }
 

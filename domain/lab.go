@@ -158,4 +158,15 @@ type LabService interface {
 	Sign(ctx context.Context, actor Actor, lotID int64, req SignRequest) (LotDetail, error)
 	CreateUnits(ctx context.Context, actor Actor, lotID int64, n NewUnits) ([]Unit, error)
 	CurrentSpec(ctx context.Context) (ReleaseSpec, error)
+	// CreateSpecVersion adds a QA-signed specification version.
+	CreateSpecVersion(ctx context.Context, actor Actor, spec ReleaseSpec, password, reason string) (SpecVersion, error)
+	SpecVersions(ctx context.Context) ([]SpecVersion, error)
+}
+
+// SpecVersion is a specification version with its signature.
+type SpecVersion struct {
+	Spec        ReleaseSpec `json:"spec"`
+	PrintedName string      `json:"printed_name"`
+	Meaning     string      `json:"meaning"`
+	CreatedAt   time.Time   `json:"created_at"`
 }

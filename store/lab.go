@@ -528,3 +528,64 @@ func (s *Store) ExpireLots(ctx context.Context) (int, error) {
 	}
 	return expired, nil
 }
+
+// CreateSpecVersion adds a specification version, e-signed by QA: the signer re-enters their
+// password, and the version records printed name, meaning and time. Versions are numbered in
+// order and never changed; lots are evaluated against the latest from then on.
+func (s *Store) CreateSpecVersion(ctx context.Context, actor domain.Actor, spec domain.ReleaseSpec, password, reason string) (domain.SpecVersion, error) {
+	spec.Version = 1 // validated as a version; the number itself is assigned below
+	if err := spec.Validate(); err != nil {
+		return domain.SpecVersion{}, err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return domain.SpecVersion{}, domain.FieldError("reason", "say why the specification changes")
+	}
+	if password == "" {
+		return domain.SpecVersion{}, domain.FieldError("password", "re-enter your password to sign")
+	}
+	if _, err := s.CheckPassword(ctx, actor.Username, password, actor.RequestID); err != nil {
+		if domain.ErrorCode(err) == domain.EUnauthenticated {
+			return domain.SpecVersion{}, domain.Errorf(domain.EUnauthenticated, "the password is wrong, so nothing was signed; re-enter your own password")
+		}
+		return domain.SpecVersion{}, err
+	}
+	var out domain.SpecVersion
+	err := s.write(ctx, actor, func(t *tx) error {
+		current, err := currentSpec(t.db)
+		if err != nil {
+			return err
+		}
+		spec.Version = current.Version + 1
+		body, _ := json.Marshal(spec)
+		uid := actor.UserID
+		row := specVersionRow{Version: spec.Version, Spec: string(body), CreatedBy: &uid, PrintedName: actor.FullName,
+			Meaning: fmt.Sprintf("Specification v%d approved for release decisions: %s", spec.Version, strings.TrimSpace(reason)), CreatedAt: t.now}
+		if err := t.db.Create(&row).Error; err != nil {
+			if isUnique(err) {
+				return domain.Errorf(domain.EConflict, "another specification version was signed at the same moment; reload and sign again")
+			}
+			return fmt.Errorf("insert specification: %w", err)
+		}
+		out = domain.SpecVersion{Spec: spec, PrintedName: row.PrintedName, Meaning: row.Meaning, CreatedAt: row.CreatedAt}
+		t.audit("spec.create", "spec_version", spec.Version, current, spec, reason)
+		return nil
+	})
+	return out, err
+}
+
+// SpecVersions lists every specification version, oldest first.
+func (s *Store) SpecVersions(ctx context.Context) ([]domain.SpecVersion, error) {
+	var rows []specVersionRow
+	if err := s.read(ctx).Order("version").Find(&rows).Error; err != nil {
+		return nil, classify(err)
+	}
+	out := make([]domain.SpecVersion, 0, len(rows))
+	for _, r := range rows {
+		spec, err := decodeSpec(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, domain.SpecVersion{Spec: spec, PrintedName: r.PrintedName, Meaning: r.Meaning, CreatedAt: r.CreatedAt.UTC()})
+	}
+	return out, nil
+}
