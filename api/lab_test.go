@@ -91,6 +91,9 @@ func TestLabJourney(t *testing.T) {
 		if d["lot"].(map[string]any)["status"] != "released" || len(sigs) != 1 || sigs[0].(map[string]any)["printed_name"] != "Full qa.bob" {
 			t.Fatalf("released lot %s", r.body)
 		}
+		if ip, ok := d["infused_patients"].([]any); !ok || len(ip) != 0 {
+			t.Fatalf("infused_patients = %v, want an empty list", d["infused_patients"])
+		}
 		if r := ts.do("POST", lot+"/units", qc, map[string]any{"count": 2, "viable_cells": 100000000, "volume_ml": 50}); r.status != 201 {
 			t.Fatalf("units: %d %s", r.status, r.body)
 		}

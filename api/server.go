@@ -16,10 +16,11 @@ import (
 
 // Services are what the API calls; the store implements them all.
 type Services struct {
-	Auth  domain.AuthService
-	Users domain.UserService
-	Audit domain.AuditService
-	Lab   domain.LabService
+	Auth     domain.AuthService
+	Users    domain.UserService
+	Audit    domain.AuditService
+	Lab      domain.LabService
+	Patients domain.PatientService
 	// Ping reports whether the database answers, for /readyz.
 	Ping func(ctx context.Context) error
 }
@@ -110,6 +111,11 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/lots/:id/coa.pdf", domain.PermAnyUser, s.coa)
 	s.handle(http.MethodGet, "/spec", domain.PermAnyUser, s.currentSpec)
 	s.handle(http.MethodGet, "/spec-versions", domain.PermAnyUser, s.listSpecVersions)
+	s.handle(http.MethodPost, "/lots/:id/exceptional-release", domain.PermExceptional, s.exceptionalRelease)
+
+	s.handle(http.MethodPost, "/patients", domain.PermManagePatients, s.enrol)
+	s.handle(http.MethodGet, "/patients/:id", domain.PermAnyUser, s.getPatient)
+	s.handle(http.MethodPost, "/patients/:id/weights", domain.PermRecordWeight, s.recordWeight)
 	s.handle(http.MethodPost, "/spec-versions", domain.PermManageSpec, s.createSpecVersion)
 	return s
 }

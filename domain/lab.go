@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 )
@@ -123,6 +124,36 @@ type LotDetail struct {
 	// SignedEvaluationCurrent is false when results changed after the release signature: the
 	// signed evaluation is no longer the one that stands.
 	SignedEvaluationCurrent bool `json:"signed_evaluation_current"`
+	// ExceptionalFor lists the patients this lot is released for by exception: both a QA
+	// person and a physician, two different people, signed for each.
+	ExceptionalFor []int64 `json:"exceptional_for"`
+	// InfusedPatients lists the patients already infused from this lot: who a recall must
+	// follow up. It stays empty until infusions are recorded (dose bags, issue 5).
+	InfusedPatients []int64 `json:"infused_patients"`
+}
+
+// ExceptionalPatients returns the patients for whom both halves of an exceptional release
+// were signed by two different people.
+func ExceptionalPatients(sigs []Signature) []int64 {
+	qa, doc := map[int64][]int64{}, map[int64][]int64{}
+	for _, s := range sigs {
+		switch s.Action {
+		case SignExceptionalQA:
+			qa[s.PatientID] = append(qa[s.PatientID], s.UserID)
+		case SignExceptionalPhysician:
+			doc[s.PatientID] = append(doc[s.PatientID], s.UserID)
+		}
+	}
+	out := []int64{}
+	for patient, qaSigners := range qa {
+		for _, q := range qaSigners {
+			if slices.ContainsFunc(doc[patient], func(d int64) bool { return d != q }) && !slices.Contains(out, patient) {
+				out = append(out, patient)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // LotFilter selects lots for a list.
@@ -161,6 +192,16 @@ type LabService interface {
 	// CreateSpecVersion adds a QA-signed specification version.
 	CreateSpecVersion(ctx context.Context, actor Actor, spec ReleaseSpec, password, reason string) (SpecVersion, error)
 	SpecVersions(ctx context.Context) ([]SpecVersion, error)
+	// ExceptionalRelease signs one half (QA or physician, by the actor's role) of the release
+	// of an out-of-spec lot for one patient.
+	ExceptionalRelease(ctx context.Context, actor Actor, lotID, patientID int64, password, reason string) (LotDetail, error)
+}
+
+// PatientService enrols and weighs trial subjects.
+type PatientService interface {
+	Enrol(ctx context.Context, actor Actor, p Patient) (Patient, error)
+	Patient(ctx context.Context, id int64) (Patient, error)
+	RecordWeight(ctx context.Context, actor Actor, patientID int64, kg float64) (Patient, error)
 }
 
 // SpecVersion is a specification version with its signature.

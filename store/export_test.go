@@ -20,7 +20,8 @@ func (s *Store) WriteForTest(ctx context.Context, actor domain.Actor, fn func(db
 // Models lists every row type, for the schema test.
 func Models() []any {
 	return []any{&userRow{}, &userRoleRow{}, &sessionRow{}, &auditRow{},
-		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &signatureRow{}, &unitRow{}}
+		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &signatureRow{}, &unitRow{},
+		&patientRow{}, &patientWeightRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.

@@ -373,6 +373,8 @@ func (s *Store) LotDetail(ctx context.Context, id int64) (domain.LotDetail, erro
 			d.SignedEvaluationCurrent = domain.Evaluate(signedSpec, d.Results).Hash == sg.EvaluationHash
 		}
 	}
+	d.ExceptionalFor = domain.ExceptionalPatients(d.Signatures)
+	d.InfusedPatients = []int64{} // no infusions can be recorded yet
 	return d, nil
 }
 
@@ -588,4 +590,84 @@ func (s *Store) SpecVersions(ctx context.Context) ([]domain.SpecVersion, error) 
 		out = append(out, domain.SpecVersion{Spec: spec, PrintedName: r.PrintedName, Meaning: r.Meaning, CreatedAt: r.CreatedAt.UTC()})
 	}
 	return out, nil
+}
+
+// ExceptionalRelease records one half of the exceptional release of an out-of-spec lot for one
+// patient: a QA person and the treating physician each sign, and they must be two different
+// people (SPEC §2). The lot is usable for that patient once both halves exist.
+func (s *Store) ExceptionalRelease(ctx context.Context, actor domain.Actor, lotID, patientID int64, password, reason string) (domain.LotDetail, error) {
+	action := domain.SignExceptionalQA
+	other := domain.SignExceptionalPhysician
+	if actor.Role == domain.RolePhysician {
+		action, other = other, action
+	}
+	// The other signer is not known yet: check the fields now, the two-person rule below.
+	if err := domain.CheckExceptionalRelease(0, actor.UserID, reason, patientID); err != nil {
+		return domain.LotDetail{}, err
+	}
+	if password == "" {
+		return domain.LotDetail{}, domain.FieldError("password", "re-enter your password to sign")
+	}
+	if _, err := s.CheckPassword(ctx, actor.Username, password, actor.RequestID); err != nil {
+		if domain.ErrorCode(err) == domain.EUnauthenticated {
+			return domain.LotDetail{}, domain.Errorf(domain.EUnauthenticated, "the password is wrong, so nothing was signed; re-enter your own password")
+		}
+		return domain.LotDetail{}, err
+	}
+	err := s.write(ctx, actor, func(t *tx) error {
+		lot, err := lockLot(t, lotID)
+		if err != nil {
+			return err
+		}
+		if domain.LotStatus(lot.Status) != domain.LotQuarantine {
+			return domain.Errorf(domain.EConflict, "lot is %s; an exceptional release is only for a lot in quarantine", lot.Status)
+		}
+		patient, err := patientByID(t.db, patientID)
+		if err != nil {
+			return domain.FieldError("patient_id", "there is no patient with id %d", patientID)
+		}
+		if patient.Arm != domain.ArmHUCMSC {
+			return domain.Errorf(domain.ERuleViolated, "subject %s is in the %s arm and receives no cells", patient.SubjectID, patient.Arm)
+		}
+		results, err := lotResults(t.db, lotID)
+		if err != nil {
+			return err
+		}
+		spec, err := currentSpec(t.db)
+		if err != nil {
+			return err
+		}
+		eval := domain.Evaluate(spec, results)
+		if eval.Releasable {
+			return domain.Errorf(domain.ERuleViolated, "the lot meets its specification: release it normally instead")
+		}
+		var already int64
+		t.db.Model(&signatureRow{}).Where("lot_id = ? AND patient_id = ? AND action = ? AND user_id = ?",
+			lotID, patientID, string(action), actor.UserID).Count(&already)
+		if already > 0 {
+			return domain.Errorf(domain.EConflict, "you already signed this half of the exceptional release for this patient")
+		}
+		var counterpart signatureRow
+		err = t.db.Where("lot_id = ? AND patient_id = ? AND action = ?", lotID, patientID, string(other)).Order("id DESC").Take(&counterpart).Error
+		if err == nil {
+			if err := domain.CheckExceptionalRelease(counterpart.UserID, actor.UserID, reason, patientID); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		version, pid := spec.Version, patientID
+		sig := signatureRow{LotID: lotID, Action: string(action), UserID: actor.UserID, PrintedName: actor.FullName,
+			Role: string(actor.Role), Meaning: action.Meaning(), Reason: strings.TrimSpace(reason), SpecVersion: &version,
+			EvaluationHash: eval.Hash, PatientID: &pid, SignedAt: t.now}
+		if err := t.db.Create(&sig).Error; err != nil {
+			return fmt.Errorf("insert signature: %w", err)
+		}
+		t.audit("lot."+string(action), "lot", lotID, nil, sig.toDomain(), sig.Reason)
+		return nil
+	})
+	if err != nil {
+		return domain.LotDetail{}, err
+	}
+	return s.LotDetail(ctx, lotID)
 }

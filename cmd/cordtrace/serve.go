@@ -74,7 +74,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		return exitRuntime
 	}
 
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Ping: st.Ping},
+	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Ping: st.Ping},
 		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, Site: cfg.Site})
 	srv.RegisterDB(st.SQLDB())
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -1,0 +1,93 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"cordtrace/domain"
+)
+
+func (s *Server) enrol(c echo.Context) error {
+	var in struct {
+		SubjectID   string     `json:"subject_id"`
+		MRN         string     `json:"mrn"`
+		Name        string     `json:"name"`
+		DateOfBirth string     `json:"date_of_birth"`
+		WeightKg    float64    `json:"weight_kg"`
+		Arm         domain.Arm `json:"arm"`
+		EnrolledAt  time.Time  `json:"enrolled_at"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	p, err := s.svc.Patients.Enrol(c.Request().Context(), currentActor(c), domain.Patient{
+		SubjectID: in.SubjectID, MRN: in.MRN, Name: in.Name, DateOfBirth: in.DateOfBirth,
+		WeightKg: in.WeightKg, Arm: in.Arm, EnrolledAt: in.EnrolledAt,
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, p)
+}
+
+func (s *Server) getPatient(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	p, err := s.svc.Patients.Patient(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) recordWeight(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		WeightKg float64 `json:"weight_kg"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	p, err := s.svc.Patients.RecordWeight(c.Request().Context(), currentActor(c), id, in.WeightKg)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, p)
+}
+
+func (s *Server) exceptionalRelease(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		PatientID int64       `json:"patient_id"`
+		Password  string      `json:"password"`
+		Reason    string      `json:"reason"`
+		Role      domain.Role `json:"role"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	actor := currentActor(c)
+	// Someone who is both QA and physician says which half they sign; the other half must
+	// still come from another person.
+	if in.Role != "" {
+		if (in.Role != domain.RoleQA && in.Role != domain.RolePhysician) || !currentUser(c).HasRole(in.Role) {
+			return domain.FieldError("role", "sign as qa or physician, and only in a role you hold")
+		}
+		actor.Role = in.Role
+	}
+	d, err := s.svc.Lab.ExceptionalRelease(c.Request().Context(), actor, id, in.PatientID, in.Password, in.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, d)
+}

@@ -1,0 +1,93 @@
+package api_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"cordtrace/domain"
+)
+
+func TestPatientsAndExceptionalRelease(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		qc := ts.userWith(admin, "qc.ann", domain.RoleQC)
+		qa := ts.userWith(admin, "qa.bob", domain.RoleQA)
+		doc := ts.userWith(admin, "dr.cho", domain.RolePhysician)
+		both := ts.userWith(admin, "dr.qa", domain.RolePhysician, domain.RoleQA)
+		nurse := ts.userWith(admin, "nurse.dee", domain.RoleNurse)
+		now := time.Now().UTC()
+
+		enrol := func(subject, mrn, arm string) map[string]any {
+			r := ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": subject, "mrn": mrn, "name": "Li Wei",
+				"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": arm, "enrolled_at": now.Add(-time.Hour)})
+			if r.status != 201 {
+				t.Fatalf("enrol %s: %d %s", subject, r.status, r.body)
+			}
+			return r.json(t)
+		}
+		p := enrol("SVP-001", "MRN0001", "huc_msc")
+		routine := enrol("SVP-002", "MRN0002", "routine")
+		if !strings.HasPrefix(p["chain_of_identity"].(string), "&/CHA9999") {
+			t.Fatalf("chain of identity %v", p["chain_of_identity"])
+		}
+		if r := ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": "SVP-003", "mrn": "MRN0001", "name": "X",
+			"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": now}); r.status != 409 {
+			t.Fatalf("duplicate MRN: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", "/api/v1/patients", nurse, map[string]any{}); r.status != 403 {
+			t.Fatalf("enrol by a nurse: %d", r.status)
+		}
+		pid := int64(p["id"].(float64))
+		if r := ts.do("POST", fmt.Sprintf("/api/v1/patients/%d/weights", pid), nurse, map[string]any{"weight_kg": 7000}); r.status != 400 || r.errorOf(t)["field"] != "weight_kg" {
+			t.Fatalf("weight in grams: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", fmt.Sprintf("/api/v1/patients/%d/weights", pid), nurse, map[string]any{"weight_kg": 72.5}); r.status != 201 {
+			t.Fatalf("weight: %d %s", r.status, r.body)
+		}
+		if got := ts.do("GET", fmt.Sprintf("/api/v1/patients/%d", pid), nurse, nil).json(t)["weight_kg"]; got != 72.5 {
+			t.Fatalf("current weight %v", got)
+		}
+
+		// An out-of-spec lot: viability 75 %.
+		don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour), "eligibility": "eligible"}).json(t)
+		lotBody := ts.do("POST", "/api/v1/lots", qc, map[string]any{"donation_id": don["id"], "lot_number": "OOS-1",
+			"manufactured_at": now.Add(-48 * time.Hour), "expires_at": now.AddDate(1, 0, 0)}).json(t)
+		lot := fmt.Sprintf("/api/v1/lots/%d", int64(lotBody["id"].(float64)))
+		ts.do("POST", lot+"/quarantine", qc, nil)
+		ts.do("POST", lot+"/qc-results", qc, map[string]any{"test": "viability", "value": 75})
+
+		sign := func(token string, patient any, reason string) response {
+			return ts.do("POST", lot+"/exceptional-release", token, map[string]any{"patient_id": patient, "password": "a good password", "reason": reason})
+		}
+		if r := sign(doc, pid, ""); r.status != 400 || r.errorOf(t)["field"] != "reason" {
+			t.Fatalf("no justification: %d %s", r.status, r.body)
+		}
+		if r := sign(doc, routine["id"], "urgent"); r.status != 422 {
+			t.Fatalf("routine arm: %d %s", r.status, r.body)
+		}
+		if r := sign(nurse, pid, "urgent"); r.status != 403 {
+			t.Fatalf("nurse: %d", r.status)
+		}
+		r := sign(both, pid, "no other lot available; PI approved") // signs as physician (first role held)
+		if r.status != 200 || len(r.json(t)["exceptional_for"].([]any)) != 0 {
+			t.Fatalf("first half: %d %s", r.status, r.body)
+		}
+		// The same person cannot sign the other half, even holding the QA role.
+		if r := sign(both, pid, "again"); r.status != 409 {
+			t.Fatalf("same half twice: %d %s", r.status, r.body)
+		}
+		bothAsQA := ts.do("POST", lot+"/exceptional-release", both, map[string]any{"patient_id": pid, "password": "a good password", "reason": "x", "role": "qa"})
+		if bothAsQA.status != 422 {
+			t.Fatalf("one person, both halves: %d %s", bothAsQA.status, bothAsQA.body)
+		}
+		r = sign(qa, pid, "deviation DV-9 assessed; benefit outweighs risk")
+		if r.status != 200 {
+			t.Fatalf("second half: %d %s", r.status, r.body)
+		}
+		if ex := r.json(t)["exceptional_for"].([]any); len(ex) != 1 || int64(ex[0].(float64)) != pid {
+			t.Fatalf("exceptional_for = %v, want [%d]", ex, pid)
+		}
+	})
+}
