@@ -11,9 +11,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"cordtrace/api"
 	"cordtrace/domain"
+	"cordtrace/labels"
 	"cordtrace/store"
 	"cordtrace/store/storetest"
 )
@@ -54,8 +56,14 @@ func newTestServer(t *testing.T, backend string) *testServer {
 	if _, err := st.EnsureAdmin(context.Background(), adminPassword); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.EnsureLabelKey(context.Background(), func() (domain.LabelKey, error) {
+		kid, pub, priv, err := labels.NewLabelKey(time.Now())
+		return domain.LabelKey{KID: kid, PublicKey: pub, PrivatePEM: priv}, err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	logs := &syncBuffer{}
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Ping: st.Ping},
+	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Ping: st.Ping},
 		api.Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), BodyLimit: "4K"})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

@@ -21,6 +21,7 @@ type Services struct {
 	Audit    domain.AuditService
 	Lab      domain.LabService
 	Patients domain.PatientService
+	Labels   domain.LabelService
 	// Ping reports whether the database answers, for /readyz.
 	Ping func(ctx context.Context) error
 }
@@ -112,6 +113,13 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/spec", domain.PermAnyUser, s.currentSpec)
 	s.handle(http.MethodGet, "/spec-versions", domain.PermAnyUser, s.listSpecVersions)
 	s.handle(http.MethodPost, "/lots/:id/exceptional-release", domain.PermExceptional, s.exceptionalRelease)
+
+	s.handle(http.MethodGet, "/label-keys", "", s.labelKeys)
+	s.handle(http.MethodPost, "/labels/verify", domain.PermAnyUser, s.verifyLabel)
+	s.handle(http.MethodGet, "/units/:id/label.png", domain.PermAnyUser, s.unitLabel("png"))
+	s.handle(http.MethodGet, "/units/:id/label.pdf", domain.PermAnyUser, s.unitLabel("pdf"))
+	s.handle(http.MethodGet, "/units/:id/label.zpl", domain.PermAnyUser, s.unitLabel("zpl"))
+	s.handle(http.MethodGet, "/lots/:id/labels.pdf", domain.PermAnyUser, s.lotLabelSheet)
 
 	s.handle(http.MethodPost, "/patients", domain.PermManagePatients, s.enrol)
 	s.handle(http.MethodGet, "/patients/:id", domain.PermAnyUser, s.getPatient)

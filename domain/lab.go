@@ -211,3 +211,42 @@ type SpecVersion struct {
 	Meaning     string      `json:"meaning"`
 	CreatedAt   time.Time   `json:"created_at"`
 }
+
+// LabelKey is a label signing key as stored: the store keeps key material, the labels package
+// knows what to do with it.
+type LabelKey struct {
+	KID        string     `json:"kid"`
+	PublicKey  string     `json:"public_key"` // standard base64 of the Ed25519 public key
+	PrivatePEM string     `json:"-"`
+	CreatedAt  time.Time  `json:"created_at"`
+	RetiredAt  *time.Time `json:"retired_at,omitempty"`
+}
+
+// LabelPrint is one recorded print of a label.
+type LabelPrint struct {
+	EntityType string    `json:"entity_type"` // unit or dose_bag
+	EntityID   int64     `json:"entity_id"`
+	Serial     int64     `json:"serial"`
+	Reason     string    `json:"reason,omitempty"`
+	PrintedAt  time.Time `json:"printed_at"`
+}
+
+// LabelService keeps signing keys and the record of prints.
+type LabelService interface {
+	// LabelKeys returns every key, newest first; retired keys still verify old prints.
+	LabelKeys(ctx context.Context) ([]LabelKey, error)
+	// EnsureLabelKey returns the newest active key, creating one with generate when there is
+	// none; processes racing here end up with the same key.
+	EnsureLabelKey(ctx context.Context, generate func() (LabelKey, error)) (LabelKey, error)
+	// Print records a print of the current label (serial 1 the first time).
+	Print(ctx context.Context, actor Actor, entityType string, entityID int64, format string) (LabelPrint, error)
+	// Reprint makes a new serial; every earlier print is refused at scan from then on.
+	Reprint(ctx context.Context, actor Actor, entityType string, entityID int64, reason string) (LabelPrint, error)
+	// CurrentSerial is the latest print serial of an entity, 0 if never printed.
+	CurrentSerial(ctx context.Context, entityType string, entityID int64) (int64, error)
+	// UnitForLabel returns a unit by id with its lot; UnitByCode by its 21-character unit id.
+	UnitForLabel(ctx context.Context, id int64) (Unit, Lot, error)
+	UnitByCode(ctx context.Context, unitID string) (Unit, Lot, error)
+	// LotUnits returns a lot's units, for a sheet of labels.
+	LotUnits(ctx context.Context, lotID int64) ([]Unit, Lot, error)
+}

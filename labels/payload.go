@@ -694,3 +694,22 @@ func UnmarshalPrivateKey(data []byte) (ed25519.PrivateKey, error) {
 	}
 	return priv, nil
 }
+
+// NewLabelKey makes a new signing key as the store keeps it, named for its day of creation
+// and a random suffix so that two processes creating keys at once never share a name.
+func NewLabelKey(now time.Time) (kid string, publicKey string, privatePEM string, err error) {
+	suffix := make([]byte, 3)
+	if _, err = rand.Read(suffix); err != nil {
+		return "", "", "", err
+	}
+	kid = fmt.Sprintf("k%s%x", now.UTC().Format("20060102"), suffix)
+	s, pub, err := GenerateKey(kid)
+	if err != nil {
+		return "", "", "", err
+	}
+	pem, err := MarshalPrivateKey(s.PrivateKey())
+	if err != nil {
+		return "", "", "", err
+	}
+	return kid, EncodePublicKey(pub), string(pem), nil
+}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/ledongthuc/pdf"
+
+	"cordtrace/domain"
 	"github.com/makiuchi-d/gozxing"
 	zxdatamatrix "github.com/makiuchi-d/gozxing/datamatrix"
 	"github.com/makiuchi-d/gozxing/oned"
@@ -150,8 +152,12 @@ func TestPNGSymbolsScan(t *testing.T) {
 					continue
 				}
 				symbols++
-				if got := decodeSymbol(t, e.Kind, region(img, e)); got != e.Text {
+				got := decodeSymbol(t, e.Kind, region(img, e))
+				if got != e.Text {
 					t.Errorf("symbol reads %q, want %q", got, e.Text)
+				}
+				if e.Kind == ElemCode128 {
+					checkISBT(t, got)
 				}
 			}
 			if symbols != 5 { // QR, three Code 128, DataMatrix
@@ -167,6 +173,31 @@ func TestPNGSymbolsScan(t *testing.T) {
 				t.Errorf("scanned QR does not verify: %v", err)
 			}
 		})
+	}
+}
+
+// checkISBT reads a scanned Code 128 back into the ISBT 128 data structure it carries.
+func checkISBT(t *testing.T, data string) {
+	t.Helper()
+	var err error
+	switch {
+	case strings.HasPrefix(data, "=<"):
+		_, err = domain.ParseProductBarcode(data)
+	case strings.HasPrefix(data, "="):
+		var d domain.DIN
+		if d, err = domain.ParseDINBarcode(data); err == nil && d.String() != "A999926000011" {
+			t.Errorf("DIN barcode reads DIN %s", d)
+		}
+	case strings.HasPrefix(data, "&>"):
+		var at time.Time
+		if at, err = domain.ParseExpiryBarcode(data, shanghai); err == nil && at.Year() != 2027 {
+			t.Errorf("expiry barcode reads %v", at)
+		}
+	default:
+		t.Errorf("Code 128 %q is no ISBT 128 data structure", data)
+	}
+	if err != nil {
+		t.Errorf("Code 128 %q does not parse: %v", data, err)
 	}
 }
 

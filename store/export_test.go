@@ -21,7 +21,7 @@ func (s *Store) WriteForTest(ctx context.Context, actor domain.Actor, fn func(db
 func Models() []any {
 	return []any{&userRow{}, &userRoleRow{}, &sessionRow{}, &auditRow{},
 		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &signatureRow{}, &unitRow{},
-		&patientRow{}, &patientWeightRow{}}
+		&patientRow{}, &patientWeightRow{}, &labelKeyRow{}, &labelPrintRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"cordtrace/api"
+	"cordtrace/domain"
+	"cordtrace/labels"
 	"cordtrace/store"
 )
 
@@ -73,8 +75,14 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		logger.Error("cannot create the first administrator", "err", err)
 		return exitRuntime
 	}
+	key, err := st.EnsureLabelKey(ctx, generateLabelKey)
+	if err != nil {
+		logger.Error("cannot create the label signing key", "err", err)
+		return exitRuntime
+	}
+	logger.Info("label signing key", "kid", key.KID)
 
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Ping: st.Ping},
+	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Ping: st.Ping},
 		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, Site: cfg.Site})
 	srv.RegisterDB(st.SQLDB())
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -148,4 +156,9 @@ func expireLots(ctx context.Context, st *store.Store, logger *slog.Logger) {
 		case <-tick.C:
 		}
 	}
+}
+
+func generateLabelKey() (domain.LabelKey, error) {
+	kid, pub, priv, err := labels.NewLabelKey(time.Now())
+	return domain.LabelKey{KID: kid, PublicKey: pub, PrivatePEM: priv}, err
 }

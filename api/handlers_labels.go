@@ -1,0 +1,230 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"cordtrace/domain"
+	"cordtrace/labels"
+)
+
+// unitStorage is printed on unit labels.
+const unitStorage = "below -150 °C (vapour-phase nitrogen)"
+
+// signingKeys returns the key that signs new prints (the newest active one) and the ring of
+// every key, which verifies labels printed under retired keys too.
+func (s *Server) signingKeys(ctx context.Context) (*labels.Signer, *labels.KeyRing, error) {
+	keys, err := s.svc.Labels.LabelKeys(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ring := &labels.KeyRing{}
+	var signer *labels.Signer
+	for _, k := range keys {
+		pub, err := labels.DecodePublicKey(k.PublicKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := ring.Add(k.KID, pub); err != nil {
+			return nil, nil, err
+		}
+		if signer == nil && k.RetiredAt == nil {
+			priv, err := labels.UnmarshalPrivateKey([]byte(k.PrivatePEM))
+			if err != nil {
+				return nil, nil, err
+			}
+			if signer, err = labels.NewSigner(k.KID, priv); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if signer == nil {
+		return nil, nil, domain.Errorf(domain.EUnavailable, "there is no label signing key yet; restart the service to create one")
+	}
+	return signer, ring, nil
+}
+
+func (s *Server) labelKeys(c echo.Context) error {
+	_, ring, err := s.signingKeys(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ring.Published())
+}
+
+// unitContent is what a unit's label shows, its QR signed for the given print serial.
+func (s *Server) unitContent(signer *labels.Signer, u domain.Unit, lot domain.Lot, serial int64) (labels.Content, error) {
+	uid, err := domain.ParseUnitID(u.UnitID)
+	if err != nil {
+		return labels.Content{}, err
+	}
+	// The payload carries whole minutes; rounding down errs on the early side.
+	exp := lot.ExpiresAt.UTC().Truncate(time.Minute)
+	qr, err := signer.Sign(labels.Payload{Kind: labels.KindUnit, ID: u.UnitID, ViableCells: u.ViableCells, Expiry: exp, PrintSerial: serial})
+	if err != nil {
+		return labels.Content{}, err
+	}
+	din, product, expiry := uid.DIN.DINBarcode(), uid.Product.ProductBarcode(), domain.ExpiryBarcode(exp, s.cfg.Site)
+	return labels.Content{
+		ProductName: ProductName, EyeReadableID: uid.EyeReadable(), Check: string(uid.Check()), LotNumber: lot.LotNumber,
+		ViableCells: u.ViableCells, VolumeML: u.VolumeML, Storage: unitStorage, Expiry: exp, Site: s.cfg.Site,
+		QR: qr, DINBarcode: din, ProductBarcode: product, ExpiryBarcode: expiry, DataMatrix: din + product + expiry,
+	}, nil
+}
+
+// unitLabel serves one unit's label in a format; printing it is recorded.
+func (s *Server) unitLabel(format string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := idParam(c, "id")
+		if err != nil {
+			return err
+		}
+		dpi := labels.ZPL203
+		if format == "zpl" {
+			if v := c.QueryParam("dpi"); v == "300" {
+				dpi = labels.ZPL300
+			} else if v != "" && v != "203" {
+				return domain.FieldError("dpi", "dpi must be 203 or 300, as the Zebra printer is")
+			}
+		}
+		ctx := c.Request().Context()
+		u, lot, err := s.svc.Labels.UnitForLabel(ctx, id)
+		if err != nil {
+			return err
+		}
+		signer, _, err := s.signingKeys(ctx)
+		if err != nil {
+			return err
+		}
+		p, err := s.svc.Labels.Print(ctx, currentActor(c), "unit", u.ID, format)
+		if err != nil {
+			return err
+		}
+		content, err := s.unitContent(signer, u, lot, p.Serial)
+		if err != nil {
+			return err
+		}
+		return renderLabel(c, format, dpi, labels.UnitLayout(content))
+	}
+}
+
+func renderLabel(c echo.Context, format string, dpi int, l labels.Layout) error {
+	var b bytes.Buffer
+	var err error
+	var ctype string
+	switch format {
+	case "png":
+		ctype, err = "image/png", labels.RenderPNG(&b, l)
+	case "pdf":
+		ctype, err = "application/pdf", labels.RenderPDF(&b, l)
+	case "zpl":
+		ctype, err = "application/zpl", labels.RenderZPL(&b, l, dpi)
+	}
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, ctype, b.Bytes())
+}
+
+// lotLabelSheet serves every unit label of a lot as one PDF, one label per page.
+func (s *Server) lotLabelSheet(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	units, lot, err := s.svc.Labels.LotUnits(ctx, id)
+	if err != nil {
+		return err
+	}
+	if len(units) == 0 {
+		return domain.Errorf(domain.EConflict, "lot %s has no units yet; divide it into units first", lot.LotNumber)
+	}
+	signer, _, err := s.signingKeys(ctx)
+	if err != nil {
+		return err
+	}
+	layouts := make([]labels.Layout, 0, len(units))
+	for _, u := range units {
+		p, err := s.svc.Labels.Print(ctx, currentActor(c), "unit", u.ID, "pdf-sheet")
+		if err != nil {
+			return err
+		}
+		content, err := s.unitContent(signer, u, lot, p.Serial)
+		if err != nil {
+			return err
+		}
+		layouts = append(layouts, labels.UnitLayout(content))
+	}
+	var b bytes.Buffer
+	if err := labels.RenderPDF(&b, layouts...); err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "application/pdf", b.Bytes())
+}
+
+// verifyLabel tells whether a scanned code is a genuine label and its current print.
+func (s *Server) verifyLabel(c echo.Context) error {
+	var in struct {
+		Code string `json:"code"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := required("code", in.Code); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	_, ring, err := s.signingKeys(ctx)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"authentic": false, "current": false, "fields": map[string]any{}}
+	p, err := labels.Verify(in.Code, ring)
+	if err != nil {
+		var ve *labels.VerifyError
+		if !errors.As(err, &ve) {
+			return err
+		}
+		out["reason"], out["message"] = ve.Reason, ve.Message
+		if parsed, perr := labels.Parse(in.Code); perr == nil {
+			out["fields"] = payloadFields(parsed)
+		}
+		return c.JSON(http.StatusOK, out)
+	}
+	out["authentic"], out["fields"] = true, payloadFields(p)
+	out["reason"], out["message"] = "", "The label is genuine."
+	if p.Kind == labels.KindUnit {
+		u, _, err := s.svc.Labels.UnitByCode(ctx, p.ID)
+		if err != nil {
+			if domain.ErrorCode(err) != domain.ENotFound {
+				return err
+			}
+			out["reason"], out["message"] = "unknown_unit", "The label is signed but names no unit we know."
+			return c.JSON(http.StatusOK, out)
+		}
+		serial, err := s.svc.Labels.CurrentSerial(ctx, "unit", u.ID)
+		if err != nil {
+			return err
+		}
+		out["current"] = serial == p.PrintSerial
+		if serial != p.PrintSerial {
+			out["reason"], out["message"] = "superseded", "This print was replaced by a reprint; use the newest label."
+		}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func payloadFields(p labels.Payload) map[string]any {
+	f := map[string]any{"T": string(rune(p.Kind)), "ID": p.ID, "N": p.ViableCells,
+		"X": p.Expiry.UTC().Format("20060102T1504Z"), "P": p.PrintSerial, "K": p.KeyID}
+	if p.MRN != "" {
+		f["M"] = p.MRN
+	}
+	return f
+}
