@@ -378,6 +378,21 @@ func (s *Store) LotDetail(ctx context.Context, id int64) (domain.LotDetail, erro
 	return d, nil
 }
 
+// reauthenticate is the password re-entry of an electronic signature (21 CFR 11.200): the
+// signer proves again who they are, and a wrong password counts toward the lockout.
+func (s *Store) reauthenticate(ctx context.Context, actor domain.Actor, password string) error {
+	if password == "" {
+		return domain.FieldError("password", "re-enter your password to sign")
+	}
+	if _, err := s.CheckPassword(ctx, actor.Username, password, actor.RequestID); err != nil {
+		if domain.ErrorCode(err) == domain.EUnauthenticated {
+			return domain.Errorf(domain.EUnauthenticated, "the password is wrong, so nothing was signed; re-enter your own password")
+		}
+		return err
+	}
+	return nil
+}
+
 // Sign applies an electronic signature: the signer re-enters their password, and the signature
 // records printed name, time, meaning and the hash of the evaluation it was given on.
 func (s *Store) Sign(ctx context.Context, actor domain.Actor, lotID int64, req domain.SignRequest) (domain.LotDetail, error) {
@@ -385,16 +400,10 @@ func (s *Store) Sign(ctx context.Context, actor domain.Actor, lotID int64, req d
 	if target == "" {
 		return domain.LotDetail{}, domain.FieldError("action", "%q is not a lot signature", req.Action)
 	}
-	if req.Password == "" {
-		return domain.LotDetail{}, domain.FieldError("password", "re-enter your password to sign")
-	}
 	if req.Action != domain.SignRelease && strings.TrimSpace(req.Reason) == "" {
 		return domain.LotDetail{}, domain.FieldError("reason", "say why: a %s needs a reason on the record", req.Action)
 	}
-	if _, err := s.CheckPassword(ctx, actor.Username, req.Password, actor.RequestID); err != nil {
-		if domain.ErrorCode(err) == domain.EUnauthenticated {
-			return domain.LotDetail{}, domain.Errorf(domain.EUnauthenticated, "the password is wrong, so nothing was signed; re-enter your own password")
-		}
+	if err := s.reauthenticate(ctx, actor, req.Password); err != nil {
 		return domain.LotDetail{}, err
 	}
 	err := s.write(ctx, actor, func(t *tx) error {
@@ -542,13 +551,7 @@ func (s *Store) CreateSpecVersion(ctx context.Context, actor domain.Actor, spec 
 	if strings.TrimSpace(reason) == "" {
 		return domain.SpecVersion{}, domain.FieldError("reason", "say why the specification changes")
 	}
-	if password == "" {
-		return domain.SpecVersion{}, domain.FieldError("password", "re-enter your password to sign")
-	}
-	if _, err := s.CheckPassword(ctx, actor.Username, password, actor.RequestID); err != nil {
-		if domain.ErrorCode(err) == domain.EUnauthenticated {
-			return domain.SpecVersion{}, domain.Errorf(domain.EUnauthenticated, "the password is wrong, so nothing was signed; re-enter your own password")
-		}
+	if err := s.reauthenticate(ctx, actor, password); err != nil {
 		return domain.SpecVersion{}, err
 	}
 	var out domain.SpecVersion
@@ -605,13 +608,7 @@ func (s *Store) ExceptionalRelease(ctx context.Context, actor domain.Actor, lotI
 	if err := domain.CheckExceptionalRelease(0, actor.UserID, reason, patientID); err != nil {
 		return domain.LotDetail{}, err
 	}
-	if password == "" {
-		return domain.LotDetail{}, domain.FieldError("password", "re-enter your password to sign")
-	}
-	if _, err := s.CheckPassword(ctx, actor.Username, password, actor.RequestID); err != nil {
-		if domain.ErrorCode(err) == domain.EUnauthenticated {
-			return domain.LotDetail{}, domain.Errorf(domain.EUnauthenticated, "the password is wrong, so nothing was signed; re-enter your own password")
-		}
+	if err := s.reauthenticate(ctx, actor, password); err != nil {
 		return domain.LotDetail{}, err
 	}
 	err := s.write(ctx, actor, func(t *tx) error {

@@ -273,17 +273,7 @@ func TestConcurrentDINAllocation(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b, func(t *testing.T) {
 			ctx := context.Background()
-			opts := storetest.Options(t, b, store.Options{})
-			var stores []*store.Store
-			for i := 0; i < 2; i++ {
-				sqlDB, dialect, err := store.OpenDB(opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				st, _ := store.New(sqlDB, dialect, opts)
-				t.Cleanup(func() { st.Close() })
-				stores = append(stores, st)
-			}
+			stores := sharedStores(t, b, 2)
 			l := newLab(t, stores[0])
 			var mu sync.Mutex
 			seen := map[string]bool{}

@@ -285,20 +285,7 @@ func TestConcurrentWritersKeepOneChain(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b, func(t *testing.T) {
 			ctx := context.Background()
-			opts := storetest.Options(t, b, store.Options{})
-			var stores []*store.Store
-			for i := 0; i < 2; i++ {
-				sqlDB, dialect, err := store.OpenDB(opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				st, err := store.New(sqlDB, dialect, opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { st.Close() })
-				stores = append(stores, st)
-			}
+			stores := sharedStores(t, b, 2)
 			const writers, each = 8, 10
 			var wg sync.WaitGroup
 			errs := make(chan error, writers*each)
@@ -325,4 +312,25 @@ func TestConcurrentWritersKeepOneChain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sharedStores opens n stores on one fresh database, standing in for n serve processes: their
+// connections, pools and transactions are separate, only the database is shared.
+func sharedStores(t *testing.T, backend string, n int) []*store.Store {
+	t.Helper()
+	opts := storetest.Options(t, backend, store.Options{})
+	var stores []*store.Store
+	for i := 0; i < n; i++ {
+		sqlDB, dialect, err := store.OpenDB(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := store.New(sqlDB, dialect, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+	}
+	return stores
 }
