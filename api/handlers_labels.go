@@ -84,13 +84,9 @@ func (s *Server) unitLabel(format string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		dpi := labels.ZPL203
-		if format == "zpl" {
-			if v := c.QueryParam("dpi"); v == "300" {
-				dpi = labels.ZPL300
-			} else if v != "" && v != "203" {
-				return domain.FieldError("dpi", "dpi must be 203 or 300, as the Zebra printer is")
-			}
+		dpi, err := zplDPI(c, format)
+		if err != nil {
+			return err
 		}
 		ctx := c.Request().Context()
 		u, lot, err := s.svc.Labels.UnitForLabel(ctx, id)
@@ -199,23 +195,21 @@ func (s *Server) verifyLabel(c echo.Context) error {
 	}
 	out["authentic"], out["fields"] = true, payloadFields(p)
 	out["reason"], out["message"] = "", "The label is genuine."
-	if p.Kind == labels.KindUnit {
-		u, _, err := s.svc.Labels.UnitByCode(ctx, p.ID)
-		if err != nil {
-			if domain.ErrorCode(err) != domain.ENotFound {
-				return err
-			}
-			out["reason"], out["message"] = "unknown_unit", "The label is signed but names no unit we know."
-			return c.JSON(http.StatusOK, out)
-		}
-		serial, err := s.svc.Labels.CurrentSerial(ctx, "unit", u.ID)
-		if err != nil {
+	entity, entityID, err := s.labelEntity(ctx, p)
+	if err != nil {
+		if domain.ErrorCode(err) != domain.ENotFound {
 			return err
 		}
-		out["current"] = serial == p.PrintSerial
-		if serial != p.PrintSerial {
-			out["reason"], out["message"] = "superseded", "This print was replaced by a reprint; use the newest label."
-		}
+		out["reason"], out["message"] = "unknown_"+entity, "The label is signed but names nothing we know."
+		return c.JSON(http.StatusOK, out)
+	}
+	serial, err := s.svc.Labels.CurrentSerial(ctx, entity, entityID)
+	if err != nil {
+		return err
+	}
+	out["current"] = serial == p.PrintSerial
+	if serial != p.PrintSerial {
+		out["reason"], out["message"] = "superseded", "This print was replaced by a reprint; use the newest label."
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -227,4 +221,14 @@ func payloadFields(p labels.Payload) map[string]any {
 		f["M"] = p.MRN
 	}
 	return f
+}
+
+// labelEntity finds what a verified payload labels: a unit or a dose bag.
+func (s *Server) labelEntity(ctx context.Context, p labels.Payload) (string, int64, error) {
+	if p.Kind == labels.KindDoseBag {
+		bag, err := s.svc.Pharmacy.DoseBagByCode(ctx, p.ID)
+		return "dose_bag", bag.ID, err
+	}
+	u, _, err := s.svc.Labels.UnitByCode(ctx, p.ID)
+	return "unit", u.ID, err
 }

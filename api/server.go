@@ -22,6 +22,7 @@ type Services struct {
 	Lab      domain.LabService
 	Patients domain.PatientService
 	Labels   domain.LabelService
+	Pharmacy domain.PharmacyService
 	// Ping reports whether the database answers, for /readyz.
 	Ping func(ctx context.Context) error
 }
@@ -124,6 +125,13 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/patients", domain.PermManagePatients, s.enrol)
 	s.handle(http.MethodGet, "/patients/:id", domain.PermAnyUser, s.getPatient)
 	s.handle(http.MethodPost, "/patients/:id/weights", domain.PermRecordWeight, s.recordWeight)
+	s.handle(http.MethodPost, "/patients/:id/dose-orders", domain.PermManagePatients, s.orderDose)
+	s.handle(http.MethodPost, "/dose-orders/:id/dose-bags", domain.PermPrepareDose, s.prepareDoseBag)
+	s.handle(http.MethodGet, "/dose-bags/:id", domain.PermAnyUser, s.getDoseBag)
+	s.handle(http.MethodGet, "/dose-bags/:id/label.png", domain.PermAnyUser, s.doseBagLabel("png"))
+	s.handle(http.MethodGet, "/dose-bags/:id/label.pdf", domain.PermAnyUser, s.doseBagLabel("pdf"))
+	s.handle(http.MethodGet, "/dose-bags/:id/label.zpl", domain.PermAnyUser, s.doseBagLabel("zpl"))
+	s.handle(http.MethodPost, "/dose-bags/:id/reprint", domain.PermPrepareDose, s.reprintDoseBag)
 	s.handle(http.MethodPost, "/spec-versions", domain.PermManageSpec, s.createSpecVersion)
 	return s
 }

@@ -21,7 +21,8 @@ func (s *Store) WriteForTest(ctx context.Context, actor domain.Actor, fn func(db
 func Models() []any {
 	return []any{&userRow{}, &userRoleRow{}, &sessionRow{}, &auditRow{},
 		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &signatureRow{}, &unitRow{},
-		&patientRow{}, &patientWeightRow{}, &labelKeyRow{}, &labelPrintRow{}}
+		&patientRow{}, &patientWeightRow{}, &labelKeyRow{}, &labelPrintRow{},
+		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.

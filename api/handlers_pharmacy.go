@@ -1,0 +1,158 @@
+package api
+
+import (
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"cordtrace/domain"
+	"cordtrace/labels"
+)
+
+func (s *Server) orderDose(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct{}
+	if c.Request().ContentLength != 0 {
+		if err := decode(c, &in); err != nil {
+			return err
+		}
+	}
+	o, err := s.svc.Pharmacy.OrderDose(c.Request().Context(), currentActor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, o)
+}
+
+func (s *Server) prepareDoseBag(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in domain.NewDoseBag
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	bag, err := s.svc.Pharmacy.PrepareDoseBag(c.Request().Context(), currentActor(c), id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, bag)
+}
+
+func (s *Server) getDoseBag(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	bag, err := s.svc.Pharmacy.DoseBag(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, bag)
+}
+
+// bagContent is what a dose bag's label shows, its QR signed for the given print serial.
+func (s *Server) bagContent(c echo.Context, signer *labels.Signer, bag domain.DoseBag, serial int64) (labels.Content, error) {
+	ctx := c.Request().Context()
+	lot, err := s.svc.Lab.LotDetail(ctx, bag.LotID)
+	if err != nil {
+		return labels.Content{}, err
+	}
+	p, err := s.svc.Patients.Patient(ctx, bag.PatientID)
+	if err != nil {
+		return labels.Content{}, err
+	}
+	uid, err := domain.ParseUnitID(bag.BagID)
+	if err != nil {
+		return labels.Content{}, err
+	}
+	exp := bag.ExpiresAt.UTC().Truncate(time.Minute)
+	qr, err := signer.Sign(labels.Payload{Kind: labels.KindDoseBag, ID: bag.BagID, MRN: p.MRN, ViableCells: bag.ViableCells, Expiry: exp, PrintSerial: serial})
+	if err != nil {
+		return labels.Content{}, err
+	}
+	// The label shows the weight the dose was computed from, not a later one.
+	weight := bag.OrderWeightKg
+	din, product, expiry := uid.DIN.DINBarcode(), uid.Product.ProductBarcode(), domain.ExpiryBarcode(exp, s.cfg.Site)
+	return labels.Content{
+		ProductName: ProductName, EyeReadableID: uid.EyeReadable(), Check: string(uid.Check()), LotNumber: lot.Lot.LotNumber,
+		ViableCells: bag.ViableCells, VolumeML: bag.VolumeML, Storage: "2–8 °C", Expiry: exp, Site: s.cfg.Site,
+		QR: qr, DINBarcode: din, ProductBarcode: product, ExpiryBarcode: expiry, DataMatrix: din + product + expiry,
+		Patient: &labels.PatientBlock{Name: p.Name, MRN: p.MRN, DateOfBirth: p.DateOfBirth, SubjectID: p.SubjectID,
+			ChainOfIdentity: p.ChainID, WeightKg: weight, DosePerKg: math.Round(float64(bag.TargetViableCells) / weight), PreparedAt: bag.PreparedAt},
+	}, nil
+}
+
+func (s *Server) doseBagLabel(format string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := idParam(c, "id")
+		if err != nil {
+			return err
+		}
+		dpi, err := zplDPI(c, format)
+		if err != nil {
+			return err
+		}
+		ctx := c.Request().Context()
+		bag, err := s.svc.Pharmacy.DoseBag(ctx, id)
+		if err != nil {
+			return err
+		}
+		signer, _, err := s.signingKeys(ctx)
+		if err != nil {
+			return err
+		}
+		p, err := s.svc.Labels.Print(ctx, currentActor(c), "dose_bag", bag.ID, format)
+		if err != nil {
+			return err
+		}
+		content, err := s.bagContent(c, signer, bag, p.Serial)
+		if err != nil {
+			return err
+		}
+		return renderLabel(c, format, dpi, labels.DoseBagLayout(content))
+	}
+}
+
+func (s *Server) reprintDoseBag(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	bag, err := s.svc.Pharmacy.DoseBag(ctx, id)
+	if err != nil {
+		return err
+	}
+	p, err := s.svc.Labels.Reprint(ctx, currentActor(c), "dose_bag", bag.ID, in.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"dose_bag_id": bag.ID, "serial": p.Serial, "reason": p.Reason, "printed_at": p.PrintedAt})
+}
+
+// zplDPI reads the ?dpi= of a ZPL label.
+func zplDPI(c echo.Context, format string) (int, error) {
+	if format != "zpl" {
+		return labels.ZPL203, nil
+	}
+	switch c.QueryParam("dpi") {
+	case "", "203":
+		return labels.ZPL203, nil
+	case "300":
+		return labels.ZPL300, nil
+	}
+	return 0, domain.FieldError("dpi", "dpi must be 203 or 300, as the Zebra printer is")
+}

@@ -1,0 +1,102 @@
+package domain
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// DoseOrder is a physician's order of one patient's dose, computed from their weight then.
+type DoseOrder struct {
+	ID                int64     `json:"id"`
+	PatientID         int64     `json:"patient_id"`
+	WeightKg          float64   `json:"weight_kg"`
+	TargetViableCells int64     `json:"target_viable_cells"`
+	SpecVersion       int       `json:"spec_version"`
+	Status            string    `json:"status"` // open, filled, cancelled
+	OrderedAt         time.Time `json:"ordered_at"`
+}
+
+// NewDoseBag is what the pharmacist records when thawing units into a patient's bag.
+type NewDoseBag struct {
+	UnitIDs              []int64   `json:"unit_ids"`
+	ThawedAt             time.Time `json:"thawed_at"`
+	PostThawViabilityPct float64   `json:"post_thaw_viability_pct"`
+	ViableCells          int64     `json:"viable_cells"`
+	VolumeML             float64   `json:"volume_ml"`
+}
+
+// Validate checks the fields and the thaw rules of the specification: post-thaw viability at
+// or above its minimum, and a thaw recent enough that the bag has not already expired.
+func (n NewDoseBag) Validate(spec ReleaseSpec, now time.Time) error {
+	switch {
+	case len(n.UnitIDs) == 0 || len(n.UnitIDs) > 20:
+		return FieldError("unit_ids", "name the 1 to 20 units thawed into this bag")
+	case n.ThawedAt.IsZero() || n.ThawedAt.After(now.Add(5*time.Minute)):
+		return FieldError("thawed_at", "thaw time is required and cannot be in the future")
+	case math.IsNaN(n.PostThawViabilityPct) || n.PostThawViabilityPct < 0 || n.PostThawViabilityPct > 100:
+		return FieldError("post_thaw_viability_pct", "post-thaw viability is a percentage from 0 to 100")
+	case n.ViableCells < 1:
+		return FieldError("viable_cells", "viable cells in the bag must be above 0")
+	case !(n.VolumeML > 0) || n.VolumeML > 2000:
+		return FieldError("volume_ml", "the bag volume must be above 0 and at most 2000 mL")
+	}
+	seen := map[int64]bool{}
+	for _, id := range n.UnitIDs {
+		if seen[id] {
+			return FieldError("unit_ids", "unit %d is listed twice", id)
+		}
+		seen[id] = true
+	}
+	if n.PostThawViabilityPct < spec.MinPostThawViabilityPct {
+		return Errorf(ERuleViolated, "post-thaw viability %.1f %% is below the %g %% minimum: this thaw cannot be given", n.PostThawViabilityPct, spec.MinPostThawViabilityPct)
+	}
+	if !now.Before(n.ThawedAt.Add(spec.BagShelfLife())) {
+		return Errorf(ERuleViolated, "the units were thawed more than %d minutes ago: the bag would already be expired", spec.BagShelfLifeMinutes)
+	}
+	return nil
+}
+
+// DoseBag is a patient's thawed dose.
+type DoseBag struct {
+	ID                   int64         `json:"id"`
+	BagID                string        `json:"bag_id"`
+	Check                string        `json:"check"`
+	EyeReadable          string        `json:"eye_readable"`
+	DoseOrderID          int64         `json:"dose_order_id"`
+	PatientID            int64         `json:"patient_id"`
+	LotID                int64         `json:"lot_id"`
+	ThawedAt             time.Time     `json:"thawed_at"`
+	PostThawViabilityPct float64       `json:"post_thaw_viability_pct"`
+	ViableCells          int64         `json:"viable_cells"`
+	VolumeML             float64       `json:"volume_ml"`
+	TargetViableCells    int64         `json:"target_viable_cells"`
+	OrderWeightKg        float64       `json:"order_weight_kg"` // the weight the target was computed from
+	VolumeToDrawML       float64       `json:"volume_to_draw_ml"`
+	ExpiresAt            time.Time     `json:"expires_at"`
+	Status               DoseBagStatus `json:"status"`
+	PreparedAt           time.Time     `json:"prepared_at"`
+	UnitIDs              []int64       `json:"unit_ids"`
+}
+
+// BagDivision is the division code of the nth dose bag made from one donation: A0, B0 … Z0,
+// A1 … Z9. Letters keep bag ids apart from unit ids, whose divisions are digits.
+func BagDivision(n int) (string, error) {
+	if n < 1 || n > 260 {
+		return "", Errorf(ERuleViolated, "a donation can yield at most 260 dose bags")
+	}
+	n--
+	return fmt.Sprintf("%c%d", 'A'+n%26, n/26), nil
+}
+
+// PharmacyService orders and prepares doses.
+type PharmacyService interface {
+	// OrderDose orders a patient's dose from their current weight. Routine arm or already
+	// infused: ERuleViolated; an open order exists: EConflict.
+	OrderDose(ctx context.Context, actor Actor, patientID int64) (DoseOrder, error)
+	// PrepareDoseBag records the thaw of units into the bag of an open order.
+	PrepareDoseBag(ctx context.Context, actor Actor, orderID int64, n NewDoseBag) (DoseBag, error)
+	DoseBag(ctx context.Context, id int64) (DoseBag, error)
+	DoseBagByCode(ctx context.Context, bagID string) (DoseBag, error)
+}

@@ -1,0 +1,268 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"cordtrace/domain"
+)
+
+type doseOrderRow struct {
+	ID                int64 `gorm:"primaryKey"`
+	PatientID         int64
+	WeightKg          float64
+	TargetViableCells int64
+	SpecVersion       int
+	Status            string
+	OrderedBy         int64
+	OrderedAt         time.Time
+}
+
+func (doseOrderRow) TableName() string { return "dose_orders" }
+
+func (r doseOrderRow) toDomain() domain.DoseOrder {
+	return domain.DoseOrder{ID: r.ID, PatientID: r.PatientID, WeightKg: r.WeightKg, TargetViableCells: r.TargetViableCells,
+		SpecVersion: r.SpecVersion, Status: r.Status, OrderedAt: r.OrderedAt.UTC()}
+}
+
+type doseBagRow struct {
+	ID                   int64 `gorm:"primaryKey"`
+	BagID                string
+	DoseOrderID          int64
+	PatientID            int64
+	LotID                int64
+	ThawedAt             time.Time
+	PostThawViabilityPct float64
+	ViableCells          int64
+	VolumeML             float64 `gorm:"column:volume_ml"`
+	VolumeToDrawML       float64 `gorm:"column:volume_to_draw_ml"`
+	ExpiresAt            time.Time
+	Status               string
+	PreparedBy           int64
+	PreparedAt           time.Time
+}
+
+func (doseBagRow) TableName() string { return "dose_bags" }
+
+type doseBagUnitRow struct {
+	DoseBagID int64 `gorm:"primaryKey;autoIncrement:false"`
+	UnitID    int64 `gorm:"primaryKey;autoIncrement:false"`
+}
+
+func (doseBagUnitRow) TableName() string { return "dose_bag_units" }
+
+type infusionRow struct {
+	ID             int64 `gorm:"primaryKey"`
+	VerificationID int64
+	DoseBagID      int64
+	PatientID      int64
+	StartedBy      int64
+	StartedAt      time.Time
+	EndedAt        *time.Time
+	VolumeML       *float64 `gorm:"column:volume_ml"`
+	Reactions      string
+}
+
+func (infusionRow) TableName() string { return "infusions" }
+
+func (r doseBagRow) toDomain(order doseOrderRow, units []int64) domain.DoseBag {
+	u, _ := domain.ParseUnitID(r.BagID)
+	return domain.DoseBag{ID: r.ID, BagID: r.BagID, Check: string(u.Check()), EyeReadable: u.EyeReadable(),
+		DoseOrderID: r.DoseOrderID, PatientID: r.PatientID, LotID: r.LotID, ThawedAt: r.ThawedAt.UTC(),
+		PostThawViabilityPct: r.PostThawViabilityPct, ViableCells: r.ViableCells, VolumeML: r.VolumeML,
+		TargetViableCells: order.TargetViableCells, OrderWeightKg: order.WeightKg, VolumeToDrawML: r.VolumeToDrawML, ExpiresAt: r.ExpiresAt.UTC(),
+		Status: domain.DoseBagStatus(r.Status), PreparedAt: r.PreparedAt.UTC(), UnitIDs: units}
+}
+
+func patientInfused(db *gorm.DB, patientID int64) (bool, error) {
+	var n int64
+	err := db.Model(&infusionRow{}).Where("patient_id = ?", patientID).Count(&n).Error
+	return n > 0, err
+}
+
+// OrderDose orders a patient's dose: the protocol's cells per kg times their current weight.
+func (s *Store) OrderDose(ctx context.Context, actor domain.Actor, patientID int64) (domain.DoseOrder, error) {
+	var out domain.DoseOrder
+	err := s.write(ctx, actor, func(t *tx) error {
+		p, err := patientByID(t.db, patientID)
+		if err != nil {
+			return err
+		}
+		if p.Arm != domain.ArmHUCMSC {
+			return domain.Errorf(domain.ERuleViolated, "subject %s is in the %s arm: no dose can be ordered", p.SubjectID, p.Arm)
+		}
+		if infused, err := patientInfused(t.db, patientID); err != nil {
+			return err
+		} else if infused {
+			return domain.Errorf(domain.ERuleViolated, "subject %s has already received their one infusion", p.SubjectID)
+		}
+		spec, err := currentSpec(t.db)
+		if err != nil {
+			return err
+		}
+		row := doseOrderRow{PatientID: patientID, WeightKg: p.WeightKg, TargetViableCells: domain.TargetDose(p.WeightKg, spec.DoseCellsPerKg),
+			SpecVersion: spec.Version, Status: "open", OrderedBy: actor.UserID, OrderedAt: t.now}
+		if err := t.db.Create(&row).Error; err != nil {
+			if isUnique(err) {
+				return domain.Errorf(domain.EConflict, "subject %s already has an open dose order", p.SubjectID)
+			}
+			return fmt.Errorf("insert dose order: %w", err)
+		}
+		out = row.toDomain()
+		t.audit("dose_order.create", "dose_order", row.ID, nil, out, "")
+		return nil
+	})
+	return out, err
+}
+
+// PrepareDoseBag records the thaw of units of one lot into the bag of an open order.
+func (s *Store) PrepareDoseBag(ctx context.Context, actor domain.Actor, orderID int64, n domain.NewDoseBag) (domain.DoseBag, error) {
+	spec, err := s.CurrentSpec(ctx)
+	if err != nil {
+		return domain.DoseBag{}, err
+	}
+	if err := n.Validate(spec, s.now()); err != nil {
+		return domain.DoseBag{}, err
+	}
+	var out domain.DoseBag
+	err = s.write(ctx, actor, func(t *tx) error {
+		var order doseOrderRow
+		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&order, orderID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return domain.Errorf(domain.ENotFound, "there is no dose order %d", orderID)
+		} else if err != nil {
+			return err
+		}
+		if order.Status != "open" {
+			return domain.Errorf(domain.EConflict, "dose order %d is %s; only an open order can be prepared", orderID, order.Status)
+		}
+		var units []unitRow
+		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id IN ?", n.UnitIDs).Find(&units).Error; err != nil {
+			return err
+		}
+		if len(units) != len(n.UnitIDs) {
+			return domain.FieldError("unit_ids", "some of these units do not exist")
+		}
+		for _, u := range units {
+			if u.LotID != units[0].LotID {
+				return domain.FieldError("unit_ids", "a dose bag is made from units of one lot only")
+			}
+			if err := domain.UnitTransition(domain.UnitStatus(u.Status), domain.UnitAllocated); err != nil {
+				return domain.Errorf(domain.EConflict, "unit %s is %s and cannot be thawed for this order", u.UnitID, u.Status)
+			}
+		}
+		lot, err := lockLot(t, units[0].LotID)
+		if err != nil {
+			return err
+		}
+		if err := s.lotUsableFor(t, lot, order.PatientID); err != nil {
+			return err
+		}
+		don, err := s.donationDIN(t.db, lot.DonationID)
+		if err != nil {
+			return err
+		}
+		din, _ := domain.ParseDIN(don.DIN)
+		var made int64
+		if err := t.db.Model(&doseBagRow{}).Where("bag_id LIKE ?", din.String()+"%").Count(&made).Error; err != nil {
+			return err
+		}
+		division, err := domain.BagDivision(int(made) + 1)
+		if err != nil {
+			return err
+		}
+		bagID := domain.UnitID{DIN: din, Product: domain.ProductCode{Description: s.opts.ProductCode, Donation: '0', Division: division}}
+		bag := doseBagRow{BagID: bagID.String(), DoseOrderID: orderID, PatientID: order.PatientID, LotID: lot.ID,
+			ThawedAt: n.ThawedAt.UTC(), PostThawViabilityPct: n.PostThawViabilityPct, ViableCells: n.ViableCells, VolumeML: n.VolumeML,
+			VolumeToDrawML: domain.VolumeToDraw(order.TargetViableCells, n.ViableCells, n.VolumeML),
+			ExpiresAt:      n.ThawedAt.UTC().Add(spec.BagShelfLife()), Status: string(domain.BagPrepared),
+			PreparedBy: actor.UserID, PreparedAt: t.now}
+		if err := t.db.Create(&bag).Error; err != nil {
+			if isUnique(err) {
+				return domain.Errorf(domain.EConflict, "another bag was prepared for this order or donation at the same moment; reload and try again")
+			}
+			return fmt.Errorf("insert dose bag: %w", err)
+		}
+		for _, u := range units {
+			if err := t.db.Create(&doseBagUnitRow{DoseBagID: bag.ID, UnitID: u.ID}).Error; err != nil {
+				return fmt.Errorf("link unit: %w", err)
+			}
+			if err := t.db.Model(&unitRow{}).Where("id = ?", u.ID).Update("status", string(domain.UnitConsumed)).Error; err != nil {
+				return err
+			}
+			t.audit("unit.consume", "unit", u.ID, map[string]any{"status": u.Status}, map[string]any{"status": domain.UnitConsumed, "dose_bag_id": bag.ID}, "")
+		}
+		if err := t.db.Model(&order).Update("status", "filled").Error; err != nil {
+			return err
+		}
+		out = bag.toDomain(order, n.UnitIDs)
+		t.audit("dose_bag.prepare", "dose_bag", bag.ID, nil, out, "")
+		t.audit("dose_order.fill", "dose_order", orderID, map[string]any{"status": "open"}, map[string]any{"status": "filled"}, "")
+		return nil
+	})
+	return out, err
+}
+
+// lotUsableFor refuses a lot that may not be given to the patient: not released (or released
+// by exception for this patient), or expired.
+func (s *Store) lotUsableFor(t *tx, lot lotRow, patientID int64) error {
+	if !t.now.Before(lot.ExpiresAt) {
+		return domain.Errorf(domain.ERuleViolated, "lot %s expired on %s", lot.LotNumber, lot.ExpiresAt.UTC().Format(time.DateOnly))
+	}
+	switch domain.LotStatus(lot.Status) {
+	case domain.LotReleased:
+		return nil
+	case domain.LotQuarantine:
+		var sigs []signatureRow
+		if err := t.db.Where("lot_id = ?", lot.ID).Find(&sigs).Error; err != nil {
+			return err
+		}
+		list := make([]domain.Signature, len(sigs))
+		for i, sg := range sigs {
+			list[i] = sg.toDomain()
+		}
+		if slices.Contains(domain.ExceptionalPatients(list), patientID) {
+			return nil
+		}
+	}
+	return domain.Errorf(domain.ERuleViolated, "lot %s is %s and not released for this patient", lot.LotNumber, lot.Status)
+}
+
+func (s *Store) doseBag(db *gorm.DB, q *gorm.DB) (domain.DoseBag, error) {
+	var bag doseBagRow
+	if err := q.Take(&bag).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return domain.DoseBag{}, domain.Errorf(domain.ENotFound, "there is no such dose bag")
+	} else if err != nil {
+		return domain.DoseBag{}, classify(err)
+	}
+	var order doseOrderRow
+	if err := db.Take(&order, bag.DoseOrderID).Error; err != nil {
+		return domain.DoseBag{}, classify(err)
+	}
+	var links []doseBagUnitRow
+	if err := db.Where("dose_bag_id = ?", bag.ID).Order("unit_id").Find(&links).Error; err != nil {
+		return domain.DoseBag{}, classify(err)
+	}
+	units := make([]int64, len(links))
+	for i, l := range links {
+		units[i] = l.UnitID
+	}
+	return bag.toDomain(order, units), nil
+}
+
+// DoseBag returns a dose bag by id.
+func (s *Store) DoseBag(ctx context.Context, id int64) (domain.DoseBag, error) {
+	db := s.read(ctx)
+	return s.doseBag(db, db.Where("id = ?", id))
+}
+
+// DoseBagByCode returns a dose bag by its 21-character bag id.
+func (s *Store) DoseBagByCode(ctx context.Context, bagID string) (domain.DoseBag, error) {
+	db := s.read(ctx)
+	return s.doseBag(db, db.Where("bag_id = ?", bagID))
+}
