@@ -23,6 +23,7 @@ type Services struct {
 	Patients domain.PatientService
 	Labels   domain.LabelService
 	Pharmacy domain.PharmacyService
+	Custody  domain.CustodyService
 	// Ping reports whether the database answers, for /readyz.
 	Ping func(ctx context.Context) error
 }
@@ -132,6 +133,8 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/dose-bags/:id/label.pdf", domain.PermAnyUser, s.doseBagLabel("pdf"))
 	s.handle(http.MethodGet, "/dose-bags/:id/label.zpl", domain.PermAnyUser, s.doseBagLabel("zpl"))
 	s.handle(http.MethodPost, "/dose-bags/:id/reprint", domain.PermPrepareDose, s.reprintDoseBag)
+	s.handle(http.MethodPost, "/scans/dispatch", domain.PermDispatch, s.scan(domain.ScanDispatch))
+	s.handle(http.MethodPost, "/scans/receive", domain.PermReceive, s.scan(domain.ScanReceive))
 	s.handle(http.MethodPost, "/spec-versions", domain.PermManageSpec, s.createSpecVersion)
 	return s
 }

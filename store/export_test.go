@@ -22,7 +22,8 @@ func Models() []any {
 	return []any{&userRow{}, &userRoleRow{}, &sessionRow{}, &auditRow{},
 		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &signatureRow{}, &unitRow{},
 		&patientRow{}, &patientWeightRow{}, &labelKeyRow{}, &labelPrintRow{},
-		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{}}
+		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{},
+		&custodyScanRow{}, &excursionDispositionRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.

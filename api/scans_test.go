@@ -1,0 +1,106 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"cordtrace/domain"
+	"cordtrace/labels"
+)
+
+// preparedBag makes a released lot, a patient and their prepared dose bag; it returns the
+// bag, its scanned QR code and the lot path.
+func preparedBag(t *testing.T, ts *testServer, admin string) (map[string]any, string, string) {
+	t.Helper()
+	lotPath, units := releasedLot(t, ts, admin, "s")
+	doc := ts.userWith(admin, "dr.cho", domain.RolePhysician)
+	pharm := ts.userWith(admin, "ph.eve", domain.RolePharmacist)
+	now := time.Now().UTC()
+	p := ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": "SVP-001", "mrn": "MRN0001", "name": "Li Wei",
+		"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": now.Add(-time.Hour)}).json(t)
+	o := ts.do("POST", fmt.Sprintf("/api/v1/patients/%d/dose-orders", int64(p["id"].(float64))), doc, nil).json(t)
+	bag := ts.do("POST", fmt.Sprintf("/api/v1/dose-orders/%d/dose-bags", int64(o["id"].(float64))), pharm, map[string]any{
+		"unit_ids": units[:2], "thawed_at": now.Add(-10 * time.Minute), "post_thaw_viability_pct": 85, "viable_cells": 70_000_000, "volume_ml": 50}).json(t)
+	code := scanQR(t, ts.do("GET", fmt.Sprintf("/api/v1/dose-bags/%d/label.png", int64(bag["id"].(float64))), pharm, nil).body)
+	return bag, code, lotPath
+}
+
+func TestCustodyScans(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		bag, code, lotPath := preparedBag(t, ts, admin)
+		pharm := ts.login("ph.eve", "a good password")
+		nurse := ts.userWith(admin, "nurse.dee", domain.RoleNurse)
+		qa := ts.login("s.qa", "a good password")
+		bagPath := fmt.Sprintf("/api/v1/dose-bags/%d", int64(bag["id"].(float64)))
+		dispatch := func(token, code string, temp float64) response {
+			return ts.do("POST", "/api/v1/scans/dispatch", token, map[string]any{"code": code, "to": "ICU-3", "temperature_c": temp})
+		}
+		receive := func(code string, temp float64) response {
+			return ts.do("POST", "/api/v1/scans/receive", nurse, map[string]any{"code": code, "temperature_c": temp, "location": "ICU-3"})
+		}
+
+		altered := strings.Replace(code, "N=70000000", "N=80000000", 1)
+		if r := dispatch(pharm, altered, 5); r.status != 422 || !strings.Contains(strings.ToLower(r.errorOf(t)["message"].(string)), "call the pharmacy") {
+			t.Fatalf("altered label: %d %s", r.status, r.body)
+		}
+		foreign, _, _ := labels.GenerateKey("k-foreign")
+		p, _ := labels.Parse(code)
+		forged, _ := foreign.Sign(p)
+		if r := dispatch(pharm, forged, 5); r.status != 422 {
+			t.Fatalf("label signed with an unknown key: %d %s", r.status, r.body)
+		}
+		if r := dispatch(nurse, code, 5); r.status != 403 {
+			t.Fatalf("dispatch by a nurse: %d", r.status)
+		}
+		if r := dispatch(pharm, code, 5); r.status != 201 || r.json(t)["bag_status"] != "dispatched" || r.json(t)["code_kind"] != "qr" {
+			t.Fatalf("dispatch: %d %s", r.status, r.body)
+		}
+		if r := dispatch(pharm, code, 5); r.status != 409 || !strings.Contains(r.errorOf(t)["message"].(string), "dose bag is dispatched") {
+			t.Fatalf("second dispatch: %d %s", r.status, r.body)
+		}
+		// The DIN barcode alone names a donation, not a bag; the bag id typed without its check
+		// character is refused; with it, the receipt is accepted and marked manual.
+		bagID := bag["bag_id"].(string)
+		u, _ := domain.ParseUnitID(bagID)
+		if r := receive(u.DIN.DINBarcode(), 5); r.status != 422 || !strings.Contains(r.errorOf(t)["message"].(string), "not the bag") {
+			t.Fatalf("DIN barcode alone: %d %s", r.status, r.body)
+		}
+		if r := receive(bagID, 5); r.status != 422 {
+			t.Fatalf("typed id without check character: %d %s", r.status, r.body)
+		}
+		r := receive(strings.ToLower(u.EyeReadable())+" "+string(u.Check()), 9.5)
+		if r.status != 201 || r.json(t)["code_kind"] != "manual" || r.json(t)["excursion"] != true || r.json(t)["bag_status"] != "received" {
+			t.Fatalf("manual receipt with an excursion: %d %s", r.status, r.body)
+		}
+
+		// A reprint supersedes the old print at its next scan; a recall blocks the bag.
+		ts.do("POST", bagPath+"/reprint", pharm, map[string]string{"reason": "wet label"})
+		if r := receive(code, 5); r.status != 422 || !strings.Contains(r.errorOf(t)["message"].(string), "replaced") {
+			t.Fatalf("superseded print: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", lotPath+"/recall", qa, map[string]string{"password": "a good password", "reason": "sterility positive on retest"}); r.status != 200 {
+			t.Fatalf("recall: %d %s", r.status, r.body)
+		}
+		dm := u.DIN.DINBarcode() + u.Product.ProductBarcode() + "&>0000010000"
+		if r := receive(dm, 5); r.status != 422 || !strings.Contains(r.errorOf(t)["message"].(string), "recalled") {
+			t.Fatalf("scan after recall: %d %s", r.status, r.body)
+		}
+
+		var stored, refused, manual int
+		row := ts.store.SQLDB().QueryRowContext(context.Background(),
+			`SELECT count(*), sum(CASE WHEN accepted THEN 0 ELSE 1 END), sum(CASE WHEN code_kind = 'manual' THEN 1 ELSE 0 END) FROM custody_scans`)
+		if err := row.Scan(&stored, &refused, &manual); err != nil {
+			t.Fatal(err)
+		}
+		if stored != 9 || refused != 7 || manual != 2 {
+			t.Fatalf("stored scans %d (refused %d, manual %d); want every scan kept: 9, 7, 2", stored, refused, manual)
+		}
+		if r := ts.do("GET", "/api/v1/audit/verify", admin, nil); r.json(t)["ok"] != true {
+			t.Fatalf("audit chain: %s", r.body)
+		}
+	})
+}
