@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"image"
 	_ "image/png"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"cordtrace/domain"
 )
@@ -41,16 +37,7 @@ func TestUnitLabelsScanAndVerify(t *testing.T) {
 		if png.status != 200 || png.header.Get("Content-Type") != "image/png" {
 			t.Fatalf("png: %d", png.status)
 		}
-		img, _, err := image.Decode(bytes.NewReader(png.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		bmp, _ := gozxing.NewBinaryBitmapFromImage(img)
-		res, err := zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true})
-		if err != nil {
-			t.Fatalf("QR on the served label: %v", err)
-		}
-		code := res.GetText()
+		code := scanQR(t, png.body)
 		if !strings.Contains(code, "|ID="+u["unit_id"].(string)+"|") || !strings.Contains(code, "|P=1|") {
 			t.Fatalf("code %s", code)
 		}

@@ -19,8 +19,9 @@ func preparedBag(t *testing.T, ts *testServer, admin string) (map[string]any, st
 	doc := ts.userWith(admin, "dr.cho", domain.RolePhysician)
 	pharm := ts.userWith(admin, "ph.eve", domain.RolePharmacist)
 	now := time.Now().UTC()
+	// Enrolled yesterday, so that today is the protocol's infusion day (day 1).
 	p := ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": "SVP-001", "mrn": "MRN0001", "name": "Li Wei",
-		"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": now.Add(-time.Hour)}).json(t)
+		"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": now.AddDate(0, 0, -1)}).json(t)
 	o := ts.do("POST", fmt.Sprintf("/api/v1/patients/%d/dose-orders", int64(p["id"].(float64))), doc, nil).json(t)
 	bag := ts.do("POST", fmt.Sprintf("/api/v1/dose-orders/%d/dose-bags", int64(o["id"].(float64))), pharm, map[string]any{
 		"unit_ids": units[:2], "thawed_at": now.Add(-10 * time.Minute), "post_thaw_viability_pct": 85, "viable_cells": 70_000_000, "volume_ml": 50}).json(t)

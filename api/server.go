@@ -24,6 +24,7 @@ type Services struct {
 	Labels   domain.LabelService
 	Pharmacy domain.PharmacyService
 	Custody  domain.CustodyService
+	Bedside  domain.BedsideService
 	// Ping reports whether the database answers, for /readyz.
 	Ping func(ctx context.Context) error
 }
@@ -135,6 +136,9 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/dose-bags/:id/reprint", domain.PermPrepareDose, s.reprintDoseBag)
 	s.handle(http.MethodPost, "/scans/dispatch", domain.PermDispatch, s.scan(domain.ScanDispatch))
 	s.handle(http.MethodPost, "/scans/receive", domain.PermReceive, s.scan(domain.ScanReceive))
+	s.handle(http.MethodPost, "/bedside/verify", domain.PermBedside, s.bedsideVerify)
+	s.handle(http.MethodPost, "/infusions", domain.PermBedside, s.startInfusion)
+	s.handle(http.MethodPost, "/infusions/:id/end", domain.PermBedside, s.endInfusion)
 	s.handle(http.MethodPost, "/spec-versions", domain.PermManageSpec, s.createSpecVersion)
 	return s
 }

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -299,4 +300,46 @@ func checkWitness(f BedsideFacts) Check {
 		return fail(CheckWitness, "%s is not a nurse or physician and cannot witness an infusion.", w.Name)
 	}
 	return pass(CheckWitness, "Witnessed by %s.", w.Name)
+}
+
+// BedsideRequest is one bedside verification as the API received it: the wristband, the
+// bag's code as the label layer read it, and the witness as authentication found them.
+type BedsideRequest struct {
+	Wristband string
+	Scan      CustodyScan
+	Witness   WitnessFacts
+	Ward      string
+}
+
+// Verification is a stored bedside verification.
+type Verification struct {
+	ID         int64     `json:"id"`
+	Pass       bool      `json:"pass"`
+	Checks     []Check   `json:"checks"`
+	DoseBagID  int64     `json:"dose_bag_id,omitempty"`
+	PatientID  int64     `json:"patient_id,omitempty"`
+	CodeKind   string    `json:"code_kind"`
+	VerifiedAt time.Time `json:"verified_at"`
+}
+
+// Infusion is the administration of a dose bag.
+type Infusion struct {
+	ID             int64      `json:"id"`
+	VerificationID int64      `json:"verification_id"`
+	DoseBagID      int64      `json:"dose_bag_id"`
+	PatientID      int64      `json:"patient_id"`
+	StartedAt      time.Time  `json:"started_at"`
+	EndedAt        *time.Time `json:"ended_at,omitempty"`
+	VolumeML       *float64   `json:"volume_ml,omitempty"`
+	Reactions      string     `json:"reactions,omitempty"`
+}
+
+// BedsideService verifies at the bedside and records infusions.
+type BedsideService interface {
+	// Verify runs every check and stores the attempt, passing or failing.
+	Verify(ctx context.Context, actor Actor, req BedsideRequest) (Verification, error)
+	// StartInfusion starts from a passing verification under the spec's maximum age. A second
+	// infusion of the patient or the bag: EConflict, guaranteed by the database.
+	StartInfusion(ctx context.Context, actor Actor, verificationID int64) (Infusion, error)
+	EndInfusion(ctx context.Context, actor Actor, infusionID int64, volumeML float64, reactions string) (Infusion, error)
 }

@@ -31,6 +31,8 @@ type CustodyScan struct {
 	BagID string
 	// PrintSerial is the label print the code came from; 0 when the code carries none.
 	PrintSerial int64
+	// MRN is the patient MRN the signed QR carries; "" for other codes.
+	MRN string
 	// LabelRefusal says why the label layer refused the code (forged, altered, unknown key…).
 	LabelRefusal string
 	Location     string

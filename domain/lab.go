@@ -128,7 +128,7 @@ type LotDetail struct {
 	// person and a physician, two different people, signed for each.
 	ExceptionalFor []int64 `json:"exceptional_for"`
 	// InfusedPatients lists the patients already infused from this lot: who a recall must
-	// follow up. It stays empty until infusions are recorded (dose bags, issue 5).
+	// follow up.
 	InfusedPatients []int64 `json:"infused_patients"`
 }
 

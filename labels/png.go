@@ -14,7 +14,6 @@ import (
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/code128"
 	"github.com/boombuler/barcode/datamatrix"
-	"github.com/skip2/go-qrcode"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
@@ -157,13 +156,8 @@ func drawBox(img *image.Gray, e Element, dpi int) {
 func Modules(kind ElementKind, data string) ([][]bool, error) {
 	switch kind {
 	case ElemQR:
-		// Level M: a label survives some smudging and still fits a long signed payload.
-		q, err := qrcode.New(data, qrcode.Medium)
-		if err != nil {
-			return nil, fmt.Errorf("QR: %w", err)
-		}
-		q.DisableBorder = true
-		return q.Bitmap(), nil
+		m, _, err := qrSymbol(data)
+		return m, err
 	case ElemCode128:
 		bc, err := code128.Encode(data)
 		if err != nil {

@@ -34,13 +34,14 @@ func RenderZPL(w io.Writer, l Layout, dpi int) error {
 		case ElemBox:
 			fmt.Fprintf(&b, "^FO%d,%d^GB%d,%d,%d^FS\n", dots(e.X), dots(e.Y), dots(e.W), dots(e.H), max(1, dpi/100))
 		case ElemQR:
-			m, err := Modules(ElemQR, e.Text)
+			m, level, err := qrSymbol(e.Text)
 			if err != nil {
 				return err
 			}
 			mag := max(1, min(10, dots(e.W)/len(m)))
-			// ^BQ draws from about 10 dots below ^FO; ,M = error correction M, A = automatic mode.
-			fmt.Fprintf(&b, "^FO%d,%d^BQN,2,%d%s^FS\n", dots(e.X), dots(e.Y), mag, fd("MA,", e.Text))
+			// ^BQ draws from about 10 dots below ^FO; the field starts with the error correction
+			// level our own check chose, then A for automatic mode.
+			fmt.Fprintf(&b, "^FO%d,%d^BQN,2,%d%s^FS\n", dots(e.X), dots(e.Y), mag, fd(string(level)+"A,", e.Text))
 		case ElemCode128:
 			m, err := Modules(ElemCode128, e.Text)
 			if err != nil {

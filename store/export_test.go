@@ -23,7 +23,7 @@ func Models() []any {
 		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &signatureRow{}, &unitRow{},
 		&patientRow{}, &patientWeightRow{}, &labelKeyRow{}, &labelPrintRow{},
 		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{},
-		&custodyScanRow{}, &excursionDispositionRow{}}
+		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.

@@ -374,7 +374,11 @@ func (s *Store) LotDetail(ctx context.Context, id int64) (domain.LotDetail, erro
 		}
 	}
 	d.ExceptionalFor = domain.ExceptionalPatients(d.Signatures)
-	d.InfusedPatients = []int64{} // no infusions can be recorded yet
+	d.InfusedPatients = []int64{}
+	if err := db.Model(&infusionRow{}).Joins("JOIN dose_bags ON dose_bags.id = infusions.dose_bag_id").
+		Where("dose_bags.lot_id = ?", id).Order("infusions.patient_id").Pluck("infusions.patient_id", &d.InfusedPatients).Error; err != nil {
+		return d, classify(err)
+	}
 	return d, nil
 }
 

@@ -1,0 +1,103 @@
+package api_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"cordtrace/domain"
+)
+
+func failedChecks(t *testing.T, v map[string]any) []string {
+	t.Helper()
+	var failed []string
+	for _, c := range v["checks"].([]any) {
+		if c.(map[string]any)["pass"] != true {
+			failed = append(failed, c.(map[string]any)["code"].(string))
+		}
+	}
+	return failed
+}
+
+// The whole journey: enrol → order → prepare → print → dispatch → receive → verify (pass) →
+// infuse → end, with a wrong-patient STOP on the way that names exactly its failed check.
+func TestBedsideJourney(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		bag, code, lotPath := preparedBag(t, ts, admin)
+		pharm := ts.login("ph.eve", "a good password")
+		doc := ts.login("dr.cho", "a good password")
+		nurse := ts.userWith(admin, "nurse.dee", domain.RoleNurse)
+		witness := ts.userWith(admin, "nurse.fay", domain.RoleNurse)
+		now := time.Now().UTC()
+		if r := ts.do("POST", "/api/v1/scans/dispatch", pharm, map[string]any{"code": code, "to": "ICU-3", "temperature_c": 5}); r.status != 201 {
+			t.Fatalf("dispatch: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", "/api/v1/scans/receive", nurse, map[string]any{"code": code, "temperature_c": 4.5}); r.status != 201 {
+			t.Fatalf("receive: %d %s", r.status, r.body)
+		}
+		other := ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": "SVP-003", "mrn": "MRN0003", "name": "Wang Fang",
+			"date_of_birth": "1970-01-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": now.AddDate(0, 0, -1)})
+		if other.status != 201 {
+			t.Fatalf("enrol: %d %s", other.status, other.body)
+		}
+		verify := func(wristband string, w map[string]string) map[string]any {
+			r := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": wristband, "code": code, "witness": w, "ward": "ICU-3"})
+			if r.status != 200 {
+				t.Fatalf("verify: %d %s", r.status, r.body)
+			}
+			return r.json(t)
+		}
+		byToken := map[string]string{"token": witness}
+
+		stop := verify("MRN0003", byToken)
+		if stop["pass"] != false || !slices.Equal(failedChecks(t, stop), []string{"PATIENT_MATCH"}) {
+			t.Fatalf("wrong patient: failed %v", failedChecks(t, stop))
+		}
+		badWitness := verify("MRN0001", map[string]string{"username": "nurse.fay", "password": "not the password"})
+		if !slices.Equal(failedChecks(t, badWitness), []string{"WITNESS"}) {
+			t.Fatalf("bad witness: failed %v", failedChecks(t, badWitness))
+		}
+		if r := ts.do("POST", "/api/v1/infusions", nurse, map[string]any{"verification_id": stop["id"]}); r.status != 422 {
+			t.Fatalf("infusion from a failed verification: %d %s", r.status, r.body)
+		}
+
+		pass := verify("MRN0001", byToken)
+		if pass["pass"] != true || len(pass["checks"].([]any)) != 10 {
+			t.Fatalf("verification: %v", pass)
+		}
+		r := ts.do("POST", "/api/v1/infusions", nurse, map[string]any{"verification_id": pass["id"]})
+		if r.status != 201 {
+			t.Fatalf("start: %d %s", r.status, r.body)
+		}
+		infusion := fmt.Sprintf("/api/v1/infusions/%d", int64(r.json(t)["id"].(float64)))
+		if r := ts.do("POST", "/api/v1/infusions", nurse, map[string]any{"verification_id": pass["id"]}); r.status != 409 {
+			t.Fatalf("second start: %d %s", r.status, r.body)
+		}
+		again := verify("MRN0001", byToken)
+		if !slices.Contains(failedChecks(t, again), "NOT_INFUSED") {
+			t.Fatalf("verification after the infusion: failed %v", failedChecks(t, again))
+		}
+		if r := ts.do("POST", infusion+"/end", nurse, map[string]any{"reactions": "none"}); r.status != 400 {
+			t.Fatalf("end without volume: %d", r.status)
+		}
+		if r := ts.do("POST", infusion+"/end", nurse, map[string]any{"volume_ml": 48.5, "reactions": "none"}); r.status != 200 {
+			t.Fatalf("end: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", infusion+"/end", nurse, map[string]any{"volume_ml": 48.5}); r.status != 409 {
+			t.Fatalf("second end: %d", r.status)
+		}
+		b := ts.do("GET", fmt.Sprintf("/api/v1/dose-bags/%d", int64(bag["id"].(float64))), nurse, nil).json(t)
+		if b["status"] != "infused" {
+			t.Fatalf("bag status %v", b["status"])
+		}
+		lot := ts.do("GET", lotPath, nurse, nil).json(t)
+		if ip := lot["infused_patients"].([]any); len(ip) != 1 {
+			t.Fatalf("infused patients of the lot: %v", ip)
+		}
+		if r := ts.do("GET", "/api/v1/audit/verify", admin, nil); r.json(t)["ok"] != true {
+			t.Fatalf("audit chain: %s", r.body)
+		}
+	})
+}

@@ -1,0 +1,103 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"cordtrace/domain"
+)
+
+// witnessInput confirms a bedside administration: a second nurse or physician, by their
+// credentials or by their own current session token.
+type witnessInput struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Token    string `json:"token"`
+}
+
+// witness authenticates the witness. A failure is not an error of the request: it is the
+// WITNESS check failing, which the verification reports with the others.
+func (s *Server) witness(ctx context.Context, in *witnessInput, requestID string) domain.WitnessFacts {
+	if in == nil || (in.Token == "" && in.Username == "") {
+		return domain.WitnessFacts{Problem: "no witness confirmed"}
+	}
+	var u domain.User
+	var err error
+	if in.Token != "" {
+		u, err = s.svc.Auth.Authenticate(ctx, in.Token)
+	} else {
+		u, err = s.svc.Auth.CheckPassword(ctx, in.Username, in.Password, requestID)
+	}
+	if err != nil {
+		return domain.WitnessFacts{Problem: "the witness login failed (" + domain.ErrorMessage(err) + ")"}
+	}
+	return domain.WitnessFacts{Authenticated: true, UserID: u.ID, Name: u.FullName, Roles: u.Roles}
+}
+
+func (s *Server) bedsideVerify(c echo.Context) error {
+	var in struct {
+		Wristband string        `json:"wristband"`
+		Code      string        `json:"code"`
+		Witness   *witnessInput `json:"witness"`
+		Ward      string        `json:"ward"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := required("wristband", in.Wristband, "code", in.Code); err != nil {
+		return err
+	}
+	sc, err := s.readScanCode(ctx, in.Code)
+	if err != nil {
+		return err
+	}
+	v, err := s.svc.Bedside.Verify(ctx, currentActor(c), domain.BedsideRequest{
+		Wristband: in.Wristband, Scan: sc, Witness: s.witness(ctx, in.Witness, requestID(c)), Ward: in.Ward,
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) startInfusion(c echo.Context) error {
+	var in struct {
+		VerificationID int64 `json:"verification_id"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if in.VerificationID <= 0 {
+		return domain.FieldError("verification_id", "name the passing bedside verification this infusion follows")
+	}
+	inf, err := s.svc.Bedside.StartInfusion(c.Request().Context(), currentActor(c), in.VerificationID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, inf)
+}
+
+func (s *Server) endInfusion(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		VolumeML  *float64 `json:"volume_ml"`
+		Reactions string   `json:"reactions"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if in.VolumeML == nil {
+		return domain.FieldError("volume_ml", "record the volume infused in mL")
+	}
+	inf, err := s.svc.Bedside.EndInfusion(c.Request().Context(), currentActor(c), id, *in.VolumeML, in.Reactions)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, inf)
+}
