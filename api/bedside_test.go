@@ -92,9 +92,20 @@ func TestBedsideJourney(t *testing.T) {
 		if b["status"] != "infused" {
 			t.Fatalf("bag status %v", b["status"])
 		}
+		if r := ts.do("POST", "/api/v1/adverse-events", nurse, map[string]any{"patient_id": pass["patient_id"], "serious": false,
+			"severity": "fatal", "description": "x", "onset_at": now}); r.status != 400 || r.errorOf(t)["field"] != "serious" {
+			t.Fatalf("fatal but not serious: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", "/api/v1/adverse-events", nurse, map[string]any{"patient_id": pass["patient_id"], "serious": true,
+			"severity": "severe", "description": "transient hypotension 20 min after start", "onset_at": now}); r.status != 201 || r.json(t)["lot_id"] == nil {
+			t.Fatalf("SAE: %d %s", r.status, r.body)
+		}
 		lot := ts.do("GET", lotPath, nurse, nil).json(t)
 		if ip := lot["infused_patients"].([]any); len(ip) != 1 {
 			t.Fatalf("infused patients of the lot: %v", ip)
+		}
+		if aes := lot["adverse_events"].([]any); len(aes) != 1 || aes[0].(map[string]any)["serious"] != true || lot["lot"].(map[string]any)["status"] != "released" {
+			t.Fatalf("lot after an SAE: events %v, status %v (an SAE holds nothing by itself)", aes, lot["lot"].(map[string]any)["status"])
 		}
 		if r := ts.do("GET", "/api/v1/audit/verify", admin, nil); r.json(t)["ok"] != true {
 			t.Fatalf("audit chain: %s", r.body)

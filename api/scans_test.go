@@ -78,6 +78,15 @@ func TestCustodyScans(t *testing.T) {
 			t.Fatalf("manual receipt with an excursion: %d %s", r.status, r.body)
 		}
 
+		if r := ts.do("POST", bagPath+"/excursion-disposition", pharm, map[string]string{"decision": "use", "reason": "x"}); r.status != 403 {
+			t.Fatalf("disposition by a pharmacist: %d", r.status)
+		}
+		if r := ts.do("POST", bagPath+"/excursion-disposition", qa, map[string]string{"decision": "use", "reason": "9.5 °C for under 10 min; within stability data"}); r.status != 200 {
+			t.Fatalf("disposition: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", bagPath+"/excursion-disposition", qa, map[string]string{"decision": "use", "reason": "again"}); r.status != 409 {
+			t.Fatalf("disposition without an open excursion: %d", r.status)
+		}
 		// A reprint supersedes the old print at its next scan; a recall blocks the bag.
 		ts.do("POST", bagPath+"/reprint", pharm, map[string]string{"reason": "wet label"})
 		if r := receive(code, 5); r.status != 422 || !strings.Contains(r.errorOf(t)["message"].(string), "replaced") {

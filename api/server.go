@@ -25,6 +25,7 @@ type Services struct {
 	Pharmacy domain.PharmacyService
 	Custody  domain.CustodyService
 	Bedside  domain.BedsideService
+	Safety   domain.SafetyService
 	// Ping reports whether the database answers, for /readyz.
 	Ping func(ctx context.Context) error
 }
@@ -139,6 +140,8 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/bedside/verify", domain.PermBedside, s.bedsideVerify)
 	s.handle(http.MethodPost, "/infusions", domain.PermBedside, s.startInfusion)
 	s.handle(http.MethodPost, "/infusions/:id/end", domain.PermBedside, s.endInfusion)
+	s.handle(http.MethodPost, "/adverse-events", domain.PermAdverseEvent, s.reportAdverseEvent)
+	s.handle(http.MethodPost, "/dose-bags/:id/excursion-disposition", domain.PermDisposeExcursion, s.disposeExcursion)
 	s.handle(http.MethodPost, "/spec-versions", domain.PermManageSpec, s.createSpecVersion)
 	return s
 }

@@ -130,6 +130,8 @@ type LotDetail struct {
 	// InfusedPatients lists the patients already infused from this lot: who a recall must
 	// follow up.
 	InfusedPatients []int64 `json:"infused_patients"`
+	// AdverseEvents linked to the lot through an infusion; serious ones are flagged there.
+	AdverseEvents []AdverseEvent `json:"adverse_events"`
 }
 
 // ExceptionalPatients returns the patients for whom both halves of an exceptional release

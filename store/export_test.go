@@ -23,7 +23,7 @@ func Models() []any {
 		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &signatureRow{}, &unitRow{},
 		&patientRow{}, &patientWeightRow{}, &labelKeyRow{}, &labelPrintRow{},
 		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{},
-		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}}
+		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.

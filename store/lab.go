@@ -379,6 +379,9 @@ func (s *Store) LotDetail(ctx context.Context, id int64) (domain.LotDetail, erro
 		Where("dose_bags.lot_id = ?", id).Order("infusions.patient_id").Pluck("infusions.patient_id", &d.InfusedPatients).Error; err != nil {
 		return d, classify(err)
 	}
+	if d.AdverseEvents, err = lotAdverseEvents(db, id); err != nil {
+		return d, classify(err)
+	}
 	return d, nil
 }
 
