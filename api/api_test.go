@@ -63,7 +63,7 @@ func newTestServer(t *testing.T, backend string) *testServer {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Ping: st.Ping},
+	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Ping: st.Ping},
 		api.Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), BodyLimit: "4K"})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,6 +107,26 @@ func TestBedsideJourney(t *testing.T) {
 		}
 		if aes := lot["adverse_events"].([]any); len(aes) != 1 || aes[0].(map[string]any)["serious"] != true || lot["lot"].(map[string]any)["status"] != "released" {
 			t.Fatalf("lot after an SAE: events %v, status %v (an SAE holds nothing by itself)", aes, lot["lot"].(map[string]any)["status"])
+		}
+		// Trace both ways: the lot reaches the patient, the patient reaches the donation.
+		tr := ts.do("GET", lotPath+"/trace", nurse, nil)
+		if tr.status != 200 {
+			t.Fatalf("lot trace: %d %s", tr.status, tr.body)
+		}
+		bags := tr.json(t)["dose_bags"].([]any)
+		if len(bags) != 1 {
+			t.Fatalf("lot trace bags: %s", tr.body)
+		}
+		bt := bags[0].(map[string]any)
+		if bt["subject_id"] != "SVP-001" || bt["infusion"] == nil || len(bt["custody"].([]any)) != 2 || len(bt["verifications"].([]any)) != 4 {
+			t.Fatalf("bag trace: %v", bt)
+		}
+		if strings.Contains(string(tr.body), "Li Wei") {
+			t.Fatal("the lot trace shows the patient's name; it must tie product and patient without it")
+		}
+		pt := ts.do("GET", fmt.Sprintf("/api/v1/patients/%d/trace", int64(pass["patient_id"].(float64))), nurse, nil).json(t)
+		if dons := pt["donations"].([]any); len(dons) != 1 || dons[0].(map[string]any)["din"] != lot["lot"].(map[string]any)["din"] {
+			t.Fatalf("patient trace donations: %v", pt["donations"])
 		}
 		if r := ts.do("GET", "/api/v1/audit/verify", admin, nil); r.json(t)["ok"] != true {
 			t.Fatalf("audit chain: %s", r.body)

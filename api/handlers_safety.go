@@ -47,3 +47,27 @@ func (s *Server) disposeExcursion(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, bag)
 }
+
+func (s *Server) lotTrace(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	t, err := s.svc.Trace.LotTrace(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, t)
+}
+
+func (s *Server) patientTrace(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	t, err := s.svc.Trace.PatientTrace(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, t)
+}

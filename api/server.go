@@ -26,6 +26,7 @@ type Services struct {
 	Custody  domain.CustodyService
 	Bedside  domain.BedsideService
 	Safety   domain.SafetyService
+	Trace    domain.TraceService
 	// Ping reports whether the database answers, for /readyz.
 	Ping func(ctx context.Context) error
 }
@@ -141,6 +142,8 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/infusions", domain.PermBedside, s.startInfusion)
 	s.handle(http.MethodPost, "/infusions/:id/end", domain.PermBedside, s.endInfusion)
 	s.handle(http.MethodPost, "/adverse-events", domain.PermAdverseEvent, s.reportAdverseEvent)
+	s.handle(http.MethodGet, "/lots/:id/trace", domain.PermAnyUser, s.lotTrace)
+	s.handle(http.MethodGet, "/patients/:id/trace", domain.PermAnyUser, s.patientTrace)
 	s.handle(http.MethodPost, "/dose-bags/:id/excursion-disposition", domain.PermDisposeExcursion, s.disposeExcursion)
 	s.handle(http.MethodPost, "/spec-versions", domain.PermManageSpec, s.createSpecVersion)
 	return s

@@ -1,0 +1,52 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// VerificationSummary is one bedside attempt as a trace shows it.
+type VerificationSummary struct {
+	ID         int64     `json:"id"`
+	Pass       bool      `json:"pass"`
+	Failed     []string  `json:"failed"`
+	CodeKind   string    `json:"code_kind"`
+	Ward       string    `json:"ward,omitempty"`
+	VerifiedAt time.Time `json:"verified_at"`
+}
+
+// BagTrace is a dose bag with everything that happened to it. The patient appears by subject
+// id and chain of identity, never by name.
+type BagTrace struct {
+	Bag             DoseBag               `json:"bag"`
+	SubjectID       string                `json:"subject_id"`
+	ChainOfIdentity string                `json:"chain_of_identity"`
+	Custody         []CustodyEvent        `json:"custody"`
+	Verifications   []VerificationSummary `json:"verifications"`
+	Infusion        *Infusion             `json:"infusion,omitempty"`
+}
+
+// LotTrace follows a lot forward: donation → lot → units → dose bags → patients (SPEC §1).
+type LotTrace struct {
+	Donation        Donation       `json:"donation"`
+	Lot             Lot            `json:"lot"`
+	Units           []Unit         `json:"units"`
+	Bags            []BagTrace     `json:"dose_bags"`
+	InfusedPatients []int64        `json:"infused_patients"`
+	AdverseEvents   []AdverseEvent `json:"adverse_events"`
+}
+
+// PatientTrace follows a patient back: their bags → lots → donations.
+type PatientTrace struct {
+	Patient       Patient        `json:"patient"`
+	Bags          []BagTrace     `json:"dose_bags"`
+	Lots          []Lot          `json:"lots"`
+	Donations     []Donation     `json:"donations"`
+	AdverseEvents []AdverseEvent `json:"adverse_events"`
+}
+
+// TraceService answers traceability questions both ways.
+type TraceService interface {
+	LotTrace(ctx context.Context, lotID int64) (LotTrace, error)
+	PatientTrace(ctx context.Context, patientID int64) (PatientTrace, error)
+}
