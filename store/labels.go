@@ -190,3 +190,30 @@ func (s *Store) LotUnits(ctx context.Context, lotID int64) ([]domain.Unit, domai
 	}
 	return d.Units, d.Lot, nil
 }
+
+// RotateLabelKey retires every active signing key and creates a new one, in one transaction.
+// Retired keys still verify the labels printed under them; new prints use the new key.
+func (s *Store) RotateLabelKey(ctx context.Context, actor domain.Actor, generate func() (domain.LabelKey, error)) (domain.LabelKey, error) {
+	k, err := generate()
+	if err != nil {
+		return k, err
+	}
+	err = s.write(ctx, actor, func(t *tx) error {
+		var active []labelKeyRow
+		if err := t.db.Where("retired_at IS NULL").Find(&active).Error; err != nil {
+			return err
+		}
+		for _, a := range active {
+			if err := t.db.Model(&labelKeyRow{}).Where("kid = ?", a.KID).Update("retired_at", t.now).Error; err != nil {
+				return err
+			}
+			t.audit("label_key.retire", "label_key", a.KID, nil, map[string]string{"kid": a.KID}, "rotation")
+		}
+		if err := t.db.Create(&labelKeyRow{KID: k.KID, PublicKey: k.PublicKey, PrivateKey: k.PrivatePEM, CreatedAt: t.now}).Error; err != nil {
+			return fmt.Errorf("store label key: %w", err)
+		}
+		t.audit("label_key.create", "label_key", k.KID, nil, map[string]string{"kid": k.KID, "public_key": k.PublicKey}, "rotation")
+		return nil
+	})
+	return k, err
+}

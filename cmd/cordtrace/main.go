@@ -4,6 +4,7 @@
 //	cordtrace migrate [up|status]
 //	cordtrace user add -username NAME -full-name "NAME" -roles qc,qa [-password-stdin]
 //	cordtrace audit verify
+//	cordtrace label-key rotate
 package main
 
 import (
@@ -28,6 +29,7 @@ commands:
   migrate [up|status]   apply pending database migrations, or list them
   user add              create a user: -username, -full-name, -roles, password on stdin
   audit verify          recompute the audit chain; exit status 1 names the first broken entry
+  label-key rotate      retire the label signing key and start signing with a new one
 
 Configuration comes from environment variables; 'cordtrace serve -h' lists them.
 `
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdUser(ctx, e, rest)
 	case "audit":
 		return cmdAudit(ctx, e, rest)
+	case "label-key":
+		return cmdLabelKey(ctx, e, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

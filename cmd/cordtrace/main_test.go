@@ -229,8 +229,22 @@ func TestMigrateUserAndAuditCommands(t *testing.T) {
 				t.Fatalf("bad role: %d %q", code, errOut)
 			}
 
-			if code, out, _ := runCmd(t, vars, "", "audit", "verify"); code != exitOK || !strings.Contains(out, "OK: 1 entries") {
+			if code, out, _ := runCmd(t, vars, "", "audit", "verify"); code != exitOK || !strings.Contains(out, "OK: 1 entries verified") {
 				t.Fatalf("audit verify: %d %q", code, out)
+			}
+			for i := 0; i < 2; i++ {
+				if code, out, errOut := runCmd(t, vars, "", "label-key", "rotate"); code != exitOK || !strings.Contains(out, "new label signing key") {
+					t.Fatalf("rotate: %d %q %q", code, out, errOut)
+				}
+			}
+			st, err := store.Open(context.Background(), store.Options{DatabaseURL: vars["DATABASE_URL"], DataDir: vars["CORDTRACE_DATA_DIR"]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, _ := st.LabelKeys(context.Background())
+			st.Close()
+			if len(keys) != 2 || keys[0].RetiredAt != nil || keys[1].RetiredAt == nil {
+				t.Fatalf("after two rotations: %+v, want the newest active and the first retired", keys)
 			}
 			tamper(t, vars, b)
 			code, out, _ = runCmd(t, vars, "", "audit", "verify")

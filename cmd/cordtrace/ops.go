@@ -149,3 +149,28 @@ func userFacing(err error) string {
 	}
 	return domain.ErrorMessage(err)
 }
+
+func cmdLabelKey(ctx context.Context, e env, args []string) int {
+	if len(args) == 0 || args[0] != "rotate" {
+		fmt.Fprintln(e.stderr, "usage: cordtrace label-key rotate")
+		return exitUsage
+	}
+	cfg, status := configure(e, flagSet("label-key rotate", e), args[1:])
+	if status >= 0 {
+		return status
+	}
+	st, err := store.Open(ctx, storeOptions(cfg, newLogger(cfg, e.stderr)))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "cordtrace label-key rotate: %v\n", err)
+		return exitRuntime
+	}
+	defer st.Close()
+	actor := domain.Actor{Username: "cli", FullName: "cordtrace command line", Role: "system", RequestID: "cli"}
+	k, err := st.RotateLabelKey(ctx, actor, generateLabelKey)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "cordtrace label-key rotate: %v\n", err)
+		return exitRuntime
+	}
+	fmt.Fprintf(e.stdout, "new label signing key %s; earlier keys are retired and still verify the labels printed with them\n", k.KID)
+	return exitOK
+}
