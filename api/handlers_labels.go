@@ -77,6 +77,30 @@ func (s *Server) unitContent(signer *labels.Signer, u domain.Unit, lot domain.Lo
 	}, nil
 }
 
+// serveLabel records a print of an entity's label and serves it in a format. layout builds the
+// label for the print serial just recorded, signed by the current key.
+func (s *Server) serveLabel(c echo.Context, format, entityType string, entityID int64,
+	layout func(signer *labels.Signer, serial int64) (labels.Layout, error)) error {
+	dpi, err := zplDPI(c, format)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	signer, _, err := s.signingKeys(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := s.svc.Labels.Print(ctx, currentActor(c), entityType, entityID, format)
+	if err != nil {
+		return err
+	}
+	l, err := layout(signer, p.Serial)
+	if err != nil {
+		return err
+	}
+	return renderLabel(c, format, dpi, l)
+}
+
 // unitLabel serves one unit's label in a format; printing it is recorded.
 func (s *Server) unitLabel(format string) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -84,28 +108,14 @@ func (s *Server) unitLabel(format string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		dpi, err := zplDPI(c, format)
+		u, lot, err := s.svc.Labels.UnitForLabel(c.Request().Context(), id)
 		if err != nil {
 			return err
 		}
-		ctx := c.Request().Context()
-		u, lot, err := s.svc.Labels.UnitForLabel(ctx, id)
-		if err != nil {
-			return err
-		}
-		signer, _, err := s.signingKeys(ctx)
-		if err != nil {
-			return err
-		}
-		p, err := s.svc.Labels.Print(ctx, currentActor(c), "unit", u.ID, format)
-		if err != nil {
-			return err
-		}
-		content, err := s.unitContent(signer, u, lot, p.Serial)
-		if err != nil {
-			return err
-		}
-		return renderLabel(c, format, dpi, labels.UnitLayout(content))
+		return s.serveLabel(c, format, "unit", u.ID, func(signer *labels.Signer, serial int64) (labels.Layout, error) {
+			content, err := s.unitContent(signer, u, lot, serial)
+			return labels.UnitLayout(content), err
+		})
 	}
 }
 

@@ -89,34 +89,21 @@ func (s *Server) bagContent(c echo.Context, signer *labels.Signer, bag domain.Do
 	}, nil
 }
 
+// doseBagLabel serves a dose bag's label in a format; printing it is recorded.
 func (s *Server) doseBagLabel(format string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := idParam(c, "id")
 		if err != nil {
 			return err
 		}
-		dpi, err := zplDPI(c, format)
+		bag, err := s.svc.Pharmacy.DoseBag(c.Request().Context(), id)
 		if err != nil {
 			return err
 		}
-		ctx := c.Request().Context()
-		bag, err := s.svc.Pharmacy.DoseBag(ctx, id)
-		if err != nil {
-			return err
-		}
-		signer, _, err := s.signingKeys(ctx)
-		if err != nil {
-			return err
-		}
-		p, err := s.svc.Labels.Print(ctx, currentActor(c), "dose_bag", bag.ID, format)
-		if err != nil {
-			return err
-		}
-		content, err := s.bagContent(c, signer, bag, p.Serial)
-		if err != nil {
-			return err
-		}
-		return renderLabel(c, format, dpi, labels.DoseBagLayout(content))
+		return s.serveLabel(c, format, "dose_bag", bag.ID, func(signer *labels.Signer, serial int64) (labels.Layout, error) {
+			content, err := s.bagContent(c, signer, bag, serial)
+			return labels.DoseBagLayout(content), err
+		})
 	}
 }
 
