@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,12 @@ func TestCustodyScans(t *testing.T) {
 			t.Fatalf("manual receipt with an excursion: %d %s", r.status, r.body)
 		}
 
+		// The open excursion blocks the bedside until QA decides.
+		witness := ts.userWith(admin, "nurse.fay", domain.RoleNurse)
+		v := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code, "witness": map[string]string{"token": witness}}).json(t)
+		if v["pass"] != false || !slices.Contains(failedChecks(t, v), "CUSTODY") {
+			t.Fatalf("verification with an open excursion: %v", failedChecks(t, v))
+		}
 		if r := ts.do("POST", bagPath+"/excursion-disposition", pharm, map[string]string{"decision": "use", "reason": "x"}); r.status != 403 {
 			t.Fatalf("disposition by a pharmacist: %d", r.status)
 		}
@@ -86,6 +93,10 @@ func TestCustodyScans(t *testing.T) {
 		}
 		if r := ts.do("POST", bagPath+"/excursion-disposition", qa, map[string]string{"decision": "use", "reason": "again"}); r.status != 409 {
 			t.Fatalf("disposition without an open excursion: %d", r.status)
+		}
+		v = ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code, "witness": map[string]string{"token": witness}}).json(t)
+		if slices.Contains(failedChecks(t, v), "CUSTODY") {
+			t.Fatalf("CUSTODY still fails after QA cleared the excursion: %v", v["checks"])
 		}
 		// A reprint supersedes the old print at its next scan; a recall blocks the bag.
 		ts.do("POST", bagPath+"/reprint", pharm, map[string]string{"reason": "wet label"})

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -102,6 +103,28 @@ func TestOneInfusionPerBagUnderConcurrency(t *testing.T) {
 				t.Fatalf("%d infusions started, %d conflicts; want exactly 1 and 15", ok.Load(), conflict.Load())
 			}
 			mustVerify(t, stores[0])
+		})
+	}
+}
+
+// An infusion starts only from a verification younger than the spec's 30 minutes.
+func TestInfusionNeedsARecentVerification(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			clk := newClock()
+			clk.t = time.Now().UTC()
+			st := storetest.Open(t, b, store.Options{Now: clk.Now})
+			vid := verifiedBag(t, st)
+			nurse := domain.Actor{UserID: 1, Username: "admin", FullName: "Test", Role: domain.RoleNurse}
+			clk.Advance(30 * time.Minute)
+			_, err := st.StartInfusion(context.Background(), nurse, vid)
+			if domain.ErrorCode(err) != domain.ERuleViolated || !strings.Contains(domain.ErrorMessage(err), "verify again") {
+				t.Fatalf("start from a 30-minute-old verification: %v", err)
+			}
+			clk.Advance(-time.Second)
+			if _, err := st.StartInfusion(context.Background(), nurse, vid); err != nil {
+				t.Fatalf("start from a verification just under 30 minutes old: %v", err)
+			}
 		})
 	}
 }
