@@ -16,6 +16,7 @@ import (
 	"cordtrace/domain"
 	"cordtrace/labels"
 	"cordtrace/store"
+	"cordtrace/web"
 )
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
@@ -85,6 +86,12 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Ping: st.Ping},
 		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, Site: cfg.Site})
 	srv.RegisterDB(st.SQLDB())
+	pages, err := web.Parse()
+	if err != nil {
+		logger.Error("cannot parse the web pages", "err", err)
+		return exitRuntime
+	}
+	web.Register(srv.Echo(), pages, web.Services{Auth: st, Lab: st}, api.SessionCookie, false)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		logger.Error("cannot listen", "addr", cfg.Addr, "err", err)

@@ -1,0 +1,121 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"cordtrace/domain"
+	"cordtrace/store"
+	"cordtrace/store/storetest"
+	"cordtrace/web"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// Every page renders, with the data it is given, once the templates are parsed at start.
+func TestEveryPageRenders(t *testing.T) {
+	pages, err := web.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &domain.User{Username: "qa", FullName: "Q. A.", Roles: []domain.Role{domain.RoleQA}}
+	lot := domain.Lot{ID: 1, LotNumber: "L-1", DIN: "A999926000001", Status: domain.LotOnHold, ExpiresAt: time.Now()}
+	views := map[string]web.View{
+		"login": {Title: "Log in", Flash: "the username or password is wrong", Data: struct{ Username string }{"qa"}},
+		"lots": {Title: "Lots", User: u, Data: struct {
+			Lots     []domain.Lot
+			Statuses []domain.LotStatus
+			Status   string
+			Query    string
+		}{[]domain.Lot{lot}, domain.LotStatuses, "on_hold", "L-"}},
+		"lot": {Title: "Lot L-1", User: u, Data: domain.LotDetail{Lot: lot, Evaluation: domain.Evaluate(domain.DefaultSpecV1(), nil)}},
+	}
+	for _, name := range web.PageNames {
+		v, ok := views[name]
+		if !ok {
+			t.Errorf("no test data for page %s", name)
+			continue
+		}
+		rec := httptest.NewRecorder()
+		if err := pages.Render(rec, http.StatusOK, name, v); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		body := rec.Body.String()
+		if !strings.Contains(body, "<title>"+v.Title+" · cordtrace</title>") || !strings.Contains(body, `name="viewport"`) {
+			t.Errorf("%s: page lacks its title or viewport", name)
+		}
+		if v.Flash != "" && !strings.Contains(body, v.Flash) {
+			t.Errorf("%s: flash message not shown", name)
+		}
+	}
+}
+
+func TestLoginAndLotPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		st.EnsureAdmin(ctx, "admin password 1")
+		qc, _ := st.CreateUser(ctx, domain.Actor{FullName: "t"}, domain.NewUser{Username: "qc.ann", FullName: "Ann QC", Password: "a good password", Roles: []domain.Role{domain.RoleQC}})
+		actor := domain.Actor{UserID: qc.ID, Username: qc.Username, FullName: qc.FullName, Role: domain.RoleQC}
+		d, _ := st.CreateDonation(ctx, actor, domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour), Eligibility: domain.Eligible})
+		lot, err := st.CreateLot(ctx, actor, domain.NewLot{DonationID: d.ID, LotNumber: "WEB-<b>1</b>", ManufacturedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().AddDate(1, 0, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages, err := web.Parse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := echo.New()
+		web.Register(e, pages, web.Services{Auth: st, Lab: st}, "cordtrace_session", false)
+		srv := httptest.NewServer(e)
+		defer srv.Close()
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar}
+		get := func(path string) (int, string) {
+			res, err := client.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			return res.StatusCode, string(b)
+		}
+		if status, body := get("/lots"); status != 200 || !strings.Contains(body, "<h1>Log in</h1>") {
+			t.Fatalf("lots before login: %d", status)
+		}
+		res, _ := client.PostForm(srv.URL+"/login", url.Values{"username": {"qc.ann"}, "password": {"wrong password"}})
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 401 || !strings.Contains(string(b), "wrong") || !strings.Contains(string(b), `value="qc.ann"`) {
+			t.Fatalf("wrong password: %d", res.StatusCode)
+		}
+		res, _ = client.PostForm(srv.URL+"/login", url.Values{"username": {"qc.ann"}, "password": {"a good password"}})
+		b, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(b), "<h1>Lots</h1>") || !strings.Contains(string(b), "Ann QC") {
+			t.Fatalf("after login: %d", res.StatusCode)
+		}
+		// Lot numbers are shown as text, never as markup.
+		if !strings.Contains(string(b), "WEB-&lt;b&gt;1&lt;/b&gt;") || strings.Contains(string(b), "WEB-<b>1</b>") {
+			t.Fatal("a lot number was rendered as HTML")
+		}
+		status, body := get("/lots/" + strconv.FormatInt(lot.ID, 10))
+		if status != 200 || !strings.Contains(body, "Evaluation (specification v1)") || !strings.Contains(body, "bv2_potency") {
+			t.Fatalf("lot page: %d", status)
+		}
+		if status, _ := get("/static/app.css"); status != 200 {
+			t.Fatalf("stylesheet: %d", status)
+		}
+	})
+}
