@@ -128,6 +128,19 @@ func TestBedsideJourney(t *testing.T) {
 		if dons := pt["donations"].([]any); len(dons) != 1 || dons[0].(map[string]any)["din"] != lot["lot"].(map[string]any)["din"] {
 			t.Fatalf("patient trace donations: %v", pt["donations"])
 		}
+		metrics := string(ts.do("GET", "/metrics", "", nil).body)
+		for _, want := range []string{
+			`cordtrace_bedside_verifications_total{verdict="pass"} 1`,
+			`cordtrace_bedside_verifications_total{verdict="stop"} 3`,
+			`cordtrace_bedside_failed_checks_total{check="PATIENT_MATCH"} 1`,
+			`cordtrace_bedside_failed_checks_total{check="WITNESS"} 1`,
+			`cordtrace_custody_scans_total{code_kind="qr",kind="dispatch",outcome="accepted"} 1`,
+			`cordtrace_label_prints_total{entity="dose_bag",format="png"} 1`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
 		if r := ts.do("GET", "/api/v1/audit/verify", admin, nil); r.json(t)["ok"] != true {
 			t.Fatalf("audit chain: %s", r.body)
 		}

@@ -60,6 +60,16 @@ func (s *Server) bedsideVerify(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	verdict := "stop"
+	if v.Pass {
+		verdict = "pass"
+	}
+	s.metrics.verifications.WithLabelValues(verdict).Inc()
+	for _, ch := range v.Checks {
+		if !ch.Pass {
+			s.metrics.failedChecks.WithLabelValues(ch.Code).Inc()
+		}
+	}
 	return c.JSON(http.StatusOK, v)
 }
 

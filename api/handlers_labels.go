@@ -94,6 +94,7 @@ func (s *Server) serveLabel(c echo.Context, format, entityType string, entityID 
 	if err != nil {
 		return err
 	}
+	s.metrics.prints.WithLabelValues(entityType, format).Inc()
 	l, err := layout(signer, p.Serial)
 	if err != nil {
 		return err

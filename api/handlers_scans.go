@@ -100,6 +100,11 @@ func (s *Server) scan(kind string) echo.HandlerFunc {
 			}
 		}
 		ev, err := s.svc.Custody.RecordScan(ctx, currentActor(c), sc)
+		outcome := "accepted"
+		if err != nil {
+			outcome = "refused"
+		}
+		s.metrics.scans.WithLabelValues(kind, sc.CodeKind, outcome).Inc()
 		if err != nil {
 			return err
 		}

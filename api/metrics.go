@@ -14,9 +14,13 @@ import (
 // metrics are the service's Prometheus metrics. Each server has its own registry, so that tests
 // can run many servers in one process.
 type metrics struct {
-	registry *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	registry      *prometheus.Registry
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	verifications *prometheus.CounterVec
+	failedChecks  *prometheus.CounterVec
+	scans         *prometheus.CounterVec
+	prints        *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -32,7 +36,19 @@ func newMetrics() *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .015, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route", "method"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency,
+	m.verifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cordtrace_bedside_verifications_total", Help: "Bedside verifications by verdict (pass or stop).",
+	}, []string{"verdict"})
+	m.failedChecks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cordtrace_bedside_failed_checks_total", Help: "Failed bedside checks by code (SPEC §7).",
+	}, []string{"check"})
+	m.scans = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cordtrace_custody_scans_total", Help: "Custody scans by kind, how the code was read, and outcome.",
+	}, []string{"kind", "code_kind", "outcome"})
+	m.prints = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cordtrace_label_prints_total", Help: "Label prints by entity and format.",
+	}, []string{"entity", "format"})
+	m.registry.MustRegister(m.requests, m.latency, m.verifications, m.failedChecks, m.scans, m.prints,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
