@@ -412,3 +412,24 @@ func auditEntries(t *testing.T, vars map[string]string) int {
 	n, _ := strconv.Atoi(m[1])
 	return n
 }
+
+func TestServeDemo(t *testing.T) {
+	vars := backendEnv(t, storetest.SQLite)
+	vars["CORDTRACE_ADDR"] = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs, out := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "-demo"}, envOf(vars), nil, out, logs) }()
+	base := waitListening(t, logs)
+	if !strings.Contains(out.String(), "demo site loaded") || !strings.Contains(out.String(), demoPassword) {
+		t.Fatalf("demo output: %q", out.String())
+	}
+	token := login(t, base, "nurse", demoPassword)
+	status, lots := call(t, base, token, "GET", "/lots?status=released", nil)
+	if status != 200 || len(lots["lots"].([]any)) != 1 {
+		t.Fatalf("demo lots: %d %v", status, lots)
+	}
+	cancel()
+	<-done
+}

@@ -61,7 +61,9 @@ func storeOptions(cfg Config, logger *slog.Logger) store.Options {
 }
 
 func cmdServe(ctx context.Context, e env, args []string) int {
-	cfg, status := configure(e, flagSet("serve", e), args)
+	fs := flagSet("serve", e)
+	demo := fs.Bool("demo", false, "load a demo site (users, a released lot, patients) into an empty database and print how to log in")
+	cfg, status := configure(e, fs, args)
 	if status >= 0 {
 		return status
 	}
@@ -75,6 +77,12 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	if err := bootstrapAdmin(ctx, st, cfg, logger); err != nil {
 		logger.Error("cannot create the first administrator", "err", err)
 		return exitRuntime
+	}
+	if *demo {
+		if err := loadDemo(ctx, st, e.stdout); err != nil {
+			logger.Error("cannot load the demo site", "err", err)
+			return exitRuntime
+		}
 	}
 	key, err := st.EnsureLabelKey(ctx, generateLabelKey)
 	if err != nil {
