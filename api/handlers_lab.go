@@ -142,6 +142,31 @@ func (s *Server) addQCResult(c echo.Context) error {
 	return c.JSON(http.StatusCreated, r)
 }
 
+// previewBV2 computes a BV2 replicate grid's validity and inhibition as the analyst types,
+// with the same rules and specification as a recorded result, and records nothing.
+func (s *Server) previewBV2(c echo.Context) error {
+	var in struct {
+		Analyte  string    `json:"analyte"`
+		Baseline []float64 `json:"baseline"`
+		LPS      []float64 `json:"lps"`
+		Treated  []float64 `json:"treated"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	spec, err := s.svc.Lab.CurrentSpec(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	r := domain.QCResult{Test: domain.TestBV2Potency, Analyte: in.Analyte, Baseline: in.Baseline, LPS: in.LPS, Treated: in.Treated}
+	if err := r.Validate(spec); err != nil {
+		return err
+	}
+	r.Complete(spec)
+	return c.JSON(http.StatusOK, map[string]any{"valid": *r.Valid, "inhibition_pct": *r.InhibitionPct,
+		"invalid_reason": r.InvalidReason, "min_inhibition_pct": spec.MinInhibitionPct, "spec_version": spec.Version})
+}
+
 func (s *Server) evaluation(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {

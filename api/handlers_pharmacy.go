@@ -143,3 +143,28 @@ func zplDPI(c echo.Context, format string) (int, error) {
 	}
 	return 0, domain.FieldError("dpi", "dpi must be 203 or 300, as the Zebra printer is")
 }
+
+// listDoseOrders is the pharmacy's worklist. Only open orders are listed: filled ones are
+// found through their bag.
+func (s *Server) listDoseOrders(c echo.Context) error {
+	if st := c.QueryParam("status"); st != "" && st != "open" {
+		return domain.FieldError("status", "only open dose orders are listed; use ?status=open or leave it out")
+	}
+	orders, err := s.svc.Pharmacy.OpenDoseOrders(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, orders)
+}
+
+// listUnits lists the units a pharmacist may thaw now.
+func (s *Server) listUnits(c echo.Context) error {
+	if st := c.QueryParam("status"); st != "" && st != "available" {
+		return domain.FieldError("status", "only available units are listed; use ?status=available or leave it out")
+	}
+	units, err := s.svc.Pharmacy.AvailableUnits(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, units)
+}

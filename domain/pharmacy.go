@@ -99,4 +99,24 @@ type PharmacyService interface {
 	PrepareDoseBag(ctx context.Context, actor Actor, orderID int64, n NewDoseBag) (DoseBag, error)
 	DoseBag(ctx context.Context, id int64) (DoseBag, error)
 	DoseBagByCode(ctx context.Context, bagID string) (DoseBag, error)
+	PharmacyWorklist
+}
+
+// OrderWaiting is an open dose order on the pharmacy's worklist, with who it is for.
+type OrderWaiting struct {
+	DoseOrder
+	SubjectID string `json:"subject_id"`
+}
+
+// AvailableUnit is a unit the pharmacy may thaw: available, in a released lot that has not expired.
+type AvailableUnit struct {
+	Unit
+	LotNumber    string    `json:"lot_number"`
+	LotExpiresAt time.Time `json:"lot_expires_at"`
+}
+
+// PharmacyWorklist is what the pharmacy's pages list: orders waiting and the units to fill them.
+type PharmacyWorklist interface {
+	OpenDoseOrders(ctx context.Context) ([]OrderWaiting, error)
+	AvailableUnits(ctx context.Context) ([]AvailableUnit, error)
 }

@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+
+	"gorm.io/gorm"
+
+	"cordtrace/domain"
+)
+
+// OpenDoseOrders lists the dose orders no bag has filled yet, oldest first: the order in which
+// the pharmacy should prepare them.
+func (s *Store) OpenDoseOrders(ctx context.Context) ([]domain.OrderWaiting, error) {
+	db := s.read(ctx)
+	var orders []doseOrderRow
+	if err := db.Where("status = ?", "open").Order("ordered_at, id").Find(&orders).Error; err != nil {
+		return nil, classify(err)
+	}
+	subjects, err := subjectIDs(db, orders)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]domain.OrderWaiting, len(orders))
+	for i, o := range orders {
+		out[i] = domain.OrderWaiting{DoseOrder: o.toDomain(), SubjectID: subjects[o.PatientID]}
+	}
+	return out, nil
+}
+
+func subjectIDs(db *gorm.DB, orders []doseOrderRow) (map[int64]string, error) {
+	ids := make([]int64, len(orders))
+	for i, o := range orders {
+		ids[i] = o.PatientID
+	}
+	var patients []patientRow
+	if len(ids) > 0 {
+		if err := db.Where("id IN ?", ids).Find(&patients).Error; err != nil {
+			return nil, classify(err)
+		}
+	}
+	out := make(map[int64]string, len(patients))
+	for _, p := range patients {
+		out[p.ID] = p.SubjectID
+	}
+	return out, nil
+}
+
+// AvailableUnits lists the units that may be thawed now, soonest-expiring lot first so that
+// the oldest stock is used before it expires.
+func (s *Store) AvailableUnits(ctx context.Context) ([]domain.AvailableUnit, error) {
+	db := s.read(ctx)
+	var lots []lotRow
+	if err := db.Where("status = ? AND expires_at > ?", domain.LotReleased, s.now()).Order("expires_at, id").Find(&lots).Error; err != nil {
+		return nil, classify(err)
+	}
+	out := []domain.AvailableUnit{}
+	for _, l := range lots {
+		var units []unitRow
+		if err := db.Where("lot_id = ? AND status = ?", l.ID, domain.UnitAvailable).Order("unit_id").Find(&units).Error; err != nil {
+			return nil, classify(err)
+		}
+		for _, u := range units {
+			out = append(out, domain.AvailableUnit{Unit: u.toDomain(), LotNumber: l.LotNumber, LotExpiresAt: l.ExpiresAt.UTC()})
+		}
+	}
+	return out, nil
+}

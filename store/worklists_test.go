@@ -1,0 +1,76 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"cordtrace/domain"
+	"cordtrace/store"
+	"cordtrace/store/storetest"
+)
+
+// The pharmacy's worklists: an open order is listed until a bag fills it, and only available
+// units of released lots are offered for thawing.
+func TestPharmacyWorklists(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		l := newLab(t, st)
+		released := l.lot(domain.Eligible)
+		l.record(l.qc, released.ID, passingResults()...)
+		if _, err := st.Sign(ctx, l.qa, released.ID, domain.SignRequest{Action: domain.SignRelease, Password: "correct horse battery"}); err != nil {
+			t.Fatal(err)
+		}
+		units, err := st.CreateUnits(ctx, l.qc, released.ID, domain.NewUnits{Count: 3, ViableCells: 35_000_000, VolumeML: 25})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Units of a lot still in quarantine are never offered.
+		if _, err := st.CreateUnits(ctx, l.qc, l.lot(domain.Eligible).ID, domain.NewUnits{Count: 2, ViableCells: 35_000_000, VolumeML: 25}); err != nil {
+			t.Fatal(err)
+		}
+		avail, err := st.AvailableUnits(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(avail) != 3 || avail[0].ID != units[0].ID || avail[0].ViableCells != 35_000_000 || avail[0].LotNumber != released.LotNumber || avail[0].LotExpiresAt.IsZero() {
+			t.Fatalf("available units = %+v, want the 3 units of lot %s", avail, released.LotNumber)
+		}
+
+		doc, err := st.CreateUser(ctx, admin, newUser("dr.w", domain.RolePhysician))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pharm, err := st.CreateUser(ctx, admin, newUser("ph.w", domain.RolePharmacist))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := st.Enrol(ctx, actorFor(doc, domain.RolePhysician), domain.Patient{SubjectID: "SVP-010", MRN: "MRN0010", Name: "Wang Fang",
+			DateOfBirth: "1958-02-03", WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: time.Now().UTC().AddDate(0, 0, -1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		order, err := st.OrderDose(ctx, actorFor(doc, domain.RolePhysician), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting, err := st.OpenDoseOrders(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(waiting) != 1 || waiting[0].ID != order.ID || waiting[0].SubjectID != "SVP-010" || waiting[0].TargetViableCells != 70_000_000 {
+			t.Fatalf("orders waiting = %+v", waiting)
+		}
+		if _, err := st.PrepareDoseBag(ctx, actorFor(pharm, domain.RolePharmacist), order.ID, domain.NewDoseBag{
+			UnitIDs: []int64{units[0].ID, units[1].ID}, ThawedAt: time.Now().Add(-5 * time.Minute), PostThawViabilityPct: 88,
+			ViableCells: 70_000_000, VolumeML: 50}); err != nil {
+			t.Fatal(err)
+		}
+		if waiting, err = st.OpenDoseOrders(ctx); err != nil || len(waiting) != 0 {
+			t.Fatalf("after filling, orders waiting = %+v %v", waiting, err)
+		}
+		if avail, err = st.AvailableUnits(ctx); err != nil || len(avail) != 1 || avail[0].ID != units[2].ID {
+			t.Fatalf("after thawing two, available = %+v %v", avail, err)
+		}
+	})
+}
