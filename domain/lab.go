@@ -203,6 +203,7 @@ type LabService interface {
 type PatientService interface {
 	Enrol(ctx context.Context, actor Actor, p Patient) (Patient, error)
 	Patient(ctx context.Context, id int64) (Patient, error)
+	PatientBySubject(ctx context.Context, subjectID string) (Patient, error)
 	RecordWeight(ctx context.Context, actor Actor, patientID int64, kg float64) (Patient, error)
 }
 

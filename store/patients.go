@@ -102,6 +102,19 @@ func patientByID(db *gorm.DB, id int64) (domain.Patient, error) {
 	return row.toDomain(w.WeightKg), nil
 }
 
+// PatientBySubject finds a patient by trial subject id, as typed or scanned (case does not matter).
+func (s *Store) PatientBySubject(ctx context.Context, subjectID string) (domain.Patient, error) {
+	db := s.read(ctx)
+	var row patientRow
+	err := db.Where("subject_id = ?", strings.ToUpper(strings.TrimSpace(subjectID))).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return domain.Patient{}, domain.Errorf(domain.ENotFound, "no patient has subject id %q: check it against the enrolment record", subjectID)
+	} else if err != nil {
+		return domain.Patient{}, classify(err)
+	}
+	return patientByID(db, row.ID)
+}
+
 // RecordWeight adds a weight; doses are computed from the latest one.
 func (s *Store) RecordWeight(ctx context.Context, actor domain.Actor, patientID int64, kg float64) (domain.Patient, error) {
 	if err := domain.ValidateWeight(kg); err != nil {

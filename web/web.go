@@ -10,7 +10,9 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"strconv"
+	"net/url"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -24,7 +26,40 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // PageNames lists every page template; each is parsed with the layout once, at start.
-var PageNames = []string{"login", "lots", "lot"}
+var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace"}
+
+// funcs are the helpers templates may call. They format; they decide nothing.
+var funcs = template.FuncMap{
+	"can": func(u *domain.User, perm string) bool {
+		if u == nil {
+			return false
+		}
+		_, err := domain.Authorize(*u, domain.Permission(perm))
+		return err == nil
+	},
+	"cells":   formatCells,
+	"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"day":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"blocked": func(s domain.LotStatus) bool { return s == domain.LotOnHold || s == domain.LotRecalled },
+	"meaning": func(a string) string { return domain.SignatureAction(a).Meaning() },
+	"join":    strings.Join,
+	// replicates numbers the BV2 assay's wells: three per group.
+	"replicates": func() []int { return []int{1, 2, 3} },
+}
+
+// formatCells writes a cell count as scientists read it: 7.00 × 10^7.
+func formatCells(n int64) string {
+	if n <= 0 {
+		return "0"
+	}
+	exp := 0
+	v := float64(n)
+	for v >= 10 {
+		v /= 10
+		exp++
+	}
+	return fmt.Sprintf("%.2f × 10^%d", v, exp)
+}
 
 // Pages are the parsed templates.
 type Pages struct {
@@ -36,7 +71,7 @@ type Pages struct {
 func Parse() (*Pages, error) {
 	p := &Pages{byName: map[string]*template.Template{}}
 	for _, name := range PageNames {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse page %s: %w", name, err)
 		}
@@ -73,8 +108,12 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, v View) e
 
 // Services are what the pages call.
 type Services struct {
-	Auth domain.AuthService
-	Lab  domain.LabService
+	Auth     domain.AuthService
+	Lab      domain.LabService
+	Audit    domain.AuditService
+	Pharmacy domain.PharmacyService
+	Patients domain.PatientService
+	Trace    domain.TraceService
 }
 
 // Handler serves the pages.
@@ -96,40 +135,93 @@ func Register(e *echo.Echo, pages *Pages, svc Services, cookie string, secure bo
 	e.POST("/logout", h.logout)
 	e.GET("/lots", h.withUser(h.lots))
 	e.GET("/lots/:id", h.withUser(h.lot))
+	e.GET("/pharmacy", h.withUser(h.pharmacy))
+	e.GET("/pharmacy/orders/:id", h.withUser(h.prepare))
+	e.GET("/dispatch", h.withUser(h.scanPage(domain.ScanDispatch)))
+	e.GET("/receive", h.withUser(h.scanPage(domain.ScanReceive)))
+	e.GET("/bedside", h.withUser(h.bedside))
+	e.GET("/trace", h.withUser(h.traceIndex))
+	e.GET("/trace/lots/:id", h.withUser(h.lotTrace))
+	e.GET("/trace/patients/:id", h.withUser(h.patientTrace))
 }
 
 // withUser requires a session; without one the browser goes to the login page with a message
 // saying why.
 func (h *Handler) withUser(next func(c echo.Context, u domain.User) error) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		back := url.QueryEscape(c.Request().URL.RequestURI())
 		ck, err := c.Cookie(h.cookie)
 		if err != nil {
-			return c.Redirect(http.StatusSeeOther, "/login")
+			return c.Redirect(http.StatusSeeOther, "/login?next="+back)
 		}
 		u, err := h.svc.Auth.Authenticate(c.Request().Context(), ck.Value)
 		if err != nil {
-			return h.pages.Render(c.Response(), http.StatusUnauthorized, "login", View{Title: "Log in", Flash: domain.ErrorMessage(err), Data: loginData{}})
+			if domain.ErrorCode(err) != domain.EUnauthenticated {
+				return err
+			}
+			return c.Redirect(http.StatusSeeOther, "/login?expired=1&next="+back)
 		}
+		c.Response().Header().Set("Cache-Control", "no-store")
 		return next(c, u)
 	}
 }
 
-func (h *Handler) home(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/lots") }
+func (h *Handler) home(c echo.Context) error {
+	ck, err := c.Cookie(h.cookie)
+	if err != nil {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	u, err := h.svc.Auth.Authenticate(c.Request().Context(), ck.Value)
+	if err != nil {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	return c.Redirect(http.StatusSeeOther, homeOf(u))
+}
 
-type loginData struct{ Username string }
+// homeOf is where each role starts its day: the nurse at the bedside, the pharmacist at the
+// worklist, the lab at its lots.
+func homeOf(u domain.User) string {
+	switch {
+	case u.HasRole(domain.RoleQC), u.HasRole(domain.RoleQA):
+		return "/lots"
+	case u.HasRole(domain.RolePharmacist):
+		return "/pharmacy"
+	case u.HasRole(domain.RoleNurse):
+		return "/bedside"
+	}
+	return "/trace"
+}
+
+// loginData keeps what was typed, and the page to return to after logging in.
+type loginData struct{ Username, Next string }
+
+// safeNext accepts only a local path, so that a login link cannot send anyone to another site.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") {
+		return next
+	}
+	return ""
+}
 
 func (h *Handler) loginPage(c echo.Context) error {
-	return h.pages.Render(c.Response(), http.StatusOK, "login", View{Title: "Log in", Data: loginData{}})
+	v := View{Title: "Log in", Data: loginData{Next: safeNext(c.QueryParam("next"))}}
+	if c.QueryParam("expired") != "" {
+		v.Flash = "Your session has ended (after 15 minutes without activity). Log in again to go on; everything you saved is kept."
+	}
+	return h.pages.Render(c.Response(), http.StatusOK, "login", v)
 }
 
 func (h *Handler) login(c echo.Context) error {
-	username, password := c.FormValue("username"), c.FormValue("password")
+	username, password, next := c.FormValue("username"), c.FormValue("password"), safeNext(c.FormValue("next"))
 	sess, err := h.svc.Auth.Login(c.Request().Context(), username, password, c.Response().Header().Get(echo.HeaderXRequestID))
 	if err != nil {
-		return h.pages.Render(c.Response(), http.StatusUnauthorized, "login", View{Title: "Log in", Flash: domain.ErrorMessage(err), Data: loginData{Username: username}})
+		return h.pages.Render(c.Response(), http.StatusUnauthorized, "login", View{Title: "Log in", Flash: domain.ErrorMessage(err), Data: loginData{Username: username, Next: next}})
 	}
 	c.SetCookie(&http.Cookie{Name: h.cookie, Value: sess.Token, Path: "/", HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode})
-	return c.Redirect(http.StatusSeeOther, "/lots")
+	if next == "" {
+		next = homeOf(sess.User)
+	}
+	return c.Redirect(http.StatusSeeOther, next)
 }
 
 func (h *Handler) logout(c echo.Context) error {
@@ -140,41 +232,4 @@ func (h *Handler) logout(c echo.Context) error {
 	}
 	c.SetCookie(&http.Cookie{Name: h.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode})
 	return c.Redirect(http.StatusSeeOther, "/login")
-}
-
-type lotsData struct {
-	Lots     []domain.Lot
-	Statuses []domain.LotStatus
-	Status   string
-	Query    string
-}
-
-func (h *Handler) lots(c echo.Context, u domain.User) error {
-	f := domain.LotFilter{Query: c.QueryParam("q")}
-	view := View{Title: "Lots", User: &u}
-	if st := c.QueryParam("status"); st != "" {
-		status, err := domain.ParseLotStatus(st)
-		if err != nil {
-			view.Flash = domain.ErrorMessage(err)
-		}
-		f.Status = status
-	}
-	lots, err := h.svc.Lab.ListLots(c.Request().Context(), f)
-	if err != nil {
-		view.Flash = domain.ErrorMessage(err)
-	}
-	view.Data = lotsData{Lots: lots, Statuses: domain.LotStatuses, Status: string(f.Status), Query: f.Query}
-	return h.pages.Render(c.Response(), http.StatusOK, "lots", view)
-}
-
-func (h *Handler) lot(c echo.Context, u domain.User) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return h.pages.Render(c.Response(), http.StatusNotFound, "lots", View{Title: "Lots", User: &u, Flash: "There is no such lot.", Data: lotsData{Statuses: domain.LotStatuses}})
-	}
-	d, err := h.svc.Lab.LotDetail(c.Request().Context(), id)
-	if err != nil {
-		return h.pages.Render(c.Response(), http.StatusNotFound, "lots", View{Title: "Lots", User: &u, Flash: domain.ErrorMessage(err), Data: lotsData{Statuses: domain.LotStatuses}})
-	}
-	return h.pages.Render(c.Response(), http.StatusOK, "lot", View{Title: "Lot " + d.Lot.LotNumber, User: &u, Data: d})
 }

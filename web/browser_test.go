@@ -1,0 +1,583 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/draw"
+	_ "image/png"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/makiuchi-d/gozxing"
+	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+
+	"cordtrace/api"
+	"cordtrace/domain"
+	"cordtrace/labels"
+	"cordtrace/store"
+	"cordtrace/store/storetest"
+	"cordtrace/web"
+)
+
+// Widths every page is checked and photographed at: a phone and a desktop.
+var widths = []int64{390, 1280}
+
+const password = "a good password"
+
+// chromiumPath finds Debian's Chromium. Without it the browser tests skip, unless
+// CORDTRACE_REQUIRE_TOOLS=1 (CI) makes a missing browser a failure.
+func chromiumPath(t *testing.T) string {
+	for _, p := range []string{os.Getenv("CORDTRACE_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if p == "" {
+			continue
+		}
+		if _, err := exec.LookPath(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CORDTRACE_REQUIRE_TOOLS") == "1" {
+		t.Fatal("Chromium is not installed (apt-get install -y chromium) and CORDTRACE_REQUIRE_TOOLS=1")
+	}
+	t.Skip("Chromium is not installed; apt-get install -y chromium to run the browser tests")
+	return ""
+}
+
+// artifactDir is where screenshots go: CORDTRACE_ARTIFACTS_DIR in CI, a temporary folder
+// otherwise. The path is logged so that a person can look.
+func artifactDir(t *testing.T) string {
+	dir := os.Getenv("CORDTRACE_ARTIFACTS_DIR")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "cordtrace-artifacts")
+	}
+	dir = filepath.Join(dir, "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	return dir
+}
+
+// site is a whole cordtrace (API and pages) on a fresh database, with its people.
+type site struct {
+	url   string
+	store *store.Store
+	users map[string]domain.User
+}
+
+func newSite(t *testing.T, backend string) *site {
+	st := storetest.Open(t, backend, store.Options{})
+	ctx := context.Background()
+	if _, err := st.EnsureAdmin(ctx, "admin password 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EnsureLabelKey(ctx, func() (domain.LabelKey, error) {
+		kid, pub, priv, err := labels.NewLabelKey(time.Now())
+		return domain.LabelKey{KID: kid, PublicKey: pub, PrivatePEM: priv}, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st,
+		Bedside: st, Safety: st, Trace: st, Ping: st.Ping}, api.Config{Logger: slog.New(slog.DiscardHandler)})
+	pages, err := web.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.Register(srv.Echo(), pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st}, api.SessionCookie, false)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	s := &site{url: hs.URL, store: st, users: map[string]domain.User{}}
+	for name, role := range map[string]domain.Role{"qc.ann": domain.RoleQC, "qa.bob": domain.RoleQA, "dr.cho": domain.RolePhysician,
+		"ph.eve": domain.RolePharmacist, "rn.dee": domain.RoleNurse, "rn.fay": domain.RoleNurse} {
+		u, err := st.CreateUser(ctx, domain.Actor{FullName: "setup"}, domain.NewUser{Username: name, FullName: "Test " + name, Password: password, Roles: []domain.Role{role}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.users[name] = u
+	}
+	return s
+}
+
+func (s *site) actor(name string) domain.Actor {
+	u := s.users[name]
+	return domain.Actor{UserID: u.ID, Username: u.Username, FullName: u.FullName, Role: u.Roles[0]}
+}
+
+// browser is one headless Chromium tab that fails the test on any console error.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string
+	shots string
+	mu    sync.Mutex
+	errs  []string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-quic", true),
+	)
+	// Chromium may still be writing its profile as it exits, so the folder is removed after
+	// the browser, not by t.TempDir.
+	profile, err := os.MkdirTemp("", "cordtrace-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts = append(opts, chromedp.UserDataDir(profile))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	ctx, cancelTime := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() {
+		cancelTime()
+		cancelTab()
+		cancelAlloc()
+		for i := 0; i < 20 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	b := &browser{t: t, ctx: ctx, base: base, shots: artifactDir(t)}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		var msg string
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.APITypeError {
+				msg = "console.error"
+				for _, a := range ev.Args {
+					msg += " " + string(a.Value)
+				}
+			}
+		case *runtime.EventExceptionThrown:
+			msg = "exception: " + ev.ExceptionDetails.Error()
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.LevelError {
+				msg = "log: " + ev.Entry.Text + " " + ev.Entry.URL
+			}
+		}
+		if msg != "" {
+			b.mu.Lock()
+			b.errs = append(b.errs, msg)
+			b.mu.Unlock()
+		}
+	})
+	b.run(cdplog.Enable(), runtime.Enable())
+	return b
+}
+
+func (b *browser) run(actions ...chromedp.Action) {
+	b.t.Helper()
+	if err := chromedp.Run(b.ctx, actions...); err != nil {
+		b.t.Fatalf("browser: %v (console errors so far: %v)", err, b.consoleErrors())
+	}
+}
+
+func (b *browser) consoleErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.errs...)
+}
+
+// noConsoleErrors fails on any console error or uncaught exception since the last check.
+func (b *browser) noConsoleErrors(page string) {
+	b.t.Helper()
+	b.mu.Lock()
+	errs := b.errs
+	b.errs = nil
+	b.mu.Unlock()
+	if len(errs) > 0 {
+		b.t.Errorf("%s: console errors: %v", page, errs)
+	}
+}
+
+func (b *browser) open(path string) {
+	b.t.Helper()
+	b.run(chromedp.Navigate(b.base+path), chromedp.WaitReady("body"))
+}
+
+func (b *browser) login(username string) {
+	b.t.Helper()
+	b.open("/login")
+	b.run(chromedp.SendKeys(`input[name="username"]`, username), chromedp.SendKeys(`input[name="password"]`, password),
+		chromedp.Click(`form[action="/login"] button`), chromedp.WaitVisible("nav"))
+}
+
+func (b *browser) logout() {
+	b.t.Helper()
+	b.run(chromedp.Click(`form.who button`), chromedp.WaitVisible(`input[name="username"]`))
+}
+
+// shot checks the current page at each width (nothing wider than the screen, no console
+// error) and saves a screenshot of each; it leaves the tab at the first width.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	for i := len(widths) - 1; i >= 0; i-- {
+		w := widths[i]
+		var buf []byte
+		var overflow bool
+		b.run(chromedp.EmulateViewport(w, 900), chromedp.Sleep(100*time.Millisecond),
+			chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow),
+			chromedp.FullScreenshot(&buf, 100))
+		if overflow {
+			b.t.Errorf("%s at %d px: the page is wider than the screen", name, w)
+		}
+		if err := os.WriteFile(filepath.Join(b.shots, fmt.Sprintf("%s-%d.png", name, w)), buf, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	b.noConsoleErrors(name)
+}
+
+// text is the visible text of the first element sel matches, read from the live page.
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	var s string
+	b.run(chromedp.Evaluate(fmt.Sprintf(`(() => { const el = document.querySelector(%q); return el ? el.innerText.trim() : "" })()`, sel), &s))
+	return s
+}
+
+// waitFor polls a JavaScript condition on the live page until it holds.
+func (b *browser) waitFor(cond string) {
+	b.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var ok bool
+		if err := chromedp.Run(b.ctx, chromedp.Evaluate(cond, &ok)); err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("waited in vain for %s; the page shows: %s", cond, b.formErrors())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// submitAndReload clicks a button whose action reloads the page, and waits for the new page.
+func (b *browser) submitAndReload(sel string) {
+	b.t.Helper()
+	b.run(chromedp.Evaluate(`document.body.dataset.gen = "old"`, nil), chromedp.Click(sel))
+	// The old page goes away under the poll, which then fails: ask again until the new page
+	// has loaded.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var reloaded bool
+		err := chromedp.Run(b.ctx, chromedp.Evaluate(`document.readyState === "complete" && document.body.dataset.gen !== "old"`, &reloaded))
+		if err == nil && reloaded {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("after %s: the page did not reload; it shows: %s", sel, b.formErrors())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if errs := b.formErrors(); errs != "" {
+		b.t.Fatalf("after %s: %s", sel, errs)
+	}
+}
+
+func (b *browser) formErrors() string {
+	var s string
+	_ = chromedp.Run(b.ctx, chromedp.Evaluate(`[...document.querySelectorAll(".form-error, .flash:not([hidden])")].map(e => e.textContent).join(" | ")`, &s))
+	return s
+}
+
+// labelCode reads the QR code of a label the way a scanner would, from the rendered PNG the
+// logged-in browser user may fetch.
+func (b *browser) labelCode(path string) string {
+	b.t.Helper()
+	var cookies []*network.Cookie
+	b.run(chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		cookies, err = network.GetCookies().Do(ctx)
+		return err
+	}))
+	req, _ := http.NewRequest("GET", b.base+path, nil)
+	for _, c := range cookies {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	png, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		b.t.Fatalf("label %s: %d %s", path, res.StatusCode, png)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "image/png" {
+		b.t.Fatalf("label %s: %s, not a PNG: %.200s", path, ct, png)
+	}
+	return decodeLabelQR(b.t, png)
+}
+
+func decodeLabelQR(t *testing.T, png []byte) string {
+	t.Helper()
+	img, _, err := image.Decode(bytes.NewReader(png))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range labels.DoseBagLayout(labels.Content{QR: "x"}).Elements {
+		if e.Kind != labels.ElemQR {
+			continue
+		}
+		mm := func(v float64) int { return int(v / 25.4 * labels.PNGDPI) }
+		pad := mm(3)
+		box := image.Rect(mm(e.X), mm(e.Y), mm(e.X+e.W), mm(e.Y+e.H))
+		aimed := image.NewGray(image.Rect(0, 0, box.Dx()+2*pad, box.Dy()+2*pad))
+		draw.Draw(aimed, aimed.Bounds(), image.White, image.Point{}, draw.Src)
+		draw.Draw(aimed, box.Sub(box.Min).Add(image.Pt(pad, pad)), img, box.Min, draw.Src)
+		bmp, _ := gozxing.NewBinaryBitmapFromImage(aimed)
+		if res, err := zxqr.NewQRCodeReader().Decode(bmp, nil); err == nil {
+			return res.GetText()
+		}
+	}
+	t.Fatal("no QR code could be read from the label")
+	return ""
+}
+
+// scanInto types a scanned code into a field the way a keyboard-wedge scanner does: the
+// characters, then Enter.
+func scanInto(sel, code string) chromedp.Action {
+	return chromedp.Tasks{chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).value = ""`, sel), nil), chromedp.SendKeys(sel, code+"\r")}
+}
+
+// The whole journey of a dose through the pages, in a real browser: QC entry → release with
+// a signature → prepare → print → dispatch scan → receipt scan → bedside STOP for the wrong
+// patient → bedside PASS → infusion. Every page is checked at phone and desktop width.
+func TestBrowserJourney(t *testing.T) {
+	backend := storetest.SQLite
+	if bs := storetest.Backends(t); len(bs) > 1 {
+		backend = storetest.Postgres
+	}
+	s := newSite(t, backend)
+	b := newBrowser(t, s.url)
+	ctx := context.Background()
+	now := time.Now().UTC()
+
+	// What happens before the pages: a donation and a lot made, two patients enrolled and
+	// one dose ordered (the physician's pages are not part of this journey).
+	don, err := s.store.CreateDonation(ctx, s.actor("qc.ann"), domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour), Eligibility: domain.Eligible})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lot, err := s.store.CreateLot(ctx, s.actor("qc.ann"), domain.NewLot{DonationID: don.ID, LotNumber: "HUC-2026-001", ManufacturedAt: now.Add(-48 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrol := func(subject, mrn string) domain.Patient {
+		p, err := s.store.Enrol(ctx, s.actor("dr.cho"), domain.Patient{SubjectID: subject, MRN: mrn, Name: "Patient " + subject, DateOfBirth: "1960-05-01",
+			WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: now.AddDate(0, 0, -1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p1, _ := enrol("SVP-001", "MRN0001"), enrol("SVP-002", "MRN0002")
+	if _, err := s.store.OrderDose(ctx, s.actor("dr.cho"), p1.ID); err != nil {
+		t.Fatal(err)
+	}
+	lotPath := fmt.Sprintf("/lots/%d", lot.ID)
+
+	// QC analyst: lots list, manufacturing complete, every result, the BV2 grid, units.
+	b.login("qc.ann")
+	b.open("/lots")
+	b.shot("01-lots")
+	b.open(lotPath)
+	b.submitAndReload(`button[data-post$="/quarantine"]`)
+	qc := func(test string, fill chromedp.Action) {
+		t.Helper()
+		form := fmt.Sprintf(`form[data-test=%q]`, test)
+		b.run(fill)
+		b.submitAndReload(form + ` button[type="submit"]`)
+	}
+	qc("viability", chromedp.SendKeys(`form[data-test="viability"] input[name="value"]`, "92.5"))
+	qc("viable_cell_count", chromedp.SendKeys(`form[data-test="viable_cell_count"] input[name="value"]`, "200000000"))
+	qc("sterility", chromedp.Evaluate(`document.querySelector('form[data-test="sterility"] select').value = "negative"`, nil))
+	qc("mycoplasma", chromedp.Evaluate(`document.querySelector('form[data-test="mycoplasma"] select').value = "not_detected"`, nil))
+	qc("endotoxin", chromedp.SendKeys(`form[data-test="endotoxin"] input[name="value"]`, "0.1"))
+	var markers []*cdp.Node
+	b.run(chromedp.Nodes(`form[data-test="phenotype"] input`, &markers, chromedp.ByQueryAll))
+	var fill chromedp.Tasks
+	for _, n := range markers {
+		v := "99.1"
+		if name := n.AttributeValue("name"); !slicesContains([]string{"markers.CD73", "markers.CD90", "markers.CD105"}, name) {
+			v = "0.5"
+		}
+		fill = append(fill, chromedp.SendKeys(`form[data-test="phenotype"] input[name="`+n.AttributeValue("name")+`"]`, v))
+	}
+	qc("phenotype", fill)
+	grid := [][]string{{"100", "105", "95"}, {"1000", "1050", "950"}, {"400", "420", "380"}} // baseline, LPS, LPS + MSC
+	for row, vals := range grid {
+		for col, v := range vals {
+			b.run(chromedp.SendKeys(fmt.Sprintf(`#bv2 tbody tr:nth-child(%d) td:nth-of-type(%d) input`, row+1, col+1), v))
+		}
+	}
+	// Validity and inhibition appear as the analyst types, before anything is recorded.
+	b.run(chromedp.Poll(`document.getElementById("bv2-preview").textContent.includes("Valid assay")`, nil, chromedp.WithPollingTimeout(5*time.Second)))
+	if p := b.text("#bv2-preview"); !strings.Contains(p, "inhibition 66.7 %") {
+		t.Errorf("BV2 preview = %q", p)
+	}
+	b.shot("02-lot-qc-entry")
+	b.submitAndReload(`#bv2 button[type="submit"]`)
+	b.run(chromedp.Evaluate(`document.querySelector('details.card:last-of-type') && document.querySelectorAll('details.card').forEach(d => d.open = true)`, nil))
+	b.run(chromedp.SendKeys(`input[name="count"]`, "3"), chromedp.SendKeys(`input[name="viable_cells"]`, "35000000"), chromedp.SendKeys(`input[name="volume_ml"]`, "25"))
+	b.submitAndReload(`form[data-url$="/units"] button[type="submit"]`)
+	if ev := b.text(".summary"); !strings.Contains(ev, "Every criterion passes") {
+		t.Fatalf("after every result, the evaluation says %q", ev)
+	}
+	b.logout()
+
+	// QA: release with an electronic signature that shows the meaning and the printed name.
+	b.login("qa.bob")
+	b.open(lotPath)
+	b.run(chromedp.Click(`button[data-open="sign-dialog"]`), chromedp.WaitVisible(`#sign-dialog`))
+	if name, meaning := b.text("#sign-name"), b.text("#sign-meaning"); name != "Test qa.bob" || meaning != domain.SignRelease.Meaning() {
+		t.Errorf("signature dialog shows %q / %q", name, meaning)
+	}
+	b.run(chromedp.SendKeys(`#sign-dialog input[name="password"]`, password))
+	b.shot("03-lot-sign-dialog")
+	b.submitAndReload(`#sign-dialog button[type="submit"]`)
+	if st := b.text("h1 .status"); st != "released" {
+		t.Fatalf("after signing, the lot is %q", st)
+	}
+	b.shot("04-lot-released")
+	b.logout()
+
+	// Pharmacist: the worklist, the bag, its label.
+	b.login("ph.eve")
+	b.open("/pharmacy")
+	b.shot("05-pharmacy-orders")
+	b.run(chromedp.Click(`#orders a.button`), chromedp.WaitVisible(`#prepare`))
+	var units []*cdp.Node
+	b.run(chromedp.Nodes(`#prepare input[name="unit_ids"]`, &units, chromedp.ByQueryAll))
+	if len(units) != 3 {
+		t.Fatalf("%d units offered, want 3", len(units))
+	}
+	b.run(chromedp.Evaluate(`document.querySelectorAll('#prepare input[name="unit_ids"]').forEach((u, i) => { if (i < 2) u.click() })`, nil))
+	b.run(chromedp.SendKeys(`input[name="post_thaw_viability_pct"]`, "88"), chromedp.SendKeys(`input[name="viable_cells"]`, "70000000"),
+		chromedp.SendKeys(`input[name="volume_ml"]`, "50"))
+	if d := b.text("#draw"); !strings.Contains(d, "Volume to draw: 50.0 mL") {
+		t.Errorf("volume to draw shown as %q", d)
+	}
+	b.shot("06-prepare")
+	b.run(chromedp.Click(`#prepare button[type="submit"]`), chromedp.WaitVisible(`#bag-result`))
+	var labelPNG string
+	b.run(chromedp.Evaluate(`document.getElementById("bag-label-png").getAttribute("href")`, &labelPNG))
+	b.shot("07-bag-prepared")
+	code := b.labelCode(labelPNG)
+
+	// Dispatch: one focused field, the scanner types and presses Enter, the result is listed.
+	b.open("/dispatch")
+	b.run(chromedp.SendKeys(`input[name="place"]`, "ICU-3"), chromedp.SendKeys(`input[name="temperature_c"]`, "5"))
+	b.run(scanInto("#scan-input", code), chromedp.WaitVisible(`#scan-results li`))
+	if r := b.text("#scan-results li"); !strings.Contains(r, "accepted") {
+		t.Fatalf("dispatch scan: %q", r)
+	}
+	var focused bool
+	b.run(chromedp.Evaluate(`document.activeElement.id === "scan-input"`, &focused))
+	if !focused {
+		t.Error("after a scan, the scan field lost the focus")
+	}
+	b.shot("08-dispatch")
+	b.logout()
+
+	// Ward: receipt, then the bedside.
+	b.login("rn.dee")
+	b.open("/receive")
+	b.run(chromedp.SendKeys(`input[name="place"]`, "ICU-3"), chromedp.SendKeys(`input[name="temperature_c"]`, "6"))
+	b.run(scanInto("#scan-input", code), chromedp.WaitVisible(`#scan-results li`))
+	if r := b.text("#scan-results li"); !strings.Contains(r, "accepted") {
+		t.Fatalf("receipt scan: %q", r)
+	}
+	b.shot("09-receive")
+
+	verify := func(wristband string) {
+		t.Helper()
+		b.open("/bedside")
+		b.run(chromedp.EmulateViewport(390, 844))
+		b.run(scanInto("#wristband", wristband), scanInto("#bag-code", code),
+			chromedp.SendKeys("#witness-user", "rn.fay"), chromedp.SendKeys("#witness-password", password+"\r"))
+		b.waitFor(`!document.getElementById("verdict").hidden`)
+	}
+	// The wrong patient's wristband: a red STOP naming the failed check in plain words.
+	verify("MRN0002")
+	if v := b.text("#verdict-word"); v != "STOP" {
+		t.Fatalf("wrong patient: verdict %q", v)
+	}
+	var failed []*cdp.Node
+	b.run(chromedp.Nodes(`#verdict-checks li.bad[data-code]`, &failed, chromedp.ByQueryAll))
+	if len(failed) == 0 || failed[0].AttributeValue("data-code") != domain.CheckPatientMatch {
+		t.Fatalf("wrong patient: failed checks %v", failed)
+	}
+	b.shot("10-bedside-stop")
+
+	verify("MRN0001")
+	if v := b.text("#verdict-word"); v != "PASS" {
+		t.Fatalf("right patient: verdict %q; checks %s", v, b.text("#verdict-checks"))
+	}
+	b.shot("11-bedside-pass")
+	b.run(chromedp.Click("#start-infusion"), chromedp.WaitVisible("#end-infusion"))
+	b.run(chromedp.SendKeys(`#end-infusion input[name="volume_ml"]`, "50"), chromedp.Click(`#end-infusion button[type="submit"]`), chromedp.WaitVisible("#infusion-done"))
+	b.shot("12-infusion-ended")
+
+	// The record: one infusion, ended, on the right patient; the trace pages show it.
+	tr, err := s.store.PatientTrace(ctx, p1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Bags) != 1 || tr.Bags[0].Infusion == nil || tr.Bags[0].Infusion.EndedAt == nil || *tr.Bags[0].Infusion.VolumeML != 50 {
+		t.Fatalf("patient trace after the journey: %+v", tr.Bags)
+	}
+	b.open(fmt.Sprintf("/trace/lots/%d", lot.ID))
+	if txt := b.text("main"); !strings.Contains(txt, "infusion started") || !strings.Contains(txt, "STOP") {
+		t.Errorf("lot trace lacks the infusion or the refused verification")
+	}
+	b.shot("13-trace-lot")
+	b.open(fmt.Sprintf("/trace/patients/%d", p1.ID))
+	b.shot("14-trace-patient")
+}
+
+// An ended session sends the person to log in with a message that says why, and back to
+// the page they were on.
+func TestBrowserSessionEnd(t *testing.T) {
+	s := newSite(t, storetest.SQLite)
+	b := newBrowser(t, s.url)
+	b.login("rn.dee")
+	b.open("/bedside")
+	// The server no longer knows the session: as after 15 idle minutes.
+	b.run(chromedp.ActionFunc(func(ctx context.Context) error {
+		return network.SetCookie(api.SessionCookie, "a-session-that-has-ended").WithURL(s.url).Do(ctx)
+	}))
+	b.open("/bedside")
+	if msg := b.text("#flash"); !strings.Contains(msg, "session has ended") {
+		t.Fatalf("after the session ended: %q", msg)
+	}
+	b.run(chromedp.SendKeys(`input[name="username"]`, "rn.dee"), chromedp.SendKeys(`input[name="password"]`, password+"\r"), chromedp.WaitVisible("#bedside"))
+	b.shot("00-session-ended-back-to-bedside")
+}
+
+func slicesContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,93 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"cordtrace/domain"
+)
+
+type pharmacyData struct {
+	Orders []domain.OrderWaiting
+}
+
+// pharmacy is the worklist: the dose orders waiting for a bag, oldest first.
+func (h *Handler) pharmacy(c echo.Context, u domain.User) error {
+	orders, err := h.svc.Pharmacy.OpenDoseOrders(c.Request().Context())
+	view := View{Title: "Pharmacy", User: &u, Data: pharmacyData{Orders: orders}}
+	if err != nil {
+		view.Flash = domain.ErrorMessage(err)
+	}
+	return h.pages.Render(c.Response(), http.StatusOK, "pharmacy", view)
+}
+
+type prepareData struct {
+	Order   domain.OrderWaiting
+	Units   []domain.AvailableUnit
+	Spec    domain.ReleaseSpec
+	MaxThaw string // the latest thaw time the form accepts, for the datetime input
+}
+
+// prepare is the form that records the thaw of units into one order's bag.
+func (h *Handler) prepare(c echo.Context, u domain.User) error {
+	ctx := c.Request().Context()
+	id, err := pathID(c)
+	if err != nil {
+		return h.pharmacyMessage(c, u, "There is no such dose order. Pick one from the list.")
+	}
+	orders, err := h.svc.Pharmacy.OpenDoseOrders(ctx)
+	if err != nil {
+		return err
+	}
+	var order *domain.OrderWaiting
+	for i := range orders {
+		if orders[i].ID == id {
+			order = &orders[i]
+		}
+	}
+	if order == nil {
+		return h.pharmacyMessage(c, u, "This dose order is not waiting any more: a bag has filled it, or it was cancelled.")
+	}
+	units, err := h.svc.Pharmacy.AvailableUnits(ctx)
+	if err != nil {
+		return err
+	}
+	spec, err := h.svc.Lab.CurrentSpec(ctx)
+	if err != nil {
+		return err
+	}
+	return h.pages.Render(c.Response(), http.StatusOK, "prepare", View{Title: "Prepare dose " + order.SubjectID, User: &u,
+		Data: prepareData{Order: *order, Units: units, Spec: spec}})
+}
+
+func (h *Handler) pharmacyMessage(c echo.Context, u domain.User, msg string) error {
+	orders, _ := h.svc.Pharmacy.OpenDoseOrders(c.Request().Context())
+	return h.pages.Render(c.Response(), http.StatusNotFound, "pharmacy", View{Title: "Pharmacy", User: &u, Flash: msg, Data: pharmacyData{Orders: orders}})
+}
+
+// scanData configures the one scan page used for dispatch (pharmacy) and receipt (ward).
+type scanData struct {
+	Kind     string
+	Endpoint string
+	Heading  string
+	Place    string // the label of the place field: destination or receiving ward
+}
+
+func (h *Handler) scanPage(kind string) func(echo.Context, domain.User) error {
+	d := scanData{Kind: kind, Endpoint: "/api/v1/scans/" + kind}
+	switch kind {
+	case domain.ScanDispatch:
+		d.Heading, d.Place = "Dispatch dose bags", "Destination ward"
+	default:
+		d.Heading, d.Place = "Receive dose bags", "Receiving ward"
+	}
+	return func(c echo.Context, u domain.User) error {
+		return h.pages.Render(c.Response(), http.StatusOK, "scan", View{Title: d.Heading, User: &u, Data: d})
+	}
+}
+
+// bedside is the phone-sized page where a nurse and a witness verify and infuse.
+func (h *Handler) bedside(c echo.Context, u domain.User) error {
+	return h.pages.Render(c.Response(), http.StatusOK, "bedside", View{Title: "Bedside", User: &u})
+}

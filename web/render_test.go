@@ -1,0 +1,106 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"cordtrace/domain"
+)
+
+// Every page renders, with the data it is given, once the templates are parsed at start; a
+// page added to PageNames without test data here fails.
+func TestEveryPageRenders(t *testing.T) {
+	pages, err := Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	qa := &domain.User{Username: "qa", FullName: "Q. A.", Roles: []domain.Role{domain.RoleQA, domain.RoleQC}}
+	lot := domain.Lot{ID: 1, LotNumber: "L-1", DIN: "A999926000001", Status: domain.LotOnHold, ExpiresAt: now}
+	spec := domain.DefaultSpecV1()
+	vol := 48.5
+	bag := domain.BagTrace{Bag: domain.DoseBag{ID: 3, BagID: "A99992600000100S1234A0", PatientID: 9, ViableCells: 70_000_000, Status: domain.BagInfused},
+		SubjectID: "SVP-001", Custody: []domain.CustodyEvent{{Kind: "dispatch", Location: "ICU", Accepted: true, ScannedAt: now}},
+		Verifications: []domain.VerificationSummary{{Pass: false, Failed: []string{"PATIENT_MATCH"}, VerifiedAt: now}, {Pass: true, VerifiedAt: now}},
+		Infusion:      &domain.Infusion{StartedAt: now, EndedAt: &now, VolumeML: &vol}}
+	views := map[string]View{
+		"login": {Title: "Log in", Flash: "the username or password is wrong", Data: loginData{Username: "qa"}},
+		"lots":  {Title: "Lots", User: qa, Data: lotsData{Lots: []domain.Lot{lot}, Statuses: domain.LotStatuses, Status: "on_hold", Query: "L-"}},
+		"lot": {Title: "Lot L-1", User: qa, Data: lotData{LotDetail: domain.LotDetail{Lot: domain.Lot{ID: 1, LotNumber: "L-1", Status: domain.LotQuarantine},
+			Evaluation: domain.Evaluate(spec, nil), Units: []domain.Unit{{ID: 1, ViableCells: 35_000_000}}}, Spec: spec, Markers: []string{"CD73"},
+			CanAudit: true, Audit: []domain.AuditEntry{{Seq: 1, Action: "lot.create", At: now}},
+			SignActions: []domain.SignatureAction{domain.SignRelease, domain.SignReject}}},
+		"pharmacy":      {Title: "Pharmacy", User: qa, Data: pharmacyData{Orders: []domain.OrderWaiting{{DoseOrder: domain.DoseOrder{ID: 1, TargetViableCells: 70_000_000}, SubjectID: "SVP-001"}}}},
+		"prepare":       {Title: "Prepare dose SVP-001", User: qa, Data: prepareData{Order: domain.OrderWaiting{SubjectID: "SVP-001"}, Units: []domain.AvailableUnit{{LotNumber: "L-1"}}, Spec: spec}},
+		"scan":          {Title: "Dispatch dose bags", User: qa, Data: scanData{Kind: "dispatch", Endpoint: "/api/v1/scans/dispatch", Heading: "Dispatch dose bags", Place: "Destination ward"}},
+		"bedside":       {Title: "Bedside", User: qa},
+		"trace":         {Title: "Trace", User: qa, Flash: "No lot has that number", Data: []domain.Lot{lot}},
+		"lot_trace":     {Title: "Trace lot L-1", User: qa, Data: domain.LotTrace{Lot: lot, Bags: []domain.BagTrace{bag}, AdverseEvents: []domain.AdverseEvent{{Serious: true, Description: "fever"}}}},
+		"patient_trace": {Title: "Trace SVP-001", User: qa, Data: domain.PatientTrace{Patient: domain.Patient{SubjectID: "SVP-001"}, Lots: []domain.Lot{lot}, Bags: []domain.BagTrace{bag}}},
+	}
+	for _, name := range PageNames {
+		v, ok := views[name]
+		if !ok {
+			t.Errorf("no test data for page %s", name)
+			continue
+		}
+		rec := httptest.NewRecorder()
+		if err := pages.Render(rec, http.StatusOK, name, v); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		body := rec.Body.String()
+		if !strings.Contains(body, "<title>"+v.Title+" · cordtrace</title>") || !strings.Contains(body, `name="viewport"`) {
+			t.Errorf("%s: page lacks its title or viewport", name)
+		}
+		if v.Flash != "" && !strings.Contains(body, v.Flash) {
+			t.Errorf("%s: flash message not shown", name)
+		}
+	}
+}
+
+// A blocked lot is flagged wherever it appears: lists, lot page, traces.
+func TestBlockedLotsAreFlagged(t *testing.T) {
+	pages, err := Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &domain.User{FullName: "N", Roles: []domain.Role{domain.RoleNurse}}
+	for _, st := range []domain.LotStatus{domain.LotOnHold, domain.LotRecalled} {
+		lot := domain.Lot{ID: 1, LotNumber: "L-9", Status: st}
+		for name, data := range map[string]any{
+			"lots":          lotsData{Lots: []domain.Lot{lot}},
+			"lot":           lotData{LotDetail: domain.LotDetail{Lot: lot}, SignActions: []domain.SignatureAction{domain.SignRelease}},
+			"lot_trace":     domain.LotTrace{Lot: lot},
+			"patient_trace": domain.PatientTrace{Lots: []domain.Lot{lot}},
+		} {
+			rec := httptest.NewRecorder()
+			if err := pages.Render(rec, http.StatusOK, name, View{Title: "x", User: u, Data: data}); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			body := rec.Body.String()
+			if !strings.Contains(body, `class="stop`) && !strings.Contains(body, "stop-word") {
+				t.Errorf("%s does not flag a lot %s", name, st)
+			}
+		}
+	}
+}
+
+func TestSafeNextStaysOnSite(t *testing.T) {
+	for in, want := range map[string]string{"/lots/3": "/lots/3", "//evil.example": "", "https://evil.example": "", "": "", "/\\evil": ""} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFormatCells(t *testing.T) {
+	for n, want := range map[int64]string{70_000_000: "7.00 × 10^7", 1: "1.00 × 10^0", 0: "0"} {
+		if got := formatCells(n); got != want {
+			t.Errorf("formatCells(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -1,0 +1,526 @@
+// cordtrace pages: small, dependency-free helpers over the JSON API (SPEC §12). The server
+// decides every rule; this script only gathers input, shows what the server answers, and checks
+// the shape of input as people type so that mistakes show before they press a button.
+"use strict";
+
+(function () {
+  // ---------- talking to the API ----------
+
+  // api sends a JSON request with the session cookie. It returns {ok, status, body}. A 401 means
+  // the session ended: the person is sent to log in again and brought back to this page.
+  async function api(method, url, body) {
+    let res;
+    try {
+      res = await fetch(url, {
+        method,
+        credentials: "same-origin",
+        headers: body === undefined ? {} : { "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      return { ok: false, status: 0, body: { error: { message: "The server cannot be reached. Check the network connection and try again; nothing was recorded." } } };
+    }
+    let data = null;
+    const text = await res.text();
+    if (text) {
+      try { data = JSON.parse(text); } catch (e) { data = { error: { message: text } }; }
+    }
+    if (res.status === 401 && !url.endsWith("/auth/login")) {
+      location.href = "/login?expired=1&next=" + encodeURIComponent(location.pathname + location.search);
+    }
+    return { ok: res.ok, status: res.status, body: data };
+  }
+
+  function errorText(r) {
+    const e = r.body && r.body.error;
+    if (e && e.message) return e.message;
+    return "The request failed (HTTP " + r.status + "). Try again; if it keeps failing, call support.";
+  }
+
+  function flash(msg) {
+    const f = document.getElementById("flash");
+    if (!f) return;
+    f.textContent = msg;
+    f.hidden = !msg;
+    if (msg) f.scrollIntoView({ block: "nearest" });
+  }
+
+  // ---------- forms ----------
+
+  // showFieldError marks the field the server named and puts its message next to it.
+  function showErrors(form, r) {
+    clearErrors(form);
+    const e = (r.body && r.body.error) || {};
+    const msg = errorText(r);
+    let field = e.field ? form.querySelector('[name="' + CSS.escape(e.field) + '"], [name^="' + CSS.escape(e.field) + '."]') : null;
+    if (field) {
+      field.setAttribute("aria-invalid", "true");
+      fieldNote(field, msg);
+      field.focus();
+    }
+    let box = form.querySelector(".form-error");
+    if (!box) {
+      box = document.createElement("p");
+      box.className = "form-error";
+      box.setAttribute("role", "alert");
+      form.prepend(box);
+    }
+    box.textContent = msg;
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+    form.querySelectorAll(".field-note").forEach((el) => el.remove());
+    const box = form.querySelector(".form-error");
+    if (box) box.remove();
+  }
+
+  function fieldNote(field, msg) {
+    const label = field.closest("label") || field.parentElement;
+    let note = label.querySelector(".field-note");
+    if (!msg) { if (note) note.remove(); return; }
+    if (!note) {
+      note = document.createElement("span");
+      note.className = "field-note";
+      label.append(note);
+    }
+    note.textContent = msg;
+  }
+
+  // liveCheck validates one field as it is typed: the browser's own rules (required, min, max,
+  // pattern) in plain words, and the specification limit shown beside lab values.
+  function liveCheck(field) {
+    if (!field.willValidate) return;
+    let msg = "";
+    if (field.value !== "" && !field.checkValidity()) {
+      msg = field.validationMessage + (field.dataset.hint ? " (" + field.dataset.hint + ")" : "");
+    } else if (field.value !== "" && (field.dataset.limitMin || field.dataset.limitMax)) {
+      const v = Number(field.value);
+      if (field.dataset.limitMin && v < Number(field.dataset.limitMin)) msg = "Below the specification limit of " + field.dataset.limitMin + ": this result will fail.";
+      if (field.dataset.limitMax && v > Number(field.dataset.limitMax)) msg = "Above the specification limit of " + field.dataset.limitMax + ": this result will fail.";
+    }
+    field.toggleAttribute("aria-invalid", msg !== "" && !field.checkValidity());
+    fieldNote(field, msg);
+  }
+
+  // formBody turns a form into the API's JSON: numbers as numbers, datetime-local as RFC 3339,
+  // "a.b" names as nested objects, data-list inputs as arrays, data-kind="ids" checkboxes as
+  // an array of ids. Empty optional fields are left out.
+  function formBody(form) {
+    const body = {};
+    for (const el of form.elements) {
+      if (!el.name || el.disabled || el.type === "submit" || el.type === "button") continue;
+      if (el.type === "checkbox") {
+        if (el.dataset.kind === "ids") {
+          body[el.name] = body[el.name] || [];
+          if (el.checked) body[el.name].push(Number(el.value));
+        } else body[el.name] = el.checked;
+        continue;
+      }
+      if (el.value === "" && !("list" in el.dataset)) continue;
+      let v = el.value;
+      if (el.type === "number") v = el.dataset.kind === "int" ? parseInt(v, 10) : Number(v);
+      else if (el.type === "datetime-local") v = new Date(v).toISOString();
+      if ("list" in el.dataset) {
+        (body[el.name] = body[el.name] || []).push(el.value === "" ? null : Number(el.value));
+        continue;
+      }
+      const path = el.name.split(".");
+      let o = body;
+      for (let i = 0; i < path.length - 1; i++) o = o[path[i]] = o[path[i]] || {};
+      o[path[path.length - 1]] = v;
+    }
+    return body;
+  }
+
+  async function submitJSON(form, url, body, done) {
+    const button = form.querySelector('[type="submit"]');
+    if (button) { button.disabled = true; button.dataset.label = button.dataset.label || button.textContent; button.textContent = "Saving…"; }
+    const r = await api("POST", url, body);
+    if (button) { button.disabled = false; button.textContent = button.dataset.label; }
+    if (!r.ok) { showErrors(form, r); return null; }
+    clearErrors(form);
+    if (done) done(r.body);
+    return r.body;
+  }
+
+  // firstInvalid checks the whole form before sending; the server checks again.
+  function firstInvalid(form) {
+    for (const el of form.elements) {
+      if (el.willValidate && !el.checkValidity()) {
+        el.setAttribute("aria-invalid", "true");
+        fieldNote(el, el.validationMessage + (el.dataset.hint ? " (" + el.dataset.hint + ")" : ""));
+        el.focus();
+        return el;
+      }
+    }
+    return null;
+  }
+
+  const handlers = {
+    json(form) {
+      if (firstInvalid(form)) return;
+      submitJSON(form, form.dataset.url, formBody(form), () => then(form));
+    },
+    qc(form) {
+      if (firstInvalid(form)) return;
+      const body = Object.assign({ test: form.dataset.test }, formBody(form));
+      submitJSON(form, form.dataset.url, body, () => location.reload());
+    },
+    async "new-lot"(form) {
+      if (firstInvalid(form)) return;
+      const b = formBody(form);
+      const don = await submitJSON(form, "/api/v1/donations", { din: b.din, collected_at: b.collected_at, eligibility: b.eligibility });
+      if (!don) return;
+      const lot = await submitJSON(form, "/api/v1/lots", { donation_id: don.id, lot_number: b.lot_number, manufactured_at: b.manufactured_at, expires_at: b.expires_at });
+      if (lot) location.href = "/lots/" + lot.id;
+    },
+    sign(form) {
+      if (firstInvalid(form)) return;
+      const b = formBody(form);
+      const body = { password: b.password };
+      if (b.reason) body.reason = b.reason;
+      submitJSON(form, "/api/v1/lots/" + form.dataset.lot + "/" + b.action, body, () => location.reload());
+    },
+    prepare(form) {
+      if (firstInvalid(form)) return;
+      const b = formBody(form);
+      if (!b.unit_ids || b.unit_ids.length === 0) {
+        showErrors(form, { status: 400, body: { error: { field: "unit_ids", message: "Tick the units you thawed into this bag." } } });
+        return;
+      }
+      submitJSON(form, form.dataset.url, b, (bag) => {
+        form.hidden = true;
+        const out = document.getElementById("bag-result");
+        document.getElementById("bag-id").textContent = bag.eye_readable + " " + bag.check;
+        document.getElementById("bag-draw").textContent = bag.volume_to_draw_ml + " mL";
+        document.getElementById("bag-expires").textContent = new Date(bag.expires_at).toLocaleString();
+        for (const f of ["pdf", "png", "zpl"]) document.getElementById("bag-label-" + f).href = "/api/v1/dose-bags/" + bag.id + "/label." + f;
+        out.hidden = false;
+        out.scrollIntoView();
+      });
+    },
+    scan: scanSubmit,
+    bedside: bedsideSubmit,
+    "end-infusion": endInfusion,
+  };
+
+  function then(form) {
+    if (form.dataset.then === "reload") location.reload();
+  }
+
+  // ---------- dispatch and receipt ----------
+
+  // scanSubmit records one scan and keeps the input focused for the next: a keyboard-wedge
+  // scanner types the code and presses Enter, so the page must never need a mouse.
+  async function scanSubmit(form) {
+    const input = form.querySelector('[name="code"]');
+    const code = input.value.trim();
+    if (!code) return;
+    const b = formBody(form);
+    const missing = ["place", "temperature_c"].find((n) => b[n] === undefined || b[n] === "");
+    if (missing) {
+      firstInvalid(form);
+      return;
+    }
+    input.value = "";
+    input.focus();
+    const body = { code, temperature_c: b.temperature_c };
+    if (form.dataset.kind === "dispatch") body.to = b.place; else body.location = b.place;
+    const r = await api("POST", form.dataset.url, body);
+    const li = document.createElement("li");
+    const when = new Date().toLocaleTimeString();
+    if (r.ok && r.body.accepted) {
+      li.className = "ok";
+      li.textContent = when + " · " + (r.body.bag_id || code) + " · accepted · now " + r.body.bag_status + (r.body.excursion ? " · TEMPERATURE EXCURSION: QA must clear this bag" : "");
+      if (r.body.excursion) li.className = "bad";
+    } else {
+      li.className = "bad";
+      li.textContent = when + " · REFUSED · " + (r.ok ? r.body.refusal : errorText(r));
+    }
+    document.getElementById("scan-results").prepend(li);
+  }
+
+  // ---------- bedside ----------
+
+  let verification = null;
+  let infusion = null;
+
+  async function bedsideSubmit(form) {
+    if (firstInvalid(form)) return;
+    const b = formBody(form);
+    const button = form.querySelector('[type="submit"]');
+    button.disabled = true;
+    const r = await api("POST", "/api/v1/bedside/verify", { wristband: b.wristband, code: b.code, witness: b.witness, ward: b.ward || "" });
+    button.disabled = false;
+    form.querySelector('[name="witness.password"]').value = "";
+    if (!r.ok) { showErrors(form, r); return; }
+    clearErrors(form);
+    verification = r.body;
+    showVerdict(r.body);
+  }
+
+  function showVerdict(v) {
+    const box = document.getElementById("verdict");
+    const word = document.getElementById("verdict-word");
+    const list = document.getElementById("verdict-checks");
+    box.className = "verdict-box " + (v.pass ? "verdict-pass" : "verdict-stop");
+    word.textContent = v.pass ? "PASS" : "STOP";
+    list.replaceChildren();
+    // The failed checks first, in plain words: they are what the nurse must act on.
+    const checks = v.checks.slice().sort((a, b) => Number(a.pass) - Number(b.pass));
+    for (const c of checks) {
+      if (v.pass || !c.pass) {
+        const li = document.createElement("li");
+        li.className = c.pass ? "ok" : "bad";
+        li.dataset.code = c.code;
+        li.textContent = (c.pass ? "✓ " : "✗ ") + c.message;
+        list.append(li);
+      }
+    }
+    if (!v.pass) {
+      const li = document.createElement("li");
+      li.className = "bad";
+      li.textContent = "Do not infuse. Keep the bag and call the pharmacy.";
+      list.append(li);
+    }
+    document.getElementById("bedside").hidden = true;
+    document.getElementById("infusion").hidden = !v.pass;
+    document.getElementById("start-infusion").hidden = false;
+    document.getElementById("end-infusion").hidden = true;
+    document.getElementById("infusion-done").hidden = true;
+    box.hidden = false;
+    window.scrollTo(0, 0);
+  }
+
+  async function startInfusion() {
+    const btn = document.getElementById("start-infusion");
+    btn.disabled = true;
+    const r = await api("POST", "/api/v1/infusions", { verification_id: verification.id });
+    btn.disabled = false;
+    if (!r.ok) { flash(errorText(r)); return; }
+    infusion = r.body;
+    btn.hidden = true;
+    const form = document.getElementById("end-infusion");
+    document.getElementById("infusion-started").textContent = "Infusion started at " + new Date(infusion.started_at).toLocaleTimeString() + ".";
+    form.hidden = false;
+    form.querySelector('[name="volume_ml"]').focus();
+  }
+
+  function endInfusion(form) {
+    if (firstInvalid(form)) return;
+    const b = formBody(form);
+    submitJSON(form, "/api/v1/infusions/" + infusion.id + "/end", { volume_ml: b.volume_ml, reactions: b.reactions || "" }, (inf) => {
+      form.hidden = true;
+      const done = document.getElementById("infusion-done");
+      done.textContent = "Infusion ended at " + new Date(inf.ended_at).toLocaleTimeString() + ": " + inf.volume_ml + " mL" + (inf.reactions ? ", reactions: " + inf.reactions : ", no reactions") + ".";
+      done.hidden = false;
+    });
+  }
+
+  function startOver() {
+    verification = null;
+    infusion = null;
+    const form = document.getElementById("bedside");
+    form.reset();
+    restoreRemembered(form);
+    form.hidden = false;
+    document.getElementById("verdict").hidden = true;
+    document.getElementById("wristband").focus();
+  }
+
+  // ---------- camera ----------
+
+  let stream = null;
+
+  // startCamera reads a QR code with the browser's BarcodeDetector where there is one, and
+  // with the jsQR decoder shipped with the page otherwise: both work offline.
+  async function startCamera(targetID) {
+    const box = document.getElementById("camera");
+    const video = document.getElementById("camera-video");
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      flash("This device offers no camera to the page. Use the scanner, or type the id printed under the code.");
+      return;
+    }
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    } catch (e) {
+      flash("The camera could not be opened (" + e.name + "). Allow the camera for this site, or use the scanner.");
+      return;
+    }
+    video.srcObject = stream;
+    box.hidden = false;
+    await video.play();
+    const detector = "BarcodeDetector" in window ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+    const canvas = document.createElement("canvas");
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    const tick = async () => {
+      if (!stream) return;
+      let text = null;
+      if (detector) {
+        const found = await detector.detect(video).catch(() => []);
+        if (found.length) text = found[0].rawValue;
+      } else if (window.jsQR && video.videoWidth) {
+        canvas.width = video.videoWidth;
+        canvas.height = video.videoHeight;
+        ctx.drawImage(video, 0, 0);
+        const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+        const code = window.jsQR(img.data, img.width, img.height);
+        if (code) text = code.data;
+      }
+      if (text) {
+        const target = document.getElementById(targetID);
+        target.value = text;
+        stopCamera();
+        focusNext(target);
+        return;
+      }
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  }
+
+  function stopCamera() {
+    if (stream) stream.getTracks().forEach((t) => t.stop());
+    stream = null;
+    const box = document.getElementById("camera");
+    if (box) box.hidden = true;
+  }
+
+  function focusNext(el) {
+    const next = el.dataset.next && document.getElementById(el.dataset.next);
+    if (next) next.focus();
+  }
+
+  // ---------- remembered fields (ward, temperature) ----------
+
+  function restoreRemembered(root) {
+    root.querySelectorAll("[data-remember]").forEach((el) => {
+      const v = sessionStorage.getItem("cordtrace." + el.dataset.remember);
+      if (v !== null && el.value === "") el.value = v;
+      el.addEventListener("change", () => sessionStorage.setItem("cordtrace." + el.dataset.remember, el.value));
+    });
+  }
+
+  // ---------- live previews ----------
+
+  let bv2Timer = null;
+  function bv2Preview(form) {
+    const out = document.getElementById("bv2-preview");
+    const b = formBody(form);
+    const all = [].concat(b.baseline || [], b.lps || [], b.treated || []);
+    if (all.some((v) => v === null || Number.isNaN(v))) {
+      out.className = "preview";
+      out.textContent = "Type the nine replicate values: validity and inhibition appear here.";
+      return;
+    }
+    clearTimeout(bv2Timer);
+    bv2Timer = setTimeout(async () => {
+      const r = await api("POST", "/api/v1/qc/bv2-preview", { analyte: b.analyte, baseline: b.baseline, lps: b.lps, treated: b.treated });
+      if (!r.ok) { out.className = "preview fail"; out.textContent = errorText(r); return; }
+      const p = r.body;
+      const passes = p.valid && p.inhibition_pct >= p.min_inhibition_pct;
+      out.className = "preview " + (passes ? "pass" : "fail");
+      out.textContent = (p.valid ? "Valid assay" : "INVALID assay: " + p.invalid_reason) + " · inhibition " + p.inhibition_pct.toFixed(1) + " % (limit ≥ " + p.min_inhibition_pct + " %)";
+    }, 250);
+  }
+
+  function drawPreview(form) {
+    const out = document.getElementById("draw");
+    const cells = Number(form.querySelector('[name="viable_cells"]').value);
+    const vol = Number(form.querySelector('[name="volume_ml"]').value);
+    const target = Number(form.dataset.target);
+    const tol = Number(form.dataset.tolerance);
+    let picked = 0;
+    form.querySelectorAll('[data-kind="ids"]:checked').forEach((c) => (picked += Number(c.dataset.cells)));
+    const lots = new Set([...form.querySelectorAll('[data-kind="ids"]:checked')].map((c) => c.dataset.lot));
+    const lines = [];
+    if (picked) lines.push("Units ticked hold " + picked.toExponential(2) + " viable cells before thaw.");
+    if (lots.size > 1) lines.push("The units come from " + lots.size + " lots: a bag holds units of one lot only.");
+    if (cells > 0 && vol > 0) {
+      const draw = (target / cells) * vol;
+      lines.push("Volume to draw: " + draw.toFixed(1) + " mL of " + vol + " mL.");
+      if (cells < target * (1 - tol / 100)) lines.push("The bag holds less than the target dose less " + tol + " %: it cannot give the ordered dose.");
+    }
+    out.textContent = lines.join(" ") || "Enter the viable cells and the volume to see the volume to draw.";
+    out.className = "preview" + (lots.size > 1 || (cells > 0 && cells < target * (1 - tol / 100)) ? " fail" : "");
+  }
+
+  // ---------- wiring ----------
+
+  function localNow() {
+    const d = new Date();
+    d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+    return d.toISOString().slice(0, 16);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("form[data-api]").forEach((form) => {
+      restoreRemembered(form);
+      form.querySelectorAll('[data-default="now"]').forEach((el) => { if (!el.value) el.value = localNow(); });
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        handlers[form.dataset.api](form);
+      });
+      form.addEventListener("input", (ev) => {
+        if (ev.target.name) liveCheck(ev.target);
+        if (form.id === "bv2") bv2Preview(form);
+        if (form.id === "prepare") drawPreview(form);
+      });
+      form.addEventListener("change", (ev) => { if (form.id === "prepare") drawPreview(form); });
+    });
+
+    // Scanners end with Enter: in a step of the bedside form, Enter moves on to the next step
+    // instead of submitting half a form.
+    document.querySelectorAll("[data-next]").forEach((el) => {
+      el.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter") { ev.preventDefault(); focusNext(el); }
+      });
+    });
+
+    document.querySelectorAll("[data-post]").forEach((btn) => {
+      btn.addEventListener("click", async () => {
+        btn.disabled = true;
+        const r = await api("POST", btn.dataset.post, {});
+        btn.disabled = false;
+        if (!r.ok) { flash(errorText(r)); return; }
+        if (btn.dataset.then === "reload") location.reload();
+      });
+    });
+
+    document.querySelectorAll("[data-open]").forEach((btn) => {
+      btn.addEventListener("click", () => {
+        const d = document.getElementById(btn.dataset.open);
+        d.showModal();
+        const first = d.querySelector("input[type=password]");
+        if (first) first.focus();
+      });
+    });
+    document.querySelectorAll("dialog [data-close]").forEach((btn) => btn.addEventListener("click", () => btn.closest("dialog").close()));
+
+    const signAction = document.querySelector('#sign-dialog [name="action"]');
+    if (signAction) {
+      signAction.addEventListener("change", () => {
+        document.getElementById("sign-meaning").textContent = signAction.selectedOptions[0].dataset.meaning;
+        const reason = document.querySelector('#sign-dialog [name="reason"]');
+        reason.required = signAction.value !== "release";
+      });
+    }
+
+    const cam = document.getElementById("camera-button");
+    if (cam) cam.addEventListener("click", () => startCamera(cam.dataset.camera));
+    const camStop = document.getElementById("camera-stop");
+    if (camStop) camStop.addEventListener("click", stopCamera);
+    const start = document.getElementById("start-infusion");
+    if (start) start.addEventListener("click", startInfusion);
+    const again = document.getElementById("verify-again");
+    if (again) again.addEventListener("click", startOver);
+
+    // The dispatch and receipt pages keep the scan field focused: a scan must never go into
+    // another field or nowhere.
+    const scan = document.getElementById("scan-input");
+    if (scan) {
+      document.addEventListener("click", (ev) => { if (!ev.target.closest("input, select, button, a")) scan.focus(); });
+    }
+  });
+})();
