@@ -52,7 +52,13 @@ type testServer struct {
 
 func newTestServer(t *testing.T, backend string) *testServer {
 	t.Helper()
-	st := storetest.Open(t, backend, store.Options{})
+	return newTestServerWith(t, backend, store.Options{})
+}
+
+// newTestServerWith is newTestServer with store options, such as a fixed clock.
+func newTestServerWith(t *testing.T, backend string, opts store.Options) *testServer {
+	t.Helper()
+	st := storetest.Open(t, backend, opts)
 	if _, err := st.EnsureAdmin(context.Background(), adminPassword); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +69,7 @@ func newTestServer(t *testing.T, backend string) *testServer {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Ping: st.Ping},
+	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Records: st, Ping: st.Ping},
 		api.Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), BodyLimit: "4K"})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

@@ -87,6 +87,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}}
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)
+	} else if isFHIR(c) {
+		err = fhirError(c, status, code, body.Error.Message)
 	} else {
 		err = c.JSON(status, body)
 	}

@@ -27,6 +27,8 @@ type Services struct {
 	Bedside  domain.BedsideService
 	Safety   domain.SafetyService
 	Trace    domain.TraceService
+	// Records feeds the FHIR API and the trial export, and records their disclosures.
+	Records domain.RecordService
 	// Ping reports whether the database answers, for /readyz.
 	Ping func(ctx context.Context) error
 }
@@ -149,6 +151,9 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/patients/:id/trace", domain.PermAnyUser, s.patientTrace)
 	s.handle(http.MethodPost, "/dose-bags/:id/excursion-disposition", domain.PermDisposeExcursion, s.disposeExcursion)
 	s.handle(http.MethodPost, "/spec-versions", domain.PermManageSpec, s.createSpecVersion)
+	s.handle(http.MethodGet, "/exports/trial.csv", domain.PermDisclosePatientData, s.trialExport("csv"))
+	s.handle(http.MethodGet, "/exports/trial.json", domain.PermDisclosePatientData, s.trialExport("json"))
+	s.registerFHIR()
 	return s
 }
 
@@ -164,10 +169,16 @@ func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 // handle registers an API route. A route with a permission is open only to a logged-in user
 // whose roles hold it.
 func (s *Server) handle(method, path string, perm domain.Permission, h echo.HandlerFunc) {
-	s.routes = append(s.routes, Route{Method: method, Path: APIPrefix + path, Permission: perm})
+	s.handleAt(APIPrefix, method, path, perm, h)
+}
+
+// handleAt registers a route under another prefix than /api/v1 (the FHIR API), with the same
+// authentication and permission check.
+func (s *Server) handleAt(prefix, method, path string, perm domain.Permission, h echo.HandlerFunc) {
+	s.routes = append(s.routes, Route{Method: method, Path: prefix + path, Permission: perm})
 	var mw []echo.MiddlewareFunc
 	if perm != "" {
 		mw = append(mw, s.authenticate, s.require(perm))
 	}
-	s.echo.Add(method, APIPrefix+path, h, mw...)
+	s.echo.Add(method, prefix+path, h, mw...)
 }

@@ -23,6 +23,9 @@ const (
 	PermReceive          Permission = "scans.receive"
 	PermBedside          Permission = "bedside.verify" // verify, witness, infuse
 	PermAdverseEvent     Permission = "adverse_events.record"
+	// PermDisclosePatientData reads patient-identifying records for outside systems (the FHIR
+	// API, the trial export); every such read is recorded in the audit trail.
+	PermDisclosePatientData Permission = "patient_data.disclose"
 )
 
 // permissionRoles is the permission table of SPEC §9. The first role listed that a user holds
@@ -43,6 +46,9 @@ var permissionRoles = map[Permission][]Role{
 	PermReceive:          {RoleNurse},
 	PermBedside:          {RoleNurse, RolePhysician},
 	PermAdverseEvent:     {RolePhysician, RoleNurse},
+	// Investigators (physicians) own the trial data; QA follows products to patients in
+	// recalls and deviations. Admins manage accounts only and see no clinical data.
+	PermDisclosePatientData: {RolePhysician, RoleQA},
 }
 
 // RolesFor returns the roles that hold p; nil for an unknown permission, which nobody holds.

@@ -91,7 +91,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	}
 	logger.Info("label signing key", "kid", key.KID)
 
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Ping: st.Ping},
+	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Records: st, Ping: st.Ping},
 		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, Site: cfg.Site})
 	srv.RegisterDB(st.SQLDB())
 	pages, err := web.Parse()

@@ -1,0 +1,377 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cordtrace/domain"
+	"cordtrace/fhir/fhirtest"
+	"cordtrace/store"
+	"cordtrace/store/storetest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// testClock is the store's clock in tests that need recorded times to be exactly known.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// journey is the bedside journey at fixed times, on one server: a released lot divided into
+// units, a patient (and a routine-arm one), dose order, bag, label, dispatch, receipt, a
+// passing bedside verification, infusion start and end, an AE and an SAE.
+type journey struct {
+	ts        *testServer
+	clock     *testClock
+	admin     string
+	patientID int64
+	routineID int64
+	bagID     int64
+	unitIDs   []int64
+	lotNumber string
+	din       string
+}
+
+// day is the infusion day: the patients were enrolled the day before (SPEC §6: day 1).
+var day = time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+
+func at(hhmm string) time.Time {
+	d, err := time.Parse("15:04", hhmm)
+	if err != nil {
+		panic(err)
+	}
+	return day.Add(time.Duration(d.Hour())*time.Hour + time.Duration(d.Minute())*time.Minute)
+}
+
+func runJourney(t *testing.T, backend string) *journey {
+	t.Helper()
+	clock := &testClock{t: at("08:00")}
+	ts := newTestServerWith(t, backend, store.Options{Now: clock.Now})
+	j := &journey{ts: ts, clock: clock, lotNumber: "HUCMSC-2026-007"}
+	must := func(r response, want int, what string) map[string]any {
+		t.Helper()
+		if r.status != want {
+			t.Fatalf("%s: %d %s", what, r.status, r.body)
+		}
+		if len(r.body) == 0 || r.body[0] != '{' {
+			return nil
+		}
+		return r.json(t)
+	}
+	// Sessions expire after 15 idle minutes of the fixed clock: each step logs in afresh.
+	as := func(hhmm, username string) string {
+		clock.set(at(hhmm))
+		return ts.login(username, "a good password")
+	}
+	j.admin = ts.login("admin", adminPassword)
+	for _, u := range []struct {
+		name string
+		role domain.Role
+	}{{"qc.ann", domain.RoleQC}, {"qa.bob", domain.RoleQA}, {"dr.cho", domain.RolePhysician}, {"ph.eve", domain.RolePharmacist},
+		{"nurse.dee", domain.RoleNurse}, {"nurse.fay", domain.RoleNurse}} {
+		ts.userWith(j.admin, u.name, u.role)
+	}
+
+	qc := as("08:01", "qc.ann")
+	don := must(ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": "2026-02-01T09:00:00Z", "eligibility": "eligible"}), 201, "donation")
+	j.din = don["din"].(string)
+	lot := must(ts.do("POST", "/api/v1/lots", qc, map[string]any{"donation_id": don["id"], "lot_number": j.lotNumber,
+		"manufactured_at": "2026-02-05T12:00:00Z", "expires_at": "2027-02-05T12:00:00Z"}), 201, "lot")
+	lotPath := fmt.Sprintf("/api/v1/lots/%d", int64(lot["id"].(float64)))
+	must(ts.do("POST", lotPath+"/quarantine", qc, nil), 200, "quarantine")
+	for _, body := range []map[string]any{
+		{"test": "viability", "value": 91.5}, {"test": "viable_cell_count", "value": 1.2e9},
+		{"test": "sterility", "result": "negative"}, {"test": "mycoplasma", "result": "not_detected"},
+		{"test": "endotoxin", "value": 0.12},
+		{"test": "phenotype", "markers": map[string]float64{"CD73": 99, "CD90": 99, "CD105": 99, "CD34": 0.4, "CD45": 0.6, "CD14": 0.3, "CD19": 0.2, "HLA-DR": 0.5}},
+		{"test": "bv2_potency", "analyte": "TNF-alpha", "baseline": []float64{100, 105, 95}, "lps": []float64{1000, 1050, 950}, "treated": []float64{500, 520, 480}},
+	} {
+		must(ts.do("POST", lotPath+"/qc-results", qc, body), 201, "QC result")
+	}
+	must(ts.do("POST", lotPath+"/release", as("08:02", "qa.bob"), map[string]string{"password": "a good password"}), 200, "release")
+	qc = as("08:03", "qc.ann")
+	must(ts.do("POST", lotPath+"/units", qc, map[string]any{"count": 4, "viable_cells": 40000000, "volume_ml": 25}), 201, "units")
+	for _, u := range must(ts.do("GET", lotPath, qc, nil), 200, "lot")["units"].([]any) {
+		j.unitIDs = append(j.unitIDs, int64(u.(map[string]any)["id"].(float64)))
+	}
+
+	doc := as("08:05", "dr.cho")
+	p := must(ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": "SVP-001", "mrn": "MRN0001", "name": "Li Wei",
+		"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": "2026-03-09T10:00:00Z"}), 201, "enrol")
+	j.patientID = int64(p["id"].(float64))
+	r := must(ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": "SVP-002", "mrn": "MRN0002", "name": "Wang Fang",
+		"date_of_birth": "1971-11-20", "weight_kg": 64.5, "arm": "routine", "enrolled_at": "2026-03-09T11:30:00Z"}), 201, "enrol routine")
+	j.routineID = int64(r["id"].(float64))
+	order := must(ts.do("POST", fmt.Sprintf("/api/v1/patients/%d/dose-orders", j.patientID), as("08:06", "dr.cho"), map[string]any{}), 201, "order")
+
+	pharm := as("08:10", "ph.eve")
+	bag := must(ts.do("POST", fmt.Sprintf("/api/v1/dose-orders/%d/dose-bags", int64(order["id"].(float64))), pharm, map[string]any{
+		"unit_ids": j.unitIDs[:2], "thawed_at": "2026-03-10T08:05:00Z", "post_thaw_viability_pct": 85, "viable_cells": 72000000, "volume_ml": 50}), 201, "bag")
+	j.bagID = int64(bag["id"].(float64))
+	code := scanQR(t, ts.do("GET", fmt.Sprintf("/api/v1/dose-bags/%d/label.png", j.bagID), pharm, nil).body)
+	must(ts.do("POST", "/api/v1/scans/dispatch", as("08:15", "ph.eve"), map[string]any{"code": code, "to": "ICU-3", "temperature_c": 5}), 201, "dispatch")
+	must(ts.do("POST", "/api/v1/scans/receive", as("08:25", "nurse.dee"), map[string]any{"code": code, "temperature_c": 4.5}), 201, "receive")
+
+	witness := as("08:30", "nurse.fay")
+	nurse := ts.login("nurse.dee", "a good password")
+	v := must(ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code,
+		"witness": map[string]string{"token": witness}, "ward": "ICU-3"}), 200, "verify")
+	if v["pass"] != true {
+		t.Fatalf("bedside verification did not pass: %v", v)
+	}
+	inf := must(ts.do("POST", "/api/v1/infusions", as("08:31", "nurse.dee"), map[string]any{"verification_id": v["id"]}), 201, "start")
+	must(ts.do("POST", fmt.Sprintf("/api/v1/infusions/%d/end", int64(inf["id"].(float64))), as("09:01", "nurse.dee"),
+		map[string]any{"volume_ml": 48.5, "reactions": "mild chills at 20 min, resolved"}), 200, "end")
+	doc = as("09:30", "dr.cho")
+	must(ts.do("POST", "/api/v1/adverse-events", doc, map[string]any{"patient_id": j.patientID, "serious": false, "severity": "mild",
+		"description": "chills and low-grade fever, 37.9 °C", "onset_at": "2026-03-10T08:51:00Z"}), 201, "AE")
+	must(ts.do("POST", "/api/v1/adverse-events", doc, map[string]any{"patient_id": j.patientID, "serious": true, "severity": "severe",
+		"description": "transient hypotension, 82/50 mmHg, fluids given", "onset_at": "2026-03-10T09:10:00Z"}), 201, "SAE")
+	must(ts.do("POST", "/api/v1/adverse-events", doc, map[string]any{"patient_id": j.routineID, "serious": false, "severity": "moderate",
+		"description": "nausea", "onset_at": "2026-03-10T07:00:00Z"}), 201, "routine-arm AE")
+	clock.set(at("10:00"))
+	return j
+}
+
+// fhirGet fetches a FHIR resource, checks its media type and validates it against the
+// official R5 definitions.
+func fhirGet(t *testing.T, ts *testServer, path, token string, status int) map[string]any {
+	t.Helper()
+	r := ts.do("GET", path, token, nil)
+	if r.status != status {
+		t.Fatalf("GET %s: %d, want %d: %s", path, r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/fhir+json") {
+		t.Errorf("GET %s: Content-Type %q, want application/fhir+json", path, ct)
+	}
+	if err := fhirtest.Validate(r.body); err != nil {
+		t.Errorf("GET %s is not valid FHIR R5:\n%v\n%s", path, err, r.body)
+	}
+	return r.json(t)
+}
+
+func entriesByType(t *testing.T, bundle map[string]any) map[string][]map[string]any {
+	t.Helper()
+	out := map[string][]map[string]any{}
+	for _, e := range bundle["entry"].([]any) {
+		res := e.(map[string]any)["resource"].(map[string]any)
+		out[res["resourceType"].(string)] = append(out[res["resourceType"].(string)], res)
+	}
+	return out
+}
+
+// Every FHIR resource of the journey validates against the R5 definitions, carries the
+// records it stands for, and every read of patient data is in the audit trail.
+func TestFHIRJourney(t *testing.T) {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			j := runJourney(t, backend)
+			ts := j.ts
+			doc := ts.login("dr.cho", "a good password")
+
+			ev := fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d/$everything", j.patientID), doc, 200)
+			if ev["type"] != "searchset" || ev["total"].(float64) != 8 {
+				t.Fatalf("$everything: type %v, total %v", ev["type"], ev["total"])
+			}
+			byType := entriesByType(t, ev)
+			count := map[string]int{}
+			for k, v := range byType {
+				count[k] = len(v)
+			}
+			want := map[string]int{"Patient": 1, "BiologicallyDerivedProduct": 3, "BiologicallyDerivedProductDispense": 1, "Procedure": 1, "AdverseEvent": 2}
+			if fmt.Sprint(count) != fmt.Sprint(want) {
+				t.Fatalf("$everything resources %v, want %v", count, want)
+			}
+			// Each resource on its own validates too.
+			for _, e := range ev["entry"].([]any) {
+				b, _ := json.Marshal(e.(map[string]any)["resource"])
+				if err := fhirtest.Validate(b); err != nil {
+					t.Errorf("entry %s: %v", b, err)
+				}
+				if !strings.HasPrefix(e.(map[string]any)["fullUrl"].(string), ts.url+"/fhir/") {
+					t.Errorf("fullUrl %v is not under this server's FHIR base", e.(map[string]any)["fullUrl"])
+				}
+			}
+
+			bagRes := fhirGet(t, ts, fmt.Sprintf("/fhir/BiologicallyDerivedProduct/bag-%d", j.bagID), doc, 200)
+			bagCode := bagRes["identifier"].([]any)[0].(map[string]any)
+			if bagCode["system"] != "https://www.isbt128.org/uri/MPHOUniqueIdentifier" || !strings.HasPrefix(bagCode["value"].(string), j.din) {
+				t.Errorf("bag identifier %v", bagCode)
+			}
+			if src := bagRes["biologicalSourceEvent"].(map[string]any); src["value"] != j.din || src["system"] != "https://www.isbt128.org/uri/DonationIdentificationNumber" {
+				t.Errorf("bag biologicalSourceEvent %v, want DIN %s", src, j.din)
+			}
+			parents := fmt.Sprint(bagRes["parent"])
+			for _, u := range j.unitIDs[:2] {
+				if !strings.Contains(parents, fmt.Sprintf("BiologicallyDerivedProduct/unit-%d", u)) {
+					t.Errorf("bag parents %s lack unit %d", parents, u)
+				}
+			}
+			if bagRes["division"] != "A0" || bagRes["expirationDate"] != "2026-03-10T12:05:00Z" ||
+				bagRes["productStatus"].(map[string]any)["code"] != "unavailable" || bagRes["productCode"].(map[string]any)["coding"] == nil {
+				t.Errorf("bag: division %v, expiry %v, status %v, code %v", bagRes["division"], bagRes["expirationDate"], bagRes["productStatus"], bagRes["productCode"])
+			}
+			temp := bagRes["storageTempRequirements"].(map[string]any)
+			if temp["low"].(map[string]any)["value"] != 2.0 || temp["high"].(map[string]any)["value"] != 8.0 {
+				t.Errorf("bag storage temperature %v, want 2–8 °C", temp)
+			}
+			unit := fhirGet(t, ts, fmt.Sprintf("/fhir/BiologicallyDerivedProduct/unit-%d", j.unitIDs[3]), doc, 200)
+			if unit["productStatus"].(map[string]any)["code"] != "available" || unit["expirationDate"] != "2027-02-05T12:00:00Z" {
+				t.Errorf("unused unit: %v", unit)
+			}
+
+			disp := byType["BiologicallyDerivedProductDispense"][0]
+			if disp["status"] != "issued" || disp["whenHandedOver"] != "2026-03-10T08:15:00Z" ||
+				disp["patient"].(map[string]any)["reference"] != fmt.Sprintf("Patient/%d", j.patientID) ||
+				disp["product"].(map[string]any)["reference"] != fmt.Sprintf("BiologicallyDerivedProduct/bag-%d", j.bagID) ||
+				disp["destination"].(map[string]any)["display"] != "ICU-3" ||
+				disp["matchStatus"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"] != "selected" {
+				t.Errorf("dispense: %v", disp)
+			}
+			perf := fmt.Sprint(disp["performer"])
+			if !strings.Contains(perf, "ph.eve") || !strings.Contains(perf, "transport") || !strings.Contains(perf, "nurse.dee") || !strings.Contains(perf, "receipt") {
+				t.Errorf("dispense performers: %s", perf)
+			}
+			proc := byType["Procedure"][0]
+			if proc["status"] != "completed" || fmt.Sprint(proc["occurrencePeriod"]) != "map[end:2026-03-10T09:01:00Z start:2026-03-10T08:31:00Z]" ||
+				!strings.Contains(fmt.Sprint(proc["used"]), fmt.Sprintf("BiologicallyDerivedProduct/bag-%d", j.bagID)) ||
+				!strings.Contains(fmt.Sprint(proc["note"]), "48.5 mL") {
+				t.Errorf("procedure: %v", proc)
+			}
+			var serious int
+			for _, ae := range byType["AdverseEvent"] {
+				if ae["seriousness"].(map[string]any)["coding"].([]any)[0].(map[string]any)["code"] == "serious" {
+					serious++
+					if !strings.Contains(fmt.Sprint(ae["suspectEntity"]), "Procedure/") {
+						t.Errorf("SAE after the infusion names no suspect: %v", ae)
+					}
+				}
+			}
+			if serious != 1 {
+				t.Errorf("serious adverse events: %d, want 1", serious)
+			}
+
+			pat := fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d", j.patientID), doc, 200)
+			if ids := fmt.Sprint(pat["identifier"]); !strings.Contains(ids, "MRN0001") || !strings.Contains(ids, "SVP-001") || pat["birthDate"] != "1960-05-01" {
+				t.Errorf("patient: %v", pat)
+			}
+
+			lot := fhirGet(t, ts, "/fhir/Bundle?lot="+j.lotNumber, doc, 200)
+			lotTypes := entriesByType(t, lot)
+			if lot["type"] != "collection" || len(lotTypes["BiologicallyDerivedProduct"]) != 5 || len(lotTypes["Patient"]) != 1 || len(lotTypes["AdverseEvent"]) != 2 {
+				t.Errorf("lot bundle: type %v, %d products, %d patients, %d AEs", lot["type"], len(lotTypes["BiologicallyDerivedProduct"]), len(lotTypes["Patient"]), len(lotTypes["AdverseEvent"]))
+			}
+
+			// Errors are OperationOutcomes, valid R5 too.
+			fhirGet(t, ts, "/fhir/Patient/999999", doc, 404)
+			fhirGet(t, ts, "/fhir/BiologicallyDerivedProduct/vial-1", doc, 404)
+			fhirGet(t, ts, "/fhir/Bundle?lot=NO-SUCH-LOT", doc, 404)
+			fhirGet(t, ts, "/fhir/Bundle", doc, 400)
+			fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d", j.patientID), ts.login("nurse.dee", "a good password"), 403)
+			fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d", j.patientID), "", 401)
+			fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d", j.patientID), ts.login("admin", adminPassword), 403)
+
+			// Each read of patient data is a disclosure in the audit trail, by the reader.
+			audit := ts.do("GET", fmt.Sprintf("/api/v1/audit?entity_type=patient&entity_id=%d&limit=1000", j.patientID), ts.login("admin", adminPassword), nil).json(t)
+			var what []string
+			for _, e := range audit["entries"].([]any) {
+				e := e.(map[string]any)
+				if e["action"] == "patient.disclose" {
+					if e["user_name"] != "Full dr.cho" || e["role"] != "physician" {
+						t.Errorf("disclosure by %v as %v", e["user_name"], e["role"])
+					}
+					what = append(what, fmt.Sprint(e["after"]))
+				}
+			}
+			if len(what) != 3 || !strings.Contains(what[0], "$everything") || !strings.Contains(what[1], "/fhir/Patient/") || !strings.Contains(what[2], "lot=") {
+				t.Errorf("disclosures of the patient: %q, want $everything, Patient, lot Bundle", what)
+			}
+			if r := ts.do("GET", "/api/v1/audit/verify", ts.login("admin", adminPassword), nil); r.json(t)["ok"] != true {
+				t.Fatalf("audit chain: %s", r.body)
+			}
+		})
+	}
+}
+
+// The trial export of the journey matches the golden files, on every backend; go test
+// ./api -run TrialExport -update rewrites them.
+func TestTrialExportGolden(t *testing.T) {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			j := runJourney(t, backend)
+			ts := j.ts
+			qa := ts.login("qa.bob", "a good password")
+			for _, name := range []string{"trial.csv", "trial.json"} {
+				r := ts.do("GET", "/api/v1/exports/"+name, qa, nil)
+				if r.status != 200 {
+					t.Fatalf("%s: %d %s", name, r.status, r.body)
+				}
+				got := r.body
+				if strings.HasSuffix(name, ".json") {
+					var buf bytes.Buffer
+					if err := json.Indent(&buf, got, "", "  "); err != nil {
+						t.Fatal(err)
+					}
+					got = buf.Bytes()
+				}
+				golden := filepath.Join("testdata", name)
+				if *update {
+					if err := os.MkdirAll("testdata", 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(golden, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run with -update to create it)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from %s (run with -update if the change is meant):\n%s", name, golden, got)
+				}
+			}
+			if strings.Contains(string(ts.do("GET", "/api/v1/exports/trial.csv", qa, nil).body), "Li Wei") {
+				t.Error("the trial export carries a patient name; subjects appear by subject id only")
+			}
+			admin := ts.login("admin", adminPassword)
+			for _, role := range []domain.Role{domain.RoleNurse, domain.RolePharmacist, domain.RoleAdmin} {
+				tok := ts.userWith(admin, "x."+string(role), role)
+				if r := ts.do("GET", "/api/v1/exports/trial.csv", tok, nil); r.status != 403 {
+					t.Errorf("trial export as %s: %d, want 403", role, r.status)
+				}
+			}
+			audit := ts.do("GET", fmt.Sprintf("/api/v1/audit?entity_type=patient&entity_id=%d&limit=1000", j.routineID), ts.login("admin", adminPassword), nil).json(t)
+			n := 0
+			for _, e := range audit["entries"].([]any) {
+				if e := e.(map[string]any); e["action"] == "patient.disclose" && strings.Contains(fmt.Sprint(e["after"]), "trial_export") && e["user_name"] == "Full qa.bob" {
+					n++
+				}
+			}
+			if n != 3 {
+				t.Errorf("trial export disclosures of the routine-arm subject: %d, want 3 (csv, json, csv)", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"cordtrace/domain"
+	"cordtrace/fhir"
+)
+
+// FHIRPrefix is where the FHIR R5 read API lives.
+const FHIRPrefix = "/fhir"
+
+// registerFHIR adds the FHIR routes. They share the API's authentication and permission
+// table; their errors are OperationOutcomes (see handleError).
+func (s *Server) registerFHIR() {
+	s.handleAt(FHIRPrefix, http.MethodGet, "/Patient/:id", domain.PermDisclosePatientData, s.fhirPatient)
+	s.handleAt(FHIRPrefix, http.MethodGet, "/Patient/:id/$everything", domain.PermDisclosePatientData, s.fhirPatientEverything)
+	s.handleAt(FHIRPrefix, http.MethodGet, "/BiologicallyDerivedProduct/:id", domain.PermDisclosePatientData, s.fhirProduct)
+	s.handleAt(FHIRPrefix, http.MethodGet, "/Bundle", domain.PermDisclosePatientData, s.fhirLotBundle)
+}
+
+// isFHIR reports whether a request is for the FHIR API, whose errors are OperationOutcomes.
+func isFHIR(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return p == FHIRPrefix || strings.HasPrefix(p, FHIRPrefix+"/")
+}
+
+// fhirBase is the FHIR base URL as the client reached it, for Bundle.entry.fullUrl.
+func fhirBase(c echo.Context) string { return c.Scheme() + "://" + c.Request().Host + FHIRPrefix }
+
+func fhirJSON(c echo.Context, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.Blob(status, fhir.ContentType, b)
+}
+
+// disclose records in the audit trail that the acting user is shown these patients' data;
+// nothing is shown if that fails.
+func (s *Server) disclose(c echo.Context, channel string, patientIDs []int64) error {
+	what := c.Request().Method + " " + c.Request().URL.RequestURI()
+	return s.svc.Records.RecordDisclosure(c.Request().Context(), currentActor(c),
+		domain.Disclosure{Channel: channel, What: what, PatientIDs: patientIDs})
+}
+
+func (s *Server) fhirPatient(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	p, err := s.svc.Patients.Patient(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := s.disclose(c, "fhir", []int64{id}); err != nil {
+		return err
+	}
+	return fhirJSON(c, http.StatusOK, fhir.MapPatient(p))
+}
+
+func (s *Server) fhirPatientEverything(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	r, err := s.svc.Records.PatientRecords(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := s.disclose(c, "fhir", r.PatientIDs()); err != nil {
+		return err
+	}
+	self := fhirBase(c) + strings.TrimPrefix(c.Request().URL.RequestURI(), FHIRPrefix)
+	return fhirJSON(c, http.StatusOK, fhir.PatientEverything(r, id, fhirBase(c), self, time.Now()))
+}
+
+// fhirProduct reads a unit (unit-N) or a dose bag (bag-N). A product names no patient, so
+// reading one discloses nothing.
+func (s *Server) fhirProduct(c echo.Context) error {
+	ctx := c.Request().Context()
+	kind, id, err := fhir.ParseProductID(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	var lotID int64
+	if kind == "unit" {
+		u, _, err := s.svc.Labels.UnitForLabel(ctx, id)
+		if err != nil {
+			return err
+		}
+		lotID = u.LotID
+	} else {
+		b, err := s.svc.Pharmacy.DoseBag(ctx, id)
+		if err != nil {
+			return err
+		}
+		lotID = b.LotID
+	}
+	lot, err := s.svc.Lab.LotDetail(ctx, lotID)
+	if err != nil {
+		return err
+	}
+	r, err := s.svc.Records.LotRecords(ctx, lot.Lot.LotNumber)
+	if err != nil {
+		return err
+	}
+	res, ok := fhir.Find(r, "BiologicallyDerivedProduct", c.Param("id"))
+	if !ok {
+		return domain.Errorf(domain.ENotFound, "there is no product %s", c.Param("id"))
+	}
+	return fhirJSON(c, http.StatusOK, res)
+}
+
+// fhirLotBundle is GET /fhir/Bundle?lot=<lot number>: a collection of everything made from the
+// lot and who received it.
+func (s *Server) fhirLotBundle(c echo.Context) error {
+	lot := strings.TrimSpace(c.QueryParam("lot"))
+	if lot == "" {
+		return domain.FieldError("lot", "name the lot: /fhir/Bundle?lot=<lot number>")
+	}
+	r, err := s.svc.Records.LotRecords(c.Request().Context(), lot)
+	if err != nil {
+		return err
+	}
+	if err := s.disclose(c, "fhir", r.PatientIDs()); err != nil {
+		return err
+	}
+	return fhirJSON(c, http.StatusOK, fhir.Collection(r, fhirBase(c), time.Now()))
+}
+
+// fhirError writes an error as an OperationOutcome with the status of the error table.
+func fhirError(c echo.Context, status int, code, message string) error {
+	return fhirJSON(c, status, fhir.Outcome(code, message))
+}

@@ -1,0 +1,82 @@
+package domain
+
+import (
+	"context"
+	"strings"
+)
+
+// Person is a user as records for outside systems name them: who did a step.
+type Person struct {
+	Username string `json:"username"`
+	FullName string `json:"full_name"`
+}
+
+// DispatchRecord is one accepted dispatch of a dose bag from the pharmacy, with the receipt on
+// the ward that followed it, if any.
+type DispatchRecord struct {
+	Dispatch     CustodyEvent  `json:"dispatch"`
+	DispatchedBy Person        `json:"dispatched_by"`
+	Receipt      *CustodyEvent `json:"receipt,omitempty"`
+	ReceivedBy   *Person       `json:"received_by,omitempty"`
+}
+
+// InfusionRecord is an infusion with the nurse who started it.
+type InfusionRecord struct {
+	Infusion
+	StartedBy Person `json:"started_by"`
+}
+
+// AdverseEventRecord is an adverse event with the person who reported it.
+type AdverseEventRecord struct {
+	AdverseEvent
+	ReportedBy Person `json:"reported_by"`
+}
+
+// Records is a self-contained slice of the chain for outside systems (FHIR, the trial's data
+// capture): every record that one of the others points to is in it, each list in id order.
+// Patients carry identifying data: whoever is shown Records is recorded as a disclosure.
+type Records struct {
+	Patients      []Patient            `json:"patients"`
+	Donations     []Donation           `json:"donations"`
+	Lots          []Lot                `json:"lots"`
+	Units         []Unit               `json:"units"`
+	Bags          []DoseBag            `json:"dose_bags"`
+	Dispatches    []DispatchRecord     `json:"dispatches"`
+	Infusions     []InfusionRecord     `json:"infusions"`
+	AdverseEvents []AdverseEventRecord `json:"adverse_events"`
+	// Spec is the current specification, for the transport temperature range of dose bags.
+	Spec ReleaseSpec `json:"-"`
+}
+
+// Disclosure is a showing of patient data to a user, for the audit trail (who saw whose data,
+// when, through what).
+type Disclosure struct {
+	// Channel names the way out: "fhir" or "trial_export".
+	Channel string
+	// What is shown, e.g. "GET /fhir/Patient/3/$everything".
+	What       string
+	PatientIDs []int64
+}
+
+// Validate checks that a disclosure says what was shown.
+func (d Disclosure) Validate() error {
+	if strings.TrimSpace(d.Channel) == "" || strings.TrimSpace(d.What) == "" {
+		return Errorf(EInvalid, "a disclosure must name its channel and what was shown")
+	}
+	return nil
+}
+
+// RecordService reads Records and records their disclosure.
+type RecordService interface {
+	// PatientRecords is one patient with their bags, the units and lots and donations these
+	// came from, dispatches, infusion and adverse events. Unknown patient: ENotFound.
+	PatientRecords(ctx context.Context, patientID int64) (Records, error)
+	// LotRecords is one lot with its donation, units, bags, their patients and everything that
+	// happened to the bags, and the adverse events linked to the lot. Unknown lot: ENotFound.
+	LotRecords(ctx context.Context, lotNumber string) (Records, error)
+	// AllRecords is every enrolled patient with their records, for the trial export.
+	AllRecords(ctx context.Context) (Records, error)
+	// RecordDisclosure writes one audit entry per patient shown, in one transaction; the
+	// caller shows nothing unless it succeeds.
+	RecordDisclosure(ctx context.Context, actor Actor, d Disclosure) error
+}

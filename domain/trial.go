@@ -1,0 +1,166 @@
+package domain
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TrialColumns are the columns of the trial export, in their order. The order and names are
+// a contract with the trial's data capture system (README, "Trial export"): add columns at
+// the end, never rename or reorder.
+var TrialColumns = []string{
+	"subject_id", "arm", "enrolled_at", "weight_at_order_kg", "target_viable_cells",
+	"bag_id", "bag_viable_cells", "lot_number", "donation_din",
+	"infusion_start", "infusion_end", "volume_infused_ml", "reactions",
+	"ae_count", "sae_count", "adverse_events",
+}
+
+// TrialAdverseEvent is one AE or SAE of a subject in the export.
+type TrialAdverseEvent struct {
+	OnsetAt     time.Time `json:"onset_at"`
+	Serious     bool      `json:"serious"`
+	Severity    string    `json:"severity"`
+	Description string    `json:"description"`
+}
+
+// TrialRow is one subject of the trial export. Pointers are null (CSV: empty) when the
+// subject has no such record yet, e.g. the routine arm has no bag. Subjects appear by trial
+// subject id only: no name, no MRN.
+type TrialRow struct {
+	SubjectID         string              `json:"subject_id"`
+	Arm               Arm                 `json:"arm"`
+	EnrolledAt        time.Time           `json:"enrolled_at"`
+	WeightAtOrderKg   *float64            `json:"weight_at_order_kg"`
+	TargetViableCells *int64              `json:"target_viable_cells"`
+	BagID             string              `json:"bag_id"`
+	BagViableCells    *int64              `json:"bag_viable_cells"`
+	LotNumber         string              `json:"lot_number"`
+	DonationDIN       string              `json:"donation_din"`
+	InfusionStart     *time.Time          `json:"infusion_start"`
+	InfusionEnd       *time.Time          `json:"infusion_end"`
+	VolumeInfusedML   *float64            `json:"volume_infused_ml"`
+	Reactions         string              `json:"reactions"`
+	AECount           int                 `json:"ae_count"`
+	SAECount          int                 `json:"sae_count"`
+	AdverseEvents     []TrialAdverseEvent `json:"adverse_events"`
+}
+
+// trialBag is the bag a subject's row reports: the infused one, else the latest that is still
+// usable, else the latest.
+func trialBag(bags []DoseBag, infused map[int64]bool) *DoseBag {
+	var latest, usable *DoseBag
+	for i := range bags {
+		b := &bags[i]
+		if infused[b.ID] {
+			return b
+		}
+		latest = b
+		if b.Status != BagDiscarded && b.Status != BagReturned {
+			usable = b
+		}
+	}
+	if usable != nil {
+		return usable
+	}
+	return latest
+}
+
+// TrialRows builds one row per enrolled subject of r, ordered by subject id.
+func TrialRows(r Records) []TrialRow {
+	lots := map[int64]Lot{}
+	for _, l := range r.Lots {
+		lots[l.ID] = l
+	}
+	infusionOfBag := map[int64]InfusionRecord{}
+	infused := map[int64]bool{}
+	for _, i := range r.Infusions {
+		infusionOfBag[i.DoseBagID] = i
+		infused[i.DoseBagID] = true
+	}
+	rows := make([]TrialRow, 0, len(r.Patients))
+	for _, p := range r.Patients {
+		row := TrialRow{SubjectID: p.SubjectID, Arm: p.Arm, EnrolledAt: p.EnrolledAt.UTC(), AdverseEvents: []TrialAdverseEvent{}}
+		var bags []DoseBag
+		for _, b := range r.Bags {
+			if b.PatientID == p.ID {
+				bags = append(bags, b)
+			}
+		}
+		if b := trialBag(bags, infused); b != nil {
+			row.WeightAtOrderKg, row.TargetViableCells = &b.OrderWeightKg, &b.TargetViableCells
+			row.BagID, row.BagViableCells = b.BagID, &b.ViableCells
+			row.LotNumber, row.DonationDIN = lots[b.LotID].LotNumber, lots[b.LotID].DIN
+			if i, ok := infusionOfBag[b.ID]; ok {
+				start := i.StartedAt.UTC()
+				row.InfusionStart = &start
+				if i.EndedAt != nil {
+					end := i.EndedAt.UTC()
+					row.InfusionEnd = &end
+				}
+				row.VolumeInfusedML, row.Reactions = i.VolumeML, i.Reactions
+			}
+		}
+		for _, a := range r.AdverseEvents {
+			if a.PatientID != p.ID {
+				continue
+			}
+			if a.Serious {
+				row.SAECount++
+			} else {
+				row.AECount++
+			}
+			row.AdverseEvents = append(row.AdverseEvents, TrialAdverseEvent{OnsetAt: a.OnsetAt.UTC(), Serious: a.Serious, Severity: a.Severity, Description: a.Description})
+		}
+		rows = append(rows, row)
+	}
+	slices.SortFunc(rows, func(a, b TrialRow) int { return strings.Compare(a.SubjectID, b.SubjectID) })
+	return rows
+}
+
+// Record is the row as CSV fields, in TrialColumns order. Times are RFC 3339 UTC; adverse
+// events are "onset severity [SAE] description", separated by " | ".
+func (t TrialRow) Record() []string {
+	ts := func(v *time.Time) string {
+		if v == nil {
+			return ""
+		}
+		return v.Format(time.RFC3339)
+	}
+	f := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*v, 'f', -1, 64)
+	}
+	n := func(v *int64) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.FormatInt(*v, 10)
+	}
+	var aes []string
+	for _, a := range t.AdverseEvents {
+		s := a.OnsetAt.Format(time.RFC3339) + " " + a.Severity
+		if a.Serious {
+			s += " SAE"
+		}
+		aes = append(aes, s+" "+strings.ReplaceAll(a.Description, "|", "/"))
+	}
+	return []string{
+		t.SubjectID, string(t.Arm), t.EnrolledAt.Format(time.RFC3339), f(t.WeightAtOrderKg), n(t.TargetViableCells),
+		t.BagID, n(t.BagViableCells), t.LotNumber, t.DonationDIN,
+		ts(t.InfusionStart), ts(t.InfusionEnd), f(t.VolumeInfusedML), t.Reactions,
+		strconv.Itoa(t.AECount), strconv.Itoa(t.SAECount), strings.Join(aes, " | "),
+	}
+}
+
+// PatientIDs lists the patients of r, for the disclosure record.
+func (r Records) PatientIDs() []int64 {
+	ids := make([]int64, len(r.Patients))
+	for i, p := range r.Patients {
+		ids[i] = p.ID
+	}
+	return ids
+}

@@ -1,0 +1,203 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"gorm.io/gorm"
+
+	"cordtrace/domain"
+)
+
+// PatientRecords gathers one patient's slice of the chain for outside systems.
+func (s *Store) PatientRecords(ctx context.Context, patientID int64) (domain.Records, error) {
+	db := s.read(ctx)
+	if _, err := patientByID(db, patientID); err != nil {
+		return domain.Records{}, err
+	}
+	return s.records(db, []int64{patientID}, 0, "patient_id = ?", patientID)
+}
+
+// LotRecords gathers one lot's slice of the chain: everything made from it and who got it.
+func (s *Store) LotRecords(ctx context.Context, lotNumber string) (domain.Records, error) {
+	db := s.read(ctx)
+	var lot lotRow
+	if err := db.Where("lot_number = ?", lotNumber).Take(&lot).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return domain.Records{}, domain.Errorf(domain.ENotFound, "there is no lot numbered %q; check the lot number", lotNumber)
+	} else if err != nil {
+		return domain.Records{}, classify(err)
+	}
+	return s.records(db, nil, lot.ID, "lot_id = ?", lot.ID)
+}
+
+// AllRecords gathers every enrolled patient's records.
+func (s *Store) AllRecords(ctx context.Context) (domain.Records, error) {
+	db := s.read(ctx)
+	var ids []int64
+	if err := db.Model(&patientRow{}).Order("id").Pluck("id", &ids).Error; err != nil {
+		return domain.Records{}, classify(err)
+	}
+	return s.records(db, ids, 0, "1 = 1")
+}
+
+// records loads the bags selected by where, and everything they and the named patients and
+// lot point to. Adverse events follow the same selection (by patient or by lot).
+func (s *Store) records(db *gorm.DB, patientIDs []int64, lotID int64, where string, args ...any) (domain.Records, error) {
+	r, err := s.loadRecords(db, patientIDs, lotID, where, args...)
+	return r, classify(err)
+}
+
+func (s *Store) loadRecords(db *gorm.DB, patientIDs []int64, lotID int64, where string, args ...any) (domain.Records, error) {
+	r := domain.Records{Patients: []domain.Patient{}, Donations: []domain.Donation{}, Lots: []domain.Lot{}, Units: []domain.Unit{},
+		Bags: []domain.DoseBag{}, Dispatches: []domain.DispatchRecord{}, Infusions: []domain.InfusionRecord{}, AdverseEvents: []domain.AdverseEventRecord{}}
+	var err error
+	if r.Spec, err = currentSpec(db); err != nil {
+		return r, err
+	}
+	var bagRows []doseBagRow
+	if err := db.Where(where, args...).Order("id").Find(&bagRows).Error; err != nil {
+		return r, fmt.Errorf("records: bags: %w", err)
+	}
+	patients := slices.Clone(patientIDs)
+	lots := []int64{}
+	if lotID != 0 {
+		lots = append(lots, lotID)
+	}
+	var unitIDs, bagIDs []int64
+	for _, b := range bagRows {
+		bag, err := s.doseBag(db, db.Where("id = ?", b.ID))
+		if err != nil {
+			return r, err
+		}
+		r.Bags = append(r.Bags, bag)
+		bagIDs = append(bagIDs, bag.ID)
+		patients = append(patients, bag.PatientID)
+		lots = append(lots, bag.LotID)
+		unitIDs = append(unitIDs, bag.UnitIDs...)
+	}
+	for _, id := range sortedUnique(patients) {
+		p, err := patientByID(db, id)
+		if err != nil {
+			return r, err
+		}
+		r.Patients = append(r.Patients, p)
+	}
+	seenDonation := map[int64]bool{}
+	for _, id := range sortedUnique(lots) {
+		var lot lotRow
+		if err := db.Take(&lot, id).Error; err != nil {
+			return r, fmt.Errorf("records: lot %d: %w", id, err)
+		}
+		don, err := s.donationDIN(db, lot.DonationID)
+		if err != nil {
+			return r, err
+		}
+		r.Lots = append(r.Lots, lot.toDomain(don.DIN))
+		if !seenDonation[don.ID] {
+			seenDonation[don.ID] = true
+			r.Donations = append(r.Donations, don.toDomain())
+		}
+	}
+	slices.SortFunc(r.Donations, func(a, b domain.Donation) int { return int(a.ID - b.ID) })
+	var units []unitRow
+	q := db.Where("id IN ?", append(sortedUnique(unitIDs), 0))
+	if lotID != 0 {
+		q = q.Or("lot_id = ?", lotID)
+	}
+	if err := q.Order("id").Find(&units).Error; err != nil {
+		return r, fmt.Errorf("records: units: %w", err)
+	}
+	for _, u := range units {
+		r.Units = append(r.Units, u.toDomain())
+	}
+
+	people := map[int64]domain.Person{}
+	person := func(id int64) (domain.Person, error) {
+		if p, ok := people[id]; ok {
+			return p, nil
+		}
+		var u userRow
+		if err := db.Take(&u, id).Error; err != nil {
+			return domain.Person{}, fmt.Errorf("records: user %d: %w", id, err)
+		}
+		people[id] = domain.Person{Username: u.Username, FullName: u.FullName}
+		return people[id], nil
+	}
+	var scans []custodyScanRow
+	if err := db.Where("dose_bag_id IN ? AND accepted = ?", append(bagIDs, 0), true).Order("id").Find(&scans).Error; err != nil {
+		return r, fmt.Errorf("records: scans: %w", err)
+	}
+	bagCode := map[int64]string{}
+	for _, b := range r.Bags {
+		bagCode[b.ID] = b.BagID
+	}
+	open := map[int64]int{} // bag id → index in r.Dispatches of its latest dispatch without receipt
+	for _, sc := range scans {
+		ev := domain.CustodyEvent{ID: sc.ID, Kind: sc.Kind, DoseBagID: *sc.DoseBagID, BagID: bagCode[*sc.DoseBagID],
+			CodeKind: sc.CodeKind, Location: sc.Location, TemperatureC: sc.TemperatureC, Excursion: sc.Excursion,
+			Accepted: sc.Accepted, Refusal: sc.Refusal, ScannedAt: sc.ScannedAt.UTC()}
+		by, err := person(sc.ScannedBy)
+		if err != nil {
+			return r, err
+		}
+		switch sc.Kind {
+		case domain.ScanDispatch:
+			r.Dispatches = append(r.Dispatches, domain.DispatchRecord{Dispatch: ev, DispatchedBy: by})
+			open[ev.DoseBagID] = len(r.Dispatches)
+		case domain.ScanReceive:
+			if i := open[ev.DoseBagID]; i > 0 {
+				r.Dispatches[i-1].Receipt, r.Dispatches[i-1].ReceivedBy = &ev, &by
+				delete(open, ev.DoseBagID)
+			}
+		}
+	}
+	var infusions []infusionRow
+	if err := db.Where("dose_bag_id IN ?", append(bagIDs, 0)).Order("id").Find(&infusions).Error; err != nil {
+		return r, fmt.Errorf("records: infusions: %w", err)
+	}
+	for _, inf := range infusions {
+		by, err := person(inf.StartedBy)
+		if err != nil {
+			return r, err
+		}
+		r.Infusions = append(r.Infusions, domain.InfusionRecord{Infusion: inf.toDomain(), StartedBy: by})
+	}
+	var aes []adverseEventRow
+	aq := db.Where("patient_id IN ?", append(sortedUnique(patientIDs), 0))
+	if lotID != 0 {
+		aq = db.Where("lot_id = ?", lotID)
+	}
+	if err := aq.Order("id").Find(&aes).Error; err != nil {
+		return r, fmt.Errorf("records: adverse events: %w", err)
+	}
+	for _, a := range aes {
+		by, err := person(a.ReportedBy)
+		if err != nil {
+			return r, err
+		}
+		r.AdverseEvents = append(r.AdverseEvents, domain.AdverseEventRecord{AdverseEvent: a.toDomain(), ReportedBy: by})
+	}
+	return r, nil
+}
+
+func sortedUnique(ids []int64) []int64 {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// RecordDisclosure writes one audit entry per patient shown. A disclosure of nobody records
+// nothing.
+func (s *Store) RecordDisclosure(ctx context.Context, actor domain.Actor, d domain.Disclosure) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	return s.write(ctx, actor, func(t *tx) error {
+		for _, id := range sortedUnique(d.PatientIDs) {
+			t.audit("patient.disclose", "patient", id, nil, map[string]any{"channel": d.Channel, "what": d.What}, "")
+		}
+		return nil
+	})
+}
