@@ -75,6 +75,14 @@ func TestLoginAndLotPages(t *testing.T) {
 		if status != 200 || !strings.Contains(body, "Evaluation against specification v1") || !strings.Contains(body, "bv2_potency") {
 			t.Fatalf("lot page: %d", status)
 		}
+		res, err = client.Get(srv.URL + "/lots")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || res.Header.Get("X-Frame-Options") != "DENY" {
+			t.Fatalf("pages are served without their security headers: %q", csp)
+		}
 		if status, _ := get("/static/app.css"); status != 200 {
 			t.Fatalf("stylesheet: %d", status)
 		}
