@@ -407,7 +407,14 @@ func TestBrowserJourney(t *testing.T) {
 		b.run(fill)
 		b.submitAndReload(form + ` button[type="submit"]`)
 	}
-	qc("viability", chromedp.SendKeys(`form[data-test="viability"] input[name="value"]`, "92.5"))
+	// A value outside what the field accepts is named as it is typed, before anything is sent.
+	viability := `form[data-test="viability"] input[name="value"]`
+	b.run(chromedp.SendKeys(viability, "150"))
+	if note := b.text(`form[data-test="viability"] .field-note`); note == "" {
+		t.Error("typing 150 % viability shows no message")
+	}
+	b.run(chromedp.Evaluate(`document.querySelector('form[data-test="viability"] input[name="value"]').value = ""`, nil))
+	qc("viability", chromedp.SendKeys(viability, "92.5"))
 	qc("viable_cell_count", chromedp.SendKeys(`form[data-test="viable_cell_count"] input[name="value"]`, "200000000"))
 	qc("sterility", chromedp.Evaluate(`document.querySelector('form[data-test="sterility"] select').value = "negative"`, nil))
 	qc("mycoplasma", chromedp.Evaluate(`document.querySelector('form[data-test="mycoplasma"] select').value = "not_detected"`, nil))
