@@ -36,6 +36,24 @@ func dropUnsafeRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// refuseNULInQuery refuses a query string holding a NUL character, which no parameter needs
+// and PostgreSQL cannot compare against text (request bodies are checked by decode).
+func refuseNULInQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if strings.Contains(c.Request().URL.RawQuery, "%00") {
+			for name, values := range c.QueryParams() {
+				for _, v := range values {
+					if strings.ContainsRune(name, 0) || strings.ContainsRune(v, 0) {
+						return domain.FieldError(strings.ReplaceAll(name, "\x00", ""),
+							"the query parameter %s holds a NUL character (%%00); remove it", strings.ReplaceAll(name, "\x00", ""))
+					}
+				}
+			}
+		}
+		return next(c)
+	}
+}
+
 // logRequests writes one structured line per request, with the request id that the client
 // also sees, so that a complaint can be matched to its log line.
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {

@@ -87,6 +87,7 @@ func New(svc Services, cfg Config) *Server {
 		s.logRequests,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: true}),
 		middleware.BodyLimit(cfg.BodyLimit),
+		refuseNULInQuery,
 	)
 
 	e.GET("/healthz", s.healthz)
