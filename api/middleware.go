@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -50,6 +51,17 @@ func refuseNULInQuery(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 			}
 		}
+		return next(c)
+	}
+}
+
+// deadline bounds the request's database work by Config.DBTimeout: when the database stops
+// answering, queries give up with context.DeadlineExceeded, which handleError turns into 503.
+func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.DBTimeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
 	}
 }
