@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func demoSite(t *testing.T, vars map[string]string) string {
 	}
 	actor := func(username string, role domain.Role) domain.Actor {
 		var id int64
-		if err := st.SQLDB().QueryRow(`SELECT id FROM users WHERE username = $1`, username).Scan(&id); err != nil {
+		if err := st.SQLDB().QueryRow(`SELECT id FROM users WHERE username = '` + username + `'`).Scan(&id); err != nil {
 			t.Fatal(err)
 		}
 		return domain.Actor{UserID: id, Username: username, FullName: username, Role: role, RequestID: "test"}
@@ -315,4 +316,177 @@ func callWith(t *testing.T, client *http.Client, base, token, method, path strin
 	var out map[string]any
 	json.NewDecoder(res.Body).Decode(&out)
 	return res.StatusCode, out
+}
+
+// A serve process killed with SIGKILL in the middle of a stream of scans and verifications
+// loses nothing it acknowledged: every answered write is in the database with its audit entry,
+// no row lacks one, the chain verifies, and a new process starts on the same database.
+func TestKilledProcessLosesNoAcknowledgedWrite(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			vars := backendEnv(t, b)
+			code := demoSite(t, vars)
+			base, cmd := startProcessCmd(t, vars)
+			nurse := login(t, base, "nurse", demoPassword)
+			pharm := login(t, base, "pharmacist", demoPassword)
+			client := &http.Client{Timeout: 15 * time.Second}
+
+			var mu sync.Mutex
+			var verified []int64 // ids of verifications answered 200
+			var scanned []string // locations of scans answered as recorded
+			acked := make(chan struct{}, 1000)
+			var wg sync.WaitGroup
+			for g := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; ; i++ {
+						if i%2 == 0 {
+							st, out, err := tryCall(client, base, nurse, "POST", "/bedside/verify", map[string]any{"wristband": "10000001", "code": code})
+							if err != nil {
+								return // the process is gone
+							}
+							if st == 200 {
+								mu.Lock()
+								verified = append(verified, int64(out["id"].(float64)))
+								mu.Unlock()
+								acked <- struct{}{}
+							}
+							continue
+						}
+						loc := fmt.Sprintf("K-%d-%d", g, i)
+						st, _, err := tryCall(client, base, pharm, "POST", "/scans/dispatch", map[string]any{"code": code, "to": loc, "temperature_c": 5})
+						if err != nil {
+							return
+						}
+						// 201: dispatched; 409: refused as already dispatched, and kept as a scan.
+						if st == 201 || st == 409 {
+							mu.Lock()
+							scanned = append(scanned, loc)
+							mu.Unlock()
+							acked <- struct{}{}
+						}
+					}
+				}()
+			}
+			for range 40 {
+				<-acked
+			}
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			wg.Wait()
+			cmd.Wait()
+
+			db, _, err := store.OpenDB(store.Options{DatabaseURL: vars["DATABASE_URL"], DataDir: vars["CORDTRACE_DATA_DIR"]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, id := range verified {
+				if countRows(t, db, fmt.Sprintf(`SELECT count(*) FROM verifications WHERE id = %d`, id)) != 1 ||
+					countRows(t, db, fmt.Sprintf(`SELECT count(*) FROM audit_entries WHERE action = 'bedside.verify' AND entity_id = '%d'`, id)) != 1 {
+					t.Errorf("acknowledged verification %d is not in the database with its audit entry", id)
+				}
+			}
+			for _, loc := range scanned {
+				if countRows(t, db, fmt.Sprintf(`SELECT count(*) FROM custody_scans WHERE location = '%s'`, loc)) != 1 {
+					t.Errorf("acknowledged scan %s is not in the database", loc)
+				}
+			}
+			if v, a := countRows(t, db, `SELECT count(*) FROM verifications`), countRows(t, db, `SELECT count(*) FROM audit_entries WHERE action = 'bedside.verify'`); v != a {
+				t.Errorf("%d verifications, %d bedside.verify audit entries", v, a)
+			}
+			if s, a := countRows(t, db, `SELECT count(*) FROM custody_scans`), countRows(t, db, `SELECT count(*) FROM audit_entries WHERE action = 'custody.scan'`); s != a {
+				t.Errorf("%d custody scans, %d custody.scan audit entries", s, a)
+			}
+			t.Logf("%d verifications and %d scans acknowledged before the kill", len(verified), len(scanned))
+			auditEntries(t, vars)
+			// The database is usable by a new process straight away.
+			login(t, startProcess(t, vars), "nurse", demoPassword)
+		})
+	}
+}
+
+// tryCall is callWith that reports a failed connection instead of failing the test.
+func tryCall(client *http.Client, base, token, method, path string, body any) (int, map[string]any, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, base+"/api/v1"+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return 0, nil, err // cut off mid-answer: not acknowledged
+	}
+	return res.StatusCode, out, nil
+}
+
+// Two serve processes, concurrent donations without a DIN on both: every DIN allocated is
+// distinct, and the audit chain holds exactly one entry per acknowledged donation.
+func TestTwoProcessesAllocateDistinctDINs(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			vars := backendEnv(t, b)
+			demoSite(t, vars)
+			bases := []string{startProcess(t, vars), startProcess(t, vars)}
+			qc := login(t, bases[0], "qc.lab", demoPassword)
+			db, _, err := store.OpenDB(store.Options{DatabaseURL: vars["DATABASE_URL"], DataDir: vars["CORDTRACE_DATA_DIR"]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			auditBefore := countRows(t, db, `SELECT count(*) FROM audit_entries`)
+			donationsBefore := countRows(t, db, `SELECT count(*) FROM donations`)
+
+			const clients, each = 12, 5
+			var mu sync.Mutex
+			dins := map[string]int{}
+			created := 0
+			gate := make(chan struct{})
+			var wg sync.WaitGroup
+			for c := range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-gate
+					for range each {
+						st, out, err := tryCall(http.DefaultClient, bases[c%2], qc, "POST", "/donations",
+							map[string]any{"collected_at": time.Now().UTC().Add(-time.Hour), "eligibility": "eligible"})
+						if err != nil || st != 201 {
+							t.Errorf("donation on process %d: %d %v %v", c%2, st, out, err)
+							continue
+						}
+						mu.Lock()
+						dins[out["din"].(string)]++
+						created++
+						mu.Unlock()
+					}
+				}()
+			}
+			close(gate)
+			wg.Wait()
+			for din, n := range dins {
+				if n > 1 {
+					t.Errorf("DIN %s allocated %d times", din, n)
+				}
+			}
+			if got := countRows(t, db, `SELECT count(*) FROM donations`) - donationsBefore; got != created {
+				t.Errorf("%d donations stored, %d acknowledged", got, created)
+			}
+			if got := countRows(t, db, `SELECT count(*) FROM audit_entries`) - auditBefore; got != created {
+				t.Errorf("%d audit entries written for %d acknowledged donations", got, created)
+			}
+			if created != clients*each {
+				t.Errorf("%d of %d donations acknowledged", created, clients*each)
+			}
+			auditEntries(t, vars)
+		})
+	}
 }

@@ -327,6 +327,13 @@ func binary(t *testing.T) string {
 // startProcess runs `cordtrace serve` as its own process and returns its base URL.
 func startProcess(t *testing.T, vars map[string]string) string {
 	t.Helper()
+	base, _ := startProcessCmd(t, vars)
+	return base
+}
+
+// startProcessCmd is startProcess, also returning the process for tests that kill it.
+func startProcessCmd(t *testing.T, vars map[string]string) (string, *exec.Cmd) {
+	t.Helper()
 	cmd := exec.Command(binary(t), "serve", "-addr", "127.0.0.1:0")
 	cmd.Env = os.Environ()
 	for k, v := range vars {
@@ -350,7 +357,7 @@ func startProcess(t *testing.T, vars map[string]string) string {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 	})
-	return waitListening(t, logs)
+	return waitListening(t, logs), cmd
 }
 
 // Two serve processes on one database, each taking concurrent writes, leave one chain that
