@@ -34,7 +34,9 @@ func TestUnreachableDatabaseIs503(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var body struct{ Error struct{ Code, Message string } }
+		var body struct {
+			Error struct{ Code, Message string }
+		}
 		json.NewDecoder(res.Body).Decode(&body)
 		res.Body.Close()
 		if res.StatusCode != tc.status {
