@@ -270,36 +270,6 @@ func TestErrorsNameTheProblem(t *testing.T) {
 	})
 }
 
-// Every route that needs a permission is refused to anonymous callers and to each role that
-// the permission table does not grant it, and let through for the roles it does.
-func TestRoutesFollowThePermissionTable(t *testing.T) {
-	ts := newTestServer(t, storetest.SQLite)
-	admin := ts.login("admin", adminPassword)
-	tokens := map[domain.Role]string{}
-	for _, role := range domain.AllRoles {
-		tokens[role] = ts.userWith(admin, "only."+string(role), role)
-	}
-	for _, rt := range ts.srv.Routes() {
-		if rt.Permission == "" || rt.Path == "/api/v1/auth/logout" {
-			continue
-		}
-		path := strings.ReplaceAll(rt.Path, ":id", "1")
-		if r := ts.do(rt.Method, path, "", nil); r.status != http.StatusUnauthorized {
-			t.Errorf("%s %s anonymous: %d, want 401", rt.Method, rt.Path, r.status)
-		}
-		for role, token := range tokens {
-			allowed := false
-			for _, r := range domain.RolesFor(rt.Permission) {
-				allowed = allowed || r == role
-			}
-			r := ts.do(rt.Method, path, token, nil)
-			if forbidden := r.status == http.StatusForbidden; forbidden == allowed {
-				t.Errorf("%s %s as %s: status %d, table says allowed=%v", rt.Method, rt.Path, role, r.status, allowed)
-			}
-		}
-	}
-}
-
 func TestAuditEndpoints(t *testing.T) {
 	eachServer(t, func(t *testing.T, ts *testServer) {
 		admin := ts.login("admin", adminPassword)

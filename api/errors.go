@@ -1,9 +1,15 @@
 package api
 
 import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"syscall"
 
 	"github.com/labstack/echo/v4"
 
@@ -73,6 +79,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if errors.As(err, &he) && !isDomainError(err) {
 		err = fromEchoError(he)
 	}
+	if !isDomainError(err) && databaseUnreachable(err) {
+		err = fmt.Errorf("%w: %w", errUnavailable, err)
+	}
 	code := domain.ErrorCode(err)
 	status := statusOf(code)
 	if status >= 500 {
@@ -95,6 +104,26 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if err != nil {
 		s.log.Error("write error response", "err", err)
 	}
+}
+
+// errUnavailable is what a client is told when the database cannot be reached: the request
+// may be repeated once the service answers again, and a write that got this answer was not
+// acknowledged, so it must be checked (GET) or repeated rather than assumed done.
+var errUnavailable = domain.Errorf(domain.EUnavailable,
+	"the database cannot be reached right now, so this request was not completed; try again in a minute, and if it keeps failing call IT support")
+
+// databaseUnreachable reports whether err is a failure to reach the database (a lost
+// connection, a refused one, a wait past the deadline) rather than a bug. The store classifies
+// its writes itself; this catches the same failures on paths it returns unclassified.
+func databaseUnreachable(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &netErr) ||
+		errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func isDomainError(err error) bool {

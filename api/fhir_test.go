@@ -20,7 +20,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// testClock is the store's clock in tests that need recorded times to be exactly known.
+// testClock is a settable store clock, for tests that need recorded times exactly known or
+// time to pass (lockouts, idle sessions).
 type testClock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -36,6 +37,12 @@ func (c *testClock) set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 // journey is the bedside journey at fixed times, on one server: a released lot divided into

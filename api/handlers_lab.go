@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -231,7 +232,9 @@ func (s *Server) coa(c echo.Context) error {
 	if err := labels.RenderCoA(&b, d, ProductName, s.cfg.Site); err != nil {
 		return err
 	}
-	c.Response().Header().Set(echo.HeaderContentDisposition, `inline; filename="coa-`+d.Lot.LotNumber+`.pdf"`)
+	// The lot number is free text: quoted by mime so that a " in it cannot break the header.
+	c.Response().Header().Set(echo.HeaderContentDisposition,
+		mime.FormatMediaType("inline", map[string]string{"filename": "coa-" + d.Lot.LotNumber + ".pdf"}))
 	return c.Blob(http.StatusOK, "application/pdf", b.Bytes())
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -32,6 +33,35 @@ func dropUnsafeRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 		if id := h.Get(echo.HeaderXRequestID); id != "" && !safeRequestID.MatchString(id) {
 			h.Del(echo.HeaderXRequestID)
 		}
+		return next(c)
+	}
+}
+
+// refuseNULInQuery refuses a query string holding a NUL character, which no parameter needs
+// and PostgreSQL cannot compare against text (request bodies are checked by decode).
+func refuseNULInQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if strings.Contains(c.Request().URL.RawQuery, "%00") {
+			for name, values := range c.QueryParams() {
+				for _, v := range values {
+					if strings.ContainsRune(name, 0) || strings.ContainsRune(v, 0) {
+						return domain.FieldError(strings.ReplaceAll(name, "\x00", ""),
+							"the query parameter %s holds a NUL character (%%00); remove it", strings.ReplaceAll(name, "\x00", ""))
+					}
+				}
+			}
+		}
+		return next(c)
+	}
+}
+
+// deadline bounds the request's database work by Config.DBTimeout: when the database stops
+// answering, queries give up with context.DeadlineExceeded, which handleError turns into 503.
+func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.DBTimeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
 		return next(c)
 	}
 }

@@ -41,6 +41,9 @@ type Config struct {
 	// SecureCookies marks the session cookie Secure, for deployments behind TLS.
 	SecureCookies bool
 	SessionIdle   time.Duration
+	// DBTimeout bounds a request's wait for the database: past it the request fails with 503
+	// instead of hanging while the database is unreachable. 0 means 10 s.
+	DBTimeout time.Duration
 	// Site is the site's time zone, for printed times.
 	Site *time.Location
 }
@@ -79,6 +82,9 @@ func New(svc Services, cfg Config) *Server {
 	if cfg.SessionIdle == 0 {
 		cfg.SessionIdle = domain.DefaultSessionIdle
 	}
+	if cfg.DBTimeout == 0 {
+		cfg.DBTimeout = 10 * time.Second
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{echo: e, svc: svc, cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
@@ -89,6 +95,8 @@ func New(svc Services, cfg Config) *Server {
 		s.logRequests,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: true}),
 		middleware.BodyLimit(cfg.BodyLimit),
+		refuseNULInQuery,
+		s.deadline,
 	)
 
 	e.GET("/healthz", s.healthz)

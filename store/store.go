@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -34,6 +35,9 @@ type Options struct {
 	Now          func() time.Time
 	PasswordCost int
 	SessionIdle  time.Duration
+	// DBTimeout bounds a connection attempt and one write transaction (retries included), so
+	// that an unreachable database fails requests instead of hanging them.
+	DBTimeout time.Duration
 	// Site is the site's time zone; FacilityID its ISBT 128 facility for new DINs;
 	// ProductCode the product description code of its units.
 	Site        *time.Location
@@ -54,6 +58,9 @@ func (o *Options) setDefaults() {
 	if o.SessionIdle == 0 {
 		o.SessionIdle = domain.DefaultSessionIdle
 	}
+	if o.DBTimeout == 0 {
+		o.DBTimeout = DefaultDBTimeout
+	}
 	if o.DataDir == "" {
 		o.DataDir = "data"
 	}
@@ -68,6 +75,9 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// DefaultDBTimeout is Options.DBTimeout when unset.
+const DefaultDBTimeout = 10 * time.Second
+
 // Store is the database. It is safe for concurrent use, and any number of processes may share
 // one PostgreSQL database.
 type Store struct {
@@ -81,10 +91,14 @@ type Store struct {
 func OpenDB(opts Options) (*sql.DB, string, error) {
 	opts.setDefaults()
 	if opts.DatabaseURL != "" {
-		db, err := sql.Open("pgx", opts.DatabaseURL)
+		cfg, err := pgx.ParseConfig(opts.DatabaseURL)
 		if err != nil {
-			return nil, "", fmt.Errorf("open PostgreSQL: %w", err)
+			return nil, "", fmt.Errorf("open PostgreSQL: DATABASE_URL: %w", err)
 		}
+		if cfg.ConnectTimeout == 0 { // connect_timeout in the URL wins
+			cfg.ConnectTimeout = opts.DBTimeout
+		}
+		db := stdlib.OpenDB(*cfg)
 		db.SetMaxOpenConns(32)
 		db.SetMaxIdleConns(32)
 		db.SetConnMaxIdleTime(5 * time.Minute)
@@ -215,6 +229,8 @@ const maxAttempts = 4
 
 // write runs fn in a transaction and commits its changes and their audit entries together.
 func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.DBTimeout)
+	defer cancel()
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		err = s.writeOnce(ctx, actor, fn)

@@ -22,10 +22,12 @@ type Config struct {
 	ProductCode   string         // CORDTRACE_PRODUCT_CODE
 	AdminPassword string         // CORDTRACE_ADMIN_PASSWORD
 	SessionIdle   time.Duration  // CORDTRACE_SESSION_IDLE
+	DBTimeout     time.Duration  // CORDTRACE_DB_TIMEOUT
 	LogFormat     string         // CORDTRACE_LOG_FORMAT: text or json
 	LogLevel      slog.Level     // CORDTRACE_LOG_LEVEL
 	logLevelText  string
 	sessionIdle   string
+	dbTimeout     string
 }
 
 // configVars documents every variable with its default; the README's table is this list.
@@ -38,6 +40,7 @@ var configVars = []struct{ name, def, help string }{
 	{"CORDTRACE_PRODUCT_CODE", "S1234", "ISBT 128 product description code of the site's HUC-MSC units (a letter and 4 digits)"},
 	{"CORDTRACE_ADMIN_PASSWORD", "", "password of the first admin, created when there are no users; unset: random, printed once"},
 	{"CORDTRACE_SESSION_IDLE", "15m", "idle time after which a session ends"},
+	{"CORDTRACE_DB_TIMEOUT", "10s", "longest wait for the database, to connect and for one request's work; past it the request fails with 503"},
 	{"CORDTRACE_LOG_FORMAT", "text", "log format: text or json"},
 	{"CORDTRACE_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 }
@@ -60,6 +63,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		SiteTZ: env("CORDTRACE_SITE_TZ"), FacilityID: env("CORDTRACE_FACILITY_ID"), ProductCode: env("CORDTRACE_PRODUCT_CODE"),
 		AdminPassword: env("CORDTRACE_ADMIN_PASSWORD"), LogFormat: env("CORDTRACE_LOG_FORMAT"),
 		logLevelText: env("CORDTRACE_LOG_LEVEL"), sessionIdle: env("CORDTRACE_SESSION_IDLE"),
+		dbTimeout: env("CORDTRACE_DB_TIMEOUT"),
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on (CORDTRACE_ADDR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (DATABASE_URL)")
@@ -99,6 +103,11 @@ func (c *Config) validate() error {
 		return fmt.Errorf("CORDTRACE_SESSION_IDLE %q must be a duration between 1m and 12h, such as 15m", c.sessionIdle)
 	}
 	c.SessionIdle = idle
+	dbTimeout, err := time.ParseDuration(c.dbTimeout)
+	if err != nil || dbTimeout < 100*time.Millisecond || dbTimeout > 5*time.Minute {
+		return fmt.Errorf("CORDTRACE_DB_TIMEOUT %q must be a duration between 100ms and 5m, such as 10s", c.dbTimeout)
+	}
+	c.DBTimeout = dbTimeout
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("CORDTRACE_LOG_FORMAT %q must be text or json", c.LogFormat)
 	}

@@ -39,7 +39,7 @@ func TestConfig(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{"defaults", nil, nil, "", func(t *testing.T, c Config) {
-			if c.Addr != ":8080" || c.DataDir != "./data" || c.DatabaseURL != "" || c.SessionIdle != 15*time.Minute || c.Site != time.UTC {
+			if c.Addr != ":8080" || c.DataDir != "./data" || c.DatabaseURL != "" || c.SessionIdle != 15*time.Minute || c.Site != time.UTC || c.DBTimeout != 10*time.Second {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
@@ -60,6 +60,13 @@ func TestConfig(t *testing.T) {
 		{"short admin password", map[string]string{"CORDTRACE_ADMIN_PASSWORD": "short"}, nil, "CORDTRACE_ADMIN_PASSWORD", nil},
 		{"idle not a duration", map[string]string{"CORDTRACE_SESSION_IDLE": "15"}, nil, "CORDTRACE_SESSION_IDLE", nil},
 		{"idle too long", map[string]string{"CORDTRACE_SESSION_IDLE": "24h"}, nil, "CORDTRACE_SESSION_IDLE", nil},
+		{"db timeout", map[string]string{"CORDTRACE_DB_TIMEOUT": "2s"}, nil, "", func(t *testing.T, c Config) {
+			if c.DBTimeout != 2*time.Second {
+				t.Errorf("db timeout = %v", c.DBTimeout)
+			}
+		}},
+		{"db timeout not a duration", map[string]string{"CORDTRACE_DB_TIMEOUT": "10"}, nil, "CORDTRACE_DB_TIMEOUT", nil},
+		{"db timeout too short", map[string]string{"CORDTRACE_DB_TIMEOUT": "1ms"}, nil, "CORDTRACE_DB_TIMEOUT", nil},
 		{"log format", map[string]string{"CORDTRACE_LOG_FORMAT": "xml"}, nil, "CORDTRACE_LOG_FORMAT", nil},
 		{"log level", map[string]string{"CORDTRACE_LOG_LEVEL": "loud"}, nil, "CORDTRACE_LOG_LEVEL", nil},
 		{"product code", map[string]string{"CORDTRACE_PRODUCT_CODE": "s12345"}, nil, "CORDTRACE_PRODUCT_CODE", nil},
@@ -320,6 +327,13 @@ func binary(t *testing.T) string {
 // startProcess runs `cordtrace serve` as its own process and returns its base URL.
 func startProcess(t *testing.T, vars map[string]string) string {
 	t.Helper()
+	base, _ := startProcessCmd(t, vars)
+	return base
+}
+
+// startProcessCmd is startProcess, also returning the process for tests that kill it.
+func startProcessCmd(t *testing.T, vars map[string]string) (string, *exec.Cmd) {
+	t.Helper()
 	cmd := exec.Command(binary(t), "serve", "-addr", "127.0.0.1:0")
 	cmd.Env = os.Environ()
 	for k, v := range vars {
@@ -343,7 +357,7 @@ func startProcess(t *testing.T, vars map[string]string) string {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 	})
-	return waitListening(t, logs)
+	return waitListening(t, logs), cmd
 }
 
 // Two serve processes on one database, each taking concurrent writes, leave one chain that
