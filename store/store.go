@@ -278,8 +278,10 @@ func classify(err error) error {
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("%w: %w", domain.Errorf(domain.EConflict, "a record with this identifier already exists"), err)
 	case unavailable(err):
+		// A connection lost during COMMIT leaves the outcome unknown to us, so the message
+		// never claims that nothing was saved: it asks the person to check before repeating.
 		return fmt.Errorf("%w: %w", domain.Errorf(domain.EUnavailable,
-			"the database cannot be reached, so nothing was saved; try again in a moment"), err)
+			"the database cannot be reached, so this was not confirmed: if it was a change, check whether it is there (reload the page) before repeating it; try again in a moment"), err)
 	}
 	return err
 }
