@@ -23,6 +23,12 @@ const (
 	PermReceive          Permission = "scans.receive"
 	PermBedside          Permission = "bedside.verify" // verify, witness, infuse
 	PermAdverseEvent     Permission = "adverse_events.record"
+	// Dashboards (aggregates only, no patient data): the lab's lots and QC trends; the stock
+	// and bags on their way, for those who use them; bedside scan compliance per ward, for
+	// those who answer for it.
+	PermDashboardLab        Permission = "dashboards.lab"
+	PermDashboardStock      Permission = "dashboards.stock"
+	PermDashboardCompliance Permission = "dashboards.compliance"
 )
 
 // permissionRoles is the permission table of SPEC §9. The first role listed that a user holds
@@ -43,6 +49,10 @@ var permissionRoles = map[Permission][]Role{
 	PermReceive:          {RoleNurse},
 	PermBedside:          {RoleNurse, RolePhysician},
 	PermAdverseEvent:     {RolePhysician, RoleNurse},
+
+	PermDashboardLab:        {RoleQC, RoleQA, RoleAdmin},
+	PermDashboardStock:      {RolePharmacist, RoleNurse, RoleQA},
+	PermDashboardCompliance: {RoleQA, RolePhysician, RoleAdmin},
 }
 
 // RolesFor returns the roles that hold p; nil for an unknown permission, which nobody holds.
