@@ -197,14 +197,23 @@ func (h *Handler) dashStock(c echo.Context) (string, dashData, error) {
 	if err != nil {
 		return title, data, err
 	}
-	bt := charts.Bars{ID: "bags-in-transit", Title: "Dose bags out of the pharmacy, not infused", Unit: "h", Horizontal: true,
-		Desc:   fmt.Sprintf("%d bags; the length of each bar is the hours since dispatch.", len(bags)),
+	bt := charts.Bars{ID: "bags-in-transit", Title: "Dose bags out of the pharmacy, not infused", Horizontal: true,
 		Series: []charts.Series{{Name: "in transit", Color: charts.Warn}, {Name: "on the ward", Color: charts.Neutral}}}
+	// Bags are usually out for minutes: the chart counts minutes until one has been out for
+	// three hours.
+	scale := 60.0
+	bt.Unit = "min"
+	for _, b := range bags {
+		if b.Hours >= 3 {
+			scale, bt.Unit = 1, "h"
+		}
+	}
+	bt.Desc = fmt.Sprintf("%d bags; the length of each bar is the time since dispatch, in %s.", len(bags), map[string]string{"min": "minutes", "h": "hours"}[bt.Unit])
 	var btRows [][]string
 	for _, b := range bags {
-		v := []float64{b.Hours, 0}
+		v := []float64{b.Hours * scale, 0}
 		if b.Status != domain.BagDispatched {
-			v = []float64{0, b.Hours}
+			v = []float64{0, b.Hours * scale}
 		}
 		id := b.BagID
 		if len(id) > 6 {

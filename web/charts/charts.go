@@ -75,6 +75,9 @@ func esc(s string) string { return template.HTMLEscapeString(s) }
 
 // num writes a number as briefly as it reads well: 3, 2.5, 66.7.
 func num(v float64) string {
+	if v != 0 && math.Abs(v) < 1 {
+		return strconv.FormatFloat(v, 'g', 2, 64) // 0.05, not 0
+	}
 	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
 }
 

@@ -118,6 +118,11 @@ func TestChartsStructure(t *testing.T) {
 }
 
 func TestNiceMaxAndIDs(t *testing.T) {
+	for in, want := range map[float64]string{0: "0", 0.0042: "0.0042", 0.5: "0.5", 2.25: "2.3", 66.66: "66.7", 1e6: "1000000"} {
+		if got := num(in); got != want {
+			t.Errorf("num(%g) = %q, want %q", in, got, want)
+		}
+	}
 	for in, want := range map[float64]float64{0: 1, 0.3: 0.5, 1: 1, 3: 5, 7: 10, 12: 20, 100: 100, 101: 200} {
 		if got := niceMax(in); got != want {
 			t.Errorf("niceMax(%g) = %g, want %g", in, got, want)
