@@ -26,6 +26,12 @@ const (
 	// PermDisclosePatientData reads patient-identifying records for outside systems (the FHIR
 	// API, the trial export); every such read is recorded in the audit trail.
 	PermDisclosePatientData Permission = "patient_data.disclose"
+	// Dashboards (aggregates only, no patient data): the lab's lots and QC trends; the stock
+	// and bags on their way, for those who use them; bedside scan compliance per ward, for
+	// those who answer for it.
+	PermDashboardLab        Permission = "dashboards.lab"
+	PermDashboardStock      Permission = "dashboards.stock"
+	PermDashboardCompliance Permission = "dashboards.compliance"
 )
 
 // permissionRoles is the permission table of SPEC §9. The first role listed that a user holds
@@ -49,6 +55,10 @@ var permissionRoles = map[Permission][]Role{
 	// Investigators (physicians) own the trial data; QA follows products to patients in
 	// recalls and deviations. Admins manage accounts only and see no clinical data.
 	PermDisclosePatientData: {RolePhysician, RoleQA},
+
+	PermDashboardLab:        {RoleQC, RoleQA, RoleAdmin},
+	PermDashboardStock:      {RolePharmacist, RoleNurse, RoleQA},
+	PermDashboardCompliance: {RoleQA, RolePhysician, RoleAdmin},
 }
 
 // RolesFor returns the roles that hold p; nil for an unknown permission, which nobody holds.

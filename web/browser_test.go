@@ -98,7 +98,7 @@ func newSite(t *testing.T, backend string) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web.Register(srv.Echo(), pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st}, api.SessionCookie, false)
+	web.Register(srv.Echo(), pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st}, api.SessionCookie, false)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	s := &site{url: hs.URL, store: st, users: map[string]domain.User{}}
@@ -250,6 +250,15 @@ func (b *browser) text(sel string) string {
 	b.t.Helper()
 	var s string
 	b.run(chromedp.Evaluate(fmt.Sprintf(`(() => { const el = document.querySelector(%q); return el ? el.innerText.trim() : "" })()`, sel), &s))
+	return s
+}
+
+// svgText is the text of the first element sel matches, for elements such as SVG that have
+// no innerText.
+func (b *browser) svgText(sel string) string {
+	b.t.Helper()
+	var s string
+	b.run(chromedp.Evaluate(fmt.Sprintf(`(() => { const el = document.querySelector(%q); return el ? el.textContent : "" })()`, sel), &s))
 	return s
 }
 
@@ -503,6 +512,13 @@ func TestBrowserJourney(t *testing.T) {
 		t.Error("after a scan, the scan field lost the focus")
 	}
 	b.shot("08-dispatch")
+	// The bag on its way shows on the stock dashboard until the ward receives it.
+	b.open("/dashboards/stock")
+	b.waitFor(`document.querySelectorAll("#in-transit svg g.bar").length === 1`)
+	if txt := b.svgText("#in-transit svg"); !strings.Contains(txt, "ICU-3") {
+		t.Errorf("the bag in transit is not shown going to ICU-3: %q", txt)
+	}
+	b.shot("08b-dashboard-bag-in-transit")
 	b.logout()
 
 	// Ward: receipt, then the bedside.
@@ -559,6 +575,53 @@ func TestBrowserJourney(t *testing.T) {
 	b.shot("13-trace-lot")
 	b.open(fmt.Sprintf("/trace/patients/%d", p1.ID))
 	b.shot("14-trace-patient")
+	b.logout()
+
+	// Dashboards, as QA who may open them all, with the journey's data.
+	b.login("qa.bob")
+	b.run(chromedp.Click(`nav a[href="/dashboards"]`), chromedp.WaitVisible(`a[href="/dashboards/compliance"]`))
+	b.shot("15-dashboards")
+	b.open("/dashboards/lab")
+	count := func(sel string) int {
+		t.Helper()
+		var n int
+		b.run(chromedp.Evaluate(fmt.Sprintf(`document.querySelectorAll(%q).length`, sel), &n))
+		return n
+	}
+	if n := count("#lots-status svg g.bar"); n != len(domain.LotStatuses) {
+		t.Errorf("lots by status: %d bars, want one per status", n)
+	}
+	for _, id := range []string{"#viability", "#bv2-inhibition"} {
+		if pts, limits, titles := count(id+" svg g.point"), count(id+" svg g.limit"), count(id+" svg > title"); pts != 1 || limits != 1 || titles != 1 {
+			t.Errorf("%s: %d points, %d limit lines, %d titles; want the lot's one result against its limit", id, pts, limits, titles)
+		}
+	}
+	if txt := b.svgText("#bv2-inhibition svg"); !strings.Contains(txt, "HUC-2026-001 66.7") || !strings.Contains(txt, "min 30 %") {
+		t.Errorf("BV2 chart shows %q", txt)
+	}
+	b.shot("16-dashboard-lab")
+	b.open("/dashboards/stock?days=365")
+	if n := count("#expiring svg g.bar"); n != 1 || !strings.Contains(b.svgText("#expiring svg"), "HUC-2026-001") {
+		t.Errorf("expiring units: %d bars, want the lot's one unit left", n)
+	}
+	if n := count("#in-transit svg g.bar"); n != 0 {
+		t.Errorf("after the infusion, %d bags in transit, want none", n)
+	}
+	b.shot("17-dashboard-stock")
+	b.open("/dashboards/compliance")
+	b.run(chromedp.Evaluate(`document.querySelectorAll("details").forEach(d => d.open = true)`, nil))
+	if txt := b.text("#stops"); !strings.Contains(txt, domain.CheckPatientMatch) {
+		t.Errorf("stops by check: %q, want the STOP on %s", txt, domain.CheckPatientMatch)
+	}
+	if n := count("#wards svg g.bar rect.seg"); n != 2 {
+		t.Errorf("passes and stops: %d segments, want today's pass and stop", n)
+	}
+	for _, secret := range []string{"MRN0001", "SVP-001", "Patient SVP"} {
+		if strings.Contains(b.text("main"), secret) {
+			t.Errorf("the compliance dashboard shows patient data (%s)", secret)
+		}
+	}
+	b.shot("18-dashboard-compliance")
 }
 
 // An ended session sends the person to log in with a message that says why, and back to

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"cordtrace/domain"
+	"cordtrace/web/charts"
 )
 
 // Every page renders, with the data it is given, once the templates are parsed at start; a
@@ -40,6 +42,10 @@ func TestEveryPageRenders(t *testing.T) {
 		"trace":         {Title: "Trace", User: qa, Flash: "No lot has that number", Data: []domain.Lot{lot}},
 		"lot_trace":     {Title: "Trace lot L-1", User: qa, Data: domain.LotTrace{Lot: lot, Bags: []domain.BagTrace{bag}, AdverseEvents: []domain.AdverseEvent{{Serious: true, Description: "fever"}}}},
 		"patient_trace": {Title: "Trace SVP-001", User: qa, Data: domain.PatientTrace{Patient: domain.Patient{SubjectID: "SVP-001"}, Lots: []domain.Lot{lot}, Bags: []domain.BagTrace{bag}}},
+		"dashboards":    {Title: "Dashboards", User: qa, Data: dashIndexData{Sections: dashSections}},
+		"dashboard": {Title: "Lots and QC trends", User: qa, Data: dashData{Filters: []filter{{Name: "days", Label: "Within", Options: []option{{Value: "90", Label: "90 days", Selected: true}}}},
+			Panels: []panel{{ID: "lots", Title: "Lots by status", Note: "note", Charts: []template.HTML{charts.Bars{ID: "lots", Title: "Lots", Labels: []string{"quarantine"}, Values: [][]float64{{2}}}.SVG()},
+				Table: table{Head: []string{"Status", "Lots"}, Rows: [][]string{{"quarantine", "2"}}}}, {ID: "empty", Title: "Nothing", Table: table{Head: []string{"A"}}}}}},
 	}
 	for _, name := range PageNames {
 		v, ok := views[name]

@@ -26,7 +26,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // PageNames lists every page template; each is parsed with the layout once, at start.
-var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace"}
+var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard"}
 
 // funcs are the helpers templates may call. They format; they decide nothing.
 var funcs = template.FuncMap{
@@ -118,12 +118,13 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, v View) e
 
 // Services are what the pages call.
 type Services struct {
-	Auth     domain.AuthService
-	Lab      domain.LabService
-	Audit    domain.AuditService
-	Pharmacy domain.PharmacyService
-	Patients domain.PatientService
-	Trace    domain.TraceService
+	Auth       domain.AuthService
+	Lab        domain.LabService
+	Audit      domain.AuditService
+	Pharmacy   domain.PharmacyService
+	Patients   domain.PatientService
+	Trace      domain.TraceService
+	Dashboards domain.DashboardService
 }
 
 // Handler serves the pages.
@@ -153,6 +154,10 @@ func Register(e *echo.Echo, pages *Pages, svc Services, cookie string, secure bo
 	e.GET("/trace", h.withUser(h.traceIndex))
 	e.GET("/trace/lots/:id", h.withUser(h.lotTrace))
 	e.GET("/trace/patients/:id", h.withUser(h.patientTrace))
+	e.GET("/dashboards", h.withUser(h.dashboards))
+	e.GET("/dashboards/lab", h.withUser(h.dashboard(domain.PermDashboardLab, h.dashLab)))
+	e.GET("/dashboards/stock", h.withUser(h.dashboard(domain.PermDashboardStock, h.dashStock)))
+	e.GET("/dashboards/compliance", h.withUser(h.dashboard(domain.PermDashboardCompliance, h.dashCompliance)))
 }
 
 // withUser requires a session; without one the browser goes to the login page with a message

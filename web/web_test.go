@@ -38,7 +38,7 @@ func TestLoginAndLotPages(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := echo.New()
-		web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st}, "cordtrace_session", false)
+		web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st}, "cordtrace_session", false)
 		srv := httptest.NewServer(e)
 		defer srv.Close()
 		jar, _ := cookiejar.New(nil)
