@@ -186,6 +186,26 @@ func (c Bars) SVG() template.HTML {
 	return template.HTML(b.String()) // every text above went through esc
 }
 
+// ticks are the axis values: 0, the middle and the top, leaving out a middle of 0.5 when
+// every value is a whole count (lots, bags), which has no half.
+func (c Bars) ticks(hi float64) []float64 {
+	if mid := hi / 2; mid != math.Trunc(mid) && c.wholeCounts() {
+		return []float64{0, hi}
+	}
+	return []float64{0, hi / 2, hi}
+}
+
+func (c Bars) wholeCounts() bool {
+	for _, row := range c.Values {
+		for _, v := range row {
+			if v != math.Trunc(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func (c Bars) horizontal(b *strings.Builder, top int, hi float64) {
 	const row, labelW, right = 24, 128, 44
 	n := max(1, len(c.Labels))
@@ -196,7 +216,7 @@ func (c Bars) horizontal(b *strings.Builder, top int, hi float64) {
 	scale := func(v float64) float64 { return x0 + (x1-x0)*v/hi }
 	bottom := top + n*row
 	fmt.Fprintf(b, `<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d" stroke="#555"/>`, labelW, top, labelW, bottom)
-	for _, t := range []float64{0, hi / 2, hi} {
+	for _, t := range c.ticks(hi) {
 		fmt.Fprintf(b, `<text class="tick" x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>`, scale(t), bottom+15, num(t))
 	}
 	if len(c.Labels) == 0 {
@@ -230,7 +250,7 @@ func (c Bars) vertical(b *strings.Builder, top int, hi float64) {
 	legend(b, c.Series, 14)
 	y0, y1 := float64(top+8), float64(height-bottomPad)
 	scale := func(v float64) float64 { return y1 - (y1-y0)*v/hi }
-	for _, t := range []float64{0, hi / 2, hi} {
+	for _, t := range c.ticks(hi) {
 		fmt.Fprintf(b, `<line class="grid" x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/><text class="tick" x="%d" y="%.1f" text-anchor="end" fill="#555">%s</text>`,
 			left, scale(t), Width-right, scale(t), left-4, scale(t)+4, num(t))
 	}

@@ -134,3 +134,15 @@ func TestNiceMaxAndIDs(t *testing.T) {
 		}
 	}
 }
+
+// Counts get whole ticks only: a bar chart of one lot has no 0.5 on its axis.
+func TestWholeCountsHaveWholeTicks(t *testing.T) {
+	counts := Bars{Values: [][]float64{{1}, {0}}}
+	if got := counts.ticks(1); len(got) != 2 || got[1] != 1 {
+		t.Errorf("ticks of counts up to 1 = %v, want [0 1]", got)
+	}
+	hours := Bars{Values: [][]float64{{0.25}}}
+	if got := hours.ticks(1); len(got) != 3 || got[1] != 0.5 {
+		t.Errorf("ticks of fractions up to 1 = %v, want [0 0.5 1]", got)
+	}
+}
