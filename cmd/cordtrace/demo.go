@@ -78,12 +78,20 @@ func loadDemo(ctx context.Context, st *store.Store, out io.Writer) error {
 	for _, p := range []domain.Patient{
 		{SubjectID: "SVP-001", MRN: "10000001", Name: "Demo Patient One", DateOfBirth: "1958-03-14", WeightKg: 68, Arm: domain.ArmHUCMSC, EnrolledAt: now.AddDate(0, 0, -1)},
 		{SubjectID: "SVP-002", MRN: "10000002", Name: "Demo Patient Two", DateOfBirth: "1964-11-02", WeightKg: 81, Arm: domain.ArmRoutine, EnrolledAt: now.AddDate(0, 0, -1)},
+		{SubjectID: "SVP-003", MRN: "10000003", Name: "Demo Patient Three", DateOfBirth: "1971-06-20", WeightKg: 59.5, Arm: domain.ArmHUCMSC, EnrolledAt: now.AddDate(0, 0, -1)},
 	} {
-		if _, err := st.Enrol(ctx, actors["doctor"], p); err != nil {
+		enrolled, err := st.Enrol(ctx, actors["doctor"], p)
+		if err != nil {
 			return fmt.Errorf("demo patient %s: %w", p.SubjectID, err)
 		}
+		// SVP-003's dose is already ordered, so that the pharmacy's worklist has work on it.
+		if p.SubjectID == "SVP-003" {
+			if _, err := st.OrderDose(ctx, actors["doctor"], enrolled.ID); err != nil {
+				return fmt.Errorf("demo dose order: %w", err)
+			}
+		}
 	}
-	fmt.Fprintf(out, "demo site loaded: lot DEMO-001 released with 6 units; patients SVP-001 (cell arm, wristband 10000001) and SVP-002 (routine arm)\n")
+	fmt.Fprintf(out, "demo site loaded: lot DEMO-001 released with 6 units; patients SVP-001 (cell arm, wristband 10000001), SVP-002 (routine arm) and SVP-003 (cell arm, wristband 10000003, dose ordered)\n")
 	fmt.Fprintf(out, "log in as qc.lab, qa.lab, doctor, pharmacist, nurse or nurse2, each with the password %q\n", demoPassword)
 	return nil
 }
