@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"net/http"
 	"time"
@@ -47,6 +48,49 @@ func (s *Server) signingKeys(ctx context.Context) (*labels.Signer, *labels.KeyRi
 		return nil, nil, domain.Errorf(domain.EUnavailable, "there is no label signing key yet; restart the service to create one")
 	}
 	return signer, ring, nil
+}
+
+// trustedKeys verifies scanned labels with the public keys already known to this process,
+// and reads the key table again only for a key id it has not seen. A key id names one key for
+// good (labels.KeyRing refuses to rebind it) and keys are retired, never deleted, so a key once
+// read stays valid: scans do not query the key table or decode keys on every request.
+type trustedKeys struct {
+	s   *Server
+	ctx context.Context
+	err error // a failure to read the key table, which is not the label's fault
+}
+
+func (t *trustedKeys) PublicKey(kid string) (ed25519.PublicKey, bool) {
+	if pub, ok := t.s.ring.PublicKey(kid); ok {
+		return pub, true
+	}
+	keys, err := t.s.svc.Labels.LabelKeys(t.ctx)
+	if err != nil {
+		t.err = err
+		return nil, false
+	}
+	for _, k := range keys {
+		pub, err := labels.DecodePublicKey(k.PublicKey)
+		if err != nil {
+			t.err = err
+			return nil, false
+		}
+		if err := t.s.ring.Add(k.KID, pub); err != nil {
+			t.err = err
+			return nil, false
+		}
+	}
+	return t.s.ring.PublicKey(kid)
+}
+
+// verifyCode checks a scanned code's signature against the trusted keys.
+func (s *Server) verifyCode(ctx context.Context, code string) (labels.Payload, error) {
+	keys := &trustedKeys{s: s, ctx: ctx}
+	p, err := labels.Verify(code, keys)
+	if keys.err != nil {
+		return labels.Payload{}, keys.err
+	}
+	return p, err
 }
 
 func (s *Server) labelKeys(c echo.Context) error {
@@ -187,12 +231,8 @@ func (s *Server) verifyLabel(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	_, ring, err := s.signingKeys(ctx)
-	if err != nil {
-		return err
-	}
 	out := map[string]any{"authentic": false, "current": false, "fields": map[string]any{}}
-	p, err := labels.Verify(in.Code, ring)
+	p, err := s.verifyCode(ctx, in.Code)
 	if err != nil {
 		var ve *labels.VerifyError
 		if !errors.As(err, &ve) {

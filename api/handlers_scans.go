@@ -21,11 +21,7 @@ func (s *Server) readScanCode(ctx context.Context, code string) (domain.CustodyS
 	switch {
 	case strings.HasPrefix(code, "CT"): // our QR, of this or another format version
 		sc.CodeKind = domain.CodeQR
-		_, ring, err := s.signingKeys(ctx)
-		if err != nil {
-			return sc, err
-		}
-		p, err := labels.Verify(code, ring)
+		p, err := s.verifyCode(ctx, code)
 		var ve *labels.VerifyError
 		switch {
 		case errors.As(err, &ve):

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"cordtrace/domain"
+	"cordtrace/labels"
 )
 
 // Services are what the API calls; the store implements them all.
@@ -63,6 +64,8 @@ type Server struct {
 	log     *slog.Logger
 	routes  []Route
 	metrics *metrics
+	// ring holds the label public keys read so far (see trustedKeys).
+	ring labels.KeyRing
 }
 
 // APIPrefix is where the JSON API lives.

@@ -114,11 +114,3 @@ func deref(p *int64) int64 {
 	}
 	return *p
 }
-
-func BenchmarkChainVerify(b *testing.B) {
-	c := chain(1000)
-	b.ResetTimer()
-	for b.Loop() {
-		verify(c)
-	}
-}

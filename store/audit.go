@@ -4,10 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-
-	"gorm.io/gorm"
 
 	"cordtrace/domain"
 	"cordtrace/migrations"
@@ -20,20 +17,24 @@ const auditLockID = 0x6175646974 // "audit"
 
 // appendAudit seals one entry per recorded change onto the end of the chain.
 func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
-	if s.dialect == migrations.Postgres {
-		if err := t.db.Exec("SELECT pg_advisory_xact_lock(?)", auditLockID).Error; err != nil {
-			return fmt.Errorf("lock audit chain: %w", err)
-		}
-	} // SQLite: the IMMEDIATE transaction already holds the database's single write lock.
-
 	var prev *domain.AuditEntry
-	var last auditRow
-	switch err := t.db.Order("seq DESC").Limit(1).Take(&last).Error; {
-	case err == nil:
-		e := last.toDomain()
-		prev = &e
-	case !errors.Is(err, gorm.ErrRecordNotFound):
-		return fmt.Errorf("read audit chain head: %w", err)
+	var head []struct {
+		Seq  int64
+		Hash string
+	}
+	var err error
+	if s.dialect == migrations.Postgres {
+		// Lock the chain and read its head in one round trip (migration 00010).
+		err = t.db.Raw("SELECT head_seq AS seq, head_hash AS hash FROM audit_chain_head(?)", auditLockID).Scan(&head).Error
+	} else {
+		// SQLite: the IMMEDIATE transaction already holds the database's single write lock.
+		err = t.db.Model(&auditRow{}).Select("seq, hash").Order("seq DESC").Limit(1).Scan(&head).Error
+	}
+	if err != nil {
+		return fmt.Errorf("lock and read the audit chain head: %w", err)
+	}
+	if len(head) > 0 {
+		prev = &domain.AuditEntry{Seq: head[0].Seq, Hash: head[0].Hash}
 	}
 
 	rows := make([]auditRow, 0, len(t.changes))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,7 +53,7 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		var patientRowID *int64
 		var pr patientRow
 		if err := t.db.Where("mrn = ?", req.Wristband).Take(&pr).Error; err == nil {
-			p, err := patientByID(t.db, pr.ID)
+			p, err := patientWithWeight(t.db, pr)
 			if err != nil {
 				return err
 			}
@@ -116,24 +117,27 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 
 // bagFacts fills what the checks need to know of the scanned bag, its lot and its custody.
 func (s *Store) bagFacts(t *tx, bag doseBagRow, scan domain.CustodyScan, f *domain.BedsideFacts) error {
-	owner, err := patientByID(t.db, bag.PatientID)
-	if err != nil {
-		return err
+	var owner domain.Patient
+	if f.Patient != nil && f.Patient.ID == bag.PatientID {
+		owner = *f.Patient // the wristband's patient, read already
+	} else {
+		var err error
+		if owner, err = patientByID(t.db, bag.PatientID); err != nil {
+			return err
+		}
 	}
 	labelMRN := owner.MRN // a typed or ISBT-scanned id carries no MRN: the bag's record does
 	if scan.CodeKind == domain.CodeQR && scan.LabelRefusal == "" {
 		labelMRN = scan.MRN
 	}
 	b := &domain.BagFacts{BagID: bag.BagID, PatientID: bag.PatientID, LabelMRN: labelMRN, ExpiresAt: bag.ExpiresAt, ViableCells: bag.ViableCells}
+	var kinds []string // the kinds of accepted scan the bag has had, in one query
+	if err := t.db.Model(&custodyScanRow{}).Distinct("kind").Where("dose_bag_id = ? AND accepted", bag.ID).Pluck("kind", &kinds).Error; err != nil {
+		return err
+	}
+	b.Dispatched, b.Received = slices.Contains(kinds, domain.ScanDispatch), slices.Contains(kinds, domain.ScanReceive)
 	var n int64
-	if err := t.db.Model(&custodyScanRow{}).Where("dose_bag_id = ? AND accepted AND kind = ?", bag.ID, domain.ScanDispatch).Count(&n).Error; err != nil {
-		return err
-	}
-	b.Dispatched = n > 0
-	if err := t.db.Model(&custodyScanRow{}).Where("dose_bag_id = ? AND accepted AND kind = ?", bag.ID, domain.ScanReceive).Count(&n).Error; err != nil {
-		return err
-	}
-	b.Received = n > 0
+	var err error
 	if b.OpenExcursion, err = openExcursion(t.db, bag.ID); err != nil {
 		return err
 	}

@@ -95,8 +95,13 @@ func patientByID(db *gorm.DB, id int64) (domain.Patient, error) {
 	} else if err != nil {
 		return domain.Patient{}, classify(err)
 	}
+	return patientWithWeight(db, row)
+}
+
+// patientWithWeight completes a patient row read already with their latest weight.
+func patientWithWeight(db *gorm.DB, row patientRow) (domain.Patient, error) {
 	var w patientWeightRow
-	if err := db.Where("patient_id = ?", id).Order("id DESC").Take(&w).Error; err != nil {
+	if err := db.Where("patient_id = ?", row.ID).Order("id DESC").Take(&w).Error; err != nil {
 		return domain.Patient{}, classify(fmt.Errorf("read weight: %w", err))
 	}
 	return row.toDomain(w.WeightKg), nil

@@ -244,8 +244,21 @@ func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) er
 
 var errNothingRecorded = errors.New("nothing recorded")
 
+// On PostgreSQL a write commits without waiting for its WAL to reach the disk, and then waits
+// for that, outside the transaction, before it reports success (durable). Appends to the audit
+// chain are serialized by a lock held until the commit; waiting for the disk while holding it
+// would let only one write per disk flush through, while waiting after it lets concurrent
+// writes share flushes. No write is acknowledged before it is on disk, and since WAL is
+// replayed in order, a crash cannot keep a write and lose one it followed: the chain stays whole.
 func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+	committed := false
 	err := s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+		if s.dialect == migrations.Postgres {
+			if err := g.Exec("SET LOCAL synchronous_commit = off").Error; err != nil {
+				return err
+			}
+		}
+		committed = true
 		t := &tx{db: g, now: s.now()}
 		if err := fn(t); err != nil {
 			return err
@@ -258,7 +271,24 @@ func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx
 	if errors.Is(err, errNothingRecorded) {
 		return nil
 	}
+	if err == nil && committed {
+		return s.durable(ctx)
+	}
 	return err
+}
+
+// durable returns once every transaction this process has committed is on disk. It commits a
+// tiny transaction that writes WAL (an empty logical message, which nothing stores) with
+// synchronous_commit on: PostgreSQL flushes the WAL up to that commit, which comes after every
+// earlier commit, and concurrent callers share one flush.
+func (s *Store) durable(ctx context.Context) error {
+	if s.dialect != migrations.Postgres {
+		return nil // SQLite commits with synchronous=FULL
+	}
+	if err := s.db.WithContext(ctx).Exec("SELECT pg_logical_emit_message(true, 'cordtrace.durable', '')").Error; err != nil {
+		return fmt.Errorf("wait for the commit to reach the disk: %w", err)
+	}
+	return nil
 }
 
 // read is the database for queries outside a write transaction.

@@ -215,22 +215,43 @@ func (s *Store) Authenticate(ctx context.Context, token string) (domain.User, er
 		return domain.User{}, errSessionInvalid
 	}
 	now := s.now()
-	var sess sessionRow
-	err := s.read(ctx).Where("token_hash = ? AND ended_at IS NULL", tokenHash(token)).Take(&sess).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return domain.User{}, errSessionInvalid
+	// One query for the session, its user and their roles: this runs on every request.
+	var rows []struct {
+		SessionID    int64
+		LastSeenAt   time.Time
+		UserID       int64
+		Username     string
+		FullName     string
+		PasswordHash string
+		FailedLogins int
+		LockedUntil  *time.Time
+		CreatedAt    time.Time
+		Role         *string
 	}
+	err := s.read(ctx).Raw(`SELECT s.id AS session_id, s.last_seen_at, u.id AS user_id, u.username, u.full_name,
+		u.password_hash, u.failed_logins, u.locked_until, u.created_at, r.role
+		FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN user_roles r ON r.user_id = u.id
+		WHERE s.token_hash = ? AND s.ended_at IS NULL`, tokenHash(token)).Scan(&rows).Error
 	if err != nil {
 		return domain.User{}, classify(fmt.Errorf("read session: %w", err))
 	}
+	if len(rows) == 0 {
+		return domain.User{}, errSessionInvalid
+	}
+	first := rows[0]
+	sess := sessionRow{ID: first.SessionID, UserID: first.UserID, LastSeenAt: first.LastSeenAt}
 	if domain.SessionExpired(sess.LastSeenAt, now, s.opts.SessionIdle) {
 		return domain.User{}, domain.Errorf(domain.EUnauthenticated,
 			"your session ended after %d minutes without activity; log in again", int(s.opts.SessionIdle.Minutes()))
 	}
-	u, err := s.User(ctx, sess.UserID)
-	if err != nil {
-		return domain.User{}, err
+	ur := userRow{ID: first.UserID, Username: first.Username, FullName: first.FullName, PasswordHash: first.PasswordHash,
+		FailedLogins: first.FailedLogins, LockedUntil: first.LockedUntil, CreatedAt: first.CreatedAt}
+	for _, r := range rows {
+		if r.Role != nil {
+			ur.Roles = append(ur.Roles, userRoleRow{UserID: ur.ID, Role: *r.Role})
+		}
 	}
+	u := ur.toDomain()
 	if now.Sub(sess.LastSeenAt) > touchEvery {
 		// A conditional update: of two requests racing here, one writes and neither waits.
 		if err := s.read(ctx).Model(&sessionRow{}).

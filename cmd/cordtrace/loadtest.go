@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"cordtrace/loadtest"
+)
+
+// cmdLoadtest drives a running service with bedside verifications and custody scans and prints
+// the figures; see package loadtest.
+func cmdLoadtest(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	cfg := loadtest.Config{Progress: e.stderr}
+	fs.StringVar(&cfg.Target, "target", "http://127.0.0.1:8080", "base URL of the running service")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "concurrent clients")
+	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to run (ignored when -count is given)")
+	fs.IntVar(&cfg.Count, "count", 0, "stop after this many requests instead of after -duration")
+	fs.StringVar(&cfg.Scenario, "scenario", loadtest.ScenarioVerify, "verify (bedside verifications), scan (dispatch and receipt) or mixed")
+	fs.StringVar(&cfg.AdminUser, "admin-user", "admin", "an administrator, who creates the run's users")
+	fs.StringVar(&cfg.AdminPassword, "admin-password", e.getenv("CORDTRACE_LOADTEST_ADMIN_PASSWORD"), "the administrator's password (CORDTRACE_LOADTEST_ADMIN_PASSWORD)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", e.getenv("DATABASE_URL"), "the service's PostgreSQL database, for the SELECT 1 and INSERT baselines (DATABASE_URL); empty: no baseline")
+	fs.IntVar(&cfg.Bags, "bags", 0, "bags prepared for custody scans, two scans each (0: enough for -count, or for 2,000 scans/s over -duration)")
+	fs.DurationVar(&cfg.BaselineDuration, "baseline-duration", 2*time.Second, "how long each PostgreSQL baseline runs")
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: cordtrace loadtest [flags]\n\nSeeds its own users, lots, patients and dose bags through the API of a running service,\n"+
+			"drives bedside verifications and custody scans, and prints requests/s, latency percentiles and\n"+
+			"unexpected outcomes per endpoint, with each endpoint's cost relative to PostgreSQL round trips.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "cordtrace loadtest: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	rep, err := loadtest.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "cordtrace loadtest: %v\n", err)
+		return exitRuntime
+	}
+	rep.Print(e.stdout)
+	if rep.UnexpectedErrors() > 0 {
+		return exitFailed
+	}
+	return exitOK
+}

@@ -1,0 +1,397 @@
+// Package loadtest drives a running cordtrace service the way a busy hospital does: nurses
+// verifying doses at the bedside and custody scans at dispatch and receipt. It seeds its own
+// users, lots, patients and bags through the API, measures throughput and latency per
+// endpoint, and measures bare PostgreSQL round trips on the same database, so that results
+// from different machines can be compared as ratios.
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Scenarios.
+const (
+	ScenarioVerify = "verify" // bedside verifications of received bags
+	ScenarioScan   = "scan"   // dispatch then receipt of prepared bags
+	ScenarioMixed  = "mixed"  // both, half and half
+)
+
+// Endpoints measured.
+const (
+	EndpointVerify   = "POST /api/v1/bedside/verify"
+	EndpointDispatch = "POST /api/v1/scans/dispatch"
+	EndpointReceive  = "POST /api/v1/scans/receive"
+)
+
+// Config is one run.
+type Config struct {
+	Target      string // base URL of the service, e.g. http://127.0.0.1:8080
+	Concurrency int
+	// Duration bounds the run; Count, when above 0, bounds it by requests instead.
+	Duration time.Duration
+	Count    int
+	Scenario string
+	// AdminUser and AdminPassword log in to create the run's users.
+	AdminUser, AdminPassword string
+	// DatabaseURL is the service's PostgreSQL database, for the baseline; empty skips it.
+	DatabaseURL string
+	// Bags is the pool of prepared bags for custody scans (two scans each); 0 sizes it from
+	// Count, or from Duration assuming at most 2,000 scans/s.
+	Bags int
+	// BaselineDuration is how long each PostgreSQL baseline runs (default 2 s).
+	BaselineDuration time.Duration
+	// Progress receives a line a second; Out the report.
+	Progress io.Writer
+}
+
+func (c *Config) validate() error {
+	switch c.Scenario {
+	case ScenarioVerify, ScenarioScan, ScenarioMixed:
+	default:
+		return fmt.Errorf("scenario %q: use verify, scan or mixed", c.Scenario)
+	}
+	if c.Target == "" {
+		return fmt.Errorf("give the service's URL, such as http://127.0.0.1:8080")
+	}
+	if c.Concurrency < 1 || c.Concurrency > 1024 {
+		return fmt.Errorf("concurrency %d: use 1 to 1024 clients", c.Concurrency)
+	}
+	if c.Count <= 0 && c.Duration <= 0 {
+		return fmt.Errorf("give a duration (such as 30s) or a request count above 0")
+	}
+	if c.AdminPassword == "" {
+		return fmt.Errorf("give the admin password (-admin-password or CORDTRACE_LOADTEST_ADMIN_PASSWORD) so that the run can create its users")
+	}
+	if c.BaselineDuration <= 0 {
+		c.BaselineDuration = 2 * time.Second
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	return nil
+}
+
+// Stats are one endpoint's figures.
+type Stats struct {
+	Endpoint string
+	Requests int64
+	OK       int64 // requests with the expected outcome
+	// Errors counts the other outcomes by status ("409", "200 stop" for a failed
+	// verification, "transport" for a connection failure).
+	Errors        map[string]int64
+	PerSecond     float64
+	P50, P95, P99 time.Duration
+	Max           time.Duration
+}
+
+// Report is the result of a run.
+type Report struct {
+	Scenario      string
+	Concurrency   int
+	Elapsed       time.Duration
+	Requests      int64
+	PerSecond     float64
+	Endpoints     []Stats
+	SeedTime      time.Duration
+	SeedRequests  int64
+	PoolExhausted bool
+	// Baselines on the same database: SELECT 1 and a single-row insert.
+	Select1, Insert *Stats
+}
+
+// UnexpectedErrors counts every request whose outcome was not the expected one.
+func (r Report) UnexpectedErrors() int64 {
+	var n int64
+	for _, e := range r.Endpoints {
+		for _, c := range e.Errors {
+			n += c
+		}
+	}
+	return n
+}
+
+// recorder collects one worker's measurements; workers never share one.
+type recorder struct {
+	lat    map[string][]time.Duration
+	ok     map[string]int64
+	errors map[string]map[string]int64
+}
+
+func newRecorder() *recorder {
+	return &recorder{lat: map[string][]time.Duration{}, ok: map[string]int64{}, errors: map[string]map[string]int64{}}
+}
+
+func (r *recorder) add(endpoint string, d time.Duration, outcome string) {
+	r.lat[endpoint] = append(r.lat[endpoint], d)
+	if outcome == "" {
+		r.ok[endpoint]++
+		return
+	}
+	if r.errors[endpoint] == nil {
+		r.errors[endpoint] = map[string]int64{}
+	}
+	r.errors[endpoint][outcome]++
+}
+
+// engine runs the scenario's workers.
+type engine struct {
+	cfg     Config
+	c       *client
+	site    *site
+	issued  atomic.Int64 // requests started, for -count
+	done    atomic.Int64 // requests finished, for progress
+	failed  atomic.Int64
+	nextBag atomic.Int64
+	out     atomic.Bool // the scan pool ran dry
+}
+
+// Run seeds the site, measures the baselines, drives the scenario and returns the report.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if err := cfg.validate(); err != nil {
+		return Report{}, err
+	}
+	c := newClient(cfg.Target, cfg.Concurrency)
+	verifyBags, scanBags := 0, 0
+	if cfg.Scenario != ScenarioScan {
+		verifyBags = cfg.Concurrency // one per client: verifications of one bag queue on its row lock
+	}
+	if cfg.Scenario != ScenarioVerify {
+		scanBags = cfg.Bags
+		if scanBags <= 0 {
+			scans := float64(cfg.Count)
+			if cfg.Count <= 0 {
+				scans = 2000 * cfg.Duration.Seconds()
+			}
+			if cfg.Scenario == ScenarioMixed {
+				scans /= 2
+			}
+			scanBags = int(math.Ceil(scans/2)) + cfg.Concurrency
+		}
+	}
+	fmt.Fprintf(cfg.Progress, "seeding through the API: %d users, %d bags for the bedside, %d bags for custody scans\n", 6, verifyBags, scanBags)
+	s, err := seed(ctx, c, cfg, verifyBags, scanBags, cfg.Progress)
+	if err != nil {
+		return Report{}, fmt.Errorf("seed: %w", err)
+	}
+	fmt.Fprintf(cfg.Progress, "seeded in %s with %d requests (run tag %s)\n", s.seedTime.Round(time.Millisecond), s.seedRequests, s.tag)
+
+	rep := Report{Scenario: cfg.Scenario, Concurrency: cfg.Concurrency, SeedTime: s.seedTime, SeedRequests: s.seedRequests}
+	if cfg.DatabaseURL != "" {
+		fmt.Fprintf(cfg.Progress, "measuring PostgreSQL baselines (%s each, %d connections)\n", cfg.BaselineDuration, cfg.Concurrency)
+		if rep.Select1, rep.Insert, err = baselines(ctx, cfg.DatabaseURL, cfg.Concurrency, cfg.BaselineDuration); err != nil {
+			return Report{}, fmt.Errorf("baseline: %w", err)
+		}
+	}
+
+	e := &engine{cfg: cfg, c: c, site: s}
+	runCtx := ctx
+	if cfg.Count <= 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
+	fmt.Fprintf(cfg.Progress, "running %s with %d clients\n", cfg.Scenario, cfg.Concurrency)
+	recs := make([]*recorder, cfg.Concurrency)
+	var wg sync.WaitGroup
+	start := time.Now()
+	stopProgress := e.progress(start)
+	for w := range cfg.Concurrency {
+		recs[w] = newRecorder()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.worker(runCtx, w, recs[w])
+		}()
+	}
+	wg.Wait()
+	rep.Elapsed = time.Since(start)
+	stopProgress()
+	if err := ctx.Err(); err != nil {
+		return Report{}, err
+	}
+	rep.PoolExhausted = e.out.Load()
+	rep.Endpoints = merge(recs, rep.Elapsed)
+	for _, st := range rep.Endpoints {
+		rep.Requests += st.Requests
+	}
+	rep.PerSecond = float64(rep.Requests) / rep.Elapsed.Seconds()
+	return rep, nil
+}
+
+func (e *engine) progress(start time.Time) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		last, lastAt := int64(0), start
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				n := e.done.Load()
+				fmt.Fprintf(e.cfg.Progress, "%5.0fs  %8d requests  %7.0f/s  %d unexpected\n",
+					now.Sub(start).Seconds(), n, float64(n-last)/now.Sub(lastAt).Seconds(), e.failed.Load())
+				last, lastAt = n, now
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// claim reserves the next request; false ends the worker.
+func (e *engine) claim(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	return e.cfg.Count <= 0 || e.issued.Add(1) <= int64(e.cfg.Count)
+}
+
+// worker runs one client. In the scan scenario it takes the next bag of the pool, dispatches
+// it and receives it; in the mixed one it verifies its own bag between two scans.
+func (e *engine) worker(ctx context.Context, w int, rec *recorder) {
+	s := e.site
+	var vb *bag
+	if len(s.verifyBags) > 0 {
+		vb = s.verifyBags[w%len(s.verifyBags)]
+	}
+	var sb *bag
+	step := 0
+	for {
+		if e.cfg.Scenario == ScenarioVerify || (e.cfg.Scenario == ScenarioMixed && step%2 == 0) {
+			if !e.claim(ctx) {
+				return
+			}
+			e.verify(ctx, rec, vb)
+		} else {
+			if sb == nil {
+				i := int(e.nextBag.Add(1) - 1)
+				if i >= len(s.scanBags) {
+					e.out.Store(true)
+					return
+				}
+				sb = s.scanBags[i]
+				if !e.claim(ctx) {
+					return
+				}
+				e.send(ctx, rec, EndpointDispatch, s.pharmacist, sb.dispatchBody, http.StatusCreated, nil)
+			} else {
+				if !e.claim(ctx) {
+					return
+				}
+				e.send(ctx, rec, EndpointReceive, s.nurse, sb.receiveBody, http.StatusCreated, nil)
+				sb = nil
+			}
+		}
+		step++
+	}
+}
+
+func (e *engine) verify(ctx context.Context, rec *recorder, b *bag) {
+	e.send(ctx, rec, EndpointVerify, e.site.nurse, b.verifyBody, http.StatusOK, func(body []byte) string {
+		var v struct {
+			Pass   bool `json:"pass"`
+			Checks []struct {
+				Code string `json:"code"`
+				Pass bool   `json:"pass"`
+			} `json:"checks"`
+		}
+		if err := json.Unmarshal(body, &v); err != nil {
+			return "200 unreadable"
+		}
+		if !v.Pass {
+			for _, c := range v.Checks {
+				if !c.Pass {
+					return "200 stop " + c.Code
+				}
+			}
+			return "200 stop"
+		}
+		return ""
+	})
+}
+
+// send makes one measured request; check, if given, judges a body with the expected status.
+func (e *engine) send(ctx context.Context, rec *recorder, endpoint, token string, body []byte, want int, check func([]byte) string) {
+	path := endpoint[len("POST "):]
+	start := time.Now()
+	status, resp, err := e.c.raw(ctx, http.MethodPost, path, token, body)
+	d := time.Since(start)
+	if err != nil && ctx.Err() != nil {
+		return // the run ended while this request was in flight: not a measurement
+	}
+	outcome := ""
+	switch {
+	case err != nil:
+		outcome = "transport"
+	case status != want:
+		outcome = strconv.Itoa(status)
+	case check != nil:
+		outcome = check(resp)
+	}
+	if outcome != "" {
+		e.failed.Add(1)
+	}
+	e.done.Add(1)
+	rec.add(endpoint, d, outcome)
+}
+
+func merge(recs []*recorder, elapsed time.Duration) []Stats {
+	byName := map[string]*Stats{}
+	lat := map[string][]time.Duration{}
+	for _, r := range recs {
+		for ep, ds := range r.lat {
+			st := byName[ep]
+			if st == nil {
+				st = &Stats{Endpoint: ep, Errors: map[string]int64{}}
+				byName[ep] = st
+			}
+			st.Requests += int64(len(ds))
+			st.OK += r.ok[ep]
+			for k, v := range r.errors[ep] {
+				st.Errors[k] += v
+			}
+			lat[ep] = append(lat[ep], ds...)
+		}
+	}
+	var out []Stats
+	for ep, st := range byName {
+		summarize(st, lat[ep], elapsed)
+		out = append(out, *st)
+	}
+	order := []string{EndpointVerify, EndpointDispatch, EndpointReceive}
+	sort.Slice(out, func(i, j int) bool {
+		return slices.Index(order, out[i].Endpoint) < slices.Index(order, out[j].Endpoint)
+	})
+	return out
+}
+
+// summarize fills the rate and the percentiles from the latencies.
+func summarize(st *Stats, ds []time.Duration, elapsed time.Duration) {
+	slices.Sort(ds)
+	pct := func(p float64) time.Duration {
+		if len(ds) == 0 {
+			return 0
+		}
+		return ds[max(0, min(len(ds)-1, int(math.Ceil(p*float64(len(ds))))-1))]
+	}
+	st.PerSecond = float64(len(ds)) / elapsed.Seconds()
+	st.P50, st.P95, st.P99 = pct(0.50), pct(0.95), pct(0.99)
+	if len(ds) > 0 {
+		st.Max = ds[len(ds)-1]
+	}
+}
