@@ -38,6 +38,7 @@ var funcs = template.FuncMap{
 		return err == nil
 	},
 	"cells":   formatCells,
+	"sci":     func(v float64) string { return formatCells(int64(v)) },
 	"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"day":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"blocked": func(s domain.LotStatus) bool { return s == domain.LotOnHold || s == domain.LotRecalled },

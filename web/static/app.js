@@ -425,6 +425,12 @@
     }, 250);
   }
 
+  // sci writes a cell count as the pages do elsewhere: 7.00 × 10^7.
+  function sci(n) {
+    const [m, e] = n.toExponential(2).split("e");
+    return m + " × 10^" + Number(e);
+  }
+
   function drawPreview(form) {
     const out = document.getElementById("draw");
     const cells = Number(form.querySelector('[name="viable_cells"]').value);
@@ -435,7 +441,7 @@
     form.querySelectorAll('[data-kind="ids"]:checked').forEach((c) => (picked += Number(c.dataset.cells)));
     const lots = new Set([...form.querySelectorAll('[data-kind="ids"]:checked')].map((c) => c.dataset.lot));
     const lines = [];
-    if (picked) lines.push("Units ticked hold " + picked.toExponential(2) + " viable cells before thaw.");
+    if (picked) lines.push("Units ticked hold " + sci(picked) + " viable cells before thaw.");
     if (lots.size > 1) lines.push("The units come from " + lots.size + " lots: a bag holds units of one lot only.");
     if (cells > 0 && vol > 0) {
       const draw = (target / cells) * vol;
