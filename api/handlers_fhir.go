@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,13 @@ func (s *Server) registerFHIR() {
 	s.handleAt(FHIRPrefix, http.MethodGet, "/Patient/:id/$everything", domain.PermDisclosePatientData, s.fhirPatientEverything)
 	s.handleAt(FHIRPrefix, http.MethodGet, "/BiologicallyDerivedProduct/:id", domain.PermDisclosePatientData, s.fhirProduct)
 	s.handleAt(FHIRPrefix, http.MethodGet, "/Bundle", domain.PermDisclosePatientData, s.fhirLotBundle)
+	s.handleAt(FHIRPrefix, http.MethodGet, "/BiologicallyDerivedProductDispense/:id", domain.PermDisclosePatientData,
+		s.fhirRecord("BiologicallyDerivedProductDispense", domain.RecordDispatch))
+	s.handleAt(FHIRPrefix, http.MethodGet, "/Procedure/:id", domain.PermDisclosePatientData, s.fhirRecord("Procedure", domain.RecordInfusion))
+	s.handleAt(FHIRPrefix, http.MethodGet, "/AdverseEvent/:id", domain.PermDisclosePatientData, s.fhirRecord("AdverseEvent", domain.RecordAdverseEvent))
+	// The CapabilityStatement is public, as FHIR clients expect to read it before they log in
+	// (SMART on FHIR requires it); it names resources and interactions, no data.
+	s.handleAt(FHIRPrefix, http.MethodGet, "/metadata", "", s.fhirMetadata)
 }
 
 // isFHIR reports whether a request is for the FHIR API, whose errors are OperationOutcomes.
@@ -115,6 +123,40 @@ func (s *Server) fhirProduct(c echo.Context) error {
 		return domain.Errorf(domain.ENotFound, "there is no product %s", c.Param("id"))
 	}
 	return fhirJSON(c, http.StatusOK, res)
+}
+
+// fhirRecord reads one dispatch (BiologicallyDerivedProductDispense), infusion (Procedure) or
+// adverse event by id: the very resource the patient's $everything Bundle carries under the same
+// id. It names its patient, so the read is recorded as a disclosure of that patient first.
+func (s *Server) fhirRecord(typ string, kind domain.RecordKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		id, err := idParam(c, "id")
+		if err != nil {
+			return err
+		}
+		patientID, err := s.svc.Records.RecordPatient(ctx, kind, id)
+		if err != nil {
+			return err
+		}
+		r, err := s.svc.Records.PatientRecords(ctx, patientID)
+		if err != nil {
+			return err
+		}
+		res, ok := fhir.Find(r, typ, strconv.FormatInt(id, 10))
+		if !ok {
+			return domain.Errorf(domain.ENotFound, "there is no %s with id %d; check the id", typ, id)
+		}
+		if err := s.disclose(c, "fhir", []int64{patientID}); err != nil {
+			return err
+		}
+		return fhirJSON(c, http.StatusOK, res)
+	}
+}
+
+// fhirMetadata is GET /fhir/metadata: the CapabilityStatement.
+func (s *Server) fhirMetadata(c echo.Context) error {
+	return fhirJSON(c, http.StatusOK, fhir.Capabilities(fhirBase(c)))
 }
 
 // fhirLotBundle is GET /fhir/Bundle?lot=<lot number>: a collection of everything made from the
