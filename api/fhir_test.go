@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"cordtrace/api"
 	"cordtrace/domain"
 	"cordtrace/fhir/fhirtest"
 	"cordtrace/store"
@@ -519,5 +520,30 @@ func TestTrialExportGolden(t *testing.T) {
 				t.Errorf("trial export disclosures of the routine-arm subject: %d, want 3 (csv, json, csv)", n)
 			}
 		})
+	}
+}
+
+// The MRN's identifier system is the site's setting (CORDTRACE_MRN_SYSTEM), in the Patient read
+// and in the Bundles alike; without one it is urn:cordtrace:mrn.
+func TestFHIRMRNSystemIsConfigurable(t *testing.T) {
+	const system = "urn:oid:2.16.840.1.113883.19.5"
+	for _, tc := range []struct{ configured, want string }{{system, system}, {"", "urn:cordtrace:mrn"}} {
+		ts := newTestServerConfig(t, storetest.SQLite, store.Options{}, api.Config{MRNSystem: tc.configured})
+		doc := ts.userWith(ts.login("admin", adminPassword), "dr.mrn", domain.RolePhysician)
+		p := ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": "SVP-001", "mrn": "MRN0001", "name": "Li Wei",
+			"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": time.Now().UTC().Add(-time.Hour)})
+		if p.status != 201 {
+			t.Fatalf("enrol: %d %s", p.status, p.body)
+		}
+		id := int64(p.json(t)["id"].(float64))
+		pat := fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d", id), doc, 200)
+		ev := fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d/$everything", id), doc, 200)
+		inBundle := ev["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
+		for _, res := range []map[string]any{pat, inBundle} {
+			mrn := res["identifier"].([]any)[0].(map[string]any)
+			if mrn["system"] != tc.want || mrn["value"] != "MRN0001" {
+				t.Errorf("configured %q: MRN identifier %v, want system %s", tc.configured, mrn, tc.want)
+			}
+		}
 	}
 }

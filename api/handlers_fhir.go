@@ -32,6 +32,9 @@ func (s *Server) registerFHIR() {
 	s.handleAt(FHIRPrefix, http.MethodGet, "/metadata", "", s.fhirMetadata)
 }
 
+// fhirOptions are the site's choices for the FHIR mapping, from the server's Config.
+func (s *Server) fhirOptions() fhir.Options { return fhir.Options{MRNSystem: s.cfg.MRNSystem} }
+
 // isFHIR reports whether a request is for the FHIR API, whose errors are OperationOutcomes.
 func isFHIR(c echo.Context) bool {
 	p := c.Request().URL.Path
@@ -69,7 +72,7 @@ func (s *Server) fhirPatient(c echo.Context) error {
 	if err := s.disclose(c, "fhir", []int64{id}); err != nil {
 		return err
 	}
-	return fhirJSON(c, http.StatusOK, fhir.MapPatient(p))
+	return fhirJSON(c, http.StatusOK, fhir.MapPatient(p, s.fhirOptions()))
 }
 
 func (s *Server) fhirPatientEverything(c echo.Context) error {
@@ -85,7 +88,7 @@ func (s *Server) fhirPatientEverything(c echo.Context) error {
 		return err
 	}
 	self := fhirBase(c) + strings.TrimPrefix(c.Request().URL.RequestURI(), FHIRPrefix)
-	return fhirJSON(c, http.StatusOK, fhir.PatientEverything(r, id, fhirBase(c), self, time.Now()))
+	return fhirJSON(c, http.StatusOK, fhir.PatientEverything(r, s.fhirOptions(), id, fhirBase(c), self, time.Now()))
 }
 
 // fhirProduct reads a unit (unit-N) or a dose bag (bag-N). A product names no patient, so
@@ -118,7 +121,7 @@ func (s *Server) fhirProduct(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, ok := fhir.Find(r, "BiologicallyDerivedProduct", c.Param("id"))
+	res, ok := fhir.Find(r, s.fhirOptions(), "BiologicallyDerivedProduct", c.Param("id"))
 	if !ok {
 		return domain.Errorf(domain.ENotFound, "there is no product %s", c.Param("id"))
 	}
@@ -143,7 +146,7 @@ func (s *Server) fhirRecord(typ string, kind domain.RecordKind) echo.HandlerFunc
 		if err != nil {
 			return err
 		}
-		res, ok := fhir.Find(r, typ, strconv.FormatInt(id, 10))
+		res, ok := fhir.Find(r, s.fhirOptions(), typ, strconv.FormatInt(id, 10))
 		if !ok {
 			return domain.Errorf(domain.ENotFound, "there is no %s with id %d; check the id", typ, id)
 		}
@@ -173,7 +176,7 @@ func (s *Server) fhirLotBundle(c echo.Context) error {
 	if err := s.disclose(c, "fhir", r.PatientIDs()); err != nil {
 		return err
 	}
-	return fhirJSON(c, http.StatusOK, fhir.Collection(r, fhirBase(c), time.Now()))
+	return fhirJSON(c, http.StatusOK, fhir.Collection(r, s.fhirOptions(), fhirBase(c), time.Now()))
 }
 
 // fhirError writes an error as an OperationOutcome with the status of the error table.
