@@ -58,6 +58,13 @@ func newTestServer(t *testing.T, backend string) *testServer {
 // newTestServerWith is newTestServer with store options, such as a fixed clock.
 func newTestServerWith(t *testing.T, backend string, opts store.Options) *testServer {
 	t.Helper()
+	return newTestServerConfig(t, backend, opts, api.Config{})
+}
+
+// newTestServerConfig is newTestServerWith with server settings too (Logger and BodyLimit are
+// the tests' own).
+func newTestServerConfig(t *testing.T, backend string, opts store.Options, cfg api.Config) *testServer {
+	t.Helper()
 	st := storetest.Open(t, backend, opts)
 	if _, err := st.EnsureAdmin(context.Background(), adminPassword); err != nil {
 		t.Fatal(err)
@@ -69,8 +76,9 @@ func newTestServerWith(t *testing.T, backend string, opts store.Options) *testSe
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
+	cfg.Logger, cfg.BodyLimit = slog.New(slog.NewJSONHandler(logs, nil)), "4K"
 	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Records: st, Ping: st.Ping},
-		api.Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), BodyLimit: "4K"})
+		cfg)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{t: t, url: hs.URL, store: st, srv: srv, logs: logs}

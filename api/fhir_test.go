@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"cordtrace/api"
 	"cordtrace/domain"
 	"cordtrace/fhir/fhirtest"
 	"cordtrace/store"
@@ -290,7 +291,42 @@ func TestFHIRJourney(t *testing.T) {
 				t.Errorf("lot bundle: type %v, %d products, %d patients, %d AEs", lot["type"], len(lotTypes["BiologicallyDerivedProduct"]), len(lotTypes["Patient"]), len(lotTypes["AdverseEvent"]))
 			}
 
+			// The dispatch, infusion and adverse events read one at a time are the very resources of
+			// the patient's Bundle, under the ids of its fullUrls; each read is a disclosure.
+			var single []string
+			for _, typ := range []string{"BiologicallyDerivedProductDispense", "Procedure", "AdverseEvent"} {
+				for _, res := range byType[typ] {
+					path := fmt.Sprintf("/fhir/%s/%s", typ, res["id"])
+					got := fhirGet(t, ts, path, doc, 200)
+					if fmt.Sprint(got) != fmt.Sprint(res) {
+						t.Errorf("GET %s differs from its entry in $everything:\n%v\n%v", path, got, res)
+					}
+					single = append(single, path)
+				}
+			}
+			if len(single) != 4 {
+				t.Fatalf("single reads %v, want a dispense, a procedure and two adverse events", single)
+			}
+			for _, e := range ev["entry"].([]any) {
+				e := e.(map[string]any)
+				res := e["resource"].(map[string]any)
+				if want := fmt.Sprintf("%s/fhir/%s/%s", ts.url, res["resourceType"], res["id"]); e["fullUrl"] != want {
+					t.Errorf("fullUrl %v, want %s (the address of the single read)", e["fullUrl"], want)
+				}
+			}
+
 			// Errors are OperationOutcomes, valid R5 too.
+			for _, path := range []string{"/fhir/BiologicallyDerivedProductDispense/999999", "/fhir/Procedure/999999", "/fhir/AdverseEvent/999999"} {
+				fhirGet(t, ts, path, doc, 404)
+			}
+			// A receipt is not a dispense: its scan id answers 404 as a dispense.
+			var receiptID int64
+			if err := ts.store.SQLDB().QueryRow(`SELECT id FROM custody_scans WHERE kind = 'receive' AND accepted`).Scan(&receiptID); err != nil {
+				t.Fatal(err)
+			}
+			fhirGet(t, ts, fmt.Sprintf("/fhir/BiologicallyDerivedProductDispense/%d", receiptID), doc, 404)
+			fhirGet(t, ts, "/fhir/Procedure/"+byType["Procedure"][0]["id"].(string), ts.login("nurse.dee", "a good password"), 403)
+			fhirGet(t, ts, "/fhir/AdverseEvent/"+byType["AdverseEvent"][0]["id"].(string), "", 401)
 			fhirGet(t, ts, "/fhir/Patient/999999", doc, 404)
 			fhirGet(t, ts, "/fhir/BiologicallyDerivedProduct/vial-1", doc, 404)
 			fhirGet(t, ts, "/fhir/Bundle?lot=NO-SUCH-LOT", doc, 404)
@@ -311,14 +347,118 @@ func TestFHIRJourney(t *testing.T) {
 					what = append(what, fmt.Sprint(e["after"]))
 				}
 			}
-			if len(what) != 3 || !strings.Contains(what[0], "$everything") || !strings.Contains(what[1], "/fhir/Patient/") || !strings.Contains(what[2], "lot=") {
-				t.Errorf("disclosures of the patient: %q, want $everything, Patient, lot Bundle", what)
+			if len(what) != 3+len(single) || !strings.Contains(what[0], "$everything") || !strings.Contains(what[1], "/fhir/Patient/") || !strings.Contains(what[2], "lot=") {
+				t.Fatalf("disclosures of the patient: %q, want $everything, Patient, lot Bundle, then %q", what, single)
+			}
+			for i, path := range single {
+				if !strings.Contains(what[3+i], "GET "+path) {
+					t.Errorf("disclosure %d: %s, want one for GET %s", 3+i, what[3+i], path)
+				}
 			}
 			if r := ts.do("GET", "/api/v1/audit/verify", ts.login("admin", adminPassword), nil); r.json(t)["ok"] != true {
 				t.Fatalf("audit chain: %s", r.body)
 			}
+
+			// When the disclosure cannot be recorded, nothing is shown.
+			admin := ts.login("admin", adminPassword)
+			before := ts.auditCount(admin)
+			refuseDisclosures(t, ts)
+			for _, path := range single {
+				r := ts.do("GET", path, doc, nil)
+				if r.status != 500 || r.json(t)["resourceType"] != "OperationOutcome" || strings.Contains(string(r.body), "Patient/") {
+					t.Errorf("GET %s with the audit trail refusing disclosures: %d %s, want 500 and nothing shown", path, r.status, r.body)
+				}
+				if err := fhirtest.Validate(r.body); err != nil {
+					t.Errorf("GET %s: %v", path, err)
+				}
+			}
+			if after := ts.auditCount(admin); after != before {
+				t.Errorf("audit entries %d → %d, want none written by the refused reads", before, after)
+			}
 		})
 	}
+}
+
+// refuseDisclosures makes the database refuse every patient.disclose audit entry, as a failing
+// audit write would.
+func refuseDisclosures(t *testing.T, ts *testServer) {
+	t.Helper()
+	stmts := []string{`CREATE TRIGGER test_refuse_disclosure BEFORE INSERT ON audit_entries
+		WHEN NEW.action = 'patient.disclose' BEGIN SELECT RAISE(ABORT, 'test: disclosures refused'); END`}
+	if ts.store.Dialect() == storetest.Postgres {
+		stmts = []string{`CREATE FUNCTION test_refuse_disclosure() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN IF NEW.action = 'patient.disclose' THEN RAISE EXCEPTION 'test: disclosures refused'; END IF; RETURN NEW; END $$`,
+			`CREATE TRIGGER test_refuse_disclosure BEFORE INSERT ON audit_entries FOR EACH ROW EXECUTE FUNCTION test_refuse_disclosure()`}
+	}
+	for _, q := range stmts {
+		if _, err := ts.store.SQLDB().Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// GET /fhir/metadata is public, valid R5, and offers exactly what the router serves under /fhir:
+// a read per resource type with a /Type/:id route, the $everything operation, the Bundle search
+// by lot.
+func TestFHIRCapabilityStatement(t *testing.T) {
+	ts := newTestServer(t, storetest.SQLite)
+	cs := fhirGet(t, ts, "/fhir/metadata", "", 200)
+	if cs["resourceType"] != "CapabilityStatement" || cs["status"] != "active" || cs["kind"] != "instance" ||
+		cs["fhirVersion"] != "5.0.0" || fmt.Sprint(cs["format"]) != "[json]" || cs["implementation"] == nil {
+		t.Fatalf("capability statement: %v", cs)
+	}
+	rest := cs["rest"].([]any)
+	if len(rest) != 1 || rest[0].(map[string]any)["mode"] != "server" {
+		t.Fatalf("rest: %v", rest)
+	}
+	offered := map[string]bool{}
+	for _, r := range rest[0].(map[string]any)["resource"].([]any) {
+		r := r.(map[string]any)
+		for _, i := range asSlice(r["interaction"]) {
+			offered[fmt.Sprint(r["type"], " ", i.(map[string]any)["code"])] = true
+		}
+		for _, o := range asSlice(r["operation"]) {
+			offered[fmt.Sprint(r["type"], " $", o.(map[string]any)["name"])] = true
+			if o.(map[string]any)["definition"] != "http://hl7.org/fhir/OperationDefinition/Patient-everything" {
+				t.Errorf("operation %v", o)
+			}
+		}
+		for _, p := range asSlice(r["searchParam"]) {
+			offered[fmt.Sprint(r["type"], " ?", p.(map[string]any)["name"])] = true
+		}
+	}
+	served := map[string]bool{}
+	for _, rt := range ts.srv.Routes() {
+		p, ok := strings.CutPrefix(rt.Path, "/fhir/")
+		if !ok || p == "metadata" {
+			continue
+		}
+		if rt.Method != "GET" {
+			t.Errorf("%s %s: the statement offers reads only", rt.Method, rt.Path)
+		}
+		parts := strings.Split(p, "/")
+		switch {
+		case len(parts) == 2 && parts[1] == ":id":
+			served[parts[0]+" read"] = true
+		case len(parts) == 3 && strings.HasPrefix(parts[2], "$"):
+			served[parts[0]+" "+parts[2]] = true
+		case len(parts) == 1 && parts[0] == "Bundle":
+			served["Bundle search-type"], served["Bundle ?lot"] = true, true
+		default:
+			t.Errorf("route %s: teach this test what the statement should say of it", rt.Path)
+		}
+	}
+	if fmt.Sprint(offered) != fmt.Sprint(served) {
+		t.Errorf("the statement offers %v, the router serves %v", offered, served)
+	}
+	// A logged-in user gets it too.
+	admin := ts.login("admin", adminPassword)
+	fhirGet(t, ts, "/fhir/metadata", admin, 200)
+}
+
+func asSlice(v any) []any {
+	s, _ := v.([]any)
+	return s
 }
 
 // The trial export of the journey matches the golden files, on every backend; go test
@@ -380,5 +520,30 @@ func TestTrialExportGolden(t *testing.T) {
 				t.Errorf("trial export disclosures of the routine-arm subject: %d, want 3 (csv, json, csv)", n)
 			}
 		})
+	}
+}
+
+// The MRN's identifier system is the site's setting (CORDTRACE_MRN_SYSTEM), in the Patient read
+// and in the Bundles alike; without one it is urn:cordtrace:mrn.
+func TestFHIRMRNSystemIsConfigurable(t *testing.T) {
+	const system = "urn:oid:2.16.840.1.113883.19.5"
+	for _, tc := range []struct{ configured, want string }{{system, system}, {"", "urn:cordtrace:mrn"}} {
+		ts := newTestServerConfig(t, storetest.SQLite, store.Options{}, api.Config{MRNSystem: tc.configured})
+		doc := ts.userWith(ts.login("admin", adminPassword), "dr.mrn", domain.RolePhysician)
+		p := ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": "SVP-001", "mrn": "MRN0001", "name": "Li Wei",
+			"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": time.Now().UTC().Add(-time.Hour)})
+		if p.status != 201 {
+			t.Fatalf("enrol: %d %s", p.status, p.body)
+		}
+		id := int64(p.json(t)["id"].(float64))
+		pat := fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d", id), doc, 200)
+		ev := fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d/$everything", id), doc, 200)
+		inBundle := ev["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
+		for _, res := range []map[string]any{pat, inBundle} {
+			mrn := res["identifier"].([]any)[0].(map[string]any)
+			if mrn["system"] != tc.want || mrn["value"] != "MRN0001" {
+				t.Errorf("configured %q: MRN identifier %v, want system %s", tc.configured, mrn, tc.want)
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,7 +23,17 @@ func (s *Server) registerFHIR() {
 	s.handleAt(FHIRPrefix, http.MethodGet, "/Patient/:id/$everything", domain.PermDisclosePatientData, s.fhirPatientEverything)
 	s.handleAt(FHIRPrefix, http.MethodGet, "/BiologicallyDerivedProduct/:id", domain.PermDisclosePatientData, s.fhirProduct)
 	s.handleAt(FHIRPrefix, http.MethodGet, "/Bundle", domain.PermDisclosePatientData, s.fhirLotBundle)
+	s.handleAt(FHIRPrefix, http.MethodGet, "/BiologicallyDerivedProductDispense/:id", domain.PermDisclosePatientData,
+		s.fhirRecord("BiologicallyDerivedProductDispense", domain.RecordDispatch))
+	s.handleAt(FHIRPrefix, http.MethodGet, "/Procedure/:id", domain.PermDisclosePatientData, s.fhirRecord("Procedure", domain.RecordInfusion))
+	s.handleAt(FHIRPrefix, http.MethodGet, "/AdverseEvent/:id", domain.PermDisclosePatientData, s.fhirRecord("AdverseEvent", domain.RecordAdverseEvent))
+	// The CapabilityStatement is public, as FHIR clients expect to read it before they log in
+	// (SMART on FHIR requires it); it names resources and interactions, no data.
+	s.handleAt(FHIRPrefix, http.MethodGet, "/metadata", "", s.fhirMetadata)
 }
+
+// fhirOptions are the site's choices for the FHIR mapping, from the server's Config.
+func (s *Server) fhirOptions() fhir.Options { return fhir.Options{MRNSystem: s.cfg.MRNSystem} }
 
 // isFHIR reports whether a request is for the FHIR API, whose errors are OperationOutcomes.
 func isFHIR(c echo.Context) bool {
@@ -61,7 +72,7 @@ func (s *Server) fhirPatient(c echo.Context) error {
 	if err := s.disclose(c, "fhir", []int64{id}); err != nil {
 		return err
 	}
-	return fhirJSON(c, http.StatusOK, fhir.MapPatient(p))
+	return fhirJSON(c, http.StatusOK, fhir.MapPatient(p, s.fhirOptions()))
 }
 
 func (s *Server) fhirPatientEverything(c echo.Context) error {
@@ -77,7 +88,7 @@ func (s *Server) fhirPatientEverything(c echo.Context) error {
 		return err
 	}
 	self := fhirBase(c) + strings.TrimPrefix(c.Request().URL.RequestURI(), FHIRPrefix)
-	return fhirJSON(c, http.StatusOK, fhir.PatientEverything(r, id, fhirBase(c), self, time.Now()))
+	return fhirJSON(c, http.StatusOK, fhir.PatientEverything(r, s.fhirOptions(), id, fhirBase(c), self, time.Now()))
 }
 
 // fhirProduct reads a unit (unit-N) or a dose bag (bag-N). A product names no patient, so
@@ -110,11 +121,45 @@ func (s *Server) fhirProduct(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, ok := fhir.Find(r, "BiologicallyDerivedProduct", c.Param("id"))
+	res, ok := fhir.Find(r, s.fhirOptions(), "BiologicallyDerivedProduct", c.Param("id"))
 	if !ok {
 		return domain.Errorf(domain.ENotFound, "there is no product %s", c.Param("id"))
 	}
 	return fhirJSON(c, http.StatusOK, res)
+}
+
+// fhirRecord reads one dispatch (BiologicallyDerivedProductDispense), infusion (Procedure) or
+// adverse event by id: the very resource the patient's $everything Bundle carries under the same
+// id. It names its patient, so the read is recorded as a disclosure of that patient first.
+func (s *Server) fhirRecord(typ string, kind domain.RecordKind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		id, err := idParam(c, "id")
+		if err != nil {
+			return err
+		}
+		patientID, err := s.svc.Records.RecordPatient(ctx, kind, id)
+		if err != nil {
+			return err
+		}
+		r, err := s.svc.Records.PatientRecords(ctx, patientID)
+		if err != nil {
+			return err
+		}
+		res, ok := fhir.Find(r, s.fhirOptions(), typ, strconv.FormatInt(id, 10))
+		if !ok {
+			return domain.Errorf(domain.ENotFound, "there is no %s with id %d; check the id", typ, id)
+		}
+		if err := s.disclose(c, "fhir", []int64{patientID}); err != nil {
+			return err
+		}
+		return fhirJSON(c, http.StatusOK, res)
+	}
+}
+
+// fhirMetadata is GET /fhir/metadata: the CapabilityStatement.
+func (s *Server) fhirMetadata(c echo.Context) error {
+	return fhirJSON(c, http.StatusOK, fhir.Capabilities(fhirBase(c)))
 }
 
 // fhirLotBundle is GET /fhir/Bundle?lot=<lot number>: a collection of everything made from the
@@ -131,7 +176,7 @@ func (s *Server) fhirLotBundle(c echo.Context) error {
 	if err := s.disclose(c, "fhir", r.PatientIDs()); err != nil {
 		return err
 	}
-	return fhirJSON(c, http.StatusOK, fhir.Collection(r, fhirBase(c), time.Now()))
+	return fhirJSON(c, http.StatusOK, fhir.Collection(r, s.fhirOptions(), fhirBase(c), time.Now()))
 }
 
 // fhirError writes an error as an OperationOutcome with the status of the error table.

@@ -26,6 +26,7 @@ import (
 var publicRoutes = map[string]bool{
 	"POST /api/v1/auth/login": true, // how a session starts
 	"GET /api/v1/label-keys":  true, // public keys, so that anyone can check a printed label
+	"GET /fhir/metadata":      true, // the FHIR CapabilityStatement, read by clients before they log in
 }
 
 // Every /api/v1 and /fhir route the router serves, as read from the router itself, is called as

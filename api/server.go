@@ -47,6 +47,9 @@ type Config struct {
 	DBTimeout time.Duration
 	// Site is the site's time zone, for printed times.
 	Site *time.Location
+	// MRNSystem is the FHIR Identifier.system of patients' MRNs (the hospital's naming system);
+	// "" means fhir.SystemMRN (urn:cordtrace:mrn).
+	MRNSystem string
 }
 
 // Route is one API route and the permission it needs ("" for a public route).

@@ -79,4 +79,16 @@ type RecordService interface {
 	// RecordDisclosure writes one audit entry per patient shown, in one transaction; the
 	// caller shows nothing unless it succeeds.
 	RecordDisclosure(ctx context.Context, actor Actor, d Disclosure) error
+	// RecordPatient is the patient a dispatch (an accepted dispatch scan), an infusion or an
+	// adverse event belongs to, for reading that one record. Unknown record: ENotFound.
+	RecordPatient(ctx context.Context, kind RecordKind, id int64) (int64, error)
 }
+
+// RecordKind names the records that can be read one at a time by id and belong to a patient.
+type RecordKind string
+
+const (
+	RecordDispatch     RecordKind = "dispatch"
+	RecordInfusion     RecordKind = "infusion"
+	RecordAdverseEvent RecordKind = "adverse_event"
+)

@@ -16,7 +16,7 @@ type Resource struct {
 
 // Resources maps every record to FHIR, in a stable order: patients, units, dose bags,
 // dispatches, infusions, adverse events, each in id order.
-func Resources(r domain.Records) []Resource {
+func Resources(r domain.Records, o Options) []Resource {
 	lots := map[int64]domain.Lot{}
 	for _, l := range r.Lots {
 		lots[l.ID] = l
@@ -32,7 +32,7 @@ func Resources(r domain.Records) []Resource {
 	var out []Resource
 	add := func(typ, id string, body any) { out = append(out, Resource{Type: typ, ID: id, Body: body}) }
 	for _, p := range r.Patients {
-		add("Patient", strconv.FormatInt(p.ID, 10), MapPatient(p))
+		add("Patient", strconv.FormatInt(p.ID, 10), MapPatient(p, o))
 	}
 	for _, u := range r.Units {
 		lot := lots[u.LotID]
@@ -55,8 +55,8 @@ func Resources(r domain.Records) []Resource {
 }
 
 // Find returns the resource of a type and id among the mapped records.
-func Find(r domain.Records, typ, id string) (any, bool) {
-	for _, res := range Resources(r) {
+func Find(r domain.Records, o Options, typ, id string) (any, bool) {
+	for _, res := range Resources(r, o) {
 		if res.Type == typ && res.ID == id {
 			return res.Body, true
 		}
@@ -67,10 +67,10 @@ func Find(r domain.Records, typ, id string) (any, bool) {
 // PatientEverything is the searchset Bundle of Patient/$everything: the patient (match) and
 // every resource of their chain (include). base is the server's FHIR base URL, self the
 // request's full URL.
-func PatientEverything(r domain.Records, patientID int64, base, self string, now time.Time) Bundle {
+func PatientEverything(r domain.Records, o Options, patientID int64, base, self string, now time.Time) Bundle {
 	b := Bundle{ResourceType: "Bundle", Type: "searchset", Timestamp: instant(now), Link: []BundleLink{{Relation: "self", URL: self}}}
 	pid := strconv.FormatInt(patientID, 10)
-	for _, res := range Resources(r) {
+	for _, res := range Resources(r, o) {
 		mode := "include"
 		if res.Type == "Patient" && res.ID == pid {
 			mode = "match"
@@ -83,9 +83,9 @@ func PatientEverything(r domain.Records, patientID int64, base, self string, now
 }
 
 // Collection is a collection Bundle of every resource of the records, e.g. a lot's.
-func Collection(r domain.Records, base string, now time.Time) Bundle {
+func Collection(r domain.Records, o Options, base string, now time.Time) Bundle {
 	b := Bundle{ResourceType: "Bundle", Type: "collection", Timestamp: instant(now)}
-	for _, res := range Resources(r) {
+	for _, res := range Resources(r, o) {
 		b.Entry = append(b.Entry, BundleEntry{FullURL: base + "/" + res.Type + "/" + res.ID, Resource: res.Body})
 	}
 	return b

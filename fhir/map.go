@@ -34,9 +34,31 @@ const (
 	systemUCUM            = "http://unitsofmeasure.org"
 )
 
-// UnitStorageMaxC is the storage temperature of cryopreserved units: at or below −150 °C, the
-// vapour phase of liquid nitrogen. (The release specification has no field for it yet.)
+// UnitStorageMaxC is the highest storage temperature, in °C, that BiologicallyDerivedProduct.
+// storageTempRequirements states for a cryopreserved unit (no lower limit is stated).
+//
+// It is an ASSUMPTION, not a recorded fact: cordtrace records neither the storage temperature of
+// units nor a storage limit in its release specification (domain.ReleaseSpec has only the
+// transport range of thawed dose bags). −150 °C is the usual limit for cryopreserved MSC in the
+// vapour phase of liquid nitrogen, below the glass transition of DMSO-based media. If the site's
+// storage SOP or the product's IMPD states another limit, change it here; once the specification
+// carries a storage limit, map that instead and drop this constant.
 const UnitStorageMaxC = -150
+
+// Options are the site's choices that the mapping needs.
+type Options struct {
+	// MRNSystem is the Identifier.system of patients' medical record numbers: the hospital's own
+	// naming system (an OID as urn:oid:… or a URL) so that other systems recognise the MRN.
+	// Empty means SystemMRN.
+	MRNSystem string
+}
+
+func (o Options) mrnSystem() string {
+	if o.MRNSystem == "" {
+		return SystemMRN
+	}
+	return o.MRNSystem
+}
 
 // Resource ids. Units and dose bags share the BiologicallyDerivedProduct type, so their ids
 // carry a prefix; the others are the record's id.
@@ -80,10 +102,10 @@ func productStatus(available bool) *Coding {
 }
 
 // MapPatient maps a trial subject. The name and MRN are there: a Patient is identifying data.
-func MapPatient(p domain.Patient) Patient {
+func MapPatient(p domain.Patient, o Options) Patient {
 	ids := []Identifier{
 		{Use: "usual", Type: &CodeableConcept{Coding: []Coding{{System: systemIdentifierType, Code: "MR", Display: "Medical record number"}}},
-			System: SystemMRN, Value: p.MRN},
+			System: o.mrnSystem(), Value: p.MRN},
 		{Use: "secondary", System: SystemSubjectID, Value: p.SubjectID},
 	}
 	if p.ChainID != "" {

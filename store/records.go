@@ -201,3 +201,32 @@ func (s *Store) RecordDisclosure(ctx context.Context, actor domain.Actor, d doma
 		return nil
 	})
 }
+
+// RecordPatient is the patient a dispatch, infusion or adverse event belongs to. A dispatch is
+// an accepted dispatch scan of a dose bag (as in Records.Dispatches): a receipt or a refused
+// scan is not one.
+func (s *Store) RecordPatient(ctx context.Context, kind domain.RecordKind, id int64) (int64, error) {
+	db := s.read(ctx)
+	var q *gorm.DB
+	what, col := "", "patient_id"
+	switch kind {
+	case domain.RecordDispatch:
+		q = db.Table("custody_scans").Joins("JOIN dose_bags ON dose_bags.id = custody_scans.dose_bag_id").
+			Where("custody_scans.id = ? AND custody_scans.kind = ? AND custody_scans.accepted = ?", id, domain.ScanDispatch, true)
+		what, col = "dispatch", "dose_bags.patient_id"
+	case domain.RecordInfusion:
+		q, what = db.Table("infusions").Where("id = ?", id), "infusion"
+	case domain.RecordAdverseEvent:
+		q, what = db.Table("adverse_events").Where("id = ?", id), "adverse event"
+	default:
+		return 0, domain.Errorf(domain.EInvalid, "records of kind %q cannot be read by id", kind)
+	}
+	var ids []int64
+	if err := q.Limit(1).Pluck(col, &ids).Error; err != nil {
+		return 0, classify(fmt.Errorf("record patient: %s %d: %w", what, id, err))
+	}
+	if len(ids) == 0 {
+		return 0, domain.Errorf(domain.ENotFound, "there is no %s with id %d; check the id", what, id)
+	}
+	return ids[0], nil
+}

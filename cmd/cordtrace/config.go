@@ -4,11 +4,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 	_ "time/tzdata" // site time zones work on machines without a zoneinfo database
+	"unicode"
 
 	"cordtrace/domain"
+	"cordtrace/fhir"
 )
 
 // Config is the service's configuration: environment variables, overridden by flags.
@@ -25,6 +28,7 @@ type Config struct {
 	DBTimeout     time.Duration  // CORDTRACE_DB_TIMEOUT
 	LogFormat     string         // CORDTRACE_LOG_FORMAT: text or json
 	LogLevel      slog.Level     // CORDTRACE_LOG_LEVEL
+	MRNSystem     string         // CORDTRACE_MRN_SYSTEM
 	logLevelText  string
 	sessionIdle   string
 	dbTimeout     string
@@ -43,6 +47,7 @@ var configVars = []struct{ name, def, help string }{
 	{"CORDTRACE_DB_TIMEOUT", "10s", "longest wait for the database, to connect and for one request's work; past it the request fails with 503"},
 	{"CORDTRACE_LOG_FORMAT", "text", "log format: text or json"},
 	{"CORDTRACE_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
+	{"CORDTRACE_MRN_SYSTEM", fhir.SystemMRN, "FHIR identifier system of patients' MRNs: the hospital's own (urn:oid:… or a URL)"},
 }
 
 // loadConfig reads the environment, then the flags in args, and validates the result.
@@ -63,7 +68,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		SiteTZ: env("CORDTRACE_SITE_TZ"), FacilityID: env("CORDTRACE_FACILITY_ID"), ProductCode: env("CORDTRACE_PRODUCT_CODE"),
 		AdminPassword: env("CORDTRACE_ADMIN_PASSWORD"), LogFormat: env("CORDTRACE_LOG_FORMAT"),
 		logLevelText: env("CORDTRACE_LOG_LEVEL"), sessionIdle: env("CORDTRACE_SESSION_IDLE"),
-		dbTimeout: env("CORDTRACE_DB_TIMEOUT"),
+		dbTimeout: env("CORDTRACE_DB_TIMEOUT"), MRNSystem: env("CORDTRACE_MRN_SYSTEM"),
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on (CORDTRACE_ADDR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (DATABASE_URL)")
@@ -114,5 +119,18 @@ func (c *Config) validate() error {
 	if err := c.LogLevel.UnmarshalText([]byte(c.logLevelText)); err != nil {
 		return fmt.Errorf("CORDTRACE_LOG_LEVEL %q must be debug, info, warn or error", c.logLevelText)
 	}
+	if !absoluteURI(c.MRNSystem) {
+		return fmt.Errorf("CORDTRACE_MRN_SYSTEM %q must be an absolute URI naming the hospital's MRN system, such as urn:oid:2.16.840.1.113883.19.5 or https://hospital.example/fhir/mrn", c.MRNSystem)
+	}
 	return nil
+}
+
+// absoluteURI reports whether s can be a FHIR Identifier.system: a URI with a scheme, no
+// whitespace, and something after the scheme.
+func absoluteURI(s string) bool {
+	if s == "" || strings.IndexFunc(s, unicode.IsSpace) >= 0 {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme != "" && (u.Opaque != "" || u.Host != "")
 }

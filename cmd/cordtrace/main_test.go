@@ -70,6 +70,20 @@ func TestConfig(t *testing.T) {
 		{"log format", map[string]string{"CORDTRACE_LOG_FORMAT": "xml"}, nil, "CORDTRACE_LOG_FORMAT", nil},
 		{"log level", map[string]string{"CORDTRACE_LOG_LEVEL": "loud"}, nil, "CORDTRACE_LOG_LEVEL", nil},
 		{"product code", map[string]string{"CORDTRACE_PRODUCT_CODE": "s12345"}, nil, "CORDTRACE_PRODUCT_CODE", nil},
+		{"MRN system default", nil, nil, "", func(t *testing.T, c Config) {
+			if c.MRNSystem != "urn:cordtrace:mrn" {
+				t.Errorf("MRN system = %q", c.MRNSystem)
+			}
+		}},
+		{"MRN system", map[string]string{"CORDTRACE_MRN_SYSTEM": "urn:oid:2.16.840.1.113883.19.5"}, nil, "", func(t *testing.T, c Config) {
+			if c.MRNSystem != "urn:oid:2.16.840.1.113883.19.5" {
+				t.Errorf("MRN system = %q", c.MRNSystem)
+			}
+		}},
+		{"MRN system URL", map[string]string{"CORDTRACE_MRN_SYSTEM": "https://hospital.example/fhir/mrn"}, nil, "", nil},
+		{"MRN system not a URI", map[string]string{"CORDTRACE_MRN_SYSTEM": "hospital MRN"}, nil, "CORDTRACE_MRN_SYSTEM", nil},
+		{"MRN system without a scheme", map[string]string{"CORDTRACE_MRN_SYSTEM": "hospital.example/mrn"}, nil, "CORDTRACE_MRN_SYSTEM", nil},
+		{"MRN system scheme only", map[string]string{"CORDTRACE_MRN_SYSTEM": "urn:"}, nil, "CORDTRACE_MRN_SYSTEM", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -446,4 +460,33 @@ func TestServeDemo(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// CORDTRACE_MRN_SYSTEM reaches the FHIR API of a running serve: the Patient's MRN carries it.
+func TestServeUsesTheMRNSystem(t *testing.T) {
+	const system = "https://hospital.example/fhir/mrn"
+	vars := backendEnv(t, storetest.SQLite)
+	vars["CORDTRACE_MRN_SYSTEM"] = system
+	base := startProcess(t, vars)
+	admin := login(t, base, "admin", "admin password 1")
+	mustCall(t, 201, base, admin, "POST", "/users", map[string]any{"username": "dr.mrn", "full_name": "Dr MRN", "password": "a long password", "roles": []string{"physician"}})
+	doc := login(t, base, "dr.mrn", "a long password")
+	p := mustCall(t, 201, base, doc, "POST", "/patients", map[string]any{"subject_id": "SVP-001", "mrn": "MRN0001", "name": "Li Wei",
+		"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": time.Now().UTC().Add(-time.Hour)})
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/fhir/Patient/%d", base, int64(p["id"].(float64))), nil)
+	req.Header.Set("Authorization", "Bearer "+doc)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var pat struct {
+		Identifier []struct{ System, Value string }
+	}
+	if err := json.NewDecoder(res.Body).Decode(&pat); err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET /fhir/Patient: %d %v", res.StatusCode, err)
+	}
+	if len(pat.Identifier) == 0 || pat.Identifier[0].System != system || pat.Identifier[0].Value != "MRN0001" {
+		t.Errorf("MRN identifier %+v, want system %s", pat.Identifier, system)
+	}
 }

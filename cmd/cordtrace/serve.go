@@ -92,7 +92,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	logger.Info("label signing key", "kid", key.KID)
 
 	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Records: st, Ping: st.Ping},
-		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, Site: cfg.Site, DBTimeout: cfg.DBTimeout})
+		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, Site: cfg.Site, DBTimeout: cfg.DBTimeout, MRNSystem: cfg.MRNSystem})
 	srv.RegisterDB(st.SQLDB())
 	pages, err := web.Parse()
 	if err != nil {

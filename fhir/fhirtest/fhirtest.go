@@ -113,7 +113,7 @@ func load() {
 		}
 		for i, el := range sd.Snapshot.Element {
 			if el.Binding == nil || el.Binding.Strength != "required" || len(el.Type) != 1 || el.Type[0].Code != "code" ||
-				strings.HasPrefix(el.Binding.ValueSet, "http://hl7.org/fhir/ValueSet/all-languages") {
+				notEnumerable(el.Binding.ValueSet) {
 				continue
 			}
 			if sd.Snapshot.Element[i].codes, err = valueSetCodes(el.Binding.ValueSet); err != nil {
@@ -123,6 +123,14 @@ func load() {
 		}
 		snaps[typ] = sd.Snapshot.Element
 	}
+}
+
+// notEnumerable reports the required value sets that stand for an outside code system with no
+// list of codes: all-languages (BCP 47 language tags) and mimetypes (BCP 13 media types). The
+// JSON Schema still checks that their values are codes.
+func notEnumerable(valueSet string) bool {
+	return strings.HasPrefix(valueSet, "http://hl7.org/fhir/ValueSet/all-languages") ||
+		strings.HasPrefix(valueSet, "http://hl7.org/fhir/ValueSet/mimetypes")
 }
 
 // valueSetCodes expands a vendored value set: its listed concepts, or every code of a vendored

@@ -19,6 +19,8 @@ func TestValidateCatchesFaults(t *testing.T) {
 		{"missing 1..1 complex element", `{"resourceType":"Procedure","status":"completed"}`, "JSON Schema"},
 		{"missing 1..1 primitive", `{"resourceType":"Procedure","subject":{"reference":"Patient/1"}}`, "Procedure.status is required"},
 		{"missing choice element", `{"resourceType":"AdverseEvent","status":"completed","actuality":"actual","subject":{"reference":"Patient/1"},"suspectEntity":[{}]}`, "AdverseEvent.suspectEntity.instance[x] is required"},
+		{"capability statement of an unknown kind", `{"resourceType":"CapabilityStatement","status":"active","date":"2026-11-25","kind":"server","fhirVersion":"5.0.0","format":["json"]}`, "CapabilityStatement.kind = server is not in its required value set"},
+		{"capability statement of another FHIR version", `{"resourceType":"CapabilityStatement","status":"active","date":"2026-11-25","kind":"instance","fhirVersion":"5.0.9","format":["json"]}`, "CapabilityStatement.fhirVersion = 5.0.9"},
 		{"bad dateTime", `{"resourceType":"Procedure","status":"completed","subject":{"reference":"Patient/1"},"occurrenceDateTime":"yesterday"}`, "JSON Schema"},
 		{"bundle without fullUrl", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":"1"}}]}`, "bdl-15"},
 		{"searchset without self link", `{"resourceType":"Bundle","type":"searchset","entry":[]}`, "bdl-18"},
