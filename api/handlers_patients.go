@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -30,6 +31,24 @@ func (s *Server) enrol(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, p)
+}
+
+// listPatients lists enrolled patients, names and MRNs included, for those who care for them
+// (domain.PermListPatients); ?subject= keeps those whose subject id starts with it.
+func (s *Server) listPatients(c echo.Context) error {
+	f := domain.PatientFilter{Subject: c.QueryParam("subject")}
+	if l := c.QueryParam("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 500 {
+			return domain.FieldError("limit", "limit must be a whole number from 1 to 500")
+		}
+		f.Limit = n
+	}
+	ps, err := s.svc.Patients.ListPatients(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ps)
 }
 
 func (s *Server) getPatient(c echo.Context) error {

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -88,6 +89,57 @@ func TestPatientsAndExceptionalRelease(t *testing.T) {
 		}
 		if ex := r.json(t)["exceptional_for"].([]any); len(ex) != 1 || int64(ex[0].(float64)) != pid {
 			t.Fatalf("exceptional_for = %v, want [%d]", ex, pid)
+		}
+	})
+}
+
+// The list of patients: physicians and nurses read it, names and MRNs included; other roles
+// are refused (the route matrix checks every role); the search takes the start of a subject
+// id and refuses anything else.
+func TestListPatientsOverHTTP(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		doc := ts.userWith(admin, "dr.cho", domain.RolePhysician)
+		nurse := ts.userWith(admin, "rn.dee", domain.RoleNurse)
+		pharm := ts.userWith(admin, "ph.eve", domain.RolePharmacist)
+		now := time.Now().UTC()
+		for _, s := range []string{"SVP-002", "SVP-001", "ABC-100"} {
+			if r := ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": s, "mrn": "MRN" + s[4:] + s[:1], "name": "Name " + s,
+				"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": now.Add(-time.Hour)}); r.status != 201 {
+				t.Fatalf("enrol %s: %d %s", s, r.status, r.body)
+			}
+		}
+		r := ts.do("GET", "/api/v1/patients?subject=svp", nurse, nil)
+		if r.status != 200 {
+			t.Fatalf("list: %d %s", r.status, r.body)
+		}
+		var got []map[string]any
+		if err := json.Unmarshal(r.body, &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0]["subject_id"] != "SVP-001" || got[1]["subject_id"] != "SVP-002" || got[0]["name"] != "Name SVP-001" || got[0]["infused"] != false {
+			t.Fatalf("list svp: %s", r.body)
+		}
+		p1 := int64(got[0]["id"].(float64))
+		if r := ts.do("POST", fmt.Sprintf("/api/v1/patients/%d/dose-orders", p1), doc, nil); r.status != 201 {
+			t.Fatalf("order: %d %s", r.status, r.body)
+		}
+		r = ts.do("GET", "/api/v1/patients?limit=1", doc, nil)
+		if err := json.Unmarshal(r.body, &got); err != nil || len(got) != 1 || got[0]["subject_id"] != "ABC-100" {
+			t.Fatalf("limit 1: %s", r.body)
+		}
+		r = ts.do("GET", "/api/v1/patients?subject=SVP-001", doc, nil)
+		if err := json.Unmarshal(r.body, &got); err != nil || len(got) != 1 || got[0]["dose_order"].(map[string]any)["status"] != "open" {
+			t.Fatalf("with an order: %s", r.body)
+		}
+		if r := ts.do("GET", "/api/v1/patients?subject=SVP%25", doc, nil); r.status != 400 || r.errorOf(t)["field"] != "subject" {
+			t.Fatalf("wildcard search: %d %s", r.status, r.body)
+		}
+		if r := ts.do("GET", "/api/v1/patients?limit=lots", doc, nil); r.status != 400 || r.errorOf(t)["field"] != "limit" {
+			t.Fatalf("bad limit: %d %s", r.status, r.body)
+		}
+		if r := ts.do("GET", "/api/v1/patients", pharm, nil); r.status != 403 {
+			t.Fatalf("pharmacist: %d, want 403: names and MRNs are not for the pharmacy", r.status)
 		}
 	})
 }

@@ -144,6 +144,7 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/lots/:id/labels.pdf", domain.PermAnyUser, s.lotLabelSheet)
 
 	s.handle(http.MethodPost, "/patients", domain.PermManagePatients, s.enrol)
+	s.handle(http.MethodGet, "/patients", domain.PermListPatients, s.listPatients)
 	s.handle(http.MethodGet, "/patients/:id", domain.PermAnyUser, s.getPatient)
 	s.handle(http.MethodPost, "/patients/:id/weights", domain.PermRecordWeight, s.recordWeight)
 	s.handle(http.MethodPost, "/patients/:id/dose-orders", domain.PermManagePatients, s.orderDose)

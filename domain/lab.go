@@ -205,6 +205,13 @@ type PatientService interface {
 	Patient(ctx context.Context, id int64) (Patient, error)
 	PatientBySubject(ctx context.Context, subjectID string) (Patient, error)
 	RecordWeight(ctx context.Context, actor Actor, patientID int64, kg float64) (Patient, error)
+	// ListPatients lists enrolled patients by subject id, each with their latest dose order,
+	// its bag's status and whether they were infused. A filter that is not a subject id
+	// prefix: EInvalid.
+	ListPatients(ctx context.Context, f PatientFilter) ([]PatientSummary, error)
+	// PatientDetail is one patient as the physician's page shows them: the summary, every
+	// recorded weight and dose order, and the infusion window in the site's time zone.
+	PatientDetail(ctx context.Context, id int64) (PatientDetail, error)
 }
 
 // SpecVersion is a specification version with its signature.

@@ -124,3 +124,74 @@ func InWindow(now, enrolledAt time.Time, site *time.Location, offsetDays, window
 	n := now.In(site)
 	return !n.Before(first) && n.Before(last)
 }
+
+// PatientFilter selects patients for the list. Subject is the start of a subject id, as
+// typed (case does not matter); empty lists everyone.
+type PatientFilter struct {
+	Subject string
+	Limit   int // at most this many, 200 when 0
+}
+
+var subjectPrefixPattern = regexp.MustCompile(`^[A-Za-z0-9-]{0,12}$`)
+
+// Normalize checks the filter and returns it as the store applies it: subject id upper-case,
+// limit within 1..500.
+func (f PatientFilter) Normalize() (PatientFilter, error) {
+	f.Subject = strings.ToUpper(strings.TrimSpace(f.Subject))
+	if !subjectPrefixPattern.MatchString(f.Subject) {
+		return f, FieldError("subject", "search by the start of a subject id such as SVP-0: letters, digits and a dash")
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 200
+	}
+	return f, nil
+}
+
+// PatientSummary is one line of the physician's patient list: the patient, their latest dose
+// order (nil before the first), the status of that order's bag (empty before the pharmacy
+// prepares it) and whether they have had their one infusion.
+type PatientSummary struct {
+	Patient
+	Order     *DoseOrder    `json:"dose_order,omitempty"`
+	BagStatus DoseBagStatus `json:"bag_status,omitempty"`
+	Infused   bool          `json:"infused"`
+}
+
+// WeightRecord is one recorded weight and who recorded it.
+type WeightRecord struct {
+	WeightKg   float64   `json:"weight_kg"`
+	RecordedBy string    `json:"recorded_by"` // the user's full name
+	RecordedAt time.Time `json:"recorded_at"`
+}
+
+// PatientDetail is a patient with their weights (oldest first), dose orders (oldest first) and
+// the protocol's infusion window: the first and last calendar day (YYYY-MM-DD, site time zone)
+// on which they may be infused, and whether now falls in it.
+type PatientDetail struct {
+	PatientSummary
+	Weights      []WeightRecord `json:"weights"`
+	Orders       []DoseOrder    `json:"dose_orders"`
+	WindowFirst  string         `json:"window_first_day"`
+	WindowLast   string         `json:"window_last_day"`
+	InWindowNow  bool           `json:"in_window_now"`
+	SiteTimeZone string         `json:"site_time_zone"`
+	CellsPerKg   float64        `json:"dose_cells_per_kg"`
+	TolerancePct float64        `json:"dose_tolerance_pct"`
+	SpecVersion  int            `json:"spec_version"`
+	TargetNow    int64          `json:"target_viable_cells_now"` // the target an order placed now would get
+}
+
+// CanOrder says whether a dose may be ordered for the patient now, and if not, why, in words
+// for the physician: the rules OrderDose applies (arm, one infusion, one open order), so that
+// the page does not offer what the store would refuse. The store still decides.
+func (d PatientDetail) CanOrder() (bool, string) {
+	switch {
+	case d.Arm != ArmHUCMSC:
+		return false, "Subject " + d.SubjectID + " is in the " + string(d.Arm) + " arm: only huc_msc subjects receive a dose."
+	case d.Infused:
+		return false, "Subject " + d.SubjectID + " has had their one infusion."
+	case d.Order != nil && d.Order.Status == "open":
+		return false, "A dose order is open: the pharmacy is preparing it."
+	}
+	return true, ""
+}

@@ -17,6 +17,7 @@ const (
 	PermDisposeExcursion Permission = "excursions.dispose"
 	PermManagePatients   Permission = "patients.manage" // enrol, dose orders
 	PermRecordWeight     Permission = "patients.weigh"
+	PermListPatients     Permission = "patients.list" // enrolled patients with names and MRNs: patient-identifying
 	PermExceptional      Permission = "lots.exceptional_release"
 	PermPrepareDose      Permission = "dose_bags.prepare" // allocate, prepare, print, reprint
 	PermDispatch         Permission = "scans.dispatch"
@@ -52,6 +53,11 @@ var permissionRoles = map[Permission][]Role{
 	PermReceive:          {RoleNurse},
 	PermBedside:          {RoleNurse, RolePhysician},
 	PermAdverseEvent:     {RolePhysician, RoleNurse},
+	// The list of patients, with their names and MRNs, is for those SPEC §9 gives patient care:
+	// physicians enrol, weigh and order; nurses weigh and report adverse events. The pharmacy
+	// works from orders (subject ids), QA follows products through the trace and the audited
+	// disclosures, the lab never needs a patient, and admins see no clinical data.
+	PermListPatients: {RolePhysician, RoleNurse},
 	// Investigators (physicians) own the trial data; QA follows products to patients in
 	// recalls and deviations. Admins manage accounts only and see no clinical data.
 	PermDisclosePatientData: {RolePhysician, RoleQA},

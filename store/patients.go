@@ -141,3 +141,128 @@ func (s *Store) RecordWeight(ctx context.Context, actor domain.Actor, patientID 
 	})
 	return out, err
 }
+
+// ListPatients lists enrolled patients by subject id with their latest weight, latest dose
+// order, that order's bag and whether they were infused: five queries, whatever the number
+// of patients.
+func (s *Store) ListPatients(ctx context.Context, f domain.PatientFilter) ([]domain.PatientSummary, error) {
+	f, err := f.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	db := s.read(ctx)
+	q := db.Order("subject_id").Limit(f.Limit)
+	if f.Subject != "" {
+		// Normalize allows letters, digits and dashes only: nothing LIKE would read as a wildcard.
+		q = q.Where("subject_id LIKE ?", f.Subject+"%")
+	}
+	var rows []patientRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, classify(fmt.Errorf("list patients: %w", err))
+	}
+	out, err := summarize(db, rows)
+	return out, classify(err)
+}
+
+// summarize completes patient rows with their latest weight, order, bag and infusion.
+func summarize(db *gorm.DB, rows []patientRow) ([]domain.PatientSummary, error) {
+	out := make([]domain.PatientSummary, 0, len(rows))
+	if len(rows) == 0 {
+		return out, nil
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	// Rows come oldest first, so the last one seen per patient is the latest.
+	var weights []patientWeightRow
+	if err := db.Where("patient_id IN ?", ids).Order("id").Find(&weights).Error; err != nil {
+		return nil, fmt.Errorf("list patients: weights: %w", err)
+	}
+	weight := map[int64]float64{}
+	for _, w := range weights {
+		weight[w.PatientID] = w.WeightKg
+	}
+	var orders []doseOrderRow
+	if err := db.Where("patient_id IN ?", ids).Order("id").Find(&orders).Error; err != nil {
+		return nil, fmt.Errorf("list patients: dose orders: %w", err)
+	}
+	order := map[int64]doseOrderRow{}
+	for _, o := range orders {
+		order[o.PatientID] = o
+	}
+	var bags []doseBagRow
+	if err := db.Select("id", "dose_order_id", "patient_id", "status").Where("patient_id IN ?", ids).Order("id").Find(&bags).Error; err != nil {
+		return nil, fmt.Errorf("list patients: dose bags: %w", err)
+	}
+	bagOf := map[int64]string{} // by dose order
+	for _, b := range bags {
+		bagOf[b.DoseOrderID] = b.Status
+	}
+	var infused []int64
+	if err := db.Model(&infusionRow{}).Where("patient_id IN ?", ids).Pluck("patient_id", &infused).Error; err != nil {
+		return nil, fmt.Errorf("list patients: infusions: %w", err)
+	}
+	wasInfused := map[int64]bool{}
+	for _, id := range infused {
+		wasInfused[id] = true
+	}
+	for _, r := range rows {
+		sum := domain.PatientSummary{Patient: r.toDomain(weight[r.ID]), Infused: wasInfused[r.ID]}
+		if o, ok := order[r.ID]; ok {
+			d := o.toDomain()
+			sum.Order = &d
+			sum.BagStatus = domain.DoseBagStatus(bagOf[o.ID])
+		}
+		out = append(out, sum)
+	}
+	return out, nil
+}
+
+// PatientDetail is one patient with every weight and dose order, the infusion window of the
+// current specification in the site's time zone, and the target an order placed now would get.
+func (s *Store) PatientDetail(ctx context.Context, id int64) (domain.PatientDetail, error) {
+	db := s.read(ctx)
+	var row patientRow
+	if err := db.Take(&row, id).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return domain.PatientDetail{}, domain.Errorf(domain.ENotFound, "there is no patient with id %d; pick one from the list of patients", id)
+	} else if err != nil {
+		return domain.PatientDetail{}, classify(err)
+	}
+	sums, err := summarize(db, []patientRow{row})
+	if err != nil {
+		return domain.PatientDetail{}, classify(fmt.Errorf("patient %d: %w", id, err))
+	}
+	d := domain.PatientDetail{PatientSummary: sums[0], Weights: []domain.WeightRecord{}, Orders: []domain.DoseOrder{}}
+	var weights []struct {
+		WeightKg   float64
+		RecordedAt time.Time
+		FullName   string
+	}
+	if err := db.Table("patient_weights w").Select("w.weight_kg, w.recorded_at, COALESCE(u.full_name, '') AS full_name").
+		Joins("LEFT JOIN users u ON u.id = w.recorded_by").Where("w.patient_id = ?", id).Order("w.id").Scan(&weights).Error; err != nil {
+		return d, classify(fmt.Errorf("patient %d: weights: %w", id, err))
+	}
+	for _, w := range weights {
+		d.Weights = append(d.Weights, domain.WeightRecord{WeightKg: w.WeightKg, RecordedBy: w.FullName, RecordedAt: w.RecordedAt.UTC()})
+	}
+	var orders []doseOrderRow
+	if err := db.Where("patient_id = ?", id).Order("id").Find(&orders).Error; err != nil {
+		return d, classify(fmt.Errorf("patient %d: dose orders: %w", id, err))
+	}
+	for _, o := range orders {
+		d.Orders = append(d.Orders, o.toDomain())
+	}
+	spec, err := currentSpec(db)
+	if err != nil {
+		return d, classify(err)
+	}
+	site := s.opts.Site
+	d.SiteTimeZone = site.String()
+	d.WindowFirst = domain.InfusionDay(d.EnrolledAt, site, spec.InfusionDayOffset-spec.InfusionWindowDays).Format(time.DateOnly)
+	d.WindowLast = domain.InfusionDay(d.EnrolledAt, site, spec.InfusionDayOffset+spec.InfusionWindowDays).Format(time.DateOnly)
+	d.InWindowNow = domain.InWindow(s.now(), d.EnrolledAt, site, spec.InfusionDayOffset, spec.InfusionWindowDays)
+	d.CellsPerKg, d.TolerancePct, d.SpecVersion = spec.DoseCellsPerKg, spec.DoseTolerancePct, spec.Version
+	d.TargetNow = domain.TargetDose(d.WeightKg, spec.DoseCellsPerKg)
+	return d, nil
+}

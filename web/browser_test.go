@@ -207,6 +207,37 @@ func (b *browser) noConsoleErrors(page string) {
 	}
 }
 
+// expectRefusal takes off the console the one error Chromium logs for a request the test
+// expects the server to refuse (400) on path; any other error stays and fails the page. The
+// log entry comes on its own event, so it is waited for.
+func (b *browser) expectRefusal(path string) {
+	b.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b.mu.Lock()
+		found := -1
+		for i, e := range b.errs {
+			if strings.Contains(e, "status of 400") && strings.Contains(e, path) {
+				found = i
+				break
+			}
+		}
+		if found >= 0 {
+			b.errs = append(b.errs[:found:found], b.errs[found+1:]...)
+		}
+		errs := append([]string(nil), b.errs...)
+		b.mu.Unlock()
+		if found >= 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Errorf("expected the server to refuse a request to %s; the console shows %v", path, errs)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (b *browser) open(path string) {
 	b.t.Helper()
 	b.run(chromedp.Navigate(b.base+path), chromedp.WaitReady("body"))
@@ -650,4 +681,124 @@ func slicesContains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// The physician's journey, in a real browser: land on the patients, enrol one through the
+// form (a malformed subject id named as it is typed), record a weight and see the target dose
+// it gives before ordering, order the dose, report an adverse event (the server's field error
+// shown next to the field, then accepted). The store holds what the pages said.
+func TestBrowserPhysician(t *testing.T) {
+	backend := storetest.SQLite
+	if bs := storetest.Backends(t); len(bs) > 1 {
+		backend = storetest.Postgres
+	}
+	s := newSite(t, backend)
+	b := newBrowser(t, s.url)
+	ctx := context.Background()
+
+	b.login("dr.cho")
+	var path string
+	b.run(chromedp.Evaluate(`location.pathname`, &path))
+	if path != "/patients" {
+		t.Fatalf("a physician lands on %s, want /patients", path)
+	}
+	if b.text(`nav a[href="/patients"]`) != "Patients" {
+		t.Error("no Patients link in the navigation")
+	}
+	b.shot("20-patients-empty")
+
+	// Enrol. A subject id in the wrong shape is named before anything is sent.
+	b.run(chromedp.SendKeys(`#enrol input[name="subject_id"]`, "svp-1"))
+	if note := b.text(`#enrol label:has(input[name="subject_id"]) .field-note`); !strings.Contains(note, "capital letters") {
+		t.Errorf("a malformed subject id shows %q", note)
+	}
+	b.run(chromedp.Evaluate(`document.querySelector('#enrol input[name="subject_id"]').value = ""`, nil),
+		chromedp.SendKeys(`#enrol input[name="subject_id"]`, "SVP-101"),
+		chromedp.SendKeys(`#enrol input[name="mrn"]`, "MRN0101"),
+		chromedp.SendKeys(`#enrol input[name="name"]`, "Chen Jing"),
+		chromedp.SetValue(`#enrol input[name="date_of_birth"]`, "1975-04-03"),
+		chromedp.SendKeys(`#enrol input[name="weight_kg"]`, "68"),
+		chromedp.SetValue(`#enrol select[name="arm"]`, "huc_msc"))
+	b.shot("21-patients-enrol")
+	b.submitAndReload(`#enrol button[type="submit"]`)
+	if h := b.text("h1"); !strings.Contains(h, "SVP-101") {
+		t.Fatalf("after enrolling, the page shows %q", h)
+	}
+	p, err := s.store.PatientBySubject(ctx, "SVP-101")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "Chen Jing" || p.MRN != "MRN0101" || p.DateOfBirth != "1975-04-03" || p.WeightKg != 68 || p.Arm != domain.ArmHUCMSC {
+		t.Fatalf("enrolled: %+v", p)
+	}
+	if tgt := b.text("#order-target"); !strings.Contains(tgt, "6.80 × 10^7") || !strings.Contains(tgt, "68 kg") {
+		t.Errorf("target before the new weight: %q", tgt)
+	}
+	if w := b.text("#window"); !strings.Contains(w, time.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02")) {
+		t.Errorf("infusion window: %q, want day 1 after enrolment", w)
+	}
+
+	// A new weight: the target it gives shows as it is typed, before it is recorded.
+	b.run(chromedp.SendKeys(`#weigh input[name="weight_kg"]`, "72.5"))
+	if pv := b.text("#weight-target"); !strings.Contains(pv, "7.25 × 10^7") {
+		t.Errorf("weight preview: %q", pv)
+	}
+	b.shot("22-patient-weight-preview")
+	b.submitAndReload(`#weigh button[type="submit"]`)
+	if tgt := b.text("#order-target"); !strings.Contains(tgt, "7.25 × 10^7") || !strings.Contains(tgt, "72.5 kg") {
+		t.Errorf("target after the new weight: %q", tgt)
+	}
+
+	// The order.
+	b.submitAndReload(`#order button[type="submit"]`)
+	if st := b.text("#dose-state"); !strings.Contains(st, "order open") {
+		t.Errorf("after ordering: %q", st)
+	}
+	if o := b.text("#orders"); !strings.Contains(o, "7.25 × 10^7") {
+		t.Errorf("orders table: %q", o)
+	}
+
+	// An adverse event: life-threatening but not ticked serious is refused with the field named.
+	b.run(chromedp.Evaluate(`document.getElementById("ae-box").open = true`, nil),
+		chromedp.SetValue(`#adverse-event select[name="severity"]`, "life_threatening"),
+		chromedp.Evaluate(`document.querySelector('#adverse-event input[name="onset_at"]').value = (() => { const d = new Date(Date.now() - 3600e3); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 16) })()`, nil),
+		chromedp.SendKeys(`#adverse-event textarea[name="description"]`, "Anaphylaxis 20 minutes after the weight check"),
+		chromedp.Click(`#adverse-event button[type="submit"]`))
+	b.waitFor(`!!document.querySelector('#adverse-event .form-error')`)
+	b.expectRefusal("/api/v1/adverse-events")
+	if note := b.text(`#adverse-event label:has(input[name="serious"]) .field-note`); !strings.Contains(note, "serious") {
+		t.Errorf("refused event: the serious box shows %q", note)
+	}
+	b.shot("23-patient-adverse-event-refused")
+	b.run(chromedp.Click(`#adverse-event input[name="serious"]`))
+	b.submitAndReload(`#adverse-event button[type="submit"]`)
+	if ev := b.text("main"); !strings.Contains(ev, "SERIOUS") || !strings.Contains(ev, "Anaphylaxis") {
+		t.Errorf("after reporting, the page lacks the event")
+	}
+	b.shot("24-patient-ordered")
+
+	b.open("/patients")
+	if row := b.text("#patients tbody tr"); !strings.Contains(row, "SVP-101") || !strings.Contains(row, "72.5 kg") || !strings.Contains(row, "order open") {
+		t.Errorf("list row: %q", row)
+	}
+	b.shot("25-patients-list")
+
+	// The record.
+	d, err := s.store.PatientDetail(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Weights) != 2 || d.Weights[1].WeightKg != 72.5 || d.Weights[1].RecordedBy != "Test dr.cho" {
+		t.Errorf("weights: %+v", d.Weights)
+	}
+	if len(d.Orders) != 1 || d.Orders[0].Status != "open" || d.Orders[0].TargetViableCells != 72_500_000 || d.Orders[0].WeightKg != 72.5 {
+		t.Errorf("orders: %+v", d.Orders)
+	}
+	tr, err := s.store.PatientTrace(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.AdverseEvents) != 1 || !tr.AdverseEvents[0].Serious || tr.AdverseEvents[0].Severity != "life_threatening" || !strings.HasPrefix(tr.AdverseEvents[0].Description, "Anaphylaxis") {
+		t.Errorf("adverse events: %+v", tr.AdverseEvents)
+	}
 }

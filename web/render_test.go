@@ -28,6 +28,9 @@ func TestEveryPageRenders(t *testing.T) {
 		SubjectID: "SVP-001", Custody: []domain.CustodyEvent{{Kind: "dispatch", Location: "ICU", Accepted: true, ScannedAt: now}},
 		Verifications: []domain.VerificationSummary{{Pass: false, Failed: []string{"PATIENT_MATCH"}, VerifiedAt: now}, {Pass: true, VerifiedAt: now}},
 		Infusion:      &domain.Infusion{StartedAt: now, EndedAt: &now, VolumeML: &vol}}
+	doc := &domain.User{Username: "dr", FullName: "Dr Cho", Roles: []domain.Role{domain.RolePhysician}}
+	patient := domain.Patient{ID: 9, SubjectID: "SVP-001", MRN: "MRN0001", Name: "Li Wei", DateOfBirth: "1960-05-01", WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: now}
+	order := domain.DoseOrder{ID: 1, PatientID: 9, WeightKg: 70, TargetViableCells: 70_000_000, SpecVersion: 1, Status: "open", OrderedAt: now}
 	views := map[string]View{
 		"login": {Title: "Log in", Flash: "the username or password is wrong", Data: loginData{Username: "qa"}},
 		"lots":  {Title: "Lots", User: qa, Data: lotsData{Lots: []domain.Lot{lot}, Statuses: domain.LotStatuses, Status: "on_hold", Query: "L-"}},
@@ -43,6 +46,13 @@ func TestEveryPageRenders(t *testing.T) {
 		"lot_trace":     {Title: "Trace lot L-1", User: qa, Data: domain.LotTrace{Lot: lot, Bags: []domain.BagTrace{bag}, AdverseEvents: []domain.AdverseEvent{{Serious: true, Description: "fever"}}}},
 		"patient_trace": {Title: "Trace SVP-001", User: qa, Data: domain.PatientTrace{Patient: domain.Patient{SubjectID: "SVP-001"}, Lots: []domain.Lot{lot}, Bags: []domain.BagTrace{bag}}},
 		"dashboards":    {Title: "Dashboards", User: qa, Data: dashIndexData{Sections: dashSections}},
+		"patients": {Title: "Patients", User: doc, Data: patientsData{Query: "SVP", Arms: []domain.Arm{domain.ArmHUCMSC, domain.ArmRoutine},
+			Patients: []domain.PatientSummary{{Patient: patient, Order: &order, BagStatus: domain.BagDispatched}, {Patient: domain.Patient{ID: 10, SubjectID: "SVP-002", Arm: domain.ArmRoutine}}, {Patient: patient, Infused: true}}}},
+		"patient": {Title: "Patient SVP-001", User: doc, Data: patientData{PatientDetail: domain.PatientDetail{PatientSummary: domain.PatientSummary{Patient: patient, Order: &order},
+			Weights: []domain.WeightRecord{{WeightKg: 70, RecordedBy: "Dr Cho", RecordedAt: now}}, Orders: []domain.DoseOrder{order}, WindowFirst: "2026-11-26", WindowLast: "2026-11-26",
+			SiteTimeZone: "UTC", CellsPerKg: 1e6, TolerancePct: 10, SpecVersion: 1, TargetNow: 70_000_000},
+			Bags: []domain.BagTrace{bag}, AdverseEvents: []domain.AdverseEvent{{Serious: true, Severity: "severe", Description: "fever", OnsetAt: now}},
+			CanOrder: true, PerKg: 1_000_000, TargetLow: 63_000_000, TargetHigh: 77_000_000, Severities: domain.Severities}},
 		"dashboard": {Title: "Lots and QC trends", User: qa, Data: dashData{Filters: []filter{{Name: "days", Label: "Within", Options: []option{{Value: "90", Label: "90 days", Selected: true}}}},
 			Panels: []panel{{ID: "lots", Title: "Lots by status", Note: "note", Charts: []template.HTML{charts.Bars{ID: "lots", Title: "Lots", Labels: []string{"quarantine"}, Values: [][]float64{{2}}}.SVG()},
 				Table: table{Head: []string{"Status", "Lots"}, Rows: [][]string{{"quarantine", "2"}}}}, {ID: "empty", Title: "Nothing", Table: table{Head: []string{"A"}}}}}},

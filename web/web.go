@@ -26,7 +26,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // PageNames lists every page template; each is parsed with the layout once, at start.
-var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard"}
+var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient"}
 
 // funcs are the helpers templates may call. They format; they decide nothing.
 var funcs = template.FuncMap{
@@ -156,6 +156,8 @@ func Register(e *echo.Echo, pages *Pages, svc Services, cookie string, secure bo
 	e.GET("/trace/lots/:id", h.withUser(h.lotTrace))
 	e.GET("/trace/patients/:id", h.withUser(h.patientTrace))
 	e.GET("/dashboards", h.withUser(h.dashboards))
+	e.GET("/patients", h.withUser(h.patients))
+	e.GET("/patients/:id", h.withUser(h.patient))
 	e.GET("/dashboards/lab", h.withUser(h.dashboard(domain.PermDashboardLab, h.dashLab)))
 	e.GET("/dashboards/stock", h.withUser(h.dashboard(domain.PermDashboardStock, h.dashStock)))
 	e.GET("/dashboards/compliance", h.withUser(h.dashboard(domain.PermDashboardCompliance, h.dashCompliance)))
@@ -195,7 +197,7 @@ func (h *Handler) home(c echo.Context) error {
 }
 
 // homeOf is where each role starts its day: the nurse at the bedside, the pharmacist at the
-// worklist, the lab at its lots.
+// worklist, the lab at its lots, the physician at the patients.
 func homeOf(u domain.User) string {
 	switch {
 	case u.HasRole(domain.RoleQC), u.HasRole(domain.RoleQA):
@@ -204,6 +206,8 @@ func homeOf(u domain.User) string {
 		return "/pharmacy"
 	case u.HasRole(domain.RoleNurse):
 		return "/bedside"
+	case u.HasRole(domain.RolePhysician):
+		return "/patients"
 	}
 	return "/trace"
 }

@@ -88,3 +88,61 @@ func TestLoginAndLotPages(t *testing.T) {
 		}
 	})
 }
+
+// The patient pages show names and MRNs: physicians and nurses open them; every other role
+// gets 403 and no patient data. A physician lands on the list after logging in.
+func TestPatientPagesOnlyForCarers(t *testing.T) {
+	st := storetest.Open(t, storetest.SQLite, store.Options{})
+	ctx := context.Background()
+	pages, err := web.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st}, "cordtrace_session", false)
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	var doc domain.User
+	for _, role := range domain.AllRoles {
+		u, err := st.CreateUser(ctx, domain.Actor{FullName: "t"}, domain.NewUser{Username: "only." + string(role), FullName: "Only " + string(role), Password: "a good password", Roles: []domain.Role{role}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if role == domain.RolePhysician {
+			doc = u
+		}
+	}
+	p, err := st.Enrol(ctx, domain.Actor{UserID: doc.ID, Username: doc.Username, FullName: doc.FullName, Role: domain.RolePhysician},
+		domain.Patient{SubjectID: "SVP-001", MRN: "MRNSECRET1", Name: "Secret Name", DateOfBirth: "1960-05-01", WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range domain.AllRoles {
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar}
+		res, err := client.PostForm(srv.URL+"/login", url.Values{"username": {"only." + string(role)}, "password": {"a good password"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if role == domain.RolePhysician && res.Request.URL.Path != "/patients" {
+			t.Errorf("a physician lands on %s after login, want /patients", res.Request.URL.Path)
+		}
+		carer := role == domain.RolePhysician || role == domain.RoleNurse
+		for _, path := range []string{"/patients", "/patients/" + strconv.FormatInt(p.ID, 10)} {
+			res, err := client.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			shows := strings.Contains(string(b), "Secret Name") || strings.Contains(string(b), "MRNSECRET1")
+			switch {
+			case carer && (res.StatusCode != 200 || !shows):
+				t.Errorf("%s %s: %d, patient shown %v; want the patient", role, path, res.StatusCode, shows)
+			case !carer && (res.StatusCode != 403 || shows):
+				t.Errorf("%s %s: %d, patient shown %v; want 403 and no patient data", role, path, res.StatusCode, shows)
+			}
+		}
+	}
+}

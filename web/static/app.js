@@ -103,9 +103,10 @@
     fieldNote(field, msg);
   }
 
-  // formBody turns a form into the API's JSON: numbers as numbers, datetime-local as RFC 3339,
-  // "a.b" names as nested objects, data-list inputs as arrays, data-kind="ids" checkboxes as
-  // an array of ids. Empty optional fields are left out.
+  // formBody turns a form into the API's JSON: numbers as numbers (data-kind="int" makes any
+  // input, a hidden one too, a whole number), datetime-local as RFC 3339, "a.b" names as
+  // nested objects, data-list inputs as arrays, data-kind="ids" checkboxes as an array of ids.
+  // Empty optional fields are left out.
   function formBody(form) {
     const body = {};
     for (const el of form.elements) {
@@ -119,7 +120,8 @@
       }
       if (el.value === "" && !("list" in el.dataset)) continue;
       let v = el.value;
-      if (el.type === "number") v = el.dataset.kind === "int" ? parseInt(v, 10) : Number(v);
+      if (el.dataset.kind === "int") v = parseInt(v, 10);
+      else if (el.type === "number") v = Number(v);
       else if (el.type === "datetime-local") v = new Date(v).toISOString();
       if ("list" in el.dataset) {
         (body[el.name] = body[el.name] || []).push(el.value === "" ? null : Number(el.value));
@@ -160,7 +162,7 @@
   const handlers = {
     json(form) {
       if (firstInvalid(form)) return;
-      submitJSON(form, form.dataset.url, formBody(form), () => then(form));
+      submitJSON(form, form.dataset.url, formBody(form), (created) => then(form, created));
     },
     qc(form) {
       if (firstInvalid(form)) return;
@@ -205,8 +207,12 @@
     "end-infusion": endInfusion,
   };
 
-  function then(form) {
-    if (form.dataset.then === "reload") location.reload();
+  // then is what a data-api="json" form does after the server accepts it: data-then="reload"
+  // reloads the page; a path such as "/patients/{id}" opens the page of what was created.
+  function then(form, created) {
+    const next = form.dataset.then;
+    if (next === "reload") location.reload();
+    else if (next && next.startsWith("/") && created && created.id !== undefined) location.href = next.replace("{id}", encodeURIComponent(created.id));
   }
 
   // ---------- dispatch and receipt ----------
@@ -452,6 +458,31 @@
     out.className = "preview" + (lots.size > 1 || (cells > 0 && cells < target * (1 - tol / 100)) ? " fail" : "");
   }
 
+  // cellsText writes a cell count as the pages do: 7.25 × 10^7.
+  function cellsText(n) {
+    if (!(n > 0)) return "0";
+    const exp = Math.floor(Math.log10(n));
+    return (n / Math.pow(10, exp)).toFixed(2) + " × 10^" + exp;
+  }
+
+  // weightPreview shows, as a weight is typed, the target dose an order would get from it:
+  // the protocol's cells per kg (the server's, from data-cells-per-kg) × the weight. The
+  // server computes the order's target again when it is placed.
+  function weightPreview(form) {
+    const out = document.getElementById("weight-target");
+    if (!out) return;
+    const field = form.querySelector('[name="weight_kg"]');
+    const kg = Number(field.value);
+    if (field.value === "" || !field.checkValidity()) {
+      out.className = "preview";
+      out.textContent = "Type the weight to see the target dose it gives.";
+      return;
+    }
+    const target = Math.round(kg * Number(form.dataset.cellsPerKg));
+    out.className = "preview pass";
+    out.textContent = "At " + kg + " kg the target dose is " + cellsText(target) + " viable cells.";
+  }
+
   // ---------- wiring ----------
 
   function localNow() {
@@ -472,6 +503,7 @@
         if (ev.target.name) liveCheck(ev.target);
         if (form.id === "bv2") bv2Preview(form);
         if (form.id === "prepare") drawPreview(form);
+        if (form.dataset.cellsPerKg) weightPreview(form);
       });
       form.addEventListener("change", (ev) => { if (form.id === "prepare") drawPreview(form); });
     });

@@ -1,0 +1,81 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"cordtrace/domain"
+)
+
+// The physician's pages: the list of enrolled patients and one patient's page. Both show
+// names and MRNs, which identify a patient, so both need domain.PermListPatients (physicians
+// and nurses, SPEC §9); everyone else is told so and sees no patient. The actions (enrol,
+// weigh, order, report an adverse event) go through the JSON API with its own permissions.
+
+type patientsData struct {
+	Patients []domain.PatientSummary
+	Query    string
+	Arms     []domain.Arm
+}
+
+func (h *Handler) patients(c echo.Context, u domain.User) error {
+	view := View{Title: "Patients", User: &u}
+	if _, err := domain.Authorize(u, domain.PermListPatients); err != nil {
+		view.Flash = domain.ErrorMessage(err)
+		view.Data = patientsData{}
+		return h.pages.Render(c.Response(), http.StatusForbidden, "patients", view)
+	}
+	q := c.QueryParam("subject")
+	ps, err := h.svc.Patients.ListPatients(c.Request().Context(), domain.PatientFilter{Subject: q})
+	if err != nil {
+		view.Flash = domain.ErrorMessage(err)
+	}
+	view.Data = patientsData{Patients: ps, Query: q, Arms: []domain.Arm{domain.ArmHUCMSC, domain.ArmRoutine}}
+	return h.pages.Render(c.Response(), http.StatusOK, "patients", view)
+}
+
+// patientData is a patient's page: the detail (weights, orders, window, target now), the
+// bags and adverse events from the patient's trace, and whether a dose may be ordered.
+type patientData struct {
+	domain.PatientDetail
+	Bags          []domain.BagTrace
+	AdverseEvents []domain.AdverseEvent
+	CanOrder      bool
+	CannotOrder   string // why not, in words
+	TargetLow     int64  // the target less the tolerance
+	TargetHigh    int64  // the target plus the tolerance
+	PerKg         int64  // the protocol's cells per kg
+	Severities    []string
+}
+
+func (h *Handler) patient(c echo.Context, u domain.User) error {
+	if _, err := domain.Authorize(u, domain.PermListPatients); err != nil {
+		return h.pages.Render(c.Response(), http.StatusForbidden, "patients", View{Title: "Patients", User: &u, Flash: domain.ErrorMessage(err), Data: patientsData{}})
+	}
+	ctx := c.Request().Context()
+	id, err := pathID(c)
+	if err != nil {
+		return h.patientsMessage(c, u, "There is no such patient. Pick one from the list.")
+	}
+	d, err := h.svc.Patients.PatientDetail(ctx, id)
+	if err != nil {
+		return h.patientsMessage(c, u, domain.ErrorMessage(err))
+	}
+	tr, err := h.svc.Trace.PatientTrace(ctx, id)
+	if err != nil {
+		return err
+	}
+	data := patientData{PatientDetail: d, Bags: tr.Bags, AdverseEvents: tr.AdverseEvents, Severities: domain.Severities}
+	data.CanOrder, data.CannotOrder = d.CanOrder()
+	tol := d.TolerancePct / 100
+	data.PerKg = int64(d.CellsPerKg)
+	data.TargetLow, data.TargetHigh = int64(float64(d.TargetNow)*(1-tol)), int64(float64(d.TargetNow)*(1+tol))
+	return h.pages.Render(c.Response(), http.StatusOK, "patient", View{Title: "Patient " + d.SubjectID, User: &u, Data: data})
+}
+
+func (h *Handler) patientsMessage(c echo.Context, u domain.User, msg string) error {
+	ps, _ := h.svc.Patients.ListPatients(c.Request().Context(), domain.PatientFilter{})
+	return h.pages.Render(c.Response(), http.StatusNotFound, "patients", View{Title: "Patients", User: &u, Flash: msg,
+		Data: patientsData{Patients: ps, Arms: []domain.Arm{domain.ArmHUCMSC, domain.ArmRoutine}}})
+}
