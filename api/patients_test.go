@@ -50,6 +50,10 @@ func TestPatientsAndExceptionalRelease(t *testing.T) {
 		if got := ts.do("GET", fmt.Sprintf("/api/v1/patients/%d", pid), nurse, nil).json(t)["weight_kg"]; got != 72.5 {
 			t.Fatalf("current weight %v", got)
 		}
+		// The name and MRN identify the patient: the lab does not read them.
+		if r := ts.do("GET", fmt.Sprintf("/api/v1/patients/%d", pid), qc, nil); r.status != 403 {
+			t.Fatalf("a patient read by QC: %d, want 403", r.status)
+		}
 
 		// An out-of-spec lot: viability 75 %.
 		don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour), "eligibility": "eligible"}).json(t)

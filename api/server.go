@@ -145,7 +145,7 @@ func New(svc Services, cfg Config) *Server {
 
 	s.handle(http.MethodPost, "/patients", domain.PermManagePatients, s.enrol)
 	s.handle(http.MethodGet, "/patients", domain.PermListPatients, s.listPatients)
-	s.handle(http.MethodGet, "/patients/:id", domain.PermAnyUser, s.getPatient)
+	s.handle(http.MethodGet, "/patients/:id", domain.PermListPatients, s.getPatient) // name and MRN: patient-identifying
 	s.handle(http.MethodPost, "/patients/:id/weights", domain.PermRecordWeight, s.recordWeight)
 	s.handle(http.MethodPost, "/patients/:id/dose-orders", domain.PermManagePatients, s.orderDose)
 	s.handle(http.MethodGet, "/dose-orders", domain.PermAnyUser, s.listDoseOrders)
