@@ -371,7 +371,7 @@ func TestMetrics(t *testing.T) {
 	body := string(r.body)
 	for _, want := range []string{
 		`cordtrace_http_requests_total{method="GET",route="/api/v1/me",status="401"} 1`,
-		`cordtrace_http_request_duration_seconds_bucket{method="GET",route="/api/v1/me",le="0.001"}`,
+		`cordtrace_http_request_duration_seconds_bucket{method="GET",route="/api/v1/me",status="401",le="0.001"}`,
 		`route="unmatched"`,
 	} {
 		if !strings.Contains(body, want) {

@@ -32,9 +32,9 @@ func newMetrics() *metrics {
 		}, []string{"route", "method", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "cordtrace_http_request_duration_seconds",
-			Help:    "HTTP request latency by route and method.",
+			Help:    "HTTP request latency by route, method and status.",
 			Buckets: []float64{.001, .0025, .005, .01, .015, .025, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"route", "method"}),
+		}, []string{"route", "method", "status"}),
 	}
 	m.verifications = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cordtrace_bedside_verifications_total", Help: "Bedside verifications by verdict (pass or stop).",
@@ -61,8 +61,9 @@ func (m *metrics) observe(c echo.Context, took time.Duration) {
 		route = "unmatched"
 	}
 	method := c.Request().Method
-	m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
-	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
+	status := strconv.Itoa(c.Response().Status)
+	m.requests.WithLabelValues(route, method, status).Inc()
+	m.latency.WithLabelValues(route, method, status).Observe(took.Seconds())
 }
 
 // RegisterDB adds the database pool's statistics to /metrics.
