@@ -45,3 +45,44 @@ func TestAcknowledgedWritesAreOnDisk(t *testing.T) {
 		}
 	}
 }
+
+// audit_chain_head makes the transaction that appends to the chain commit asynchronously (the
+// wait for the disk comes after, see above), and only that transaction: the connection's own
+// setting, used by the wait, stays on.
+func TestAuditChainHeadCommitsAsynchronouslyForItsTransactionOnly(t *testing.T) {
+	if len(storetest.Backends(t)) < 2 {
+		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
+	}
+	st := storetest.Open(t, storetest.Postgres, store.Options{})
+	ctx := context.Background()
+	conn, err := st.SQLDB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	show := func() string {
+		var v string
+		if err := conn.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if got := show(); got != "on" {
+		t.Fatalf("before the audit head: synchronous_commit = %s, want on", got)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT * FROM audit_chain_head(1)`); err != nil {
+		t.Fatal(err)
+	}
+	if got := show(); got != "off" {
+		t.Fatalf("after the audit head: synchronous_commit = %s, want off", got)
+	}
+	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+	if got := show(); got != "on" {
+		t.Fatalf("after the commit: synchronous_commit = %s, want on", got)
+	}
+}

@@ -245,20 +245,15 @@ func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) er
 var errNothingRecorded = errors.New("nothing recorded")
 
 // On PostgreSQL a write commits without waiting for its WAL to reach the disk, and then waits
-// for that, outside the transaction, before it reports success (durable). Appends to the audit
+// for that, outside the transaction, before it reports success (durable). The commit is made
+// asynchronous by audit_chain_head (migration 00011), which every committing write calls, so
+// that this costs no round trip of its own. Appends to the audit
 // chain are serialized by a lock held until the commit; waiting for the disk while holding it
 // would let only one write per disk flush through, while waiting after it lets concurrent
 // writes share flushes. No write is acknowledged before it is on disk, and since WAL is
 // replayed in order, a crash cannot keep a write and lose one it followed: the chain stays whole.
 func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
-	committed := false
 	err := s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		if s.dialect == migrations.Postgres {
-			if err := g.Exec("SET LOCAL synchronous_commit = off").Error; err != nil {
-				return err
-			}
-		}
-		committed = true
 		t := &tx{db: g, now: s.now()}
 		if err := fn(t); err != nil {
 			return err
@@ -271,7 +266,7 @@ func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx
 	if errors.Is(err, errNothingRecorded) {
 		return nil
 	}
-	if err == nil && committed {
+	if err == nil {
 		return s.durable(ctx)
 	}
 	return err
