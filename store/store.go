@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -85,6 +86,7 @@ type Store struct {
 	sqlDB   *sql.DB
 	dialect string
 	opts    Options
+	specs   sync.Map // version → domain.ReleaseSpec, see specForVersion
 }
 
 // OpenDB opens the database named by opts without migrating it, and returns its dialect.
