@@ -292,3 +292,52 @@ func TestVerifyAgainDoesNotRewriteTheBag(t *testing.T) {
 		mustVerify(t, st)
 	})
 }
+
+// A custody scan reads the bag's lot, its current print, its last accepted scan and the current
+// specification (in one query besides the bag's lock); each step changes one of them.
+func TestRecordScanReadsEveryFact(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		b := preparedBag(t, st)
+		db := st.Gorm()
+		temp := func(c float64) *float64 { return &c }
+		scan := func(kind string, by domain.Actor, serial int64, c float64) (domain.CustodyEvent, error) {
+			return st.RecordScan(ctx, by, domain.CustodyScan{Kind: kind, Code: "CT1-test", CodeKind: domain.CodeQR,
+				BagID: b.bag.BagID, PrintSerial: serial, MRN: "MRN0001", Location: "ICU", TemperatureC: temp(c)})
+		}
+		if _, err := st.Print(ctx, b.pharm, "dose_bag", b.bag.ID, "zpl"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Reprint(ctx, b.pharm, "dose_bag", b.bag.ID, "wet"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := scan(domain.ScanDispatch, b.pharm, 1, 5); domain.ErrorCode(err) != domain.ERuleViolated || !strings.Contains(err.Error(), "print 2 replaced it") {
+			t.Fatalf("scan of a replaced print: %v", err)
+		}
+		if err := db.Exec(`UPDATE lots SET status = 'on_hold' WHERE id = ?`, b.lot.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := scan(domain.ScanDispatch, b.pharm, 2, 5); domain.ErrorCode(err) != domain.ERuleViolated || !strings.Contains(err.Error(), "on_hold") {
+			t.Fatalf("scan of a bag whose lot is on hold: %v", err)
+		}
+		if err := db.Exec(`UPDATE lots SET status = 'released' WHERE id = ?`, b.lot.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		ev, err := scan(domain.ScanDispatch, b.pharm, 2, 5)
+		if err != nil || ev.Excursion || ev.BagStatus != domain.BagDispatched {
+			t.Fatalf("dispatch: %+v %v", ev, err)
+		}
+		ev, err = scan(domain.ScanReceive, b.nurse, 2, 9) // above 8 °C
+		if err != nil || !ev.Excursion || ev.BagStatus != domain.BagReceived {
+			t.Fatalf("receipt: %+v %v", ev, err)
+		}
+		var from []struct{ FromUser *int64 }
+		if err := db.Raw(`SELECT from_user FROM custody_scans WHERE dose_bag_id = ? AND accepted ORDER BY id`, b.bag.ID).Scan(&from).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(from) != 2 || from[0].FromUser != nil || from[1].FromUser == nil || *from[1].FromUser != b.pharm.UserID {
+			t.Fatalf("custody passed from %+v, want nobody then the pharmacist %d", from, b.pharm.UserID)
+		}
+		mustVerify(t, st)
+	})
+}
