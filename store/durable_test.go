@@ -3,11 +3,14 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
+	"cordtrace/domain"
+	"cordtrace/migrations"
 	"cordtrace/store"
 	"cordtrace/store/storetest"
 )
@@ -46,10 +49,10 @@ func TestAcknowledgedWritesAreOnDisk(t *testing.T) {
 	}
 }
 
-// audit_chain_head makes the transaction that appends to the chain commit asynchronously (the
-// wait for the disk comes after, see above), and only that transaction: the connection's own
+// audit_append makes the transaction that appends to the chain commit asynchronously (the wait
+// for the disk comes after, see above), and only that transaction: the connection's own
 // setting, used by the wait, stays on.
-func TestAuditChainHeadCommitsAsynchronouslyForItsTransactionOnly(t *testing.T) {
+func TestAuditAppendCommitsAsynchronouslyForItsTransactionOnly(t *testing.T) {
 	if len(storetest.Backends(t)) < 2 {
 		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
 	}
@@ -71,13 +74,13 @@ func TestAuditChainHeadCommitsAsynchronouslyForItsTransactionOnly(t *testing.T) 
 		t.Fatal(err)
 	}
 	if got := show(); got != "on" {
-		t.Fatalf("before the audit head: synchronous_commit = %s, want on", got)
+		t.Fatalf("before the append: synchronous_commit = %s, want on", got)
 	}
-	if _, err := conn.ExecContext(ctx, `SELECT * FROM audit_chain_head(1)`); err != nil {
+	if _, err := conn.ExecContext(ctx, `SELECT audit_append(1, $1, 'v', '[]'::jsonb)`, strings.Repeat("0", 64)); err != nil {
 		t.Fatal(err)
 	}
 	if got := show(); got != "off" {
-		t.Fatalf("after the audit head: synchronous_commit = %s, want off", got)
+		t.Fatalf("after the append: synchronous_commit = %s, want off", got)
 	}
 	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
 		t.Fatal(err)
@@ -85,4 +88,45 @@ func TestAuditChainHeadCommitsAsynchronouslyForItsTransactionOnly(t *testing.T) 
 	if got := show(); got != "on" {
 		t.Fatalf("after the commit: synchronous_commit = %s, want on", got)
 	}
+}
+
+// On PostgreSQL the database seals audit entries (audit_append); Go checks them. Entries with
+// text in many scripts, quotes, JSON-looking and empty values, several per write and with no
+// user, verify; on PostgreSQL a value that is not UTF-8 is refused and nothing of its write is
+// kept.
+func TestAuditEntriesSealedByTheDatabaseVerify(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		actors := []domain.Actor{admin, {FullName: "Zoë Ångström-O'Brien 日本語 <b>&amp;</b>", Role: domain.RoleQA, RequestID: "r:1.2-3"}, {}}
+		ids := []string{"", "42", `{"x":"y\"z"}`, "línea\nnueva\ttab", "emoji 🧪", strings.Repeat("é", 300)}
+		for i, a := range actors {
+			err := st.WriteForTest(ctx, a, func(db *gorm.DB, audit func(string, string, string)) error {
+				for _, id := range ids {
+					audit(fmt.Sprintf("test.%d", i), "thing", id)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rep := mustVerify(t, st); rep.Entries < int64(len(actors)*len(ids)) {
+			t.Fatalf("%d entries, want at least %d", rep.Entries, len(actors)*len(ids))
+		}
+		if st.Dialect() != migrations.Postgres {
+			return // SQLite stores any bytes, and Go seals them
+		}
+		before := mustVerify(t, st).Entries
+		err := st.WriteForTest(ctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
+			audit("test.good", "thing", "fine")
+			audit("test.bad", "thing", "not utf-8 \xff")
+			return nil
+		})
+		if err == nil {
+			t.Fatal("an entry that is not UTF-8 was accepted")
+		}
+		if after := mustVerify(t, st).Entries; after != before {
+			t.Fatalf("%d entries after a refused write, want %d", after, before)
+		}
+	})
 }

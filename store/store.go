@@ -248,8 +248,8 @@ var errNothingRecorded = errors.New("nothing recorded")
 
 // On PostgreSQL a write commits without waiting for its WAL to reach the disk, and then waits
 // for that, outside the transaction, before it reports success (durable). The commit is made
-// asynchronous by audit_chain_head (migration 00011), which every committing write calls, so
-// that this costs no round trip of its own. Appends to the audit
+// asynchronous by audit_append (migration 00012), which every committing write calls, so that
+// this costs no round trip of its own. Appends to the audit
 // chain are serialized by a lock held until the commit; waiting for the disk while holding it
 // would let only one write per disk flush through, while waiting after it lets concurrent
 // writes share flushes. No write is acknowledged before it is on disk, and since WAL is
