@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"cordtrace/domain"
-	"cordtrace/migrations"
 )
 
 // auditLockID is the PostgreSQL transaction-level advisory lock that serializes appends to the
@@ -18,10 +17,8 @@ import (
 const auditLockID = 0x6175646974 // "audit"
 
 // appendAudit seals one entry per recorded change onto the end of the chain.
+// On PostgreSQL writes append with audit_append instead (writeOncePostgres).
 func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
-	if s.dialect == migrations.Postgres {
-		return appendAuditPostgres(t, actor)
-	}
 	var prev *domain.AuditEntry
 	var head []struct {
 		Seq  int64
@@ -79,18 +76,18 @@ type auditAppendEntry struct {
 	Ord         int       `json:"ord"`
 }
 
-// appendAuditPostgres locks the chain, reads its head, seals the entries onto it and inserts
-// them in one round trip, so that the lock is held for the commit only besides that.
-func appendAuditPostgres(t *tx, actor domain.Actor) error {
+// auditAppendJSON is the transaction's entries for audit_append, which locks the chain, reads
+// its head, seals the entries onto it and inserts them in one statement (see writeOncePostgres).
+func auditAppendJSON(t *tx, actor domain.Actor) (string, error) {
 	entries := make([]auditAppendEntry, 0, len(t.changes))
 	for i, c := range t.changes {
 		before, err := auditJSON(c.before)
 		if err != nil {
-			return err
+			return "", err
 		}
 		after, err := auditJSON(c.after)
 		if err != nil {
-			return err
+			return "", err
 		}
 		e := domain.AuditEntry{
 			At: domain.AuditTime(t.now), UserID: actor.UserID, UserName: actor.FullName, Role: actor.Role,
@@ -101,7 +98,7 @@ func appendAuditPostgres(t *tx, actor domain.Actor) error {
 		// other bytes than those stored; PostgreSQL refuses such text anyway.
 		for _, f := range []string{e.UserName, string(e.Role), e.Action, e.EntityType, e.EntityID, e.Before, e.After, e.Reason, e.RequestID} {
 			if !utf8.ValidString(f) {
-				return fmt.Errorf("append audit entry %s: a value is not valid UTF-8", e.Action)
+				return "", fmt.Errorf("append audit entry %s: a value is not valid UTF-8", e.Action)
 			}
 		}
 		r := auditRowFrom(e)
@@ -111,14 +108,9 @@ func appendAuditPostgres(t *tx, actor domain.Actor) error {
 	}
 	js, err := json.Marshal(entries)
 	if err != nil {
-		return fmt.Errorf("encode audit entries: %w", err)
+		return "", fmt.Errorf("encode audit entries: %w", err)
 	}
-	var last int64
-	if err := t.db.Raw("SELECT audit_append(?, ?, ?, ?::jsonb)", auditLockID, domain.GenesisHash, domain.AuditVersion(), string(js)).
-		Row().Scan(&last); err != nil {
-		return fmt.Errorf("append audit entries: %w", err)
-	}
-	return nil
+	return string(js), nil
 }
 
 func auditJSON(v any) (string, error) {

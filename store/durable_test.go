@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -128,5 +129,106 @@ func TestAuditEntriesSealedByTheDatabaseVerify(t *testing.T) {
 		if after := mustVerify(t, st).Entries; after != before {
 			t.Fatalf("%d entries after a refused write, want %d", after, before)
 		}
+	})
+}
+
+// On PostgreSQL a write runs its transaction by hand on one connection (so that the audit
+// append and the COMMIT travel together). Whatever way a write fails, its changes are gone and
+// its connection goes back to the pool outside any transaction: with a pool of one connection,
+// each next write works and commits.
+func TestFailedWritesLeaveNoOpenTransaction(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		st.SQLDB().SetMaxOpenConns(1)
+		ctx := context.Background()
+		insert := func(db *gorm.DB, name string) error {
+			return db.Exec(`INSERT INTO users (username, full_name, password_hash, created_at) VALUES (?, 'F', 'x', ?)`, name, time.Now()).Error
+		}
+		errBoom := errors.New("boom")
+		failures := map[string]func() error{
+			"fn fails": func() error {
+				return st.WriteForTest(ctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
+					if err := insert(db, "f.fn"); err != nil {
+						return err
+					}
+					audit("user.create", "user", "f.fn")
+					return errBoom
+				})
+			},
+			"a statement fails": func() error {
+				return st.WriteForTest(ctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
+					if err := insert(db, "f.stmt"); err != nil {
+						return err
+					}
+					audit("user.create", "user", "f.stmt")
+					return db.Exec(`SELECT no_such_column FROM users`).Error
+				})
+			},
+			"the audit append fails": func() error { // PostgreSQL refuses a NUL in text
+				return st.WriteForTest(ctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
+					if err := insert(db, "f.audit"); err != nil {
+						return err
+					}
+					audit("user.create", "user", "f.audit\x00")
+					return nil
+				})
+			},
+			"nothing recorded": func() error {
+				err := st.WriteForTest(ctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
+					return insert(db, "f.none")
+				})
+				if err == nil {
+					err = errBoom // committed nothing, as it should
+				}
+				return err
+			},
+			"the context ends": func() error {
+				cctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				return st.WriteForTest(cctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
+					if err := insert(db, "f.ctx"); err != nil {
+						return err
+					}
+					audit("user.create", "user", "f.ctx")
+					cancel()
+					return insert(db, "f.ctx2")
+				})
+			},
+		}
+		for name, fail := range failures {
+			if st.Dialect() != migrations.Postgres && name == "the audit append fails" {
+				continue // SQLite stores a NUL
+			}
+			if err := fail(); err == nil {
+				t.Fatalf("%s: the write succeeded", name)
+			}
+			ok := "ok." + strings.ReplaceAll(name, " ", ".")
+			err := st.WriteForTest(ctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
+				if err := insert(db, ok); err != nil {
+					return err
+				}
+				audit("user.create", "user", ok)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("the write after %q: %v", name, err)
+			}
+		}
+		var names []string
+		if err := st.Gorm().Raw(`SELECT username FROM users WHERE username LIKE 'f.%' OR username LIKE 'ok.%' ORDER BY username`).Scan(&names).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			if strings.HasPrefix(n, "f.") {
+				t.Fatalf("a failed write kept %s (users: %v)", n, names)
+			}
+		}
+		want := len(failures)
+		if st.Dialect() != migrations.Postgres {
+			want--
+		}
+		if len(names) != want {
+			t.Fatalf("users %v, want one ok.* per failure", names)
+		}
+		mustVerify(t, st)
 	})
 }

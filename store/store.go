@@ -255,6 +255,9 @@ var errNothingRecorded = errors.New("nothing recorded")
 // writes share flushes. No write is acknowledged before it is on disk, and since WAL is
 // replayed in order, a crash cannot keep a write and lose one it followed: the chain stays whole.
 func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+	if s.dialect == migrations.Postgres {
+		return s.writeOncePostgres(ctx, actor, fn)
+	}
 	err := s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
 		t := &tx{db: g, now: s.now()}
 		if err := fn(t); err != nil {
@@ -272,6 +275,90 @@ func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx
 		return s.durable(ctx)
 	}
 	return err
+}
+
+// writeOncePostgres is writeOnce on PostgreSQL. The audit append, which takes the chain's
+// lock, and the COMMIT, which releases it, go to the server together (one pipelined round
+// trip), so that the lock is held for their execution only, not for a trip back to this
+// process in between. That needs the connection itself, so the transaction is run by hand on
+// one pinned connection: BEGIN, the work, then append and COMMIT; on any failure ROLLBACK (a
+// ROLLBACK after a COMMIT that did run only warns), and a connection whose state cannot be
+// restored is closed rather than returned to the pool.
+func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+	committed, err := s.commitPostgres(ctx, actor, fn)
+	if err != nil || !committed {
+		return err
+	}
+	return s.durable(ctx) // after the connection went back to the pool, for the wait may need one
+}
+
+func (s *Store) commitPostgres(ctx context.Context, actor domain.Actor, fn func(t *tx) error) (committed bool, err error) {
+	conn, err := s.sqlDB.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return false, err
+	}
+	open := true
+	defer func() {
+		if open {
+			rollback(ctx, conn)
+		}
+	}()
+	g := s.db.Session(&gorm.Session{Context: ctx, NewDB: true})
+	g.Statement.ConnPool = conn
+	t := &tx{db: g, now: s.now()}
+	if err := fn(t); err != nil {
+		return false, err
+	}
+	if len(t.changes) == 0 {
+		return false, nil // nothing to record, so nothing may commit: rolled back
+	}
+	entries, err := auditAppendJSON(t, actor)
+	if err != nil {
+		return false, err
+	}
+	err = conn.Raw(func(driverConn any) error {
+		pc := driverConn.(*stdlib.Conn).Conn()
+		b := &pgx.Batch{}
+		b.Queue("SELECT audit_append($1, $2, $3, $4::jsonb)", int64(auditLockID), domain.GenesisHash, domain.AuditVersion(), entries)
+		b.Queue("COMMIT")
+		br := pc.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("append audit entries: %w", err)
+		}
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return fmt.Errorf("commit: %w", err)
+		}
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		if tag.String() != "COMMIT" { // an aborted transaction "commits" as ROLLBACK
+			return fmt.Errorf("commit: the transaction was rolled back (%s)", tag)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	open = false
+	return true, nil
+}
+
+// rollback ends the transaction on conn, or closes conn when that fails, so that no connection
+// goes back to the pool inside a transaction (pgx also discards one that does, when it is
+// next taken from the pool).
+func rollback(ctx context.Context, conn *sql.Conn) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(rctx, "ROLLBACK"); err != nil {
+		_ = conn.Raw(func(driverConn any) error { return driverConn.(*stdlib.Conn).Close() })
+	}
 }
 
 // durable returns once every transaction this process has committed is on disk. It commits a
