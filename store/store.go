@@ -246,14 +246,8 @@ func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) er
 
 var errNothingRecorded = errors.New("nothing recorded")
 
-// On PostgreSQL a write commits without waiting for its WAL to reach the disk, and then waits
-// for that, outside the transaction, before it reports success (durable). The commit is made
-// asynchronous by audit_append (migration 00012), which every committing write calls, so that
-// this costs no round trip of its own. Appends to the audit
-// chain are serialized by a lock held until the commit; waiting for the disk while holding it
-// would let only one write per disk flush through, while waiting after it lets concurrent
-// writes share flushes. No write is acknowledged before it is on disk, and since WAL is
-// replayed in order, a crash cannot keep a write and lose one it followed: the chain stays whole.
+// writeOnce runs fn in one transaction with its audit entries. On SQLite it is gorm's
+// Transaction; the database commits with synchronous=FULL. On PostgreSQL see writeOncePostgres.
 func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
 	if s.dialect == migrations.Postgres {
 		return s.writeOncePostgres(ctx, actor, fn)
@@ -271,35 +265,43 @@ func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx
 	if errors.Is(err, errNothingRecorded) {
 		return nil
 	}
-	if err == nil {
-		return s.durable(ctx)
-	}
 	return err
 }
 
-// writeOncePostgres is writeOnce on PostgreSQL. The audit append, which takes the chain's
-// lock, and the COMMIT, which releases it, go to the server together (one pipelined round
-// trip), so that the lock is held for their execution only, not for a trip back to this
-// process in between. That needs the connection itself, so the transaction is run by hand on
-// one pinned connection: BEGIN, the work, then append and COMMIT; on any failure ROLLBACK (a
-// ROLLBACK after a COMMIT that did run only warns), and a connection whose state cannot be
-// restored is closed rather than returned to the pool.
-func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
-	committed, err := s.commitPostgres(ctx, actor, fn)
-	if err != nil || !committed {
-		return err
-	}
-	return s.durable(ctx) // after the connection went back to the pool, for the wait may need one
-}
+// durableSQL commits a tiny transaction that writes WAL (an empty logical message, which
+// nothing stores) with the connection's synchronous_commit, on: PostgreSQL returns once the
+// WAL is on disk up to that commit, which comes after every earlier commit on the server, and
+// concurrent callers share one flush.
+const durableSQL = "SELECT pg_logical_emit_message(true, 'cordtrace.durable', '')"
 
-func (s *Store) commitPostgres(ctx context.Context, actor domain.Actor, fn func(t *tx) error) (committed bool, err error) {
+// writeOncePostgres is writeOnce on PostgreSQL. It ends with one pipelined round trip of three
+// statements:
+//
+//   - audit_append (migration 00012) takes the audit chain's lock, seals and inserts the
+//     entries, and makes this transaction commit without waiting for the disk;
+//   - COMMIT, which releases the lock;
+//   - durableSQL, in a transaction of its own, which waits for the disk.
+//
+// Appends are serialized by the lock, so its holder must not wait for anything: not for a
+// round trip back to this process between the append and the COMMIT (on a busy machine the
+// service may wait for a CPU first), and not for the disk, which would let only one write per
+// flush through; waiting after it lets concurrent writes share flushes. No write is
+// acknowledged before it is on disk, and since WAL is replayed in order, a crash cannot keep a
+// write and lose one it followed: the chain stays whole. The pipeline stops at the first
+// error, so a failed append skips the COMMIT.
+//
+// database/sql's Tx does not expose its connection for a pipeline, so the transaction is run by
+// hand on one pinned connection: BEGIN, the work (gorm on that connection), then the pipeline;
+// on any failure ROLLBACK (after a COMMIT that did run, it only warns), and a connection
+// whose state cannot be restored is closed rather than returned to the pool.
+func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
 	conn, err := s.sqlDB.Conn(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		return false, err
+		return err
 	}
 	open := true
 	defer func() {
@@ -311,43 +313,41 @@ func (s *Store) commitPostgres(ctx context.Context, actor domain.Actor, fn func(
 	g.Statement.ConnPool = conn
 	t := &tx{db: g, now: s.now()}
 	if err := fn(t); err != nil {
-		return false, err
+		return err
 	}
 	if len(t.changes) == 0 {
-		return false, nil // nothing to record, so nothing may commit: rolled back
+		return nil // nothing to record, so nothing may commit: rolled back
 	}
 	entries, err := auditAppendJSON(t, actor)
 	if err != nil {
-		return false, err
+		return err
 	}
-	err = conn.Raw(func(driverConn any) error {
-		pc := driverConn.(*stdlib.Conn).Conn()
+	return conn.Raw(func(driverConn any) error {
 		b := &pgx.Batch{}
 		b.Queue("SELECT audit_append($1, $2, $3, $4::jsonb)", int64(auditLockID), domain.GenesisHash, domain.AuditVersion(), entries)
 		b.Queue("COMMIT")
-		br := pc.SendBatch(ctx, b)
+		b.Queue(durableSQL)
+		br := driverConn.(*stdlib.Conn).Conn().SendBatch(ctx, b)
+		defer br.Close()
 		if _, err := br.Exec(); err != nil {
-			br.Close()
 			return fmt.Errorf("append audit entries: %w", err)
 		}
 		tag, err := br.Exec()
 		if err != nil {
-			br.Close()
-			return fmt.Errorf("commit: %w", err)
-		}
-		if err := br.Close(); err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
 		if tag.String() != "COMMIT" { // an aborted transaction "commits" as ROLLBACK
 			return fmt.Errorf("commit: the transaction was rolled back (%s)", tag)
 		}
+		open = false
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("wait for the commit to reach the disk: %w", err)
+		}
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("wait for the commit to reach the disk: %w", err)
+		}
 		return nil
 	})
-	if err != nil {
-		return false, err
-	}
-	open = false
-	return true, nil
 }
 
 // rollback ends the transaction on conn, or closes conn when that fails, so that no connection
@@ -359,20 +359,6 @@ func rollback(ctx context.Context, conn *sql.Conn) {
 	if _, err := conn.ExecContext(rctx, "ROLLBACK"); err != nil {
 		_ = conn.Raw(func(driverConn any) error { return driverConn.(*stdlib.Conn).Close() })
 	}
-}
-
-// durable returns once every transaction this process has committed is on disk. It commits a
-// tiny transaction that writes WAL (an empty logical message, which nothing stores) with
-// synchronous_commit on: PostgreSQL flushes the WAL up to that commit, which comes after every
-// earlier commit, and concurrent callers share one flush.
-func (s *Store) durable(ctx context.Context) error {
-	if s.dialect != migrations.Postgres {
-		return nil // SQLite commits with synchronous=FULL
-	}
-	if err := s.db.WithContext(ctx).Exec("SELECT pg_logical_emit_message(true, 'cordtrace.durable', '')").Error; err != nil {
-		return fmt.Errorf("wait for the commit to reach the disk: %w", err)
-	}
-	return nil
 }
 
 // read is the database for queries outside a write transaction.
