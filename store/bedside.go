@@ -96,7 +96,7 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		// (the verification itself is recorded and audited above).
 		if verdict.Pass && bag.Status != string(domain.BagVerified) {
 			if err := domain.DoseBagTransition(domain.DoseBagStatus(bag.Status), domain.BagVerified); err == nil {
-				if err := t.db.Model(&doseBagRow{}).Where("id = ?", bag.ID).Update("status", string(domain.BagVerified)).Error; err != nil {
+				if err := t.execAtEnd("UPDATE dose_bags SET status = ? WHERE id = ?", string(domain.BagVerified), bag.ID); err != nil {
 					return err
 				}
 				t.audit("dose_bag.verify", "dose_bag", bag.ID, map[string]any{"status": bag.Status}, map[string]any{"status": domain.BagVerified}, "")

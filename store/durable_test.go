@@ -172,6 +172,9 @@ func TestFailedWritesLeaveNoOpenTransaction(t *testing.T) {
 					return nil
 				})
 			},
+			"a statement sent with the commit fails": func() error {
+				return st.WriteAtEndForTest(ctx, admin, "f.end", "UPDATE users SET no_such_column = ? WHERE username = ?", 1, "f.end")
+			},
 			"nothing recorded": func() error {
 				err := st.WriteForTest(ctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
 					return insert(db, "f.none")
@@ -228,6 +231,14 @@ func TestFailedWritesLeaveNoOpenTransaction(t *testing.T) {
 		}
 		if len(names) != want {
 			t.Fatalf("users %v, want one ok.* per failure", names)
+		}
+		// A statement sent with the commit takes effect with it.
+		if err := st.WriteAtEndForTest(ctx, admin, "ok.end", "UPDATE users SET full_name = ? WHERE username = ?", "Changed At End", "ok.end"); err != nil {
+			t.Fatal(err)
+		}
+		var full string
+		if err := st.Gorm().Raw(`SELECT full_name FROM users WHERE username = 'ok.end'`).Scan(&full).Error; err != nil || full != "Changed At End" {
+			t.Fatalf("the statement sent with the commit: full name %q, %v", full, err)
 		}
 		mustVerify(t, st)
 	})

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -208,7 +210,31 @@ type tx struct {
 	db      *gorm.DB
 	now     time.Time
 	changes []change
+	// pipeline: statements queued by execAtEnd go with the COMMIT (PostgreSQL).
+	pipeline bool
+	atEnd    []endStatement
 }
+
+type endStatement struct {
+	sql  string // with $1, $2… placeholders
+	args []any
+}
+
+// execAtEnd runs a statement whose result the transaction does not look at, such as an UPDATE
+// of a row it has locked. On PostgreSQL it is sent with the audit append and the COMMIT, in
+// the same round trip and before them (writeOncePostgres), so that it costs no round trip of
+// its own; if it fails, nothing commits. Elsewhere it runs at once. query uses ? placeholders.
+func (t *tx) execAtEnd(query string, args ...any) error {
+	if !t.pipeline {
+		return t.db.Exec(query, args...).Error
+	}
+	n := 0
+	pg := placeholder.ReplaceAllStringFunc(query, func(string) string { n++; return "$" + strconv.Itoa(n) })
+	t.atEnd = append(t.atEnd, endStatement{sql: pg, args: args})
+	return nil
+}
+
+var placeholder = regexp.MustCompile(`\?`)
 
 type change struct {
 	action, entityType, entityID string
@@ -311,7 +337,7 @@ func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, fn fu
 	}()
 	g := s.db.Session(&gorm.Session{Context: ctx, NewDB: true})
 	g.Statement.ConnPool = conn
-	t := &tx{db: g, now: s.now()}
+	t := &tx{db: g, now: s.now(), pipeline: true}
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -324,11 +350,19 @@ func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, fn fu
 	}
 	return conn.Raw(func(driverConn any) error {
 		b := &pgx.Batch{}
+		for _, st := range t.atEnd {
+			b.Queue(st.sql, st.args...)
+		}
 		b.Queue("SELECT audit_append($1, $2, $3, $4::jsonb)", int64(auditLockID), domain.GenesisHash, domain.AuditVersion(), entries)
 		b.Queue("COMMIT")
 		b.Queue(durableSQL)
 		br := driverConn.(*stdlib.Conn).Conn().SendBatch(ctx, b)
 		defer br.Close()
+		for _, st := range t.atEnd {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("%s: %w", st.sql, err)
+			}
+		}
 		if _, err := br.Exec(); err != nil {
 			return fmt.Errorf("append audit entries: %w", err)
 		}
