@@ -43,17 +43,8 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 	}
 	var out domain.Verification
 	err := s.write(ctx, actor, func(t *tx) error {
-		pf, err := s.readPatientFacts(t.db, req.Wristband)
-		if err != nil {
-			return err
-		}
-		f := domain.BedsideFacts{Now: t.now, Site: s.opts.Site, WristbandMRN: req.Wristband, Protocol: pf.spec.Protocol(),
-			NurseUserID: actor.UserID, Witness: req.Witness, LabelAuthentic: req.Scan.LabelRefusal == "", LabelProblem: req.Scan.LabelRefusal,
-			Patient: pf.patient, PatientInfused: pf.infused}
-		var patientRowID *int64
-		if pf.patient != nil {
-			patientRowID = &pf.patient.ID
-		}
+		f := domain.BedsideFacts{Now: t.now, Site: s.opts.Site, WristbandMRN: req.Wristband, NurseUserID: actor.UserID,
+			Witness: req.Witness, LabelAuthentic: req.Scan.LabelRefusal == "", LabelProblem: req.Scan.LabelRefusal}
 		var bagRowID *int64
 		var bag doseBagRow
 		if req.Scan.BagID != "" {
@@ -61,9 +52,6 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 			switch {
 			case err == nil:
 				bagRowID = &bag.ID
-				if err := bagFacts(t, bag, req.Scan, &f); err != nil {
-					return err
-				}
 			case errors.Is(err, gorm.ErrRecordNotFound):
 				f.LabelAuthentic, f.LabelProblem = false, "no dose bag has the id "+req.Scan.BagID
 			default:
@@ -71,6 +59,13 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 			}
 		} else if f.LabelAuthentic {
 			f.LabelAuthentic, f.LabelProblem = false, "the scanned code names no dose bag"
+		}
+		if err := s.bedsideFacts(t, req.Wristband, bagRowID, bag, req.Scan, &f); err != nil {
+			return err
+		}
+		var patientRowID *int64
+		if f.Patient != nil {
+			patientRowID = &f.Patient.ID
 		}
 
 		verdict := domain.VerifyBedside(f)
@@ -107,109 +102,105 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 	return out, err
 }
 
-// patientFacts is what a verification knows before it looks at the bag: the current
-// specification and the patient wearing the wristband.
-type patientFacts struct {
-	spec    domain.ReleaseSpec
-	patient *domain.Patient // nil when no patient has the MRN
-	infused bool            // the patient has had an infusion
-}
-
-// readPatientFacts reads the current specification's version, the patient with the MRN,
-// their latest weight and whether they have been infused, in one query.
-func (s *Store) readPatientFacts(db *gorm.DB, mrn string) (patientFacts, error) {
+// bedsideFacts reads what the checks look at in one query: the current specification, the
+// patient wearing the wristband (their latest weight, whether they were infused) and, when a
+// bag was found, its owner's MRN, lot, custody (dispatched, received, open excursion),
+// infusion, current print serial and the lot's exceptional-release signatures for the bag's
+// patient, one a row. The bag is locked already, and this query starts after the lock was
+// granted, so it sees every scan, print and infusion committed before then.
+func (s *Store) bedsideFacts(t *tx, mrn string, bagRowID *int64, bag doseBagRow, scan domain.CustodyScan, f *domain.BedsideFacts) error {
 	var rows []struct {
-		SpecVersion     int
+		SpecVersion     *int
 		ID              *int64
-		SubjectID       string
-		MRN             string `gorm:"column:mrn"`
-		Name            string
-		DateOfBirth     string
-		Arm             string
+		SubjectID       *string
+		MRN             *string `gorm:"column:mrn"`
+		Name            *string
+		DateOfBirth     *string
+		Arm             *string
 		EnrolledAt      *time.Time
-		ChainOfIdentity string
+		ChainOfIdentity *string
 		WeightKg        *float64
-		Infused         bool
+		PatientInfused  bool
+		OwnerMRN        *string
+		LotNumber       *string
+		LotStatus       *string
+		LotExpiresAt    *time.Time
+		Dispatched      bool
+		Received        bool
+		OpenExcursion   bool
+		BagInfused      bool
+		PrintSerial     *int64
+		SignAction      *string
+		SignUserID      *int64
 	}
-	err := db.Raw(`SELECT sv.version AS spec_version, p.id, p.subject_id, p.mrn, p.name, p.date_of_birth, p.arm,
-			p.enrolled_at, p.chain_of_identity,
+	var bagID int64 // 0 names no bag
+	if bagRowID != nil {
+		bagID = *bagRowID
+	}
+	err := t.db.Raw(`SELECT sv.version AS spec_version,
+			p.id, p.subject_id, p.mrn, p.name, p.date_of_birth, p.arm, p.enrolled_at, p.chain_of_identity,
 			(SELECT w.weight_kg FROM patient_weights w WHERE w.patient_id = p.id ORDER BY w.id DESC LIMIT 1) AS weight_kg,
-			EXISTS (SELECT 1 FROM infusions i WHERE i.patient_id = p.id) AS infused
-		FROM spec_versions sv LEFT JOIN patients p ON p.mrn = ?
-		ORDER BY sv.version DESC LIMIT 1`, mrn).Scan(&rows).Error
-	if err != nil {
-		return patientFacts{}, fmt.Errorf("read the specification and the patient: %w", err)
-	}
-	if len(rows) == 0 {
-		return patientFacts{}, classify(fmt.Errorf("read specification: %w", gorm.ErrRecordNotFound))
-	}
-	r := rows[0]
-	var pf patientFacts
-	if pf.spec, err = s.specForVersion(db, r.SpecVersion); err != nil {
-		return patientFacts{}, err
-	}
-	if r.ID == nil {
-		return pf, nil
-	}
-	if r.WeightKg == nil {
-		return patientFacts{}, classify(fmt.Errorf("read weight: %w", gorm.ErrRecordNotFound))
-	}
-	pr := patientRow{ID: *r.ID, SubjectID: r.SubjectID, MRN: r.MRN, Name: r.Name, DateOfBirth: r.DateOfBirth, Arm: r.Arm,
-		ChainOfIdentity: r.ChainOfIdentity}
-	if r.EnrolledAt != nil {
-		pr.EnrolledAt = *r.EnrolledAt
-	}
-	p := pr.toDomain(*r.WeightKg)
-	pf.patient, pf.infused = &p, r.Infused
-	return pf, nil
-}
-
-// bagFacts fills what the checks need to know of the scanned bag, its lot and its custody, in
-// one query. The bag is locked already, and this query starts after the lock was granted, so
-// it sees every scan, print and infusion committed before then.
-func bagFacts(t *tx, bag doseBagRow, scan domain.CustodyScan, f *domain.BedsideFacts) error {
-	var rows []struct {
-		OwnerMRN      string
-		LotNumber     string
-		LotStatus     string
-		LotExpiresAt  time.Time
-		Dispatched    bool
-		Received      bool
-		OpenExcursion bool
-		Infused       bool
-		PrintSerial   *int64
-		SignAction    *string // an exceptional-release signature for the bag's patient, one a row
-		SignUserID    *int64
-	}
-	err := t.db.Raw(`SELECT o.mrn AS owner_mrn, l.lot_number, l.status AS lot_status, l.expires_at AS lot_expires_at,
+			EXISTS (SELECT 1 FROM infusions i WHERE i.patient_id = p.id) AS patient_infused,
+			o.mrn AS owner_mrn, l.lot_number, l.status AS lot_status, l.expires_at AS lot_expires_at,
 			EXISTS (SELECT 1 FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted AND c.kind = ?) AS dispatched,
 			EXISTS (SELECT 1 FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted AND c.kind = ?) AS received,
 			EXISTS (SELECT 1 FROM custody_scans e
 				WHERE e.id = (SELECT MAX(x.id) FROM custody_scans x WHERE x.dose_bag_id = b.id AND x.accepted AND x.excursion)
 				AND NOT EXISTS (SELECT 1 FROM excursion_dispositions d
 					WHERE d.dose_bag_id = b.id AND d.decision = 'use' AND d.decided_at >= e.scanned_at)) AS open_excursion,
-			EXISTS (SELECT 1 FROM infusions i WHERE i.dose_bag_id = b.id) AS infused,
+			EXISTS (SELECT 1 FROM infusions i WHERE i.dose_bag_id = b.id) AS bag_infused,
 			(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.entity_type = 'dose_bag' AND lp.entity_id = b.id) AS print_serial,
 			s.action AS sign_action, s.user_id AS sign_user_id
-		FROM dose_bags b
-			JOIN patients o ON o.id = b.patient_id
-			JOIN lots l ON l.id = b.lot_id
-			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)
-		WHERE b.id = ?`, domain.ScanDispatch, domain.ScanReceive,
-		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician), bag.ID).Scan(&rows).Error
+		FROM (SELECT MAX(version) AS version FROM spec_versions) sv
+			LEFT JOIN patients p ON p.mrn = ?
+			LEFT JOIN dose_bags b ON b.id = ?
+			LEFT JOIN patients o ON o.id = b.patient_id
+			LEFT JOIN lots l ON l.id = b.lot_id
+			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)`,
+		domain.ScanDispatch, domain.ScanReceive, mrn, bagID,
+		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)).Scan(&rows).Error
 	if err != nil {
-		return fmt.Errorf("read the bag's lot, custody and prints: %w", err)
+		return fmt.Errorf("read the facts of the verification: %w", err)
 	}
-	if len(rows) == 0 {
-		return fmt.Errorf("read the bag's lot, custody and prints: %w", gorm.ErrRecordNotFound)
+	if len(rows) == 0 || rows[0].SpecVersion == nil {
+		return classify(fmt.Errorf("read specification: %w", gorm.ErrRecordNotFound))
 	}
 	r := rows[0]
-	labelMRN := r.OwnerMRN // a typed or ISBT-scanned id carries no MRN: the bag's record does
+	spec, err := s.specForVersion(t.db, *r.SpecVersion)
+	if err != nil {
+		return err
+	}
+	f.Protocol = spec.Protocol()
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	if r.ID != nil {
+		if r.WeightKg == nil {
+			return classify(fmt.Errorf("read weight: %w", gorm.ErrRecordNotFound))
+		}
+		pr := patientRow{ID: *r.ID, SubjectID: str(r.SubjectID), MRN: str(r.MRN), Name: str(r.Name), DateOfBirth: str(r.DateOfBirth),
+			Arm: str(r.Arm), ChainOfIdentity: str(r.ChainOfIdentity)}
+		if r.EnrolledAt != nil {
+			pr.EnrolledAt = *r.EnrolledAt
+		}
+		p := pr.toDomain(*r.WeightKg)
+		f.Patient, f.PatientInfused = &p, r.PatientInfused
+	}
+	if bagRowID == nil {
+		return nil
+	}
+	if r.LotStatus == nil || r.LotExpiresAt == nil {
+		return fmt.Errorf("read the bag's lot: %w", gorm.ErrRecordNotFound)
+	}
+	labelMRN := str(r.OwnerMRN) // a typed or ISBT-scanned id carries no MRN: the bag's record does
 	if scan.CodeKind == domain.CodeQR && scan.LabelRefusal == "" {
 		labelMRN = scan.MRN
 	}
 	f.Bag = &domain.BagFacts{BagID: bag.BagID, PatientID: bag.PatientID, LabelMRN: labelMRN, ExpiresAt: bag.ExpiresAt,
-		ViableCells: bag.ViableCells, Dispatched: r.Dispatched, Received: r.Received, OpenExcursion: r.OpenExcursion, Infused: r.Infused}
+		ViableCells: bag.ViableCells, Dispatched: r.Dispatched, Received: r.Received, OpenExcursion: r.OpenExcursion, Infused: r.BagInfused}
 	if f.LabelAuthentic && scan.PrintSerial > 0 {
 		var current int64
 		if r.PrintSerial != nil {
@@ -225,7 +216,7 @@ func bagFacts(t *tx, bag doseBagRow, scan domain.CustodyScan, f *domain.BedsideF
 			sigs = append(sigs, domain.Signature{Action: domain.SignatureAction(*r.SignAction), UserID: *r.SignUserID, PatientID: bag.PatientID})
 		}
 	}
-	f.Lot = &domain.LotFacts{LotNumber: r.LotNumber, Status: r.LotStatus, ExpiresAt: r.LotExpiresAt}
+	f.Lot = &domain.LotFacts{LotNumber: str(r.LotNumber), Status: *r.LotStatus, ExpiresAt: *r.LotExpiresAt}
 	for _, pid := range domain.ExceptionalPatients(sigs) {
 		if pid == bag.PatientID {
 			f.Lot.ExceptionalForPatientID = pid

@@ -164,7 +164,7 @@ func TestInfusionNeedsARecentVerification(t *testing.T) {
 }
 
 // A verification reads each fact of the bag, its lot, its custody and the patient from the
-// database (in two queries besides the bag's lock); each step here changes one fact and checks
+// database (in one query besides the bag's lock); each step here changes one fact and checks
 // that the verdict follows it.
 func TestVerifyReadsEveryFact(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
@@ -206,6 +206,13 @@ func TestVerifyReadsEveryFact(t *testing.T) {
 		expect("unknown wristband", v, []string{domain.CheckPatientMatch, domain.CheckArm, domain.CheckDose, domain.CheckWindow, domain.CheckNotInfused}, "")
 		if v.PatientID != 0 {
 			t.Fatalf("unknown wristband: verification names patient %d", v.PatientID)
+		}
+
+		// A code naming no known bag: the patient's facts are still read.
+		v = b.verify(t, "MRN0001", domain.CustodyScan{Code: "A9999 26 999999 S1234 0", CodeKind: domain.CodeManual, BagID: "A999926999999S12340A0"})
+		if codes, _ := failed(v); !slices.Contains(codes, domain.CheckLabelAuthentic) || slices.Contains(codes, domain.CheckArm) ||
+			v.PatientID != b.patient.ID || v.DoseBagID != 0 {
+			t.Fatalf("unknown bag: failed %v, patient %d, bag %d", codes, v.PatientID, v.DoseBagID)
 		}
 
 		// Label prints: a scan of a replaced print is refused.
