@@ -5,9 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
+	"unicode/utf8"
 
 	"cordtrace/domain"
-	"cordtrace/migrations"
 )
 
 // auditLockID is the PostgreSQL transaction-level advisory lock that serializes appends to the
@@ -16,6 +17,7 @@ import (
 const auditLockID = 0x6175646974 // "audit"
 
 // appendAudit seals one entry per recorded change onto the end of the chain.
+// On PostgreSQL writes append with audit_append instead (writeOncePostgres).
 func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
 	var prev *domain.AuditEntry
 	var head []struct {
@@ -23,13 +25,8 @@ func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
 		Hash string
 	}
 	var err error
-	if s.dialect == migrations.Postgres {
-		// Lock the chain and read its head in one round trip (migration 00010).
-		err = t.db.Raw("SELECT head_seq AS seq, head_hash AS hash FROM audit_chain_head(?)", auditLockID).Scan(&head).Error
-	} else {
-		// SQLite: the IMMEDIATE transaction already holds the database's single write lock.
-		err = t.db.Model(&auditRow{}).Select("seq, hash").Order("seq DESC").Limit(1).Scan(&head).Error
-	}
+	// SQLite: the IMMEDIATE transaction already holds the database's single write lock.
+	err = t.db.Model(&auditRow{}).Select("seq, hash").Order("seq DESC").Limit(1).Scan(&head).Error
 	if err != nil {
 		return fmt.Errorf("lock and read the audit chain head: %w", err)
 	}
@@ -60,6 +57,60 @@ func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
 		return fmt.Errorf("append audit entries: %w", err)
 	}
 	return nil
+}
+
+// auditAppendEntry is one entry for audit_append (migration 00012), which seals it.
+type auditAppendEntry struct {
+	At          time.Time `json:"at"`
+	UserID      *int64    `json:"user_id"`
+	UserName    string    `json:"user_name"`
+	Role        string    `json:"role"`
+	Action      string    `json:"action"`
+	EntityType  string    `json:"entity_type"`
+	EntityID    string    `json:"entity_id"`
+	BeforeValue string    `json:"before_value"`
+	AfterValue  string    `json:"after_value"`
+	Reason      string    `json:"reason"`
+	RequestID   string    `json:"request_id"`
+	Content     string    `json:"content"` // domain.AuditEntry.CanonicalContent
+	Ord         int       `json:"ord"`
+}
+
+// auditAppendJSON is the transaction's entries for audit_append, which locks the chain, reads
+// its head, seals the entries onto it and inserts them in one statement (see writeOncePostgres).
+func auditAppendJSON(t *tx, actor domain.Actor) (string, error) {
+	entries := make([]auditAppendEntry, 0, len(t.changes))
+	for i, c := range t.changes {
+		before, err := auditJSON(c.before)
+		if err != nil {
+			return "", err
+		}
+		after, err := auditJSON(c.after)
+		if err != nil {
+			return "", err
+		}
+		e := domain.AuditEntry{
+			At: domain.AuditTime(t.now), UserID: actor.UserID, UserName: actor.FullName, Role: actor.Role,
+			Action: c.action, EntityType: c.entityType, EntityID: c.entityID,
+			Before: before, After: after, Reason: c.reason, RequestID: actor.RequestID,
+		}
+		// The entries travel as JSON, which would replace invalid UTF-8 silently and so hash
+		// other bytes than those stored; PostgreSQL refuses such text anyway.
+		for _, f := range []string{e.UserName, string(e.Role), e.Action, e.EntityType, e.EntityID, e.Before, e.After, e.Reason, e.RequestID} {
+			if !utf8.ValidString(f) {
+				return "", fmt.Errorf("append audit entry %s: a value is not valid UTF-8", e.Action)
+			}
+		}
+		r := auditRowFrom(e)
+		entries = append(entries, auditAppendEntry{At: r.At, UserID: r.UserID, UserName: r.UserName, Role: r.Role,
+			Action: r.Action, EntityType: r.EntityType, EntityID: r.EntityID, BeforeValue: r.BeforeValue,
+			AfterValue: r.AfterValue, Reason: r.Reason, RequestID: r.RequestID, Content: e.CanonicalContent(), Ord: i})
+	}
+	js, err := json.Marshal(entries)
+	if err != nil {
+		return "", fmt.Errorf("encode audit entries: %w", err)
+	}
+	return string(js), nil
 }
 
 func auditJSON(v any) (string, error) {

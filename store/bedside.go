@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -44,26 +43,8 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 	}
 	var out domain.Verification
 	err := s.write(ctx, actor, func(t *tx) error {
-		spec, err := currentSpec(t.db)
-		if err != nil {
-			return err
-		}
-		f := domain.BedsideFacts{Now: t.now, Site: s.opts.Site, WristbandMRN: req.Wristband, Protocol: spec.Protocol(),
-			NurseUserID: actor.UserID, Witness: req.Witness, LabelAuthentic: req.Scan.LabelRefusal == "", LabelProblem: req.Scan.LabelRefusal}
-		var patientRowID *int64
-		var pr patientRow
-		if err := t.db.Where("mrn = ?", req.Wristband).Take(&pr).Error; err == nil {
-			p, err := patientWithWeight(t.db, pr)
-			if err != nil {
-				return err
-			}
-			f.Patient, patientRowID = &p, &p.ID
-			if f.PatientInfused, err = patientInfused(t.db, p.ID); err != nil {
-				return err
-			}
-		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
-			return err
-		}
+		f := domain.BedsideFacts{Now: t.now, Site: s.opts.Site, WristbandMRN: req.Wristband, NurseUserID: actor.UserID,
+			Witness: req.Witness, LabelAuthentic: req.Scan.LabelRefusal == "", LabelProblem: req.Scan.LabelRefusal}
 		var bagRowID *int64
 		var bag doseBagRow
 		if req.Scan.BagID != "" {
@@ -71,9 +52,6 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 			switch {
 			case err == nil:
 				bagRowID = &bag.ID
-				if err := s.bagFacts(t, bag, req.Scan, &f); err != nil {
-					return err
-				}
 			case errors.Is(err, gorm.ErrRecordNotFound):
 				f.LabelAuthentic, f.LabelProblem = false, "no dose bag has the id "+req.Scan.BagID
 			default:
@@ -81,6 +59,13 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 			}
 		} else if f.LabelAuthentic {
 			f.LabelAuthentic, f.LabelProblem = false, "the scanned code names no dose bag"
+		}
+		if err := s.bedsideFacts(t, req.Wristband, bagRowID, bag, req.Scan, &f); err != nil {
+			return err
+		}
+		var patientRowID *int64
+		if f.Patient != nil {
+			patientRowID = &f.Patient.ID
 		}
 
 		verdict := domain.VerifyBedside(f)
@@ -102,9 +87,11 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 			out.PatientID = *patientRowID
 		}
 		t.audit("bedside.verify", "verification", row.ID, nil, out, row.Failed)
-		if verdict.Pass {
+		// A bag verified again stays verified: nothing changes, so nothing is written for it
+		// (the verification itself is recorded and audited above).
+		if verdict.Pass && bag.Status != string(domain.BagVerified) {
 			if err := domain.DoseBagTransition(domain.DoseBagStatus(bag.Status), domain.BagVerified); err == nil {
-				if err := t.db.Model(&doseBagRow{}).Where("id = ?", bag.ID).Update("status", string(domain.BagVerified)).Error; err != nil {
+				if err := t.execAtEnd("UPDATE dose_bags SET status = ? WHERE id = ?", string(domain.BagVerified), bag.ID); err != nil {
 					return err
 				}
 				t.audit("dose_bag.verify", "dose_bag", bag.ID, map[string]any{"status": bag.Status}, map[string]any{"status": domain.BagVerified}, "")
@@ -115,64 +102,126 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 	return out, err
 }
 
-// bagFacts fills what the checks need to know of the scanned bag, its lot and its custody.
-func (s *Store) bagFacts(t *tx, bag doseBagRow, scan domain.CustodyScan, f *domain.BedsideFacts) error {
-	var owner domain.Patient
-	if f.Patient != nil && f.Patient.ID == bag.PatientID {
-		owner = *f.Patient // the wristband's patient, read already
-	} else {
-		var err error
-		if owner, err = patientByID(t.db, bag.PatientID); err != nil {
-			return err
-		}
+// bedsideFacts reads what the checks look at in one query: the current specification, the
+// patient wearing the wristband (their latest weight, whether they were infused) and, when a
+// bag was found, its owner's MRN, lot, custody (dispatched, received, open excursion),
+// infusion, current print serial and the lot's exceptional-release signatures for the bag's
+// patient, one a row. The bag is locked already, and this query starts after the lock was
+// granted, so it sees every scan, print and infusion committed before then.
+func (s *Store) bedsideFacts(t *tx, mrn string, bagRowID *int64, bag doseBagRow, scan domain.CustodyScan, f *domain.BedsideFacts) error {
+	var rows []struct {
+		SpecVersion     *int
+		ID              *int64
+		SubjectID       *string
+		MRN             *string `gorm:"column:mrn"`
+		Name            *string
+		DateOfBirth     *string
+		Arm             *string
+		EnrolledAt      *time.Time
+		ChainOfIdentity *string
+		WeightKg        *float64
+		PatientInfused  bool
+		OwnerMRN        *string
+		LotNumber       *string
+		LotStatus       *string
+		LotExpiresAt    *time.Time
+		Dispatched      bool
+		Received        bool
+		OpenExcursion   bool
+		BagInfused      bool
+		PrintSerial     *int64
+		SignAction      *string
+		SignUserID      *int64
 	}
-	labelMRN := owner.MRN // a typed or ISBT-scanned id carries no MRN: the bag's record does
+	var bagID int64 // 0 names no bag
+	if bagRowID != nil {
+		bagID = *bagRowID
+	}
+	err := t.db.Raw(`SELECT sv.version AS spec_version,
+			p.id, p.subject_id, p.mrn, p.name, p.date_of_birth, p.arm, p.enrolled_at, p.chain_of_identity,
+			(SELECT w.weight_kg FROM patient_weights w WHERE w.patient_id = p.id ORDER BY w.id DESC LIMIT 1) AS weight_kg,
+			EXISTS (SELECT 1 FROM infusions i WHERE i.patient_id = p.id) AS patient_infused,
+			o.mrn AS owner_mrn, l.lot_number, l.status AS lot_status, l.expires_at AS lot_expires_at,
+			EXISTS (SELECT 1 FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted AND c.kind = ?) AS dispatched,
+			EXISTS (SELECT 1 FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted AND c.kind = ?) AS received,
+			EXISTS (SELECT 1 FROM custody_scans e
+				WHERE e.id = (SELECT MAX(x.id) FROM custody_scans x WHERE x.dose_bag_id = b.id AND x.accepted AND x.excursion)
+				AND NOT EXISTS (SELECT 1 FROM excursion_dispositions d
+					WHERE d.dose_bag_id = b.id AND d.decision = 'use' AND d.decided_at >= e.scanned_at)) AS open_excursion,
+			EXISTS (SELECT 1 FROM infusions i WHERE i.dose_bag_id = b.id) AS bag_infused,
+			(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.entity_type = 'dose_bag' AND lp.entity_id = b.id) AS print_serial,
+			s.action AS sign_action, s.user_id AS sign_user_id
+		FROM (SELECT MAX(version) AS version FROM spec_versions) sv
+			LEFT JOIN patients p ON p.mrn = ?
+			LEFT JOIN dose_bags b ON b.id = ?
+			LEFT JOIN patients o ON o.id = b.patient_id
+			LEFT JOIN lots l ON l.id = b.lot_id
+			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)`,
+		domain.ScanDispatch, domain.ScanReceive, mrn, bagID,
+		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)).Scan(&rows).Error
+	if err != nil {
+		return fmt.Errorf("read the facts of the verification: %w", err)
+	}
+	if len(rows) == 0 || rows[0].SpecVersion == nil {
+		return classify(fmt.Errorf("read specification: %w", gorm.ErrRecordNotFound))
+	}
+	r := rows[0]
+	spec, err := s.specForVersion(t.db, *r.SpecVersion)
+	if err != nil {
+		return err
+	}
+	f.Protocol = spec.Protocol()
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	if r.ID != nil {
+		if r.WeightKg == nil {
+			return classify(fmt.Errorf("read weight: %w", gorm.ErrRecordNotFound))
+		}
+		pr := patientRow{ID: *r.ID, SubjectID: str(r.SubjectID), MRN: str(r.MRN), Name: str(r.Name), DateOfBirth: str(r.DateOfBirth),
+			Arm: str(r.Arm), ChainOfIdentity: str(r.ChainOfIdentity)}
+		if r.EnrolledAt != nil {
+			pr.EnrolledAt = *r.EnrolledAt
+		}
+		p := pr.toDomain(*r.WeightKg)
+		f.Patient, f.PatientInfused = &p, r.PatientInfused
+	}
+	if bagRowID == nil {
+		return nil
+	}
+	if r.LotStatus == nil || r.LotExpiresAt == nil {
+		return fmt.Errorf("read the bag's lot: %w", gorm.ErrRecordNotFound)
+	}
+	labelMRN := str(r.OwnerMRN) // a typed or ISBT-scanned id carries no MRN: the bag's record does
 	if scan.CodeKind == domain.CodeQR && scan.LabelRefusal == "" {
 		labelMRN = scan.MRN
 	}
-	b := &domain.BagFacts{BagID: bag.BagID, PatientID: bag.PatientID, LabelMRN: labelMRN, ExpiresAt: bag.ExpiresAt, ViableCells: bag.ViableCells}
-	var kinds []string // the kinds of accepted scan the bag has had, in one query
-	if err := t.db.Model(&custodyScanRow{}).Distinct("kind").Where("dose_bag_id = ? AND accepted", bag.ID).Pluck("kind", &kinds).Error; err != nil {
-		return err
-	}
-	b.Dispatched, b.Received = slices.Contains(kinds, domain.ScanDispatch), slices.Contains(kinds, domain.ScanReceive)
-	var n int64
-	var err error
-	if b.OpenExcursion, err = openExcursion(t.db, bag.ID); err != nil {
-		return err
-	}
-	if err := t.db.Model(&infusionRow{}).Where("dose_bag_id = ?", bag.ID).Count(&n).Error; err != nil {
-		return err
-	}
-	b.Infused = n > 0
+	f.Bag = &domain.BagFacts{BagID: bag.BagID, PatientID: bag.PatientID, LabelMRN: labelMRN, ExpiresAt: bag.ExpiresAt,
+		ViableCells: bag.ViableCells, Dispatched: r.Dispatched, Received: r.Received, OpenExcursion: r.OpenExcursion, Infused: r.BagInfused}
 	if f.LabelAuthentic && scan.PrintSerial > 0 {
-		current, err := currentSerial(t.db, "dose_bag", bag.ID)
-		if err != nil {
-			return err
+		var current int64
+		if r.PrintSerial != nil {
+			current = *r.PrintSerial
 		}
 		if current != scan.PrintSerial {
 			f.LabelAuthentic, f.LabelProblem = false, fmt.Sprintf("this is print %d, but print %d replaced it", scan.PrintSerial, current)
 		}
 	}
-	var lot lotRow
-	if err := t.db.Take(&lot, bag.LotID).Error; err != nil {
-		return err
-	}
-	var sigs []signatureRow
-	if err := t.db.Where("lot_id = ?", lot.ID).Find(&sigs).Error; err != nil {
-		return err
-	}
-	list := make([]domain.Signature, len(sigs))
-	for i, sg := range sigs {
-		list[i] = sg.toDomain()
-	}
-	lf := &domain.LotFacts{LotNumber: lot.LotNumber, Status: lot.Status, ExpiresAt: lot.ExpiresAt}
-	for _, pid := range domain.ExceptionalPatients(list) {
-		if pid == bag.PatientID {
-			lf.ExceptionalForPatientID = pid
+	var sigs []domain.Signature
+	for _, r := range rows {
+		if r.SignAction != nil && r.SignUserID != nil {
+			sigs = append(sigs, domain.Signature{Action: domain.SignatureAction(*r.SignAction), UserID: *r.SignUserID, PatientID: bag.PatientID})
 		}
 	}
-	f.Bag, f.Lot = b, lf
+	f.Lot = &domain.LotFacts{LotNumber: str(r.LotNumber), Status: *r.LotStatus, ExpiresAt: *r.LotExpiresAt}
+	for _, pid := range domain.ExceptionalPatients(sigs) {
+		if pid == bag.PatientID {
+			f.Lot.ExceptionalForPatientID = pid
+		}
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,9 +14,17 @@ import (
 	"cordtrace/store/storetest"
 )
 
-// verifiedBag takes a bag from a released lot through order, preparation, dispatch, receipt and
-// a passing bedside verification, and returns the verification id.
-func verifiedBag(t *testing.T, st *store.Store) int64 {
+// bedside is a bag prepared from a released lot for a patient, with the people who handle it.
+type bedside struct {
+	st                         *store.Store
+	bag                        domain.DoseBag
+	lot                        domain.Lot
+	patient                    domain.Patient
+	doc, pharm, nurse, witness domain.Actor
+}
+
+// preparedBag takes a released lot through order and preparation of a bag for MRN0001.
+func preparedBag(t *testing.T, st *store.Store) bedside {
 	t.Helper()
 	ctx := context.Background()
 	l := newLab(t, st)
@@ -35,37 +44,62 @@ func verifiedBag(t *testing.T, st *store.Store) int64 {
 		}
 		return actorFor(u, role)
 	}
-	doc, pharm, nurse, witness := mk("dr.a", domain.RolePhysician), mk("ph.b", domain.RolePharmacist), mk("rn.c", domain.RoleNurse), mk("rn.d", domain.RoleNurse)
-	p, err := st.Enrol(ctx, doc, domain.Patient{SubjectID: "SVP-001", MRN: "MRN0001", Name: "Li Wei", DateOfBirth: "1960-05-01",
+	b := bedside{st: st, lot: lot, doc: mk("dr.a", domain.RolePhysician), pharm: mk("ph.b", domain.RolePharmacist),
+		nurse: mk("rn.c", domain.RoleNurse), witness: mk("rn.d", domain.RoleNurse)}
+	b.patient, err = st.Enrol(ctx, b.doc, domain.Patient{SubjectID: "SVP-001", MRN: "MRN0001", Name: "Li Wei", DateOfBirth: "1960-05-01",
 		WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: time.Now().UTC().AddDate(0, 0, -1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	order, err := st.OrderDose(ctx, doc, p.ID)
+	order, err := st.OrderDose(ctx, b.doc, b.patient.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bag, err := st.PrepareDoseBag(ctx, pharm, order.ID, domain.NewDoseBag{UnitIDs: []int64{units[0].ID, units[1].ID},
+	b.bag, err = st.PrepareDoseBag(ctx, b.pharm, order.ID, domain.NewDoseBag{UnitIDs: []int64{units[0].ID, units[1].ID},
 		ThawedAt: time.Now().Add(-5 * time.Minute), PostThawViabilityPct: 88, ViableCells: 70_000_000, VolumeML: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
-	temp := 5.0
-	for _, kind := range []string{domain.ScanDispatch, domain.ScanReceive} {
-		actor := pharm
-		if kind == domain.ScanReceive {
-			actor = nurse
-		}
-		if _, err := st.RecordScan(ctx, actor, domain.CustodyScan{Kind: kind, Code: bag.BagID + bag.Check, CodeKind: domain.CodeManual,
-			BagID: bag.BagID, Location: "ICU", TemperatureC: &temp}); err != nil {
-			t.Fatalf("%s: %v", kind, err)
-		}
+	return b
+}
+
+// scan records an accepted custody scan of the bag at temperature c.
+func (b bedside) scan(t *testing.T, kind string, c float64) {
+	t.Helper()
+	actor := b.pharm
+	if kind == domain.ScanReceive {
+		actor = b.nurse
 	}
-	v, err := st.Verify(ctx, nurse, domain.BedsideRequest{Wristband: "MRN0001",
-		Scan:    domain.CustodyScan{Code: bag.BagID + bag.Check, CodeKind: domain.CodeManual, BagID: bag.BagID},
-		Witness: domain.WitnessFacts{Authenticated: true, UserID: witness.UserID, Name: witness.FullName, Roles: []domain.Role{domain.RoleNurse}}})
-	if err != nil || !v.Pass {
-		t.Fatalf("verification: %+v %v", v, err)
+	if _, err := b.st.RecordScan(context.Background(), actor, domain.CustodyScan{Kind: kind, Code: b.bag.BagID + b.bag.Check,
+		CodeKind: domain.CodeManual, BagID: b.bag.BagID, Location: "ICU", TemperatureC: &c}); err != nil {
+		t.Fatalf("%s: %v", kind, err)
+	}
+}
+
+// verify verifies the bag at the bedside of the wristband's patient, as scanned.
+func (b bedside) verify(t *testing.T, wristband string, sc domain.CustodyScan) domain.Verification {
+	t.Helper()
+	if sc.Code == "" {
+		sc = domain.CustodyScan{Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual, BagID: b.bag.BagID}
+	}
+	v, err := b.st.Verify(context.Background(), b.nurse, domain.BedsideRequest{Wristband: wristband, Scan: sc,
+		Witness: domain.WitnessFacts{Authenticated: true, UserID: b.witness.UserID, Name: b.witness.FullName, Roles: []domain.Role{domain.RoleNurse}}})
+	if err != nil {
+		t.Fatalf("verification: %v", err)
+	}
+	return v
+}
+
+// verifiedBag takes a bag from a released lot through order, preparation, dispatch, receipt and
+// a passing bedside verification, and returns the verification id.
+func verifiedBag(t *testing.T, st *store.Store) int64 {
+	t.Helper()
+	b := preparedBag(t, st)
+	b.scan(t, domain.ScanDispatch, 5)
+	b.scan(t, domain.ScanReceive, 5)
+	v := b.verify(t, "MRN0001", domain.CustodyScan{})
+	if !v.Pass {
+		t.Fatalf("verification: %+v", v)
 	}
 	return v.ID
 }
@@ -127,4 +161,190 @@ func TestInfusionNeedsARecentVerification(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A verification reads each fact of the bag, its lot, its custody and the patient from the
+// database (in one query besides the bag's lock); each step here changes one fact and checks
+// that the verdict follows it.
+func TestVerifyReadsEveryFact(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		b := preparedBag(t, st)
+		failed := func(v domain.Verification) (codes []string, messages string) {
+			for _, c := range v.Checks {
+				if !c.Pass {
+					codes = append(codes, c.Code)
+					messages += c.Message + " "
+				}
+			}
+			return codes, messages
+		}
+		expect := func(step string, v domain.Verification, want []string, inMessage string) {
+			t.Helper()
+			codes, messages := failed(v)
+			if !slices.Equal(codes, want) || !strings.Contains(messages, inMessage) {
+				t.Fatalf("%s: failed %v (%s), want %v with %q", step, codes, messages, want, inMessage)
+			}
+		}
+		custody := []string{domain.CheckCustody}
+
+		v := b.verify(t, "MRN0001", domain.CustodyScan{})
+		expect("prepared", v, custody, "never scanned out")
+		if v.PatientID != b.patient.ID || v.DoseBagID != b.bag.ID {
+			t.Fatalf("verification names patient %d and bag %d, want %d and %d", v.PatientID, v.DoseBagID, b.patient.ID, b.bag.ID)
+		}
+		b.scan(t, domain.ScanDispatch, 5)
+		expect("dispatched", b.verify(t, "MRN0001", domain.CustodyScan{}), custody, "not scanned in")
+		b.scan(t, domain.ScanReceive, 12) // out of 2–8 °C
+		expect("received warm", b.verify(t, "MRN0001", domain.CustodyScan{}), custody, "temperature left")
+		if _, err := st.DisposeExcursion(ctx, b.doc, b.bag.ID, domain.DispositionUse, "stability data cover 30 minutes at 12 °C"); err != nil {
+			t.Fatal(err)
+		}
+		expect("excursion cleared", b.verify(t, "MRN0001", domain.CustodyScan{}), nil, "")
+
+		v = b.verify(t, "MRN9999", domain.CustodyScan{})
+		expect("unknown wristband", v, []string{domain.CheckPatientMatch, domain.CheckArm, domain.CheckDose, domain.CheckWindow, domain.CheckNotInfused}, "")
+		if v.PatientID != 0 {
+			t.Fatalf("unknown wristband: verification names patient %d", v.PatientID)
+		}
+
+		// A code naming no known bag: the patient's facts are still read.
+		v = b.verify(t, "MRN0001", domain.CustodyScan{Code: "A9999 26 999999 S1234 0", CodeKind: domain.CodeManual, BagID: "A999926999999S12340A0"})
+		if codes, _ := failed(v); !slices.Contains(codes, domain.CheckLabelAuthentic) || slices.Contains(codes, domain.CheckArm) ||
+			v.PatientID != b.patient.ID || v.DoseBagID != 0 {
+			t.Fatalf("unknown bag: failed %v, patient %d, bag %d", codes, v.PatientID, v.DoseBagID)
+		}
+
+		// Label prints: a scan of a replaced print is refused.
+		if _, err := st.Print(ctx, b.pharm, "dose_bag", b.bag.ID, "png"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Reprint(ctx, b.pharm, "dose_bag", b.bag.ID, "smudged"); err != nil {
+			t.Fatal(err)
+		}
+		qr := func(serial int64) domain.CustodyScan {
+			return domain.CustodyScan{Code: "CT1-test", CodeKind: domain.CodeQR, BagID: b.bag.BagID, PrintSerial: serial, MRN: "MRN0001"}
+		}
+		expect("print 1 of 2", b.verify(t, "MRN0001", qr(1)), []string{domain.CheckLabelAuthentic}, "print 2 replaced it")
+		expect("print 2 of 2", b.verify(t, "MRN0001", qr(2)), nil, "")
+
+		// The lot: not released, then released by exception for another patient, then for this one.
+		db := st.Gorm()
+		if err := db.Exec(`UPDATE lots SET status = 'quarantine' WHERE id = ?`, b.lot.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		lotFails := []string{domain.CheckLotReleased}
+		expect("lot in quarantine", b.verify(t, "MRN0001", domain.CustodyScan{}), lotFails, "not released")
+		sign := func(action domain.SignatureAction, by domain.Actor, patientID int64) {
+			t.Helper()
+			if err := db.Exec(`INSERT INTO signatures (lot_id, action, user_id, printed_name, role, meaning, patient_id, signed_at)
+				VALUES (?, ?, ?, 'Test', 'qa', 'test', ?, ?)`, b.lot.ID, string(action), by.UserID, patientID, time.Now().UTC()).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		other, err := st.Enrol(ctx, b.doc, domain.Patient{SubjectID: "SVP-002", MRN: "MRN0002", Name: "Ana Souza", DateOfBirth: "1958-02-11",
+			WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: time.Now().UTC().AddDate(0, 0, -1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sign(domain.SignExceptionalQA, b.pharm, other.ID)
+		sign(domain.SignExceptionalPhysician, b.doc, other.ID)
+		expect("exception for another patient", b.verify(t, "MRN0001", domain.CustodyScan{}), lotFails, "not released")
+		sign(domain.SignExceptionalQA, b.pharm, b.patient.ID)
+		expect("QA's half of an exception", b.verify(t, "MRN0001", domain.CustodyScan{}), lotFails, "not released")
+		sign(domain.SignExceptionalPhysician, b.doc, b.patient.ID)
+		v = b.verify(t, "MRN0001", domain.CustodyScan{})
+		expect("exception for this patient", v, nil, "")
+
+		// Infused: the patient, and the bag when another patient's wristband is scanned.
+		if _, err := st.StartInfusion(ctx, b.nurse, v.ID); err != nil {
+			t.Fatal(err)
+		}
+		expect("patient infused", b.verify(t, "MRN0001", domain.CustodyScan{}), []string{domain.CheckNotInfused}, "already received their one infusion")
+		expect("bag infused", b.verify(t, "MRN0002", domain.CustodyScan{}), []string{domain.CheckPatientMatch, domain.CheckLotReleased, domain.CheckNotInfused}, "has already been infused")
+		mustVerify(t, st)
+	})
+}
+
+// A passing verification of a bag verified already records the verification and its audit
+// entry, and does not write the bag again.
+func TestVerifyAgainDoesNotRewriteTheBag(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		b := preparedBag(t, st)
+		b.scan(t, domain.ScanDispatch, 5)
+		b.scan(t, domain.ScanReceive, 5)
+		for i := range 3 {
+			if v := b.verify(t, "MRN0001", domain.CustodyScan{}); !v.Pass {
+				t.Fatalf("verification %d: %+v", i, v)
+			}
+		}
+		entries, err := st.ListAudit(context.Background(), domain.AuditFilter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := map[string]int{}
+		for _, e := range entries {
+			count[e.Action]++
+		}
+		if count["bedside.verify"] != 3 || count["dose_bag.verify"] != 1 {
+			t.Fatalf("audit: %d bedside.verify, %d dose_bag.verify; want 3 and 1", count["bedside.verify"], count["dose_bag.verify"])
+		}
+		bag, err := st.DoseBag(context.Background(), b.bag.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bag.Status != domain.BagVerified {
+			t.Fatalf("bag is %s, want verified", bag.Status)
+		}
+		mustVerify(t, st)
+	})
+}
+
+// A custody scan reads the bag's lot, its current print, its last accepted scan and the current
+// specification (in one query besides the bag's lock); each step changes one of them.
+func TestRecordScanReadsEveryFact(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		b := preparedBag(t, st)
+		db := st.Gorm()
+		temp := func(c float64) *float64 { return &c }
+		scan := func(kind string, by domain.Actor, serial int64, c float64) (domain.CustodyEvent, error) {
+			return st.RecordScan(ctx, by, domain.CustodyScan{Kind: kind, Code: "CT1-test", CodeKind: domain.CodeQR,
+				BagID: b.bag.BagID, PrintSerial: serial, MRN: "MRN0001", Location: "ICU", TemperatureC: temp(c)})
+		}
+		if _, err := st.Print(ctx, b.pharm, "dose_bag", b.bag.ID, "zpl"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Reprint(ctx, b.pharm, "dose_bag", b.bag.ID, "wet"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := scan(domain.ScanDispatch, b.pharm, 1, 5); domain.ErrorCode(err) != domain.ERuleViolated || !strings.Contains(err.Error(), "print 2 replaced it") {
+			t.Fatalf("scan of a replaced print: %v", err)
+		}
+		if err := db.Exec(`UPDATE lots SET status = 'on_hold' WHERE id = ?`, b.lot.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := scan(domain.ScanDispatch, b.pharm, 2, 5); domain.ErrorCode(err) != domain.ERuleViolated || !strings.Contains(err.Error(), "on_hold") {
+			t.Fatalf("scan of a bag whose lot is on hold: %v", err)
+		}
+		if err := db.Exec(`UPDATE lots SET status = 'released' WHERE id = ?`, b.lot.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		ev, err := scan(domain.ScanDispatch, b.pharm, 2, 5)
+		if err != nil || ev.Excursion || ev.BagStatus != domain.BagDispatched {
+			t.Fatalf("dispatch: %+v %v", ev, err)
+		}
+		ev, err = scan(domain.ScanReceive, b.nurse, 2, 9) // above 8 °C
+		if err != nil || !ev.Excursion || ev.BagStatus != domain.BagReceived {
+			t.Fatalf("receipt: %+v %v", ev, err)
+		}
+		var from []struct{ FromUser *int64 }
+		if err := db.Raw(`SELECT from_user FROM custody_scans WHERE dose_bag_id = ? AND accepted ORDER BY id`, b.bag.ID).Scan(&from).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(from) != 2 || from[0].FromUser != nil || from[1].FromUser == nil || *from[1].FromUser != b.pharm.UserID {
+			t.Fatalf("custody passed from %+v, want nobody then the pharmacist %d", from, b.pharm.UserID)
+		}
+		mustVerify(t, st)
+	})
 }

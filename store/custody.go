@@ -51,13 +51,9 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 	if sc.Kind == domain.ScanReceive {
 		target = domain.BagReceived
 	}
-	spec, err := s.CurrentSpec(ctx)
-	if err != nil {
-		return domain.CustodyEvent{}, err
-	}
 	var ev domain.CustodyEvent
 	var refusal error
-	err = s.write(ctx, actor, func(t *tx) error {
+	err := s.write(ctx, actor, func(t *tx) error {
 		refusal = nil
 		refuse := func(code, format string, args ...any) {
 			if refusal == nil {
@@ -82,10 +78,13 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 				found = true
 			}
 		}
+		var facts scanFacts
 		if found {
-			if err := s.checkBagForScan(t, bag, sc, target, refuse); err != nil {
+			var err error
+			if facts, err = readScanFacts(t.db, bag.ID); err != nil {
 				return err
 			}
+			checkBagForScan(t, bag, facts, sc, target, refuse)
 		}
 		row := custodyScanRow{Kind: sc.Kind, Code: sc.Code, CodeKind: sc.CodeKind, Location: sc.Location,
 			TemperatureC: sc.TemperatureC, Accepted: refusal == nil, ScannedBy: actor.UserID, ScannedAt: t.now}
@@ -96,16 +95,17 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 			row.DoseBagID = &bag.ID
 		}
 		if row.Accepted {
-			row.Excursion = domain.Excursion(spec, *sc.TemperatureC)
-			var last custodyScanRow
-			if err := t.db.Where("dose_bag_id = ? AND accepted", bag.ID).Order("id DESC").Take(&last).Error; err == nil {
-				row.FromUser = &last.ScannedBy // custody passes from the last person who scanned it
+			spec, err := s.specForVersion(t.db, facts.SpecVersion)
+			if err != nil {
+				return err
 			}
+			row.Excursion = domain.Excursion(spec, *sc.TemperatureC)
+			row.FromUser = facts.LastScannedBy // custody passes from the last person who scanned it
 		}
 		before := bag.Status
 		if row.Accepted {
 			bag.Status = string(target)
-			if err := t.db.Model(&doseBagRow{}).Where("id = ?", bag.ID).Update("status", bag.Status).Error; err != nil {
+			if err := t.execAtEnd("UPDATE dose_bags SET status = ? WHERE id = ?", bag.Status, bag.ID); err != nil {
 				return err
 			}
 		}
@@ -129,25 +129,50 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 	return ev, refusal
 }
 
+// scanFacts is what a custody scan of a known bag looks at besides the bag itself.
+type scanFacts struct {
+	LotNumber     string
+	LotStatus     string
+	PrintSerial   *int64 // the bag's current label print; nil if never printed
+	LastScannedBy *int64 // who made the bag's last accepted scan; nil before the first
+	SpecVersion   int    // the current specification
+}
+
+// readScanFacts reads the bag's lot, current print serial, last accepted scan and the current
+// specification's version in one query. The bag is locked already, and this query starts
+// after the lock was granted, so it sees every scan and print committed before then.
+func readScanFacts(db *gorm.DB, bagID int64) (scanFacts, error) {
+	var rows []scanFacts
+	err := db.Raw(`SELECT l.lot_number, l.status AS lot_status,
+			(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.entity_type = 'dose_bag' AND lp.entity_id = b.id) AS print_serial,
+			(SELECT c.scanned_by FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted ORDER BY c.id DESC LIMIT 1) AS last_scanned_by,
+			(SELECT MAX(sv.version) FROM spec_versions sv) AS spec_version
+		FROM dose_bags b JOIN lots l ON l.id = b.lot_id
+		WHERE b.id = ?`, bagID).Scan(&rows).Error
+	if err == nil && len(rows) == 0 {
+		err = gorm.ErrRecordNotFound
+	}
+	if err != nil {
+		return scanFacts{}, fmt.Errorf("read the bag's lot, prints and custody: %w", err)
+	}
+	return rows[0], nil
+}
+
 // checkBagForScan applies the rules a scan of a known bag must pass, reporting the first that
 // fails through refuse.
-func (s *Store) checkBagForScan(t *tx, bag doseBagRow, sc domain.CustodyScan, target domain.DoseBagStatus, refuse func(string, string, ...any)) error {
+func checkBagForScan(t *tx, bag doseBagRow, f scanFacts, sc domain.CustodyScan, target domain.DoseBagStatus, refuse func(string, string, ...any)) {
 	if sc.PrintSerial > 0 {
-		current, err := currentSerial(t.db, "dose_bag", bag.ID)
-		if err != nil {
-			return err
+		var current int64
+		if f.PrintSerial != nil {
+			current = *f.PrintSerial
 		}
 		if current != sc.PrintSerial {
 			refuse(domain.ERuleViolated, "this label is print %d, but print %d replaced it: use the newest label and destroy this one", sc.PrintSerial, current)
 		}
 	}
-	var lot lotRow
-	if err := t.db.Take(&lot, bag.LotID).Error; err != nil {
-		return err
-	}
-	switch domain.LotStatus(lot.Status) {
+	switch domain.LotStatus(f.LotStatus) {
 	case domain.LotRecalled, domain.LotOnHold, domain.LotRejected, domain.LotExpired:
-		refuse(domain.ERuleViolated, "lot %s is %s: this bag is blocked; return it to the pharmacy", lot.LotNumber, lot.Status)
+		refuse(domain.ERuleViolated, "lot %s is %s: this bag is blocked; return it to the pharmacy", f.LotNumber, f.LotStatus)
 	}
 	if !t.now.Before(bag.ExpiresAt) {
 		refuse(domain.ERuleViolated, "the bag expired at %s: do not use it", bag.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
@@ -155,7 +180,6 @@ func (s *Store) checkBagForScan(t *tx, bag doseBagRow, sc domain.CustodyScan, ta
 	if err := domain.DoseBagTransition(domain.DoseBagStatus(bag.Status), target); err != nil {
 		refuse(domain.EConflict, "%s", domain.ErrorMessage(err))
 	}
-	return nil
 }
 
 // openExcursion reports whether a bag had a temperature excursion that QA has not yet

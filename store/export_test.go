@@ -28,3 +28,15 @@ func Models() []any {
 
 // Gorm exposes the gorm handle to tests in this package.
 func (s *Store) Gorm() *gorm.DB { return s.db }
+
+// WriteAtEndForTest is a write that inserts a user named name and runs query with
+// execAtEnd, for tests of statements sent with the COMMIT.
+func (s *Store) WriteAtEndForTest(ctx context.Context, actor domain.Actor, name, query string, args ...any) error {
+	return s.write(ctx, actor, func(t *tx) error {
+		if err := t.db.Exec(`INSERT INTO users (username, full_name, password_hash, created_at) VALUES (?, 'F', 'x', ?)`, name, t.now).Error; err != nil {
+			return err
+		}
+		t.audit("user.create", "user", name, nil, nil, "")
+		return t.execAtEnd(query, args...)
+	})
+}

@@ -175,6 +175,21 @@ func currentSpec(db *gorm.DB) (domain.ReleaseSpec, error) {
 	return decodeSpec(row)
 }
 
+// specForVersion is version of the specification, decoded once per process: a version, once
+// stored, never changes (a change is a new version), so this cannot go stale. Callers read the
+// result and must not modify its marker lists, which the cache shares.
+func (s *Store) specForVersion(db *gorm.DB, version int) (domain.ReleaseSpec, error) {
+	if spec, ok := s.specs.Load(version); ok {
+		return spec.(domain.ReleaseSpec), nil
+	}
+	spec, err := specVersion(db, version)
+	if err != nil {
+		return spec, err
+	}
+	s.specs.Store(version, spec)
+	return spec, nil
+}
+
 func specVersion(db *gorm.DB, version int) (domain.ReleaseSpec, error) {
 	var row specVersionRow
 	if err := db.Take(&row, version).Error; err != nil {

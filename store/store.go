@@ -11,7 +11,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -85,6 +88,7 @@ type Store struct {
 	sqlDB   *sql.DB
 	dialect string
 	opts    Options
+	specs   sync.Map // version → domain.ReleaseSpec, see specForVersion
 }
 
 // OpenDB opens the database named by opts without migrating it, and returns its dialect.
@@ -206,7 +210,31 @@ type tx struct {
 	db      *gorm.DB
 	now     time.Time
 	changes []change
+	// pipeline: statements queued by execAtEnd go with the COMMIT (PostgreSQL).
+	pipeline bool
+	atEnd    []endStatement
 }
+
+type endStatement struct {
+	sql  string // with $1, $2… placeholders
+	args []any
+}
+
+// execAtEnd runs a statement whose result the transaction does not look at, such as an UPDATE
+// of a row it has locked. On PostgreSQL it is sent with the audit append and the COMMIT, in
+// the same round trip and before them (writeOncePostgres), so that it costs no round trip of
+// its own; if it fails, nothing commits. Elsewhere it runs at once. query uses ? placeholders.
+func (t *tx) execAtEnd(query string, args ...any) error {
+	if !t.pipeline {
+		return t.db.Exec(query, args...).Error
+	}
+	n := 0
+	pg := placeholder.ReplaceAllStringFunc(query, func(string) string { n++; return "$" + strconv.Itoa(n) })
+	t.atEnd = append(t.atEnd, endStatement{sql: pg, args: args})
+	return nil
+}
+
+var placeholder = regexp.MustCompile(`\?`)
 
 type change struct {
 	action, entityType, entityID string
@@ -244,21 +272,13 @@ func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) er
 
 var errNothingRecorded = errors.New("nothing recorded")
 
-// On PostgreSQL a write commits without waiting for its WAL to reach the disk, and then waits
-// for that, outside the transaction, before it reports success (durable). Appends to the audit
-// chain are serialized by a lock held until the commit; waiting for the disk while holding it
-// would let only one write per disk flush through, while waiting after it lets concurrent
-// writes share flushes. No write is acknowledged before it is on disk, and since WAL is
-// replayed in order, a crash cannot keep a write and lose one it followed: the chain stays whole.
+// writeOnce runs fn in one transaction with its audit entries. On SQLite it is gorm's
+// Transaction; the database commits with synchronous=FULL. On PostgreSQL see writeOncePostgres.
 func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
-	committed := false
+	if s.dialect == migrations.Postgres {
+		return s.writeOncePostgres(ctx, actor, fn)
+	}
 	err := s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		if s.dialect == migrations.Postgres {
-			if err := g.Exec("SET LOCAL synchronous_commit = off").Error; err != nil {
-				return err
-			}
-		}
-		committed = true
 		t := &tx{db: g, now: s.now()}
 		if err := fn(t); err != nil {
 			return err
@@ -271,24 +291,108 @@ func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx
 	if errors.Is(err, errNothingRecorded) {
 		return nil
 	}
-	if err == nil && committed {
-		return s.durable(ctx)
-	}
 	return err
 }
 
-// durable returns once every transaction this process has committed is on disk. It commits a
-// tiny transaction that writes WAL (an empty logical message, which nothing stores) with
-// synchronous_commit on: PostgreSQL flushes the WAL up to that commit, which comes after every
-// earlier commit, and concurrent callers share one flush.
-func (s *Store) durable(ctx context.Context) error {
-	if s.dialect != migrations.Postgres {
-		return nil // SQLite commits with synchronous=FULL
+// durableSQL commits a tiny transaction that writes WAL (an empty logical message, which
+// nothing stores) with the connection's synchronous_commit, on: PostgreSQL returns once the
+// WAL is on disk up to that commit, which comes after every earlier commit on the server, and
+// concurrent callers share one flush.
+const durableSQL = "SELECT pg_logical_emit_message(true, 'cordtrace.durable', '')"
+
+// writeOncePostgres is writeOnce on PostgreSQL. It ends with one pipelined round trip of three
+// statements:
+//
+//   - audit_append (migration 00012) takes the audit chain's lock, seals and inserts the
+//     entries, and makes this transaction commit without waiting for the disk;
+//   - COMMIT, which releases the lock;
+//   - durableSQL, in a transaction of its own, which waits for the disk.
+//
+// Appends are serialized by the lock, so its holder must not wait for anything: not for a
+// round trip back to this process between the append and the COMMIT (on a busy machine the
+// service may wait for a CPU first), and not for the disk, which would let only one write per
+// flush through; waiting after it lets concurrent writes share flushes. No write is
+// acknowledged before it is on disk, and since WAL is replayed in order, a crash cannot keep a
+// write and lose one it followed: the chain stays whole. The pipeline stops at the first
+// error, so a failed append skips the COMMIT.
+//
+// database/sql's Tx does not expose its connection for a pipeline, so the transaction is run by
+// hand on one pinned connection: BEGIN, the work (gorm on that connection), then the pipeline;
+// on any failure ROLLBACK (after a COMMIT that did run, it only warns), and a connection
+// whose state cannot be restored is closed rather than returned to the pool.
+func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+	conn, err := s.sqlDB.Conn(ctx)
+	if err != nil {
+		return err
 	}
-	if err := s.db.WithContext(ctx).Exec("SELECT pg_logical_emit_message(true, 'cordtrace.durable', '')").Error; err != nil {
-		return fmt.Errorf("wait for the commit to reach the disk: %w", err)
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return err
 	}
-	return nil
+	open := true
+	defer func() {
+		if open {
+			rollback(ctx, conn)
+		}
+	}()
+	g := s.db.Session(&gorm.Session{Context: ctx, NewDB: true})
+	g.Statement.ConnPool = conn
+	t := &tx{db: g, now: s.now(), pipeline: true}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if len(t.changes) == 0 {
+		return nil // nothing to record, so nothing may commit: rolled back
+	}
+	entries, err := auditAppendJSON(t, actor)
+	if err != nil {
+		return err
+	}
+	return conn.Raw(func(driverConn any) error {
+		b := &pgx.Batch{}
+		for _, st := range t.atEnd {
+			b.Queue(st.sql, st.args...)
+		}
+		b.Queue("SELECT audit_append($1, $2, $3, $4::jsonb)", int64(auditLockID), domain.GenesisHash, domain.AuditVersion(), entries)
+		b.Queue("COMMIT")
+		b.Queue(durableSQL)
+		br := driverConn.(*stdlib.Conn).Conn().SendBatch(ctx, b)
+		defer br.Close()
+		for _, st := range t.atEnd {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("%s: %w", st.sql, err)
+			}
+		}
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("append audit entries: %w", err)
+		}
+		tag, err := br.Exec()
+		if err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		if tag.String() != "COMMIT" { // an aborted transaction "commits" as ROLLBACK
+			return fmt.Errorf("commit: the transaction was rolled back (%s)", tag)
+		}
+		open = false
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("wait for the commit to reach the disk: %w", err)
+		}
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("wait for the commit to reach the disk: %w", err)
+		}
+		return nil
+	})
+}
+
+// rollback ends the transaction on conn, or closes conn when that fails, so that no connection
+// goes back to the pool inside a transaction (pgx also discards one that does, when it is
+// next taken from the pool).
+func rollback(ctx context.Context, conn *sql.Conn) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(rctx, "ROLLBACK"); err != nil {
+		_ = conn.Raw(func(driverConn any) error { return driverConn.(*stdlib.Conn).Close() })
+	}
 }
 
 // read is the database for queries outside a write transaction.
