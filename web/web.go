@@ -147,11 +147,11 @@ func Register(e *echo.Echo, pages *Pages, svc Services, cookie string, secure bo
 	e.POST("/logout", h.logout)
 	e.GET("/lots", h.withUser(h.lots))
 	e.GET("/lots/:id", h.withUser(h.lot))
-	e.GET("/pharmacy", h.withUser(h.pharmacy))
-	e.GET("/pharmacy/orders/:id", h.withUser(h.prepare))
-	e.GET("/dispatch", h.withUser(h.scanPage(domain.ScanDispatch)))
-	e.GET("/receive", h.withUser(h.scanPage(domain.ScanReceive)))
-	e.GET("/bedside", h.withUser(h.bedside))
+	e.GET("/pharmacy", h.withUser(h.withPerm(domain.PermPrepareDose, h.pharmacy)))
+	e.GET("/pharmacy/orders/:id", h.withUser(h.withPerm(domain.PermPrepareDose, h.prepare)))
+	e.GET("/dispatch", h.withUser(h.withPerm(domain.PermDispatch, h.scanPage(domain.ScanDispatch))))
+	e.GET("/receive", h.withUser(h.withPerm(domain.PermReceive, h.scanPage(domain.ScanReceive))))
+	e.GET("/bedside", h.withUser(h.withPerm(domain.PermBedside, h.bedside)))
 	e.GET("/trace", h.withUser(h.traceIndex))
 	e.GET("/trace/lots/:id", h.withUser(h.lotTrace))
 	e.GET("/trace/patients/:id", h.withUser(h.patientTrace))
@@ -180,6 +180,18 @@ func (h *Handler) withUser(next func(c echo.Context, u domain.User) error) echo.
 			return c.Redirect(http.StatusSeeOther, "/login?expired=1&next="+back)
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
+		return next(c, u)
+	}
+}
+
+// withPerm opens a page only to the roles the permission table gives its work; others get the
+// trace page (open to everyone) with a 403 that says whose page it is and where theirs is.
+func (h *Handler) withPerm(perm domain.Permission, next func(echo.Context, domain.User) error) func(echo.Context, domain.User) error {
+	return func(c echo.Context, u domain.User) error {
+		if _, err := domain.Authorize(u, perm); err != nil {
+			msg := domain.ErrorMessage(err) + " Your own start page is " + homeOf(u) + "."
+			return h.pages.Render(c.Response(), http.StatusForbidden, "trace", View{Title: "Trace", User: &u, Flash: msg})
+		}
 		return next(c, u)
 	}
 }

@@ -83,6 +83,12 @@ func TestLoginAndLotPages(t *testing.T) {
 		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || res.Header.Get("X-Frame-Options") != "DENY" {
 			t.Fatalf("pages are served without their security headers: %q", csp)
 		}
+		// The pharmacy's and the ward's pages are theirs: QC is told whose they are.
+		for _, path := range []string{"/pharmacy", "/pharmacy/orders/1", "/dispatch", "/receive", "/bedside"} {
+			if status, body := get(path); status != 403 || !strings.Contains(body, "start page is /lots") {
+				t.Errorf("%s as QC: %d, want 403 naming the start page", path, status)
+			}
+		}
 		if status, _ := get("/static/app.css"); status != 200 {
 			t.Fatalf("stylesheet: %d", status)
 		}
