@@ -79,7 +79,10 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		if req.Witness.Authenticated {
 			row.WitnessID = &req.Witness.UserID
 		}
-		if err := t.db.Create(&row).Error; err != nil {
+		var err error
+		row.ID, err = t.insertReturningID(insertVerificationQuery, row.DoseBagID, row.PatientID, row.Wristband, row.Code,
+			row.CodeKind, row.Pass, row.Checks, row.Failed, row.NurseID, row.WitnessID, row.Ward, row.VerifiedAt)
+		if err != nil {
 			return fmt.Errorf("store verification: %w", err)
 		}
 		out = domain.Verification{ID: row.ID, Pass: verdict.Pass, Checks: verdict.Checks, CodeKind: row.CodeKind, VerifiedAt: t.now}

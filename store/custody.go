@@ -108,7 +108,10 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 				return err
 			}
 		}
-		if err := t.db.Create(&row).Error; err != nil {
+		var err error
+		row.ID, err = t.insertReturningID(insertScanQuery, row.Kind, row.DoseBagID, row.Code, row.CodeKind, row.Location,
+			row.TemperatureC, row.Excursion, row.Accepted, row.Refusal, row.FromUser, row.ScannedBy, row.ScannedAt)
+		if err != nil {
 			return fmt.Errorf("record scan: %w", err)
 		}
 		ev = domain.CustodyEvent{ID: row.ID, Kind: row.Kind, BagID: sc.BagID, CodeKind: row.CodeKind, Location: row.Location,

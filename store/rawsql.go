@@ -82,3 +82,17 @@ func (t *tx) lockBag(bagID string) (bag doseBagRow, found bool, err error) {
 	}
 	return bag, true, rows.Close()
 }
+
+// insertReturningID runs an INSERT … RETURNING id (PostgreSQL, and SQLite since 3.35) in the
+// transaction and returns the new row's id.
+func (t *tx) insertReturningID(q sqlQuery, args ...any) (int64, error) {
+	var id int64
+	err := t.db.Statement.ConnPool.QueryRowContext(t.db.Statement.Context, q.text(t.pg), args...).Scan(&id)
+	return id, err
+}
+
+var insertVerificationQuery = newSQLQuery(`INSERT INTO verifications (dose_bag_id, patient_id, wristband, code, code_kind,
+	pass, checks, failed, nurse_id, witness_id, ward, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+
+var insertScanQuery = newSQLQuery(`INSERT INTO custody_scans (kind, dose_bag_id, code, code_kind, location, temperature_c,
+	excursion, accepted, refusal, from_user, scanned_by, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
