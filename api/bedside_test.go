@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"cordtrace/domain"
+	"cordtrace/store"
+	"cordtrace/store/storetest"
 )
 
 func failedChecks(t *testing.T, v map[string]any) []string {
@@ -145,4 +147,61 @@ func TestBedsideJourney(t *testing.T) {
 			t.Fatalf("audit chain: %s", r.body)
 		}
 	})
+}
+
+// The witness's session token is checked in the same query as the nurse's; the witness's
+// session is kept alive by its use as before, idle expiry and forged tokens fail the WITNESS
+// check, and a request whose nurse is not logged in is refused whatever the witness.
+func TestWitnessTokenCheckedWithTheNurses(t *testing.T) {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			clk := &testClock{t: time.Now().UTC()}
+			ts := newTestServerWith(t, backend, store.Options{Now: clk.Now, SessionIdle: 15 * time.Minute})
+			admin := ts.login("admin", adminPassword)
+			_, code, _ := preparedBag(t, ts, admin)
+			nurse := ts.userWith(admin, "nurse.dee", domain.RoleNurse)
+			witness := ts.userWith(admin, "nurse.fay", domain.RoleNurse)
+			witnessFailed := func(token string) bool {
+				t.Helper()
+				r := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code,
+					"witness": map[string]string{"token": token}})
+				if r.status != 200 {
+					t.Fatalf("verify: %d %s", r.status, r.body)
+				}
+				return slices.Contains(failedChecks(t, r.json(t)), "WITNESS")
+			}
+			if witnessFailed(witness) {
+				t.Fatal("a logged-in witness failed")
+			}
+			if !witnessFailed("forged-token") {
+				t.Fatal("a forged witness token passed")
+			}
+			// 14 idle minutes: the witness's session is due for its keep-alive write, which its
+			// use makes; 14 more are then still within the idle timeout.
+			for i := 0; i < 2; i++ {
+				clk.set(clk.Now().Add(14 * time.Minute))
+				if witnessFailed(witness) {
+					t.Fatalf("witness after %d×14 minutes of use failed", i+1)
+				}
+			}
+			// The nurse stays active; the witness idles past 15 minutes.
+			clk.set(clk.Now().Add(10 * time.Minute))
+			if r := ts.do("GET", "/api/v1/me", nurse, nil); r.status != 200 {
+				t.Fatalf("me: %d %s", r.status, r.body)
+			}
+			clk.set(clk.Now().Add(6 * time.Minute))
+			if !witnessFailed(witness) {
+				t.Fatal("a witness idle for 16 minutes passed")
+			}
+			w2 := ts.login("nurse.fay", "a good password")
+			if r := ts.do("POST", "/api/v1/bedside/verify", "forged-token", map[string]any{"wristband": "MRN0001", "code": code,
+				"witness": map[string]string{"token": w2}}); r.status != 401 {
+				t.Fatalf("verify without a nurse's session: %d %s", r.status, r.body)
+			}
+			if r := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code,
+				"witness": map[string]string{"token": w2}, "extra": 1}); r.status != 400 {
+				t.Fatalf("verify with an unknown field: %d %s", r.status, r.body)
+			}
+		})
+	}
 }

@@ -158,7 +158,8 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/dose-bags/:id/reprint", domain.PermPrepareDose, s.reprintDoseBag)
 	s.handle(http.MethodPost, "/scans/dispatch", domain.PermDispatch, s.scan(domain.ScanDispatch))
 	s.handle(http.MethodPost, "/scans/receive", domain.PermReceive, s.scan(domain.ScanReceive))
-	s.handle(http.MethodPost, "/bedside/verify", domain.PermBedside, s.bedsideVerify)
+	// The witness's session token is checked with the nurse's, in one query.
+	s.handleAuth(APIPrefix, http.MethodPost, "/bedside/verify", domain.PermBedside, s.authenticateWithWitness, s.bedsideVerify)
 	s.handle(http.MethodPost, "/infusions", domain.PermBedside, s.startInfusion)
 	s.handle(http.MethodPost, "/infusions/:id/end", domain.PermBedside, s.endInfusion)
 	s.handle(http.MethodPost, "/adverse-events", domain.PermAdverseEvent, s.reportAdverseEvent)
@@ -190,10 +191,14 @@ func (s *Server) handle(method, path string, perm domain.Permission, h echo.Hand
 // handleAt registers a route under another prefix than /api/v1 (the FHIR API), with the same
 // authentication and permission check.
 func (s *Server) handleAt(prefix, method, path string, perm domain.Permission, h echo.HandlerFunc) {
+	s.handleAuth(prefix, method, path, perm, s.authenticate, h)
+}
+
+func (s *Server) handleAuth(prefix, method, path string, perm domain.Permission, auth echo.MiddlewareFunc, h echo.HandlerFunc) {
 	s.routes = append(s.routes, Route{Method: method, Path: prefix + path, Permission: perm})
 	var mw []echo.MiddlewareFunc
 	if perm != "" {
-		mw = append(mw, s.authenticate, s.require(perm))
+		mw = append(mw, auth, s.require(perm))
 	}
 	s.echo.Add(method, prefix+path, h, mw...)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,14 +49,16 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		var bagRowID *int64
 		var bag doseBagRow
 		if req.Scan.BagID != "" {
-			err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Where("bag_id = ?", req.Scan.BagID).Take(&bag).Error
+			var found bool
+			var err error
+			bag, found, err = t.lockBag(req.Scan.BagID)
 			switch {
-			case err == nil:
-				bagRowID = &bag.ID
-			case errors.Is(err, gorm.ErrRecordNotFound):
-				f.LabelAuthentic, f.LabelProblem = false, "no dose bag has the id "+req.Scan.BagID
-			default:
+			case err != nil:
 				return err
+			case found:
+				bagRowID = &bag.ID
+			default:
+				f.LabelAuthentic, f.LabelProblem = false, "no dose bag has the id "+req.Scan.BagID
 			}
 		} else if f.LabelAuthentic {
 			f.LabelAuthentic, f.LabelProblem = false, "the scanned code names no dose bag"
@@ -76,7 +79,10 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		if req.Witness.Authenticated {
 			row.WitnessID = &req.Witness.UserID
 		}
-		if err := t.db.Create(&row).Error; err != nil {
+		var err error
+		row.ID, err = t.insertReturningID(insertVerificationQuery, row.DoseBagID, row.PatientID, row.Wristband, row.Code,
+			row.CodeKind, row.Pass, row.Checks, row.Failed, row.NurseID, row.WitnessID, row.Ward, row.VerifiedAt)
+		if err != nil {
 			return fmt.Errorf("store verification: %w", err)
 		}
 		out = domain.Verification{ID: row.ID, Pass: verdict.Pass, Checks: verdict.Checks, CodeKind: row.CodeKind, VerifiedAt: t.now}
@@ -102,42 +108,8 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 	return out, err
 }
 
-// bedsideFacts reads what the checks look at in one query: the current specification, the
-// patient wearing the wristband (their latest weight, whether they were infused) and, when a
-// bag was found, its owner's MRN, lot, custody (dispatched, received, open excursion),
-// infusion, current print serial and the lot's exceptional-release signatures for the bag's
-// patient, one a row. The bag is locked already, and this query starts after the lock was
-// granted, so it sees every scan, print and infusion committed before then.
-func (s *Store) bedsideFacts(t *tx, mrn string, bagRowID *int64, bag doseBagRow, scan domain.CustodyScan, f *domain.BedsideFacts) error {
-	var rows []struct {
-		SpecVersion     *int
-		ID              *int64
-		SubjectID       *string
-		MRN             *string `gorm:"column:mrn"`
-		Name            *string
-		DateOfBirth     *string
-		Arm             *string
-		EnrolledAt      *time.Time
-		ChainOfIdentity *string
-		WeightKg        *float64
-		PatientInfused  bool
-		OwnerMRN        *string
-		LotNumber       *string
-		LotStatus       *string
-		LotExpiresAt    *time.Time
-		Dispatched      bool
-		Received        bool
-		OpenExcursion   bool
-		BagInfused      bool
-		PrintSerial     *int64
-		SignAction      *string
-		SignUserID      *int64
-	}
-	var bagID int64 // 0 names no bag
-	if bagRowID != nil {
-		bagID = *bagRowID
-	}
-	err := t.db.Raw(`SELECT sv.version AS spec_version,
+// bedsideFactsQuery: see bedsideFacts.
+var bedsideFactsQuery = newSQLQuery(`SELECT sv.version AS spec_version,
 			p.id, p.subject_id, p.mrn, p.name, p.date_of_birth, p.arm, p.enrolled_at, p.chain_of_identity,
 			(SELECT w.weight_kg FROM patient_weights w WHERE w.patient_id = p.id ORDER BY w.id DESC LIMIT 1) AS weight_kg,
 			EXISTS (SELECT 1 FROM infusions i WHERE i.patient_id = p.id) AS patient_infused,
@@ -156,43 +128,92 @@ func (s *Store) bedsideFacts(t *tx, mrn string, bagRowID *int64, bag doseBagRow,
 			LEFT JOIN dose_bags b ON b.id = ?
 			LEFT JOIN patients o ON o.id = b.patient_id
 			LEFT JOIN lots l ON l.id = b.lot_id
-			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)`,
-		domain.ScanDispatch, domain.ScanReceive, mrn, bagID,
-		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)).Scan(&rows).Error
+			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)`)
+
+// bedsideFacts reads what the checks look at in one query: the current specification, the
+// patient wearing the wristband (their latest weight, whether they were infused) and, when a
+// bag was found, its owner's MRN, lot, custody (dispatched, received, open excursion),
+// infusion, current print serial and the lot's exceptional-release signatures for the bag's
+// patient, one a row. The bag is locked already, and this query starts after the lock was
+// granted, so it sees every scan, print and infusion committed before then.
+func (s *Store) bedsideFacts(t *tx, mrn string, bagRowID *int64, bag doseBagRow, scan domain.CustodyScan, f *domain.BedsideFacts) error {
+	type factsRow struct {
+		SpecVersion     sql.NullInt64
+		ID              sql.NullInt64
+		SubjectID       sql.NullString
+		MRN             sql.NullString
+		Name            sql.NullString
+		DateOfBirth     sql.NullString
+		Arm             sql.NullString
+		EnrolledAt      sql.NullTime
+		ChainOfIdentity sql.NullString
+		WeightKg        sql.NullFloat64
+		PatientInfused  bool
+		OwnerMRN        sql.NullString
+		LotNumber       sql.NullString
+		LotStatus       sql.NullString
+		LotExpiresAt    sql.NullTime
+		Dispatched      bool
+		Received        bool
+		OpenExcursion   bool
+		BagInfused      bool
+		PrintSerial     sql.NullInt64
+		SignAction      sql.NullString
+		SignUserID      sql.NullInt64
+	}
+	var bagID int64 // 0 names no bag
+	if bagRowID != nil {
+		bagID = *bagRowID
+	}
+	res, err := t.queryRaw(bedsideFactsQuery, domain.ScanDispatch, domain.ScanReceive, mrn, bagID,
+		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician))
 	if err != nil {
 		return fmt.Errorf("read the facts of the verification: %w", err)
 	}
-	if len(rows) == 0 || rows[0].SpecVersion == nil {
+	var rows []factsRow
+	for res.Next() {
+		var r factsRow
+		if err := res.Scan(&r.SpecVersion, &r.ID, &r.SubjectID, &r.MRN, &r.Name, &r.DateOfBirth, &r.Arm, &r.EnrolledAt,
+			&r.ChainOfIdentity, &r.WeightKg, &r.PatientInfused, &r.OwnerMRN, &r.LotNumber, &r.LotStatus, &r.LotExpiresAt,
+			&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID); err != nil {
+			res.Close()
+			return fmt.Errorf("read the facts of the verification: %w", err)
+		}
+		rows = append(rows, r)
+	}
+	if err := res.Err(); err != nil {
+		res.Close()
+		return fmt.Errorf("read the facts of the verification: %w", err)
+	}
+	if err := res.Close(); err != nil {
+		return fmt.Errorf("read the facts of the verification: %w", err)
+	}
+	if len(rows) == 0 || !rows[0].SpecVersion.Valid {
 		return classify(fmt.Errorf("read specification: %w", gorm.ErrRecordNotFound))
 	}
 	r := rows[0]
-	spec, err := s.specForVersion(t.db, *r.SpecVersion)
+	spec, err := s.specForVersion(t.db, int(r.SpecVersion.Int64))
 	if err != nil {
 		return err
 	}
 	f.Protocol = spec.Protocol()
-	str := func(p *string) string {
-		if p == nil {
-			return ""
-		}
-		return *p
-	}
-	if r.ID != nil {
-		if r.WeightKg == nil {
+	str := func(p sql.NullString) string { return p.String }
+	if r.ID.Valid {
+		if !r.WeightKg.Valid {
 			return classify(fmt.Errorf("read weight: %w", gorm.ErrRecordNotFound))
 		}
-		pr := patientRow{ID: *r.ID, SubjectID: str(r.SubjectID), MRN: str(r.MRN), Name: str(r.Name), DateOfBirth: str(r.DateOfBirth),
+		pr := patientRow{ID: r.ID.Int64, SubjectID: str(r.SubjectID), MRN: str(r.MRN), Name: str(r.Name), DateOfBirth: str(r.DateOfBirth),
 			Arm: str(r.Arm), ChainOfIdentity: str(r.ChainOfIdentity)}
-		if r.EnrolledAt != nil {
-			pr.EnrolledAt = *r.EnrolledAt
+		if r.EnrolledAt.Valid {
+			pr.EnrolledAt = r.EnrolledAt.Time
 		}
-		p := pr.toDomain(*r.WeightKg)
+		p := pr.toDomain(r.WeightKg.Float64)
 		f.Patient, f.PatientInfused = &p, r.PatientInfused
 	}
 	if bagRowID == nil {
 		return nil
 	}
-	if r.LotStatus == nil || r.LotExpiresAt == nil {
+	if !r.LotStatus.Valid || !r.LotExpiresAt.Valid {
 		return fmt.Errorf("read the bag's lot: %w", gorm.ErrRecordNotFound)
 	}
 	labelMRN := str(r.OwnerMRN) // a typed or ISBT-scanned id carries no MRN: the bag's record does
@@ -203,8 +224,8 @@ func (s *Store) bedsideFacts(t *tx, mrn string, bagRowID *int64, bag doseBagRow,
 		ViableCells: bag.ViableCells, Dispatched: r.Dispatched, Received: r.Received, OpenExcursion: r.OpenExcursion, Infused: r.BagInfused}
 	if f.LabelAuthentic && scan.PrintSerial > 0 {
 		var current int64
-		if r.PrintSerial != nil {
-			current = *r.PrintSerial
+		if r.PrintSerial.Valid {
+			current = r.PrintSerial.Int64
 		}
 		if current != scan.PrintSerial {
 			f.LabelAuthentic, f.LabelProblem = false, fmt.Sprintf("this is print %d, but print %d replaced it", scan.PrintSerial, current)
@@ -212,11 +233,11 @@ func (s *Store) bedsideFacts(t *tx, mrn string, bagRowID *int64, bag doseBagRow,
 	}
 	var sigs []domain.Signature
 	for _, r := range rows {
-		if r.SignAction != nil && r.SignUserID != nil {
-			sigs = append(sigs, domain.Signature{Action: domain.SignatureAction(*r.SignAction), UserID: *r.SignUserID, PatientID: bag.PatientID})
+		if r.SignAction.Valid && r.SignUserID.Valid {
+			sigs = append(sigs, domain.Signature{Action: domain.SignatureAction(r.SignAction.String), UserID: r.SignUserID.Int64, PatientID: bag.PatientID})
 		}
 	}
-	f.Lot = &domain.LotFacts{LotNumber: str(r.LotNumber), Status: *r.LotStatus, ExpiresAt: *r.LotExpiresAt}
+	f.Lot = &domain.LotFacts{LotNumber: str(r.LotNumber), Status: r.LotStatus.String, ExpiresAt: r.LotExpiresAt.Time}
 	for _, pid := range domain.ExceptionalPatients(sigs) {
 		if pid == bag.PatientID {
 			f.Lot.ExceptionalForPatientID = pid

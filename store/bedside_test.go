@@ -348,3 +348,43 @@ func TestRecordScanReadsEveryFact(t *testing.T) {
 		mustVerify(t, st)
 	})
 }
+
+// A scan naming no known bag, and a wristband naming no patient, are read as such by the
+// verification's and the custody scan's queries (database/sql, not gorm) on both backends.
+// A refused scan is still recorded.
+func TestUnknownBagAndPatient(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		b := preparedBag(t, st)
+		const unknown = "W9999269999990000000Z"
+		v := b.verify(t, "MRN0001", domain.CustodyScan{Code: unknown, CodeKind: domain.CodeManual, BagID: unknown})
+		if v.Pass || v.DoseBagID != 0 || v.PatientID != b.patient.ID || !failedWith(v, "no dose bag has the id "+unknown) {
+			t.Fatalf("unknown bag: %+v", v)
+		}
+		b.scan(t, domain.ScanDispatch, 5)
+		b.scan(t, domain.ScanReceive, 5)
+		v = b.verify(t, "MRN9999", domain.CustodyScan{})
+		if v.Pass || v.PatientID != 0 || v.DoseBagID != b.bag.ID {
+			t.Fatalf("unknown wristband: %+v", v)
+		}
+		if v = b.verify(t, "MRN0001", domain.CustodyScan{}); !v.Pass {
+			t.Fatalf("the right bag and patient: %+v", v)
+		}
+		c := 5.0
+		ev, err := st.RecordScan(ctx, b.pharm, domain.CustodyScan{Kind: domain.ScanDispatch, Code: unknown, CodeKind: domain.CodeManual,
+			BagID: unknown, Location: "ICU", TemperatureC: &c})
+		if domain.ErrorCode(err) != domain.ENotFound || ev.ID == 0 || ev.Accepted || ev.DoseBagID != 0 {
+			t.Fatalf("scan of an unknown bag: %+v, %v", ev, err)
+		}
+		mustVerify(t, st)
+	})
+}
+
+func failedWith(v domain.Verification, message string) bool {
+	for _, c := range v.Checks {
+		if !c.Pass && strings.Contains(c.Message, message) {
+			return true
+		}
+	}
+	return false
+}

@@ -2,12 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"cordtrace/domain"
 )
@@ -68,20 +68,19 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 		case sc.BagID == "":
 			refuse(domain.ERuleViolated, "the scanned code names no dose bag: scan the bag's QR code")
 		default:
-			err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Where("bag_id = ?", sc.BagID).Take(&bag).Error
+			var err error
+			bag, found, err = t.lockBag(sc.BagID)
 			switch {
-			case errors.Is(err, gorm.ErrRecordNotFound):
-				refuse(domain.ENotFound, "no dose bag has the id %s: check the label", sc.BagID)
 			case err != nil:
 				return err
-			default:
-				found = true
+			case !found:
+				refuse(domain.ENotFound, "no dose bag has the id %s: check the label", sc.BagID)
 			}
 		}
 		var facts scanFacts
 		if found {
 			var err error
-			if facts, err = readScanFacts(t.db, bag.ID); err != nil {
+			if facts, err = readScanFacts(t, bag.ID); err != nil {
 				return err
 			}
 			checkBagForScan(t, bag, facts, sc, target, refuse)
@@ -109,7 +108,10 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 				return err
 			}
 		}
-		if err := t.db.Create(&row).Error; err != nil {
+		var err error
+		row.ID, err = t.insertReturningID(insertScanQuery, row.Kind, row.DoseBagID, row.Code, row.CodeKind, row.Location,
+			row.TemperatureC, row.Excursion, row.Accepted, row.Refusal, row.FromUser, row.ScannedBy, row.ScannedAt)
+		if err != nil {
 			return fmt.Errorf("record scan: %w", err)
 		}
 		ev = domain.CustodyEvent{ID: row.ID, Kind: row.Kind, BagID: sc.BagID, CodeKind: row.CodeKind, Location: row.Location,
@@ -141,22 +143,43 @@ type scanFacts struct {
 // readScanFacts reads the bag's lot, current print serial, last accepted scan and the current
 // specification's version in one query. The bag is locked already, and this query starts
 // after the lock was granted, so it sees every scan and print committed before then.
-func readScanFacts(db *gorm.DB, bagID int64) (scanFacts, error) {
-	var rows []scanFacts
-	err := db.Raw(`SELECT l.lot_number, l.status AS lot_status,
-			(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.entity_type = 'dose_bag' AND lp.entity_id = b.id) AS print_serial,
-			(SELECT c.scanned_by FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted ORDER BY c.id DESC LIMIT 1) AS last_scanned_by,
-			(SELECT MAX(sv.version) FROM spec_versions sv) AS spec_version
-		FROM dose_bags b JOIN lots l ON l.id = b.lot_id
-		WHERE b.id = ?`, bagID).Scan(&rows).Error
-	if err == nil && len(rows) == 0 {
-		err = gorm.ErrRecordNotFound
-	}
+func readScanFacts(t *tx, bagID int64) (scanFacts, error) {
+	rows, err := t.queryRaw(scanFactsQuery, bagID)
 	if err != nil {
 		return scanFacts{}, fmt.Errorf("read the bag's lot, prints and custody: %w", err)
 	}
-	return rows[0], nil
+	defer rows.Close()
+	if !rows.Next() {
+		err := rows.Err()
+		if err == nil {
+			err = gorm.ErrRecordNotFound
+		}
+		return scanFacts{}, fmt.Errorf("read the bag's lot, prints and custody: %w", err)
+	}
+	var f scanFacts
+	var printSerial, lastScannedBy, specVersion sql.NullInt64
+	if err := rows.Scan(&f.LotNumber, &f.LotStatus, &printSerial, &lastScannedBy, &specVersion); err != nil {
+		return scanFacts{}, fmt.Errorf("read the bag's lot, prints and custody: %w", err)
+	}
+	if err := rows.Close(); err != nil {
+		return scanFacts{}, fmt.Errorf("read the bag's lot, prints and custody: %w", err)
+	}
+	if printSerial.Valid {
+		f.PrintSerial = &printSerial.Int64
+	}
+	if lastScannedBy.Valid {
+		f.LastScannedBy = &lastScannedBy.Int64
+	}
+	f.SpecVersion = int(specVersion.Int64)
+	return f, nil
 }
+
+var scanFactsQuery = newSQLQuery(`SELECT l.lot_number, l.status,
+		(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.entity_type = 'dose_bag' AND lp.entity_id = b.id),
+		(SELECT c.scanned_by FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted ORDER BY c.id DESC LIMIT 1),
+		(SELECT MAX(sv.version) FROM spec_versions sv)
+	FROM dose_bags b JOIN lots l ON l.id = b.lot_id
+	WHERE b.id = ?`)
 
 // checkBagForScan applies the rules a scan of a known bag must pass, reporting the first that
 // fails through refuse.

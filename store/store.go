@@ -213,6 +213,7 @@ type tx struct {
 	// pipeline: statements queued by execAtEnd go with the COMMIT (PostgreSQL).
 	pipeline bool
 	atEnd    []endStatement
+	pg       bool // PostgreSQL: queryRaw uses $n placeholders
 }
 
 type endStatement struct {
@@ -337,7 +338,7 @@ func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, fn fu
 	}()
 	g := s.db.Session(&gorm.Session{Context: ctx, NewDB: true})
 	g.Statement.ConnPool = conn
-	t := &tx{db: g, now: s.now(), pipeline: true}
+	t := &tx{db: g, now: s.now(), pipeline: true, pg: true}
 	if err := fn(t); err != nil {
 		return err
 	}

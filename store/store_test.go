@@ -334,3 +334,62 @@ func sharedStores(t *testing.T, backend string, n int) []*store.Store {
 	}
 	return stores
 }
+
+// AuthenticatePair checks a witness's token with the nurse's in one query: the nurse's result
+// is Authenticate's, the witness's a check that keeps nothing alive and stands aside (Decided
+// false) when the nurse's fails or the witness's session is due for its keep-alive write.
+func TestAuthenticatePair(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			ctx := context.Background()
+			clk := newClock()
+			st := storetest.Open(t, b, store.Options{Now: clk.Now, SessionIdle: 15 * time.Minute})
+			for _, n := range []string{"nurse.a", "nurse.b"} {
+				if _, err := st.CreateUser(ctx, admin, newUser(n, domain.RoleNurse)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a, err := st.Login(ctx, "nurse.a", "correct horse battery", "r1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := st.Login(ctx, "nurse.b", "correct horse battery", "r2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, err, wc := st.AuthenticatePair(ctx, a.Token, w.Token)
+			if err != nil || u.Username != "nurse.a" || !wc.Decided || wc.Err != nil || wc.User.Username != "nurse.b" ||
+				len(wc.User.Roles) != 1 || wc.User.Roles[0] != domain.RoleNurse {
+				t.Fatalf("pair = %+v, %v, %+v", u, err, wc)
+			}
+			// The same token as both: both the same user (the bedside check refuses that witness).
+			u, err, wc = st.AuthenticatePair(ctx, a.Token, a.Token)
+			if err != nil || !wc.Decided || wc.Err != nil || wc.User.ID != u.ID {
+				t.Fatalf("same token twice = %+v, %v, %+v", u, err, wc)
+			}
+			if _, err, wc = st.AuthenticatePair(ctx, a.Token, "forged"); err != nil || !wc.Decided || domain.ErrorCode(wc.Err) != domain.EUnauthenticated {
+				t.Fatalf("forged witness token: %v, %+v", err, wc)
+			}
+			if _, err, wc = st.AuthenticatePair(ctx, "forged", w.Token); domain.ErrorCode(err) != domain.EUnauthenticated || wc.Decided {
+				t.Fatalf("forged nurse token: %v, %+v", err, wc)
+			}
+			// Past the keep-alive interval the witness's session is not decided (its keep-alive
+			// write belongs to its use), while the nurse's is kept alive.
+			clk.Advance(14 * time.Minute)
+			if _, err, wc = st.AuthenticatePair(ctx, a.Token, w.Token); err != nil || wc.Decided {
+				t.Fatalf("stale witness session: %v, %+v", err, wc)
+			}
+			clk.Advance(2 * time.Minute) // the witness's session was not kept alive: 16 idle minutes
+			if _, err, wc = st.AuthenticatePair(ctx, a.Token, w.Token); err != nil || !wc.Decided ||
+				!strings.Contains(domain.ErrorMessage(wc.Err), "without activity") {
+				t.Fatalf("idle witness session: %v, %+v", err, wc)
+			}
+			if err := st.Logout(ctx, domain.Actor{UserID: a.User.ID, FullName: "x"}, a.Token); err != nil {
+				t.Fatal(err)
+			}
+			if _, err, _ = st.AuthenticatePair(ctx, a.Token, ""); domain.ErrorCode(err) != domain.EUnauthenticated {
+				t.Fatalf("after logout: %v", err)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -209,58 +210,112 @@ const touchEvery = 30 * time.Second
 
 var errSessionInvalid = domain.Errorf(domain.EUnauthenticated, "you are not logged in, or your session has ended; log in again")
 
+// authQuery reads the sessions of up to two token hashes (the same one twice when there is
+// one), with their users and roles.
+var authQuery = newSQLQuery(`SELECT s.token_hash, s.id, s.last_seen_at, u.id, u.username, u.full_name,
+	u.password_hash, u.failed_logins, u.locked_until, u.created_at, r.role
+	FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN user_roles r ON r.user_id = u.id
+	WHERE s.token_hash IN (?, ?) AND s.ended_at IS NULL`)
+
 // Authenticate returns the user behind token and keeps the session alive.
 func (s *Store) Authenticate(ctx context.Context, token string) (domain.User, error) {
+	u, err, _ := s.AuthenticatePair(ctx, token, "")
+	return u, err
+}
+
+// AuthenticatePair checks two session tokens in one query (the nurse's and the witness's at the
+// bedside). token is authenticated as by Authenticate; other only checked (domain.SessionCheck).
+func (s *Store) AuthenticatePair(ctx context.Context, token, other string) (domain.User, error, domain.SessionCheck) {
 	if token == "" {
-		return domain.User{}, errSessionInvalid
+		return domain.User{}, errSessionInvalid, domain.SessionCheck{}
 	}
 	now := s.now()
-	// One query for the session, its user and their roles: this runs on every request.
-	var rows []struct {
-		SessionID    int64
-		LastSeenAt   time.Time
-		UserID       int64
-		Username     string
-		FullName     string
-		PasswordHash string
-		FailedLogins int
-		LockedUntil  *time.Time
-		CreatedAt    time.Time
-		Role         *string
+	hash, otherHash := tokenHash(token), ""
+	if other != "" {
+		otherHash = tokenHash(other)
 	}
-	err := s.read(ctx).Raw(`SELECT s.id AS session_id, s.last_seen_at, u.id AS user_id, u.username, u.full_name,
-		u.password_hash, u.failed_logins, u.locked_until, u.created_at, r.role
-		FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN user_roles r ON r.user_id = u.id
-		WHERE s.token_hash = ? AND s.ended_at IS NULL`, tokenHash(token)).Scan(&rows).Error
+	// One query for the sessions, their users and roles: this runs on every request.
+	q2 := otherHash
+	if q2 == "" {
+		q2 = hash
+	}
+	rows, err := s.queryRaw(ctx, authQuery, hash, q2)
 	if err != nil {
-		return domain.User{}, classify(fmt.Errorf("read session: %w", err))
+		err = classify(fmt.Errorf("read session: %w", err))
+		return domain.User{}, err, domain.SessionCheck{}
 	}
-	if len(rows) == 0 {
-		return domain.User{}, errSessionInvalid
+	type found struct {
+		sessionID int64
+		lastSeen  time.Time
+		user      userRow
 	}
-	first := rows[0]
-	sess := sessionRow{ID: first.SessionID, UserID: first.UserID, LastSeenAt: first.LastSeenAt}
-	if domain.SessionExpired(sess.LastSeenAt, now, s.opts.SessionIdle) {
-		return domain.User{}, domain.Errorf(domain.EUnauthenticated,
-			"your session ended after %d minutes without activity; log in again", int(s.opts.SessionIdle.Minutes()))
-	}
-	ur := userRow{ID: first.UserID, Username: first.Username, FullName: first.FullName, PasswordHash: first.PasswordHash,
-		FailedLogins: first.FailedLogins, LockedUntil: first.LockedUntil, CreatedAt: first.CreatedAt}
-	for _, r := range rows {
-		if r.Role != nil {
-			ur.Roles = append(ur.Roles, userRoleRow{UserID: ur.ID, Role: *r.Role})
+	sessions := map[string]*found{}
+	for rows.Next() {
+		var h string
+		var f found
+		var lockedUntil sql.NullTime
+		var role sql.NullString
+		if err := rows.Scan(&h, &f.sessionID, &f.lastSeen, &f.user.ID, &f.user.Username, &f.user.FullName, &f.user.PasswordHash,
+			&f.user.FailedLogins, &lockedUntil, &f.user.CreatedAt, &role); err != nil {
+			rows.Close()
+			err = classify(fmt.Errorf("read session: %w", err))
+			return domain.User{}, err, domain.SessionCheck{}
+		}
+		cur := sessions[h]
+		if cur == nil {
+			if lockedUntil.Valid {
+				t := lockedUntil.Time
+				f.user.LockedUntil = &t
+			}
+			cur = &f
+			sessions[h] = cur
+		}
+		if role.Valid {
+			cur.user.Roles = append(cur.user.Roles, userRoleRow{UserID: cur.user.ID, Role: role.String})
 		}
 	}
-	u := ur.toDomain()
-	if now.Sub(sess.LastSeenAt) > touchEvery {
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		err = classify(fmt.Errorf("read session: %w", err))
+		return domain.User{}, err, domain.SessionCheck{}
+	}
+	if err := rows.Close(); err != nil {
+		err = classify(fmt.Errorf("read session: %w", err))
+		return domain.User{}, err, domain.SessionCheck{}
+	}
+	expired := func(f *found) error {
+		if f == nil {
+			return errSessionInvalid
+		}
+		if domain.SessionExpired(f.lastSeen, now, s.opts.SessionIdle) {
+			return domain.Errorf(domain.EUnauthenticated,
+				"your session ended after %d minutes without activity; log in again", int(s.opts.SessionIdle.Minutes()))
+		}
+		return nil
+	}
+	f := sessions[hash]
+	if err := expired(f); err != nil {
+		return domain.User{}, err, domain.SessionCheck{}
+	}
+	if now.Sub(f.lastSeen) > touchEvery {
 		// A conditional update: of two requests racing here, one writes and neither waits.
 		if err := s.read(ctx).Model(&sessionRow{}).
-			Where("id = ? AND last_seen_at < ?", sess.ID, now.Add(-touchEvery)).
+			Where("id = ? AND last_seen_at < ?", f.sessionID, now.Add(-touchEvery)).
 			Update("last_seen_at", now).Error; err != nil {
-			return domain.User{}, classify(fmt.Errorf("touch session: %w", err))
+			return domain.User{}, classify(fmt.Errorf("touch session: %w", err)), domain.SessionCheck{}
+		}
+		f.lastSeen = now
+	}
+	var oc domain.SessionCheck
+	if other != "" {
+		of := sessions[otherHash]
+		if err := expired(of); err != nil {
+			oc = domain.SessionCheck{Err: err, Decided: true}
+		} else if now.Sub(of.lastSeen) <= touchEvery {
+			oc = domain.SessionCheck{User: of.user.toDomain(), Decided: true}
 		}
 	}
-	return u, nil
+	return f.user.toDomain(), nil, oc
 }
 
 // Logout ends the session of token.
