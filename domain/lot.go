@@ -107,6 +107,9 @@ const (
 	BagDiscarded  DoseBagStatus = "discarded"
 )
 
+// LiveBagStatuses are the states in which a dose bag may still reach its patient.
+var LiveBagStatuses = []DoseBagStatus{BagPrepared, BagDispatched, BagReceived, BagVerified}
+
 // A bag can be returned once it has left the pharmacy and discarded at any point before
 // infusion (expiry, excursion, recall). A failed bedside verification leaves a received bag
 // received, so a second, passing verification may follow; a verified bag may be verified again.

@@ -3,6 +3,7 @@ package domain
 import (
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -182,8 +183,8 @@ type PatientDetail struct {
 }
 
 // CanOrder says whether a dose may be ordered for the patient now, and if not, why, in words
-// for the physician: the rules OrderDose applies (arm, one infusion, one open order), so that
-// the page does not offer what the store would refuse. The store still decides.
+// for the physician: the rules OrderDose applies (arm, one infusion, one open order, no bag on
+// its way), so that the page does not offer what the store would refuse. The store still decides.
 func (d PatientDetail) CanOrder() (bool, string) {
 	switch {
 	case d.Arm != ArmHUCMSC:
@@ -192,6 +193,8 @@ func (d PatientDetail) CanOrder() (bool, string) {
 		return false, "Subject " + d.SubjectID + " has had their one infusion."
 	case d.Order != nil && d.Order.Status == "open":
 		return false, "A dose order is open: the pharmacy is preparing it."
+	case slices.Contains(LiveBagStatuses, d.BagStatus):
+		return false, "A dose bag for this subject is " + string(d.BagStatus) + ": return or discard it before ordering again."
 	}
 	return true, ""
 }

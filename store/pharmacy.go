@@ -102,6 +102,16 @@ func (s *Store) OrderDose(ctx context.Context, actor domain.Actor, patientID int
 		} else if infused {
 			return domain.Errorf(domain.ERuleViolated, "subject %s has already received their one infusion", p.SubjectID)
 		}
+		// One infusion per patient: while a bag of theirs may still be given, a second order
+		// would only thaw units for a bag the bedside must refuse. A returned or discarded bag
+		// does not count, so the dose can be ordered again.
+		var live int64
+		if err := t.db.Model(&doseBagRow{}).Where("patient_id = ? AND status IN ?", patientID, domain.LiveBagStatuses).Count(&live).Error; err != nil {
+			return err
+		}
+		if live > 0 {
+			return domain.Errorf(domain.EConflict, "subject %s already has a dose bag on its way (prepared, dispatched, received or verified); return or discard it before ordering again", p.SubjectID)
+		}
 		spec, err := currentSpec(t.db)
 		if err != nil {
 			return err

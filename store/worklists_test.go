@@ -69,6 +69,10 @@ func TestPharmacyWorklists(t *testing.T) {
 		if waiting, err = st.OpenDoseOrders(ctx); err != nil || len(waiting) != 0 {
 			t.Fatalf("after filling, orders waiting = %+v %v", waiting, err)
 		}
+		// One infusion per patient: no second order while the bag may still be given.
+		if _, err := st.OrderDose(ctx, actorFor(doc, domain.RolePhysician), p.ID); domain.ErrorCode(err) != domain.EConflict {
+			t.Fatalf("a second order while the bag is prepared: %v, want a conflict", err)
+		}
 		if avail, err = st.AvailableUnits(ctx); err != nil || len(avail) != 1 || avail[0].ID != units[2].ID {
 			t.Fatalf("after thawing two, available = %+v %v", avail, err)
 		}
