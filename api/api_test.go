@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -126,22 +125,7 @@ func (ts *testServer) do(method, path, token string, body any) response {
 	default:
 		reqBody, _ = json.Marshal(b)
 	}
-	req, err := http.NewRequest(method, ts.url+path, bytes.NewReader(reqBody))
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	checkAgainstOpenAPI(ts.t, req, reqBody, res, b)
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	return ts.raw(method, path, token, reqBody, false)
 }
 
 func (ts *testServer) login(username, password string) string {

@@ -3,8 +3,6 @@ package api_test
 import (
 	"bytes"
 	"fmt"
-	"image"
-	"image/draw"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,8 +10,6 @@ import (
 	"time"
 
 	"github.com/ledongthuc/pdf"
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"cordtrace/domain"
 	"cordtrace/labels"
@@ -60,36 +56,13 @@ func releasedLot(t *testing.T, ts *testServer, admin, prefix string) (string, []
 // patient block is not needed: the two QR boxes are tried in turn.
 func scanQR(t *testing.T, png []byte) string {
 	t.Helper()
-	img, _, err := image.Decode(bytes.NewReader(png))
+	code, err := labels.ReadQR(png)
 	if err != nil {
-		t.Fatal(err)
+		path := filepath.Join(os.TempDir(), "cordtrace-unscannable.png")
+		os.WriteFile(path, png, 0o644)
+		t.Fatalf("QR: %v (label saved as %s)", err, path)
 	}
-	var firstErr error
-	for _, l := range []labels.Layout{labels.DoseBagLayout(labels.Content{QR: "x"}), labels.UnitLayout(labels.Content{QR: "x"})} {
-		for _, e := range l.Elements {
-			if e.Kind != labels.ElemQR {
-				continue
-			}
-			mm := func(v float64) int { return int(v / 25.4 * labels.PNGDPI) }
-			pad := mm(3)
-			box := image.Rect(mm(e.X), mm(e.Y), mm(e.X+e.W), mm(e.Y+e.H))
-			aimed := image.NewGray(image.Rect(0, 0, box.Dx()+2*pad, box.Dy()+2*pad))
-			draw.Draw(aimed, aimed.Bounds(), image.White, image.Point{}, draw.Src)
-			draw.Draw(aimed, box.Sub(box.Min).Add(image.Pt(pad, pad)), img, box.Min, draw.Src)
-			bmp, _ := gozxing.NewBinaryBitmapFromImage(aimed)
-			res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
-			if err == nil {
-				return res.GetText()
-			}
-			if firstErr == nil {
-				firstErr = err
-			}
-		}
-	}
-	path := filepath.Join(os.TempDir(), "cordtrace-unscannable.png")
-	os.WriteFile(path, png, 0o644)
-	t.Fatalf("QR: %v (label saved as %s)", firstErr, path)
-	return ""
+	return code
 }
 
 func TestDoseOrderBagAndLabel(t *testing.T) {

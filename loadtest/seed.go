@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"cordtrace/labels"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -247,7 +248,7 @@ func (s *site) preparedBag(ctx context.Context, c *client, i int, forBedside boo
 	if forBedside {
 		var png []byte
 		if png, err = c.get(ctx, fmt.Sprintf("/api/v1/dose-bags/%d/label.png", b.id), s.pharmacist); err == nil {
-			b.code, err = scanPNG(png)
+			b.code, err = labels.ReadQR(png)
 		}
 	} else {
 		var zpl []byte

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"slices"
 
 	"gorm.io/gorm"
 
@@ -53,15 +55,26 @@ func (s *Store) AvailableUnits(ctx context.Context) ([]domain.AvailableUnit, err
 	if err := db.Where("status = ? AND expires_at > ?", domain.LotReleased, s.now()).Order("expires_at, id").Find(&lots).Error; err != nil {
 		return nil, classify(err)
 	}
-	out := []domain.AvailableUnit{}
-	for _, l := range lots {
-		var units []unitRow
-		if err := db.Where("lot_id = ? AND status = ?", l.ID, domain.UnitAvailable).Order("unit_id").Find(&units).Error; err != nil {
-			return nil, classify(err)
-		}
-		for _, u := range units {
-			out = append(out, domain.AvailableUnit{Unit: u.toDomain(), LotNumber: l.LotNumber, LotExpiresAt: l.ExpiresAt.UTC()})
-		}
+	if len(lots) == 0 {
+		return []domain.AvailableUnit{}, nil
 	}
+	byID := make(map[int64]lotRow, len(lots))
+	ids := make([]int64, len(lots))
+	for i, l := range lots {
+		byID[l.ID], ids[i] = l, l.ID
+	}
+	var units []unitRow
+	if err := db.Where("lot_id IN ? AND status = ?", ids, domain.UnitAvailable).Order("unit_id").Find(&units).Error; err != nil {
+		return nil, classify(err)
+	}
+	out := make([]domain.AvailableUnit, len(units))
+	for i, u := range units {
+		l := byID[u.LotID]
+		out[i] = domain.AvailableUnit{Unit: u.toDomain(), LotNumber: l.LotNumber, LotExpiresAt: l.ExpiresAt.UTC()}
+	}
+	// Soonest-expiring lot first (as the lots were read), then by unit id within the lot.
+	slices.SortStableFunc(out, func(a, b domain.AvailableUnit) int {
+		return cmp.Or(a.LotExpiresAt.Compare(b.LotExpiresAt), cmp.Compare(a.LotID, b.LotID))
+	})
 	return out, nil
 }

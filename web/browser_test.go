@@ -1,12 +1,8 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/draw"
-	_ "image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,15 +21,12 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"cordtrace/api"
 	"cordtrace/domain"
 	"cordtrace/labels"
 	"cordtrace/store"
 	"cordtrace/store/storetest"
-	"cordtrace/web"
 )
 
 // Widths every page is checked and photographed at: a phone and a desktop.
@@ -94,11 +88,7 @@ func newSite(t *testing.T, backend string) *site {
 	}
 	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st,
 		Bedside: st, Safety: st, Trace: st, Ping: st.Ping}, api.Config{Logger: slog.New(slog.DiscardHandler)})
-	pages, err := web.Parse()
-	if err != nil {
-		t.Fatal(err)
-	}
-	web.Register(srv.Echo(), pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st}, api.SessionCookie, false)
+	registerPages(t, srv.Echo(), st)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	s := &site{url: hs.URL, store: st, users: map[string]domain.User{}}
@@ -369,27 +359,11 @@ func (b *browser) labelCode(path string) string {
 
 func decodeLabelQR(t *testing.T, png []byte) string {
 	t.Helper()
-	img, _, err := image.Decode(bytes.NewReader(png))
+	code, err := labels.ReadQR(png)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range labels.DoseBagLayout(labels.Content{QR: "x"}).Elements {
-		if e.Kind != labels.ElemQR {
-			continue
-		}
-		mm := func(v float64) int { return int(v / 25.4 * labels.PNGDPI) }
-		pad := mm(3)
-		box := image.Rect(mm(e.X), mm(e.Y), mm(e.X+e.W), mm(e.Y+e.H))
-		aimed := image.NewGray(image.Rect(0, 0, box.Dx()+2*pad, box.Dy()+2*pad))
-		draw.Draw(aimed, aimed.Bounds(), image.White, image.Point{}, draw.Src)
-		draw.Draw(aimed, box.Sub(box.Min).Add(image.Pt(pad, pad)), img, box.Min, draw.Src)
-		bmp, _ := gozxing.NewBinaryBitmapFromImage(aimed)
-		if res, err := zxqr.NewQRCodeReader().Decode(bmp, nil); err == nil {
-			return res.GetText()
-		}
-	}
-	t.Fatal("no QR code could be read from the label")
-	return ""
+	return code
 }
 
 // scanInto types a scanned code into a field the way a keyboard-wedge scanner does: the
@@ -464,7 +438,7 @@ func TestBrowserJourney(t *testing.T) {
 	var fill chromedp.Tasks
 	for _, n := range markers {
 		v := "99.1"
-		if name := n.AttributeValue("name"); !slicesContains([]string{"markers.CD73", "markers.CD90", "markers.CD105"}, name) {
+		if name := n.AttributeValue("name"); !slices.Contains([]string{"markers.CD73", "markers.CD90", "markers.CD105"}, name) {
 			v = "0.5"
 		}
 		fill = append(fill, chromedp.SendKeys(`form[data-test="phenotype"] input[name="`+n.AttributeValue("name")+`"]`, v))
@@ -672,15 +646,6 @@ func TestBrowserSessionEnd(t *testing.T) {
 	}
 	b.run(chromedp.SendKeys(`input[name="username"]`, "rn.dee"), chromedp.SendKeys(`input[name="password"]`, password+"\r"), chromedp.WaitVisible("#bedside"))
 	b.shot("00-session-ended-back-to-bedside")
-}
-
-func slicesContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // The physician's journey, in a real browser: land on the patients, enrol one through the

@@ -5,18 +5,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"cordtrace/domain"
 	"cordtrace/store"
 	"cordtrace/store/storetest"
-	"cordtrace/web"
 )
 
 // Each dashboard opens for the roles the permission table gives it and is refused (403) to
@@ -64,14 +60,7 @@ func TestDashboardsFollowThePermissionTable(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		pages, err := web.Parse()
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := echo.New()
-		web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st}, "cordtrace_session", false)
-		srv := httptest.NewServer(e)
-		defer srv.Close()
+		srv := pagesServer(t, st)
 
 		perms := map[string]domain.Permission{"/dashboards/lab": domain.PermDashboardLab, "/dashboards/stock": domain.PermDashboardStock,
 			"/dashboards/compliance": domain.PermDashboardCompliance}

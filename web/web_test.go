@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"cordtrace/api"
 	"cordtrace/domain"
 	"cordtrace/store"
 	"cordtrace/store/storetest"
@@ -21,6 +22,26 @@ import (
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
+
+// registerPages adds the pages to e, every service served by st, as serve does.
+func registerPages(t *testing.T, e *echo.Echo, st *store.Store) {
+	t.Helper()
+	pages, err := web.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st}, api.SessionCookie, false)
+}
+
+// pagesServer serves the pages alone (no JSON API) on st, until the test ends.
+func pagesServer(t *testing.T, st *store.Store) *httptest.Server {
+	t.Helper()
+	e := echo.New()
+	registerPages(t, e, st)
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv
+}
 
 func TestLoginAndLotPages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
@@ -33,14 +54,7 @@ func TestLoginAndLotPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pages, err := web.Parse()
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := echo.New()
-		web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st}, "cordtrace_session", false)
-		srv := httptest.NewServer(e)
-		defer srv.Close()
+		srv := pagesServer(t, st)
 		jar, _ := cookiejar.New(nil)
 		client := &http.Client{Jar: jar}
 		get := func(path string) (int, string) {
@@ -100,14 +114,7 @@ func TestLoginAndLotPages(t *testing.T) {
 func TestPatientPagesOnlyForCarers(t *testing.T) {
 	st := storetest.Open(t, storetest.SQLite, store.Options{})
 	ctx := context.Background()
-	pages, err := web.Parse()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := echo.New()
-	web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st}, "cordtrace_session", false)
-	srv := httptest.NewServer(e)
-	defer srv.Close()
+	srv := pagesServer(t, st)
 	var doc domain.User
 	for _, role := range domain.AllRoles {
 		u, err := st.CreateUser(ctx, domain.Actor{FullName: "t"}, domain.NewUser{Username: "only." + string(role), FullName: "Only " + string(role), Password: "a good password", Roles: []domain.Role{role}})
