@@ -108,13 +108,7 @@ func runJourney(t *testing.T, backend string) *journey {
 		"manufactured_at": "2026-02-05T12:00:00Z", "expires_at": "2027-02-05T12:00:00Z"}), 201, "lot")
 	lotPath := fmt.Sprintf("/api/v1/lots/%d", int64(lot["id"].(float64)))
 	must(ts.do("POST", lotPath+"/quarantine", qc, nil), 200, "quarantine")
-	for _, body := range []map[string]any{
-		{"test": "viability", "value": 91.5}, {"test": "viable_cell_count", "value": 1.2e9},
-		{"test": "sterility", "result": "negative"}, {"test": "mycoplasma", "result": "not_detected"},
-		{"test": "endotoxin", "value": 0.12},
-		{"test": "phenotype", "markers": map[string]float64{"CD73": 99, "CD90": 99, "CD105": 99, "CD34": 0.4, "CD45": 0.6, "CD14": 0.3, "CD19": 0.2, "HLA-DR": 0.5}},
-		{"test": "bv2_potency", "analyte": "TNF-alpha", "baseline": []float64{100, 105, 95}, "lps": []float64{1000, 1050, 950}, "treated": []float64{500, 520, 480}},
-	} {
+	for _, body := range passingResults() {
 		must(ts.do("POST", lotPath+"/qc-results", qc, body), 201, "QC result")
 	}
 	must(ts.do("POST", lotPath+"/release", as("08:02", "qa.bob"), map[string]string{"password": "a good password"}), 200, "release")

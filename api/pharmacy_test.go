@@ -15,6 +15,17 @@ import (
 	"cordtrace/labels"
 )
 
+// passingResults are QC result bodies that meet every criterion of specification v1.
+func passingResults() []map[string]any {
+	return []map[string]any{
+		{"test": "viability", "value": 91.5}, {"test": "viable_cell_count", "value": 1.2e9},
+		{"test": "sterility", "result": "negative"}, {"test": "mycoplasma", "result": "not_detected"},
+		{"test": "endotoxin", "value": 0.12},
+		{"test": "phenotype", "markers": map[string]float64{"CD73": 99, "CD90": 99, "CD105": 99, "CD34": 0.4, "CD45": 0.6, "CD14": 0.3, "CD19": 0.2, "HLA-DR": 0.5}},
+		{"test": "bv2_potency", "analyte": "TNF-alpha", "baseline": []float64{100, 105, 95}, "lps": []float64{1000, 1050, 950}, "treated": []float64{500, 520, 480}},
+	}
+}
+
 // releasedLot makes a lot that passes every criterion, releases it and divides it into units;
 // it returns the lot path and the unit ids.
 func releasedLot(t *testing.T, ts *testServer, admin, prefix string) (string, []int64) {
@@ -27,13 +38,7 @@ func releasedLot(t *testing.T, ts *testServer, admin, prefix string) (string, []
 		"manufactured_at": now.Add(-48 * time.Hour), "expires_at": now.AddDate(1, 0, 0)}).json(t)
 	path := fmt.Sprintf("/api/v1/lots/%d", int64(lot["id"].(float64)))
 	ts.do("POST", path+"/quarantine", qc, nil)
-	for _, body := range []map[string]any{
-		{"test": "viability", "value": 91.5}, {"test": "viable_cell_count", "value": 1.2e9},
-		{"test": "sterility", "result": "negative"}, {"test": "mycoplasma", "result": "not_detected"},
-		{"test": "endotoxin", "value": 0.12},
-		{"test": "phenotype", "markers": map[string]float64{"CD73": 99, "CD90": 99, "CD105": 99, "CD34": 0.4, "CD45": 0.6, "CD14": 0.3, "CD19": 0.2, "HLA-DR": 0.5}},
-		{"test": "bv2_potency", "analyte": "TNF-alpha", "baseline": []float64{100, 105, 95}, "lps": []float64{1000, 1050, 950}, "treated": []float64{500, 520, 480}},
-	} {
+	for _, body := range passingResults() {
 		if r := ts.do("POST", path+"/qc-results", qc, body); r.status != 201 {
 			t.Fatalf("result: %d %s", r.status, r.body)
 		}

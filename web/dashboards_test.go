@@ -77,15 +77,7 @@ func TestDashboardsFollowThePermissionTable(t *testing.T) {
 			}
 			home, _ := io.ReadAll(res.Body)
 			res.Body.Close()
-			get := func(path string) (int, string) {
-				res, err := client.Get(srv.URL + path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer res.Body.Close()
-				b, _ := io.ReadAll(res.Body)
-				return res.StatusCode, string(b)
-			}
+			get := func(path string) (int, string) { return getPage(t, client, srv.URL+path) }
 			any := false
 			for path, perm := range perms {
 				_, err := domain.Authorize(users[role], perm)

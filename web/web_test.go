@@ -33,6 +33,18 @@ func registerPages(t *testing.T, e *echo.Echo, st *store.Store) {
 	web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st}, api.SessionCookie, false)
 }
 
+// getPage fetches a page as client, returning its status and body.
+func getPage(t *testing.T, client *http.Client, url string) (int, string) {
+	t.Helper()
+	res, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
 // pagesServer serves the pages alone (no JSON API) on st, until the test ends.
 func pagesServer(t *testing.T, st *store.Store) *httptest.Server {
 	t.Helper()
@@ -57,15 +69,7 @@ func TestLoginAndLotPages(t *testing.T) {
 		srv := pagesServer(t, st)
 		jar, _ := cookiejar.New(nil)
 		client := &http.Client{Jar: jar}
-		get := func(path string) (int, string) {
-			res, err := client.Get(srv.URL + path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			b, _ := io.ReadAll(res.Body)
-			return res.StatusCode, string(b)
-		}
+		get := func(path string) (int, string) { return getPage(t, client, srv.URL+path) }
 		if status, body := get("/lots"); status != 200 || !strings.Contains(body, "<h1>Log in</h1>") {
 			t.Fatalf("lots before login: %d", status)
 		}
