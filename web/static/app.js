@@ -219,10 +219,20 @@
 
   // scanSubmit records one scan and keeps the input focused for the next: a keyboard-wedge
   // scanner types the code and presses Enter, so the page must never need a mouse.
+  // A scanner can read one label twice in a blink: the same code again within a second is the
+  // same scan (SPEC §7), not a second dispatch to be refused.
+  let lastScan = { code: "", at: 0 };
+
   async function scanSubmit(form) {
     const input = form.querySelector('[name="code"]');
     const code = input.value.trim();
     if (!code) return;
+    const now = Date.now();
+    if (code === lastScan.code && now - lastScan.at < 1000) {
+      input.value = "";
+      return;
+    }
+    lastScan = { code, at: now };
     const b = formBody(form);
     const missing = ["place", "temperature_c"].find((n) => b[n] === undefined || b[n] === "");
     if (missing) {
@@ -243,8 +253,27 @@
     } else {
       li.className = "bad";
       li.textContent = when + " · REFUSED · " + (r.ok ? r.body.refusal : errorText(r));
+      beep();
     }
     document.getElementById("scan-results").prepend(li);
+  }
+
+  // beep sounds a refusal, so that a person looking at the bag rather than the screen hears it
+  // (SPEC §7: an audible and visible error).
+  let audio = null;
+  function beep() {
+    try {
+      audio = audio || new AudioContext();
+      const osc = audio.createOscillator();
+      osc.type = "square";
+      osc.frequency.value = 440;
+      osc.connect(audio.destination);
+      osc.start();
+      osc.stop(audio.currentTime + 0.4);
+      document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1);
+    } catch (e) {
+      // No sound on this device: the red line in the list still shows the refusal.
+    }
   }
 
   // ---------- bedside ----------
@@ -272,6 +301,7 @@
     const list = document.getElementById("verdict-checks");
     box.className = "verdict-box " + (v.pass ? "verdict-pass" : "verdict-stop");
     word.textContent = v.pass ? "PASS" : "STOP";
+    if (!v.pass) beep();
     list.replaceChildren();
     // The failed checks first, in plain words: they are what the nurse must act on.
     const checks = v.checks.slice().sort((a, b) => Number(a.pass) - Number(b.pass));
