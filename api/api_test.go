@@ -62,8 +62,15 @@ func newTestServerWith(t *testing.T, backend string, opts store.Options) *testSe
 
 // newTestServerConfig is newTestServerWith with server settings too (Logger and BodyLimit are
 // the tests' own).
+//
+// The store gets one connection unless opts says otherwise, the smallest pool an operator can
+// set (CORDTRACE_DB_CONNS): a handler that held a connection while waiting for a second would
+// hang here until the database timeout and fail its test.
 func newTestServerConfig(t *testing.T, backend string, opts store.Options, cfg api.Config) *testServer {
 	t.Helper()
+	if opts.MaxConns == 0 {
+		opts.MaxConns = 1
+	}
 	st := storetest.Open(t, backend, opts)
 	if _, err := st.EnsureAdmin(context.Background(), adminPassword); err != nil {
 		t.Fatal(err)

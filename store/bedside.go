@@ -43,27 +43,36 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		return domain.Verification{}, domain.FieldError("code", "scan the dose bag's label")
 	}
 	var out domain.Verification
-	err := s.write(ctx, actor, func(t *tx) error {
+	var bag doseBagRow
+	var found bool
+	var facts []bedsideFactsRow
+	var reservedID int64
+	// The bag is locked first, and the facts are read after the lock was granted, so they
+	// include every scan, print and infusion committed before then.
+	reads := func() []rowReader {
+		var first []rowReader
+		if req.Scan.BagID != "" {
+			first = append(first, lockBag(req.Scan.BagID, &bag, &found))
+		}
+		first = append(first, readBedsideFacts(req.Wristband, req.Scan.BagID, &facts))
+		if s.pg() {
+			first = append(first, insertVerificationQuery.reserveID(&reservedID))
+		}
+		return first
+	}
+	err := s.writeAfterReads(ctx, actor, reads, func(t *tx) error {
 		f := domain.BedsideFacts{Now: t.now, Site: s.opts.Site, WristbandMRN: req.Wristband, NurseUserID: actor.UserID,
 			Witness: req.Witness, LabelAuthentic: req.Scan.LabelRefusal == "", LabelProblem: req.Scan.LabelRefusal}
 		var bagRowID *int64
-		var bag doseBagRow
-		if req.Scan.BagID != "" {
-			var found bool
-			var err error
-			bag, found, err = t.lockBag(req.Scan.BagID)
-			switch {
-			case err != nil:
-				return err
-			case found:
-				bagRowID = &bag.ID
-			default:
-				f.LabelAuthentic, f.LabelProblem = false, "no dose bag has the id "+req.Scan.BagID
-			}
-		} else if f.LabelAuthentic {
+		switch {
+		case found:
+			bagRowID = &bag.ID
+		case req.Scan.BagID != "":
+			f.LabelAuthentic, f.LabelProblem = false, "no dose bag has the id "+req.Scan.BagID
+		case f.LabelAuthentic:
 			f.LabelAuthentic, f.LabelProblem = false, "the scanned code names no dose bag"
 		}
-		if err := s.bedsideFacts(t, req.Wristband, bagRowID, bag, req.Scan, &f); err != nil {
+		if err := s.bedsideFacts(t, facts, found, bag, req.Scan, &f); err != nil {
 			return err
 		}
 		var patientRowID *int64
@@ -80,7 +89,7 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 			row.WitnessID = &req.Witness.UserID
 		}
 		var err error
-		row.ID, err = t.insertReturningID(insertVerificationQuery, row.DoseBagID, row.PatientID, row.Wristband, row.Code,
+		row.ID, err = t.insertRow(insertVerificationQuery, reservedID, row.DoseBagID, row.PatientID, row.Wristband, row.Code,
 			row.CodeKind, row.Pass, row.Checks, row.Failed, row.NurseID, row.WitnessID, row.Ward, row.VerifiedAt)
 		if err != nil {
 			return fmt.Errorf("store verification: %w", err)
@@ -125,69 +134,61 @@ var bedsideFactsQuery = newSQLQuery(`SELECT sv.version AS spec_version,
 			s.action AS sign_action, s.user_id AS sign_user_id
 		FROM (SELECT MAX(version) AS version FROM spec_versions) sv
 			LEFT JOIN patients p ON p.mrn = ?
-			LEFT JOIN dose_bags b ON b.id = ?
+			LEFT JOIN dose_bags b ON b.bag_id = ?
 			LEFT JOIN patients o ON o.id = b.patient_id
 			LEFT JOIN lots l ON l.id = b.lot_id
 			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)`)
 
-// bedsideFacts reads what the checks look at in one query: the current specification, the
-// patient wearing the wristband (their latest weight, whether they were infused) and, when a
-// bag was found, its owner's MRN, lot, custody (dispatched, received, open excursion),
-// infusion, current print serial and the lot's exceptional-release signatures for the bag's
-// patient, one a row. The bag is locked already, and this query starts after the lock was
-// granted, so it sees every scan, print and infusion committed before then.
-func (s *Store) bedsideFacts(t *tx, mrn string, bagRowID *int64, bag doseBagRow, scan domain.CustodyScan, f *domain.BedsideFacts) error {
-	type factsRow struct {
-		SpecVersion     sql.NullInt64
-		ID              sql.NullInt64
-		SubjectID       sql.NullString
-		MRN             sql.NullString
-		Name            sql.NullString
-		DateOfBirth     sql.NullString
-		Arm             sql.NullString
-		EnrolledAt      sql.NullTime
-		ChainOfIdentity sql.NullString
-		WeightKg        sql.NullFloat64
-		PatientInfused  bool
-		OwnerMRN        sql.NullString
-		LotNumber       sql.NullString
-		LotStatus       sql.NullString
-		LotExpiresAt    sql.NullTime
-		Dispatched      bool
-		Received        bool
-		OpenExcursion   bool
-		BagInfused      bool
-		PrintSerial     sql.NullInt64
-		SignAction      sql.NullString
-		SignUserID      sql.NullInt64
-	}
-	var bagID int64 // 0 names no bag
-	if bagRowID != nil {
-		bagID = *bagRowID
-	}
-	res, err := t.queryRaw(bedsideFactsQuery, domain.ScanDispatch, domain.ScanReceive, mrn, bagID,
-		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician))
-	if err != nil {
-		return fmt.Errorf("read the facts of the verification: %w", err)
-	}
-	var rows []factsRow
-	for res.Next() {
-		var r factsRow
-		if err := res.Scan(&r.SpecVersion, &r.ID, &r.SubjectID, &r.MRN, &r.Name, &r.DateOfBirth, &r.Arm, &r.EnrolledAt,
+// bedsideFactsRow is one row of bedsideFactsQuery.
+type bedsideFactsRow struct {
+	SpecVersion     sql.NullInt64
+	ID              sql.NullInt64
+	SubjectID       sql.NullString
+	MRN             sql.NullString
+	Name            sql.NullString
+	DateOfBirth     sql.NullString
+	Arm             sql.NullString
+	EnrolledAt      sql.NullTime
+	ChainOfIdentity sql.NullString
+	WeightKg        sql.NullFloat64
+	PatientInfused  bool
+	OwnerMRN        sql.NullString
+	LotNumber       sql.NullString
+	LotStatus       sql.NullString
+	LotExpiresAt    sql.NullTime
+	Dispatched      bool
+	Received        bool
+	OpenExcursion   bool
+	BagInfused      bool
+	PrintSerial     sql.NullInt64
+	SignAction      sql.NullString
+	SignUserID      sql.NullInt64
+}
+
+// readBedsideFacts reads what the checks look at in one query: the current specification,
+// the patient wearing the wristband (their latest weight, whether they were infused) and,
+// when bagID names a bag, its owner's MRN, lot, custody (dispatched, received, open
+// excursion), infusion, current print serial and the lot's exceptional-release signatures
+// for the bag's patient, one a row.
+func readBedsideFacts(mrn, bagID string, rows *[]bedsideFactsRow) rowReader {
+	*rows = nil
+	args := []any{domain.ScanDispatch, domain.ScanReceive, mrn, bagID,
+		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)}
+	return rowReader{q: bedsideFactsQuery, args: args, row: func(scan func(...any) error) error {
+		var r bedsideFactsRow
+		if err := scan(&r.SpecVersion, &r.ID, &r.SubjectID, &r.MRN, &r.Name, &r.DateOfBirth, &r.Arm, &r.EnrolledAt,
 			&r.ChainOfIdentity, &r.WeightKg, &r.PatientInfused, &r.OwnerMRN, &r.LotNumber, &r.LotStatus, &r.LotExpiresAt,
 			&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID); err != nil {
-			res.Close()
 			return fmt.Errorf("read the facts of the verification: %w", err)
 		}
-		rows = append(rows, r)
-	}
-	if err := res.Err(); err != nil {
-		res.Close()
-		return fmt.Errorf("read the facts of the verification: %w", err)
-	}
-	if err := res.Close(); err != nil {
-		return fmt.Errorf("read the facts of the verification: %w", err)
-	}
+		*rows = append(*rows, r)
+		return nil
+	}}
+}
+
+// bedsideFacts fills f from the rows of readBedsideFacts; found tells whether the scan named
+// a bag, which is bag.
+func (s *Store) bedsideFacts(t *tx, rows []bedsideFactsRow, found bool, bag doseBagRow, scan domain.CustodyScan, f *domain.BedsideFacts) error {
 	if len(rows) == 0 || !rows[0].SpecVersion.Valid {
 		return classify(fmt.Errorf("read specification: %w", gorm.ErrRecordNotFound))
 	}
@@ -210,7 +211,7 @@ func (s *Store) bedsideFacts(t *tx, mrn string, bagRowID *int64, bag doseBagRow,
 		p := pr.toDomain(r.WeightKg.Float64)
 		f.Patient, f.PatientInfused = &p, r.PatientInfused
 	}
-	if bagRowID == nil {
+	if !found {
 		return nil
 	}
 	if !r.LotStatus.Valid || !r.LotExpiresAt.Valid {

@@ -53,36 +53,40 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 	}
 	var ev domain.CustodyEvent
 	var refusal error
-	err := s.write(ctx, actor, func(t *tx) error {
+	var bag doseBagRow
+	var found, haveFacts bool
+	var facts scanFacts
+	var reservedID int64
+	lookUp := sc.LabelRefusal == "" && sc.BagID != ""
+	// The bag is locked first, and its facts are read after the lock was granted, so they
+	// include every scan and print committed before then.
+	reads := func() []rowReader {
+		var first []rowReader
+		if lookUp {
+			first = append(first, lockBag(sc.BagID, &bag, &found), readScanFacts(sc.BagID, &facts, &haveFacts))
+		}
+		if s.pg() {
+			first = append(first, insertScanQuery.reserveID(&reservedID))
+		}
+		return first
+	}
+	err := s.writeAfterReads(ctx, actor, reads, func(t *tx) error {
 		refusal = nil
 		refuse := func(code, format string, args ...any) {
 			if refusal == nil {
 				refusal = domain.Errorf(code, format, args...)
 			}
 		}
-		var bag doseBagRow
-		found := false
 		switch {
 		case sc.LabelRefusal != "":
 			refuse(domain.ERuleViolated, "%s", sc.LabelRefusal)
 		case sc.BagID == "":
 			refuse(domain.ERuleViolated, "the scanned code names no dose bag: scan the bag's QR code")
+		case !found:
+			refuse(domain.ENotFound, "no dose bag has the id %s: check the label", sc.BagID)
+		case !haveFacts:
+			return fmt.Errorf("read the bag's lot, prints and custody: %w", gorm.ErrRecordNotFound)
 		default:
-			var err error
-			bag, found, err = t.lockBag(sc.BagID)
-			switch {
-			case err != nil:
-				return err
-			case !found:
-				refuse(domain.ENotFound, "no dose bag has the id %s: check the label", sc.BagID)
-			}
-		}
-		var facts scanFacts
-		if found {
-			var err error
-			if facts, err = readScanFacts(t, bag.ID); err != nil {
-				return err
-			}
 			checkBagForScan(t, bag, facts, sc, target, refuse)
 		}
 		row := custodyScanRow{Kind: sc.Kind, Code: sc.Code, CodeKind: sc.CodeKind, Location: sc.Location,
@@ -109,7 +113,7 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 			}
 		}
 		var err error
-		row.ID, err = t.insertReturningID(insertScanQuery, row.Kind, row.DoseBagID, row.Code, row.CodeKind, row.Location,
+		row.ID, err = t.insertRow(insertScanQuery, reservedID, row.Kind, row.DoseBagID, row.Code, row.CodeKind, row.Location,
 			row.TemperatureC, row.Excursion, row.Accepted, row.Refusal, row.FromUser, row.ScannedBy, row.ScannedAt)
 		if err != nil {
 			return fmt.Errorf("record scan: %w", err)
@@ -140,38 +144,26 @@ type scanFacts struct {
 	SpecVersion   int    // the current specification
 }
 
-// readScanFacts reads the bag's lot, current print serial, last accepted scan and the current
-// specification's version in one query. The bag is locked already, and this query starts
-// after the lock was granted, so it sees every scan and print committed before then.
-func readScanFacts(t *tx, bagID int64) (scanFacts, error) {
-	rows, err := t.queryRaw(scanFactsQuery, bagID)
-	if err != nil {
-		return scanFacts{}, fmt.Errorf("read the bag's lot, prints and custody: %w", err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		err := rows.Err()
-		if err == nil {
-			err = gorm.ErrRecordNotFound
+// readScanFacts reads the lot, current print serial and last accepted scan of the bag with
+// bag id bagID, and the current specification's version, in one query; found stays false when
+// no bag has that id.
+func readScanFacts(bagID string, f *scanFacts, found *bool) rowReader {
+	*f, *found = scanFacts{}, false
+	return rowReader{q: scanFactsQuery, args: []any{bagID}, row: func(scan func(...any) error) error {
+		var printSerial, lastScannedBy, specVersion sql.NullInt64
+		if err := scan(&f.LotNumber, &f.LotStatus, &printSerial, &lastScannedBy, &specVersion); err != nil {
+			return fmt.Errorf("read the bag's lot, prints and custody: %w", err)
 		}
-		return scanFacts{}, fmt.Errorf("read the bag's lot, prints and custody: %w", err)
-	}
-	var f scanFacts
-	var printSerial, lastScannedBy, specVersion sql.NullInt64
-	if err := rows.Scan(&f.LotNumber, &f.LotStatus, &printSerial, &lastScannedBy, &specVersion); err != nil {
-		return scanFacts{}, fmt.Errorf("read the bag's lot, prints and custody: %w", err)
-	}
-	if err := rows.Close(); err != nil {
-		return scanFacts{}, fmt.Errorf("read the bag's lot, prints and custody: %w", err)
-	}
-	if printSerial.Valid {
-		f.PrintSerial = &printSerial.Int64
-	}
-	if lastScannedBy.Valid {
-		f.LastScannedBy = &lastScannedBy.Int64
-	}
-	f.SpecVersion = int(specVersion.Int64)
-	return f, nil
+		if printSerial.Valid {
+			f.PrintSerial = &printSerial.Int64
+		}
+		if lastScannedBy.Valid {
+			f.LastScannedBy = &lastScannedBy.Int64
+		}
+		f.SpecVersion = int(specVersion.Int64)
+		*found = true
+		return nil
+	}}
 }
 
 var scanFactsQuery = newSQLQuery(`SELECT l.lot_number, l.status,
@@ -179,7 +171,7 @@ var scanFactsQuery = newSQLQuery(`SELECT l.lot_number, l.status,
 		(SELECT c.scanned_by FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted ORDER BY c.id DESC LIMIT 1),
 		(SELECT MAX(sv.version) FROM spec_versions sv)
 	FROM dose_bags b JOIN lots l ON l.id = b.lot_id
-	WHERE b.id = ?`)
+	WHERE b.bag_id = ?`)
 
 // checkBagForScan applies the rules a scan of a known bag must pass, reporting the first that
 // fails through refuse.

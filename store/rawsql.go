@@ -3,10 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 
 	"cordtrace/migrations"
@@ -65,22 +68,19 @@ var lockBagQuery = sqlQuery{
 const doseBagColumns = `id, bag_id, dose_order_id, patient_id, lot_id, thawed_at, post_thaw_viability_pct, viable_cells,
 	volume_ml, volume_to_draw_ml, expires_at, status, prepared_by, prepared_at`
 
-// lockBag is the bag with bag id bagID, locked; found is false when no bag has that id.
-func (t *tx) lockBag(bagID string) (bag doseBagRow, found bool, err error) {
-	rows, err := t.queryRaw(lockBagQuery, bagID)
-	if err != nil {
-		return bag, false, fmt.Errorf("lock dose bag %s: %w", bagID, err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return bag, false, rows.Err()
-	}
-	if err := rows.Scan(&bag.ID, &bag.BagID, &bag.DoseOrderID, &bag.PatientID, &bag.LotID, &bag.ThawedAt,
-		&bag.PostThawViabilityPct, &bag.ViableCells, &bag.VolumeML, &bag.VolumeToDrawML, &bag.ExpiresAt, &bag.Status,
-		&bag.PreparedBy, &bag.PreparedAt); err != nil {
-		return bag, false, fmt.Errorf("lock dose bag %s: %w", bagID, err)
-	}
-	return bag, true, rows.Close()
+// lockBag reads the bag with bag id bagID into bag and locks it; found stays false when no bag
+// has that id.
+func lockBag(bagID string, bag *doseBagRow, found *bool) rowReader {
+	*bag, *found = doseBagRow{}, false
+	return rowReader{q: lockBagQuery, args: []any{bagID}, row: func(scan func(...any) error) error {
+		if err := scan(&bag.ID, &bag.BagID, &bag.DoseOrderID, &bag.PatientID, &bag.LotID, &bag.ThawedAt,
+			&bag.PostThawViabilityPct, &bag.ViableCells, &bag.VolumeML, &bag.VolumeToDrawML, &bag.ExpiresAt, &bag.Status,
+			&bag.PreparedBy, &bag.PreparedAt); err != nil {
+			return fmt.Errorf("lock dose bag %s: %w", bagID, err)
+		}
+		*found = true
+		return nil
+	}}
 }
 
 // insertReturningID runs an INSERT … RETURNING id (PostgreSQL, and SQLite since 3.35) in the
@@ -91,8 +91,110 @@ func (t *tx) insertReturningID(q sqlQuery, args ...any) (int64, error) {
 	return id, err
 }
 
-var insertVerificationQuery = newSQLQuery(`INSERT INTO verifications (dose_bag_id, patient_id, wristband, code, code_kind,
-	pass, checks, failed, nurse_id, witness_id, ward, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+var insertVerificationQuery = newInsertQuery("verifications", `dose_bag_id, patient_id, wristband, code, code_kind,
+	pass, checks, failed, nurse_id, witness_id, ward, verified_at`)
 
-var insertScanQuery = newSQLQuery(`INSERT INTO custody_scans (kind, dose_bag_id, code, code_kind, location, temperature_c,
-	excursion, accepted, refusal, from_user, scanned_by, scanned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+var insertScanQuery = newInsertQuery("custody_scans", `kind, dose_bag_id, code, code_kind, location, temperature_c,
+	excursion, accepted, refusal, from_user, scanned_by, scanned_at`)
+
+// rowReader is a query whose rows are each handed to row, for writeAfterReads.
+type rowReader struct {
+	q    sqlQuery
+	args []any
+	row  func(scan func(dest ...any) error) error
+}
+
+// readRows runs r inside the transaction, on its connection.
+func (t *tx) readRows(r rowReader) error {
+	rows, err := t.queryRaw(r.q, r.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := r.row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// beginWithReads sends BEGIN and the reads in one pipelined round trip on conn, and hands
+// each read's rows to it in order. The pipeline stops at the first error.
+func beginWithReads(ctx context.Context, conn *sql.Conn, reads []rowReader) error {
+	if len(reads) == 0 {
+		_, err := conn.ExecContext(ctx, "BEGIN")
+		return err
+	}
+	return conn.Raw(func(driverConn any) error {
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		for _, r := range reads {
+			b.Queue(r.q.postgres, r.args...)
+		}
+		br := driverConn.(*stdlib.Conn).Conn().SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		for _, r := range reads {
+			rows, err := br.Query()
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				if err := r.row(rows.Scan); err != nil {
+					rows.Close()
+					return err
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return br.Close()
+	})
+}
+
+// reserveID reads the next value of the sequence of a table's BIGSERIAL id into id, so that a
+// row can be inserted with its id known before the commit (insertRow). PostgreSQL only.
+func (q insertQuery) reserveID(id *int64) rowReader {
+	*id = 0
+	return rowReader{q: sqlQuery{postgres: `SELECT nextval('` + q.table + `_id_seq')`},
+		row: func(scan func(...any) error) error { return scan(id) }}
+}
+
+// insertQuery is an INSERT of a row with a BIGSERIAL id: returning ends in RETURNING id, and
+// withID names id as its first column.
+type insertQuery struct {
+	table     string
+	returning sqlQuery
+	withID    string // with ? placeholders
+}
+
+func newInsertQuery(table, columns string) insertQuery {
+	n := strings.Count(columns, ",") + 1
+	ph := strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+	return insertQuery{
+		table:     table,
+		returning: newSQLQuery(`INSERT INTO ` + table + ` (` + columns + `) VALUES (` + ph + `) RETURNING id`),
+		withID:    `INSERT INTO ` + table + ` (id, ` + columns + `) VALUES (?, ` + ph + `)`,
+	}
+}
+
+// insertRow inserts a row and returns its id. On PostgreSQL the id is reservedID (reserveID,
+// read with the transaction's first statements) and the INSERT goes with the COMMIT
+// (execAtEnd), so it costs no round trip of its own; elsewhere it runs at once.
+func (t *tx) insertRow(q insertQuery, reservedID int64, args ...any) (int64, error) {
+	if !t.pipeline {
+		return t.insertReturningID(q.returning, args...)
+	}
+	if reservedID == 0 {
+		return 0, errors.New("insert: no id was reserved for this row")
+	}
+	return reservedID, t.execAtEnd(q.withID, append([]any{reservedID}, args...)...)
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,11 @@ type Options struct {
 	// DBTimeout bounds a connection attempt and one write transaction (retries included), so
 	// that an unreachable database fails requests instead of hanging them.
 	DBTimeout time.Duration
+	// MaxConns bounds this process's connections to PostgreSQL. Past a few per core, more
+	// connections only add backends competing for the CPU, and a backend descheduled while it
+	// holds the audit chain's lock stalls every write: requests wait for a connection here
+	// instead, which costs nothing. Default: DefaultMaxConns.
+	MaxConns int
 	// Site is the site's time zone; FacilityID its ISBT 128 facility for new DINs;
 	// ProductCode the product description code of its units.
 	Site        *time.Location
@@ -64,6 +70,9 @@ func (o *Options) setDefaults() {
 	if o.DBTimeout == 0 {
 		o.DBTimeout = DefaultDBTimeout
 	}
+	if o.MaxConns == 0 {
+		o.MaxConns = DefaultMaxConns()
+	}
 	if o.DataDir == "" {
 		o.DataDir = "data"
 	}
@@ -80,6 +89,11 @@ func (o *Options) setDefaults() {
 
 // DefaultDBTimeout is Options.DBTimeout when unset.
 const DefaultDBTimeout = 10 * time.Second
+
+// DefaultMaxConns is Options.MaxConns when unset: two connections per CPU and two more, the
+// size at which the bedside load test peaked on two cores (PostgreSQL's own rule of thumb is
+// about twice the cores).
+func DefaultMaxConns() int { return 2*runtime.NumCPU() + 2 }
 
 // Store is the database. It is safe for concurrent use, and any number of processes may share
 // one PostgreSQL database.
@@ -103,8 +117,8 @@ func OpenDB(opts Options) (*sql.DB, string, error) {
 			cfg.ConnectTimeout = opts.DBTimeout
 		}
 		db := stdlib.OpenDB(*cfg)
-		db.SetMaxOpenConns(32)
-		db.SetMaxIdleConns(32)
+		db.SetMaxOpenConns(opts.MaxConns)
+		db.SetMaxIdleConns(opts.MaxConns)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 		return db, migrations.Postgres, nil
 	}
@@ -258,11 +272,24 @@ const maxAttempts = 4
 
 // write runs fn in a transaction and commits its changes and their audit entries together.
 func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+	return s.writeAfterReads(ctx, actor, nil, fn)
+}
+
+// writeAfterReads is write for the hottest paths: reads (called again on each attempt, so
+// that it can reset what its readers fill) are the transaction's first statements, and fn
+// runs after them. On PostgreSQL they travel with the BEGIN in one round trip and run in
+// order, so a read after a locking read sees everything committed before the lock was
+// granted.
+func (s *Store) writeAfterReads(ctx context.Context, actor domain.Actor, reads func() []rowReader, fn func(t *tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.DBTimeout)
 	defer cancel()
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = s.writeOnce(ctx, actor, fn)
+		var first []rowReader
+		if reads != nil {
+			first = reads()
+		}
+		err = s.writeOnce(ctx, actor, first, fn)
 		if err == nil || !retryable(err) {
 			break
 		}
@@ -273,14 +300,20 @@ func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) er
 
 var errNothingRecorded = errors.New("nothing recorded")
 
-// writeOnce runs fn in one transaction with its audit entries. On SQLite it is gorm's
-// Transaction; the database commits with synchronous=FULL. On PostgreSQL see writeOncePostgres.
-func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+// writeOnce runs first, then fn, in one transaction with its audit entries. On SQLite it is
+// gorm's Transaction; the database commits with synchronous=FULL. On PostgreSQL see
+// writeOncePostgres.
+func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, first []rowReader, fn func(t *tx) error) error {
 	if s.dialect == migrations.Postgres {
-		return s.writeOncePostgres(ctx, actor, fn)
+		return s.writeOncePostgres(ctx, actor, first, fn)
 	}
 	err := s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
 		t := &tx{db: g, now: s.now()}
+		for _, r := range first {
+			if err := t.readRows(r); err != nil {
+				return err
+			}
+		}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -318,24 +351,25 @@ const durableSQL = "SELECT pg_logical_emit_message(true, 'cordtrace.durable', ''
 // error, so a failed append skips the COMMIT.
 //
 // database/sql's Tx does not expose its connection for a pipeline, so the transaction is run by
-// hand on one pinned connection: BEGIN, the work (gorm on that connection), then the pipeline;
+// hand on one pinned connection: BEGIN with the first reads in one round trip, the work (gorm
+// on that connection), then the pipeline;
 // on any failure ROLLBACK (after a COMMIT that did run, it only warns), and a connection
 // whose state cannot be restored is closed rather than returned to the pool.
-func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, first []rowReader, fn func(t *tx) error) error {
 	conn, err := s.sqlDB.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		return err
-	}
-	open := true
+	open := true // from here on, whatever went out may have begun the transaction
 	defer func() {
 		if open {
 			rollback(ctx, conn)
 		}
 	}()
+	if err := beginWithReads(ctx, conn, first); err != nil {
+		return err
+	}
 	g := s.db.Session(&gorm.Session{Context: ctx, NewDB: true})
 	g.Statement.ConnPool = conn
 	t := &tx{db: g, now: s.now(), pipeline: true, pg: true}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // site time zones work on machines without a zoneinfo database
@@ -26,12 +27,14 @@ type Config struct {
 	AdminPassword string         // CORDTRACE_ADMIN_PASSWORD
 	SessionIdle   time.Duration  // CORDTRACE_SESSION_IDLE
 	DBTimeout     time.Duration  // CORDTRACE_DB_TIMEOUT
+	DBConns       int            // CORDTRACE_DB_CONNS
 	LogFormat     string         // CORDTRACE_LOG_FORMAT: text or json
 	LogLevel      slog.Level     // CORDTRACE_LOG_LEVEL
 	MRNSystem     string         // CORDTRACE_MRN_SYSTEM
 	logLevelText  string
 	sessionIdle   string
 	dbTimeout     string
+	dbConns       string
 }
 
 // configVars documents every variable with its default; the README's table is this list.
@@ -45,6 +48,7 @@ var configVars = []struct{ name, def, help string }{
 	{"CORDTRACE_ADMIN_PASSWORD", "", "password of the first admin, created when there are no users; unset: random, printed once"},
 	{"CORDTRACE_SESSION_IDLE", "15m", "idle time after which a session ends"},
 	{"CORDTRACE_DB_TIMEOUT", "10s", "longest wait for the database, to connect and for one request's work; past it the request fails with 503"},
+	{"CORDTRACE_DB_CONNS", "", "most connections to PostgreSQL this process opens (1 to 500); unset: 2 per CPU and 2 more"},
 	{"CORDTRACE_LOG_FORMAT", "text", "log format: text or json"},
 	{"CORDTRACE_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 	{"CORDTRACE_MRN_SYSTEM", fhir.SystemMRN, "FHIR identifier system of patients' MRNs: the hospital's own (urn:oid:… or a URL)"},
@@ -68,7 +72,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		SiteTZ: env("CORDTRACE_SITE_TZ"), FacilityID: env("CORDTRACE_FACILITY_ID"), ProductCode: env("CORDTRACE_PRODUCT_CODE"),
 		AdminPassword: env("CORDTRACE_ADMIN_PASSWORD"), LogFormat: env("CORDTRACE_LOG_FORMAT"),
 		logLevelText: env("CORDTRACE_LOG_LEVEL"), sessionIdle: env("CORDTRACE_SESSION_IDLE"),
-		dbTimeout: env("CORDTRACE_DB_TIMEOUT"), MRNSystem: env("CORDTRACE_MRN_SYSTEM"),
+		dbTimeout: env("CORDTRACE_DB_TIMEOUT"), dbConns: env("CORDTRACE_DB_CONNS"), MRNSystem: env("CORDTRACE_MRN_SYSTEM"),
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on (CORDTRACE_ADDR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (DATABASE_URL)")
@@ -113,6 +117,13 @@ func (c *Config) validate() error {
 		return fmt.Errorf("CORDTRACE_DB_TIMEOUT %q must be a duration between 100ms and 5m, such as 10s", c.dbTimeout)
 	}
 	c.DBTimeout = dbTimeout
+	if c.dbConns != "" {
+		n, err := strconv.Atoi(c.dbConns)
+		if err != nil || n < 1 || n > 500 {
+			return fmt.Errorf("CORDTRACE_DB_CONNS %q must be a whole number from 1 to 500, such as 8", c.dbConns)
+		}
+		c.DBConns = n
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("CORDTRACE_LOG_FORMAT %q must be text or json", c.LogFormat)
 	}

@@ -67,6 +67,18 @@ func TestConfig(t *testing.T) {
 		}},
 		{"db timeout not a duration", map[string]string{"CORDTRACE_DB_TIMEOUT": "10"}, nil, "CORDTRACE_DB_TIMEOUT", nil},
 		{"db timeout too short", map[string]string{"CORDTRACE_DB_TIMEOUT": "1ms"}, nil, "CORDTRACE_DB_TIMEOUT", nil},
+		{"db conns", map[string]string{"CORDTRACE_DB_CONNS": "8"}, nil, "", func(t *testing.T, c Config) {
+			if c.DBConns != 8 {
+				t.Errorf("db conns = %d", c.DBConns)
+			}
+		}},
+		{"db conns unset", nil, nil, "", func(t *testing.T, c Config) {
+			if c.DBConns != 0 { // 0: the store's default
+				t.Errorf("db conns = %d", c.DBConns)
+			}
+		}},
+		{"db conns zero", map[string]string{"CORDTRACE_DB_CONNS": "0"}, nil, "CORDTRACE_DB_CONNS", nil},
+		{"db conns not a number", map[string]string{"CORDTRACE_DB_CONNS": "many"}, nil, "CORDTRACE_DB_CONNS", nil},
 		{"log format", map[string]string{"CORDTRACE_LOG_FORMAT": "xml"}, nil, "CORDTRACE_LOG_FORMAT", nil},
 		{"log level", map[string]string{"CORDTRACE_LOG_LEVEL": "loud"}, nil, "CORDTRACE_LOG_LEVEL", nil},
 		{"product code", map[string]string{"CORDTRACE_PRODUCT_CODE": "s12345"}, nil, "CORDTRACE_PRODUCT_CODE", nil},
