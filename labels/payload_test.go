@@ -805,3 +805,66 @@ func TestKindString(t *testing.T) {
 		t.Errorf("Kind strings: %q %q %q", KindUnit, KindDoseBag, Kind(0))
 	}
 }
+
+// Verify remembers good signatures (verifySignature); what it remembers must never let
+// through a code it would refuse when checking afresh.
+func TestVerifyRemembersOnlyWhatItChecked(t *testing.T) {
+	k1 := payloadSigner(t, "k1")
+	ring := payloadRing(t, k1)
+	good := mustSign(t, k1, bagPayload())
+	for range 2 { // the second time from memory
+		if _, err := Verify(good, ring); err != nil {
+			t.Fatalf("a good code: %v", err)
+		}
+	}
+	other, otherPub, err := GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherRing := &KeyRing{}
+	if err := otherRing.Add("k1", otherPub); err != nil {
+		t.Fatal(err)
+	}
+	sigAt := strings.LastIndex(good, "|S=") + len("|S=")
+	sig, err := base64.RawURLEncoding.DecodeString(good[sigAt:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig[0] ^= 1
+	tests := []struct {
+		name string
+		code string
+		keys PublicKeys
+	}{
+		{"the remembered code under another key with the same key id", good, otherRing},
+		{"the remembered text with another signature", good[:sigAt] + base64.RawURLEncoding.EncodeToString(sig), ring},
+		{"the remembered signature on another text", strings.Replace(good, "N=70000000", "N=90000000", 1), ring},
+		{"another key's code for the remembered text", mustSign(t, other, bagPayload()), ring},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for range 2 { // a refusal is not remembered as good either
+				_, err := Verify(tc.code, tc.keys)
+				wantReason(t, err, ReasonBadSignature)
+			}
+		})
+	}
+	t.Run("memory stays bounded", func(t *testing.T) {
+		for i := range maxGoodSignatures + 10 {
+			p := bagPayload()
+			p.ViableCells = int64(1_000_000 + i)
+			if _, err := Verify(mustSign(t, k1, p), ring); err != nil {
+				t.Fatal(err)
+			}
+		}
+		goodSignatures.Lock()
+		n := len(goodSignatures.m)
+		goodSignatures.Unlock()
+		if n > maxGoodSignatures {
+			t.Errorf("%d good signatures remembered; at most %d", n, maxGoodSignatures)
+		}
+		if _, err := Verify(good, ring); err != nil {
+			t.Errorf("a good code after the memory was emptied: %v", err)
+		}
+	})
+}

@@ -103,6 +103,7 @@ type Store struct {
 	dialect string
 	opts    Options
 	specs   sync.Map // version → domain.ReleaseSpec, see specForVersion
+	turns   chan struct{}
 }
 
 // OpenDB opens the database named by opts without migrating it, and returns its dialect.
@@ -179,7 +180,29 @@ func New(sqlDB *sql.DB, dialect string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open gorm: %w", err)
 	}
-	return &Store{db: db, sqlDB: sqlDB, dialect: dialect, opts: opts}, nil
+	st := &Store{db: db, sqlDB: sqlDB, dialect: dialect, opts: opts}
+	if dialect == migrations.Postgres {
+		st.turns = make(chan struct{}, opts.MaxConns)
+	}
+	return st, nil
+}
+
+// turn waits for one of the pool's connections to be free, first come first served, and
+// returns the function that gives the turn back. database/sql hands a freed connection to a
+// random waiter, so under load some requests wait many times longer than others; the session
+// check and every write (on PostgreSQL, as many at a time as the pool has connections) take
+// their turn here instead, in order of arrival. A wait past ctx's deadline fails as the
+// database being unavailable.
+func (s *Store) turn(ctx context.Context) (func(), error) {
+	if s.turns == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.turns <- struct{}{}:
+		return func() { <-s.turns }, nil
+	case <-ctx.Done():
+		return nil, classify(fmt.Errorf("wait for a database connection: %w", context.Cause(ctx)))
+	}
 }
 
 // pingWithRetry waits a little for a database that is still starting, so that the service and
@@ -283,7 +306,11 @@ func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) er
 func (s *Store) writeAfterReads(ctx context.Context, actor domain.Actor, reads func() []rowReader, fn func(t *tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.DBTimeout)
 	defer cancel()
-	var err error
+	done, err := s.turn(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		var first []rowReader
 		if reads != nil {

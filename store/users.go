@@ -229,6 +229,11 @@ func (s *Store) AuthenticatePair(ctx context.Context, token, other string) (doma
 	if token == "" {
 		return domain.User{}, errSessionInvalid, domain.SessionCheck{}
 	}
+	done, err := s.turn(ctx)
+	if err != nil {
+		return domain.User{}, err, domain.SessionCheck{}
+	}
+	defer done()
 	now := s.now()
 	hash, otherHash := tokenHash(token), ""
 	if other != "" {
