@@ -373,3 +373,31 @@ func TestMetrics(t *testing.T) {
 		t.Error("a raw path id became a metric label")
 	}
 }
+
+// A request whose client went away before the answer is logged as such (499, WARN), not as
+// a server error: the logs' errors are left for the service's own faults.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		req := httptest.NewRequestWithContext(ctx, "GET", "/api/v1/lots", nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		rec := httptest.NewRecorder()
+		ts.srv.Handler().ServeHTTP(rec, req)
+		if rec.Code != 499 {
+			t.Fatalf("status %d (%s), want 499", rec.Code, rec.Body)
+		}
+		var line map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(ts.logs.String()), "\n") {
+			if strings.Contains(l, `"status":499`) {
+				if err := json.Unmarshal([]byte(l), &line); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if line["level"] != "WARN" || line["client_gone"] == nil || line["err"] != nil {
+			t.Fatalf("access log line %v; want level WARN with client_gone and no err", line)
+		}
+	})
+}

@@ -75,6 +75,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		// The client went away (a closed page, a scanner's timeout): nobody reads the
+		// answer and no fault of ours is to blame, so the log says so instead of an error.
+		c.Set(ctxClientGone, err)
+		c.Response().WriteHeader(statusClientClosedRequest)
+		return
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) && !isDomainError(err) {
 		err = fromEchoError(he)
@@ -105,6 +112,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.Error("write error response", "err", err)
 	}
 }
+
+// statusClientClosedRequest is the status logged for a request whose client went away before
+// the answer (nginx's convention); it is never received.
+const statusClientClosedRequest = 499
 
 // errUnavailable is what a client is told when the database cannot be reached: the request
 // may be repeated once the service answers again, and a write that got this answer was not

@@ -21,6 +21,8 @@ const (
 	ctxUser  = "cordtrace.user"
 	ctxActor = "cordtrace.actor"
 	ctxError = "cordtrace.error" // a server error, kept for the access log
+	// the cause of a request abandoned by its client, kept for the access log
+	ctxClientGone = "cordtrace.client_gone"
 )
 
 // SessionCookie carries the session token for the web pages.
@@ -95,6 +97,10 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		if err, ok := c.Get(ctxError).(error); ok {
 			level = slog.LevelError
 			attrs = append(attrs, slog.String("err", err.Error()))
+		}
+		if err, ok := c.Get(ctxClientGone).(error); ok {
+			level = slog.LevelWarn
+			attrs = append(attrs, slog.String("client_gone", err.Error()))
 		}
 		s.log.LogAttrs(req.Context(), level, "request", attrs...)
 		return nil
