@@ -58,6 +58,17 @@ func TestBedsideJourney(t *testing.T) {
 		if stop["pass"] != false || !slices.Equal(failedChecks(t, stop), []string{"PATIENT_MATCH"}) {
 			t.Fatalf("wrong patient: failed %v", failedChecks(t, stop))
 		}
+		// How the page got each code is kept (one more verification in the trace below); a way it
+		// cannot have is refused, naming the field.
+		typed := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0003", "code": code, "witness": byToken,
+			"wristband_entry": "typed", "code_entry": "camera"})
+		if tj := typed.json(t); typed.status != 200 || tj["wristband_entry"] != "typed" || tj["code_entry"] != "camera" {
+			t.Fatalf("verify with entries: %d %s", typed.status, typed.body)
+		}
+		if r := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0003", "code": code, "witness": byToken,
+			"code_entry": "guessed"}); r.status != 400 || r.errorOf(t)["field"] != "code_entry" {
+			t.Fatalf("verify with an unknown entry: %d %s; want 400 naming code_entry", r.status, r.body)
+		}
 		badWitness := verify("MRN0001", map[string]string{"username": "nurse.fay", "password": "not the password"})
 		if !slices.Equal(failedChecks(t, badWitness), []string{"WITNESS"}) {
 			t.Fatalf("bad witness: failed %v", failedChecks(t, badWitness))
@@ -120,7 +131,7 @@ func TestBedsideJourney(t *testing.T) {
 			t.Fatalf("lot trace bags: %s", tr.body)
 		}
 		bt := bags[0].(map[string]any)
-		if bt["subject_id"] != "SVP-001" || bt["infusion"] == nil || len(bt["custody"].([]any)) != 2 || len(bt["verifications"].([]any)) != 4 {
+		if bt["subject_id"] != "SVP-001" || bt["infusion"] == nil || len(bt["custody"].([]any)) != 2 || len(bt["verifications"].([]any)) != 5 {
 			t.Fatalf("bag trace: %v", bt)
 		}
 		if strings.Contains(string(tr.body), "Li Wei") {
@@ -133,8 +144,8 @@ func TestBedsideJourney(t *testing.T) {
 		metrics := string(ts.do("GET", "/metrics", "", nil).body)
 		for _, want := range []string{
 			`cordtrace_bedside_verifications_total{verdict="pass"} 1`,
-			`cordtrace_bedside_verifications_total{verdict="stop"} 3`,
-			`cordtrace_bedside_failed_checks_total{check="PATIENT_MATCH"} 1`,
+			`cordtrace_bedside_verifications_total{verdict="stop"} 4`,
+			`cordtrace_bedside_failed_checks_total{check="PATIENT_MATCH"} 2`,
 			`cordtrace_bedside_failed_checks_total{check="WITNESS"} 1`,
 			`cordtrace_custody_scans_total{code_kind="qr",kind="dispatch",outcome="accepted"} 1`,
 			`cordtrace_label_prints_total{entity="dose_bag",format="png"} 1`,

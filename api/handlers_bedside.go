@@ -45,6 +45,9 @@ func (s *Server) bedsideVerify(c echo.Context) error {
 		Code      string        `json:"code"`
 		Witness   *witnessInput `json:"witness"`
 		Ward      string        `json:"ward"`
+		// How the page got each code (domain.Entry*), when it can tell.
+		WristbandEntry string `json:"wristband_entry"`
+		CodeEntry      string `json:"code_entry"`
 	}
 	if err := decode(c, &in); err != nil {
 		return err
@@ -63,6 +66,7 @@ func (s *Server) bedsideVerify(c echo.Context) error {
 	}
 	v, err := s.svc.Bedside.Verify(ctx, currentActor(c), domain.BedsideRequest{
 		Wristband: in.Wristband, Scan: sc, Witness: s.witness(ctx, in.Witness, requestID(c), checked), Ward: in.Ward,
+		WristbandEntry: in.WristbandEntry, CodeEntry: in.CodeEntry,
 	})
 	if err != nil {
 		return err

@@ -309,6 +309,28 @@ type BedsideRequest struct {
 	Scan      CustodyScan
 	Witness   WitnessFacts
 	Ward      string
+	// WristbandEntry and CodeEntry tell how the page got each code (Entry*; empty when the
+	// client does not say), so that typed entries can be reported per ward.
+	WristbandEntry, CodeEntry string
+}
+
+// How a code reached a scan field (SPEC §7): a keyboard-wedge scanner types a whole code in a
+// burst (or with a configured prefix), a person types one key at a time, and the camera
+// decodes it in the page. Typing the wristband's MRN or the label's text is the workaround
+// that barcode administration exists to prevent, so it is recorded.
+const (
+	EntryScanned = "scanned"
+	EntryTyped   = "typed"
+	EntryCamera  = "camera"
+)
+
+// ValidateEntry refuses an entry method other than the Entry* values (or empty: not said).
+func ValidateEntry(field, entry string) error {
+	switch entry {
+	case "", EntryScanned, EntryTyped, EntryCamera:
+		return nil
+	}
+	return FieldError(field, "%q is not a way of entering a code: use %s, %s or %s", entry, EntryScanned, EntryTyped, EntryCamera)
 }
 
 // Verification is a stored bedside verification.
@@ -320,6 +342,9 @@ type Verification struct {
 	PatientID  int64     `json:"patient_id,omitempty"`
 	CodeKind   string    `json:"code_kind"`
 	VerifiedAt time.Time `json:"verified_at"`
+	// How the wristband and the bag's code were entered (Entry*), when the client said.
+	WristbandEntry string `json:"wristband_entry,omitempty"`
+	CodeEntry      string `json:"code_entry,omitempty"`
 }
 
 // Infusion is the administration of a dose bag.

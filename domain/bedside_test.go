@@ -226,3 +226,21 @@ func TestPatientValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateEntry(t *testing.T) {
+	for _, tc := range []struct {
+		entry string
+		ok    bool
+	}{
+		{"", true}, {EntryScanned, true}, {EntryTyped, true}, {EntryCamera, true},
+		{"Scanned", false}, {"keyboard", false}, {" typed", false},
+	} {
+		err := ValidateEntry("code_entry", tc.entry)
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: %v, want ok=%v", tc.entry, err, tc.ok)
+		}
+		if err != nil && ErrorField(err) != "code_entry" {
+			t.Errorf("%q: field %q, want code_entry", tc.entry, ErrorField(err))
+		}
+	}
+}

@@ -127,6 +127,8 @@ type ComplianceBucket struct {
 	ISBT          int
 	Manual        int
 	Unknown       int
+	// Typed counts verifications whose wristband or bag code was typed rather than scanned.
+	Typed int
 }
 
 // DashboardService computes the dashboards' aggregates. now is the store's clock.

@@ -29,6 +29,9 @@ type verificationRow struct {
 	WitnessID  *int64
 	Ward       string
 	VerifiedAt time.Time
+	// WristbandEntry and CodeEntry: domain.Entry*, or empty when not said.
+	WristbandEntry string
+	CodeEntry      string
 }
 
 func (verificationRow) TableName() string { return "verifications" }
@@ -41,6 +44,12 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 	}
 	if strings.TrimSpace(req.Scan.Code) == "" {
 		return domain.Verification{}, domain.FieldError("code", "scan the dose bag's label")
+	}
+	if err := domain.ValidateEntry("wristband_entry", req.WristbandEntry); err != nil {
+		return domain.Verification{}, err
+	}
+	if err := domain.ValidateEntry("code_entry", req.CodeEntry); err != nil {
+		return domain.Verification{}, err
 	}
 	var out domain.Verification
 	var bag doseBagRow
@@ -84,17 +93,20 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		checks, _ := json.Marshal(verdict.Checks)
 		row := verificationRow{DoseBagID: bagRowID, PatientID: patientRowID, Wristband: req.Wristband, Code: req.Scan.Code,
 			CodeKind: req.Scan.CodeKind, Pass: verdict.Pass, Checks: string(checks), Failed: strings.Join(verdict.Failed(), ","),
-			NurseID: actor.UserID, Ward: strings.TrimSpace(req.Ward), VerifiedAt: t.now}
+			NurseID: actor.UserID, Ward: strings.TrimSpace(req.Ward), VerifiedAt: t.now,
+			WristbandEntry: req.WristbandEntry, CodeEntry: req.CodeEntry}
 		if req.Witness.Authenticated {
 			row.WitnessID = &req.Witness.UserID
 		}
 		var err error
 		row.ID, err = t.insertRow(insertVerificationQuery, reservedID, row.DoseBagID, row.PatientID, row.Wristband, row.Code,
-			row.CodeKind, row.Pass, row.Checks, row.Failed, row.NurseID, row.WitnessID, row.Ward, row.VerifiedAt)
+			row.CodeKind, row.Pass, row.Checks, row.Failed, row.NurseID, row.WitnessID, row.Ward, row.VerifiedAt,
+			row.WristbandEntry, row.CodeEntry)
 		if err != nil {
 			return fmt.Errorf("store verification: %w", err)
 		}
-		out = domain.Verification{ID: row.ID, Pass: verdict.Pass, Checks: verdict.Checks, CodeKind: row.CodeKind, VerifiedAt: t.now}
+		out = domain.Verification{ID: row.ID, Pass: verdict.Pass, Checks: verdict.Checks, CodeKind: row.CodeKind, VerifiedAt: t.now,
+			WristbandEntry: row.WristbandEntry, CodeEntry: row.CodeEntry}
 		if bagRowID != nil {
 			out.DoseBagID = *bagRowID
 		}

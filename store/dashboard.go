@@ -204,7 +204,7 @@ func (s *Store) ScanCompliance(ctx context.Context, since time.Time, p domain.Pe
 	loc := s.opts.Site
 	from := p.Start(since, loc)
 	var rows []verificationRow
-	if err := s.read(ctx).Select("ward, code_kind, pass, failed, verified_at").Where("verified_at >= ?", from.UTC()).
+	if err := s.read(ctx).Select("ward, code_kind, pass, failed, verified_at, wristband_entry, code_entry").Where("verified_at >= ?", from.UTC()).
 		Order("verified_at, id").Find(&rows).Error; err != nil {
 		return nil, classify(err)
 	}
@@ -235,6 +235,9 @@ func (s *Store) ScanCompliance(ctx context.Context, since time.Time, p domain.Pe
 					b.StopsByCheck[code]++
 				}
 			}
+		}
+		if r.WristbandEntry == domain.EntryTyped || r.CodeEntry == domain.EntryTyped {
+			b.Typed++
 		}
 		switch r.CodeKind {
 		case domain.CodeQR:

@@ -113,9 +113,13 @@ func TestDashboardScanCompliance(t *testing.T) {
 		ctx := context.Background()
 		j := dashboardJourney(t, st, "ICU-3")
 		// A wristband nobody wears and a code that names no bag, on another ward, typed.
-		if _, err := st.Verify(ctx, j.nurse, domain.BedsideRequest{Wristband: "MRN-NOBODY", Ward: "Ward 7",
-			Scan: domain.CustodyScan{Code: "not a bag", CodeKind: domain.CodeManual}}); err != nil {
+		v, err := st.Verify(ctx, j.nurse, domain.BedsideRequest{Wristband: "MRN-NOBODY", Ward: "Ward 7",
+			Scan: domain.CustodyScan{Code: "not a bag", CodeKind: domain.CodeManual}, WristbandEntry: domain.EntryTyped, CodeEntry: domain.EntryScanned})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if v.WristbandEntry != domain.EntryTyped || v.CodeEntry != domain.EntryScanned {
+			t.Errorf("verification entries = %q, %q; want typed, scanned", v.WristbandEntry, v.CodeEntry)
 		}
 		got, err := st.ScanCompliance(ctx, time.Now().AddDate(0, 0, -7), domain.PeriodDay)
 		if err != nil {
@@ -130,6 +134,9 @@ func TestDashboardScanCompliance(t *testing.T) {
 		}
 		if w7.Verifications != 1 || w7.Stops != 1 || w7.Manual != 1 || w7.StopsByCheck[domain.CheckLabelAuthentic] != 1 || w7.StopsByCheck[domain.CheckPatientMatch] != 1 {
 			t.Errorf("Ward 7 = %+v, want one typed STOP on LABEL_AUTHENTIC and PATIENT_MATCH", w7)
+		}
+		if icu.Typed != 0 || w7.Typed != 1 {
+			t.Errorf("typed: ICU-3 %d, Ward 7 %d; want 0 and 1 (the wristband typed by hand)", icu.Typed, w7.Typed)
 		}
 		if !icu.Start.Equal(domain.PeriodDay.Start(time.Now(), time.UTC)) {
 			t.Errorf("bucket starts %v, want today's midnight", icu.Start)

@@ -92,7 +92,7 @@ func (t *tx) insertReturningID(q sqlQuery, args ...any) (int64, error) {
 }
 
 var insertVerificationQuery = newInsertQuery("verifications", `dose_bag_id, patient_id, wristband, code, code_kind,
-	pass, checks, failed, nurse_id, witness_id, ward, verified_at`)
+	pass, checks, failed, nurse_id, witness_id, ward, verified_at, wristband_entry, code_entry`)
 
 var insertScanQuery = newInsertQuery("custody_scans", `kind, dose_bag_id, code, code_kind, location, temperature_c,
 	excursion, accepted, refusal, from_user, scanned_by, scanned_at`)

@@ -372,6 +372,15 @@ func scanInto(sel, code string) chromedp.Action {
 	return chromedp.Tasks{chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).value = ""`, sel), nil), chromedp.SendKeys(sel, code+"\r")}
 }
 
+// typeSlowly is a person typing code into the field at sel, a key every 120 ms, and Enter.
+func typeSlowly(sel, code string) chromedp.Action {
+	tasks := chromedp.Tasks{chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).value = ""`, sel), nil)}
+	for _, r := range code {
+		tasks = append(tasks, chromedp.SendKeys(sel, string(r)), chromedp.Sleep(120*time.Millisecond))
+	}
+	return append(tasks, chromedp.SendKeys(sel, "\r"))
+}
+
 // The whole journey of a dose through the pages, in a real browser: QC entry → release with
 // a signature → prepare → print → dispatch scan → receipt scan → bedside STOP for the wrong
 // patient → bedside PASS → infusion. Every page is checked at phone and desktop width.
@@ -508,8 +517,8 @@ func TestBrowserJourney(t *testing.T) {
 	b.open("/dispatch")
 	b.run(chromedp.SendKeys(`input[name="place"]`, "ICU-3"), chromedp.SendKeys(`input[name="temperature_c"]`, "5"))
 	b.run(scanInto("#scan-input", code), chromedp.WaitVisible(`#scan-results li`))
-	if r := b.text("#scan-results li"); !strings.Contains(r, "accepted") {
-		t.Fatalf("dispatch scan: %q", r)
+	if r := b.text("#scan-results li"); !strings.Contains(r, "accepted") || !strings.Contains(r, "scanned") {
+		t.Fatalf("dispatch scan: %q; want it accepted and told from typing as scanned", r)
 	}
 	var focused bool
 	b.run(chromedp.Evaluate(`document.activeElement.id === "scan-input"`, &focused))
@@ -545,16 +554,17 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	b.shot("09-receive")
 
-	verify := func(wristband string) {
+	verify := func(wristband chromedp.Action) {
 		t.Helper()
 		b.open("/bedside")
 		b.run(chromedp.EmulateViewport(390, 844))
-		b.run(scanInto("#wristband", wristband), scanInto("#bag-code", code),
+		b.run(wristband, scanInto("#bag-code", code),
 			chromedp.SendKeys("#witness-user", "rn.fay"), chromedp.SendKeys("#witness-password", password+"\r"))
 		b.waitFor(`!document.getElementById("verdict").hidden`)
 	}
-	// The wrong patient's wristband: a red STOP naming the failed check in plain words.
-	verify("MRN0002")
+	// The wrong patient's wristband, typed key by key: a red STOP naming the failed check in
+	// plain words, and the page's log of its last scans marks the typed wristband (SPEC §7).
+	verify(typeSlowly("#wristband", "MRN0002"))
 	if v := b.text("#verdict-word"); v != "STOP" {
 		t.Fatalf("wrong patient: verdict %q", v)
 	}
@@ -562,6 +572,15 @@ func TestBrowserJourney(t *testing.T) {
 	b.run(chromedp.Nodes(`#verdict-checks li.bad[data-code]`, &failed, chromedp.ByQueryAll))
 	if len(failed) == 0 || failed[0].AttributeValue("data-code") != domain.CheckPatientMatch {
 		t.Fatalf("wrong patient: failed checks %v", failed)
+	}
+	if typed := b.text(`#scan-log li[data-entry="typed"]`); !strings.Contains(typed, "Wristband MRN0002") || !strings.Contains(typed, "TYPED BY HAND") {
+		t.Errorf("the log of last scans shows the typed wristband as %q", typed)
+	}
+	if bag := b.text(`#scan-log li[data-entry="scanned"]`); !strings.Contains(bag, " · Bag ") {
+		t.Errorf("the log of last scans shows the scanned bag as %q", bag)
+	}
+	if last := b.text(`#scan-log li`); !strings.Contains(last, "Verification STOP") {
+		t.Errorf("the log's newest line is %q, want the STOP", last)
 	}
 	// A STOP is heard as well as seen.
 	var beeps string
@@ -571,9 +590,24 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	b.shot("10-bedside-stop")
 
-	verify("MRN0001")
+	// This device's scanner sends the prefix "]Q": codes starting with it are scanned, without
+	// it. The scanner reads the wristband twice in a blink: the second read, which lands in
+	// the bag's field, is dropped there instead of becoming the bag's code.
+	b.open("/bedside")
+	b.run(chromedp.Click(`.scanner-settings summary`), chromedp.SendKeys("#scan-prefix", "]Q"), chromedp.Focus("#wristband"))
+	b.run(scanInto("#wristband", "]QMRN0001"), chromedp.SendKeys("#bag-code", "]QMRN0001\r"))
+	var bagField string
+	var stayed bool
+	b.run(chromedp.Value("#bag-code", &bagField), chromedp.Evaluate(`document.activeElement.id === "bag-code"`, &stayed))
+	if bagField != "" || !stayed {
+		t.Fatalf("after a double read of the wristband the bag's field holds %q (focused: %v); want it empty and waiting", bagField, stayed)
+	}
+	verify(scanInto("#wristband", "]QMRN0001"))
 	if v := b.text("#verdict-word"); v != "PASS" {
 		t.Fatalf("right patient: verdict %q; checks %s", v, b.text("#verdict-checks"))
+	}
+	if w := b.text(`#scan-log li[data-entry="scanned"]:last-child`); !strings.Contains(w, "Wristband MRN0001 · scanned") {
+		t.Errorf("the log shows the prefixed wristband as %q, want MRN0001 scanned", w)
 	}
 	b.shot("11-bedside-pass")
 	b.run(chromedp.Click("#start-infusion"), chromedp.WaitVisible("#end-infusion"))

@@ -215,6 +215,52 @@
     else if (next && next.startsWith("/") && created && created.id !== undefined) location.href = next.replace("{id}", encodeURIComponent(created.id));
   }
 
+  // ---------- telling a scan from typing (SPEC §7) ----------
+
+  // A keyboard-wedge scanner types a whole code in a burst and presses Enter; a person types
+  // a key at a time. A field marked data-scan notes when each key came; when its code is taken,
+  // 4 or more keys at 35 ms or less apart on average were a scan. Where the device's scanner is
+  // set to send a prefix (the "Scanner prefix" setting, kept on this device), a code starting
+  // with it was scanned, surely, and the prefix is not part of the code. A code pasted or
+  // edited was typed; one the camera read is "camera".
+  const SCAN_MS_PER_KEY = 35;
+  const SCAN_MIN_KEYS = 4;
+  const SCAN_LOG_SIZE = 10; // lines kept in a page's log of its last scans
+
+  function watchEntry(input) {
+    const keys = [];
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key.length !== 1) return; // Enter, Shift, arrows: not part of the code
+      if (input.value === "") {
+        keys.length = 0;
+        delete input.dataset.entry;
+        delete input.dataset.stepCode;
+      }
+      keys.push(performance.now());
+    });
+    input.addEventListener("paste", () => { keys.length = 0; keys.push(-1); });
+    input.addEventListener("input", () => { if (input.value === "") { keys.length = 0; delete input.dataset.entry; } });
+    input.entryKeys = keys;
+  }
+
+  // takeCode returns the field's code and how it was entered: scanned, typed or camera.
+  function takeCode(input) {
+    let code = input.value.trim();
+    const prefixField = document.getElementById("scan-prefix");
+    const prefix = prefixField ? prefixField.value : "";
+    if (input.dataset.entry === "camera") return { code, entry: "camera" };
+    if (prefix && code.startsWith(prefix)) return { code: code.slice(prefix.length).trim(), entry: "scanned" };
+    const keys = input.entryKeys || [];
+    const burst = keys.length >= SCAN_MIN_KEYS && keys[0] >= 0 && keys.length >= code.length &&
+      (keys[keys.length - 1] - keys[0]) / (keys.length - 1) <= SCAN_MS_PER_KEY;
+    return { code, entry: burst ? "scanned" : "typed" };
+  }
+
+  // entryWords is how the logs of last scans say how a code came in.
+  function entryWords(entry) {
+    return { scanned: "scanned", typed: "TYPED BY HAND", camera: "camera" }[entry] || entry;
+  }
+
   // ---------- dispatch and receipt ----------
 
   // scanSubmit records one scan and keeps the input focused for the next: a keyboard-wedge
@@ -225,7 +271,7 @@
 
   async function scanSubmit(form) {
     const input = form.querySelector('[name="code"]');
-    const code = input.value.trim();
+    const { code, entry } = takeCode(input);
     if (!code) return;
     const now = Date.now();
     if (code === lastScan.code && now - lastScan.at < 1000) {
@@ -245,7 +291,8 @@
     if (form.dataset.kind === "dispatch") body.to = b.place; else body.location = b.place;
     const r = await api("POST", form.dataset.url, body);
     const li = document.createElement("li");
-    const when = new Date().toLocaleTimeString();
+    li.dataset.entry = entry;
+    const when = new Date().toLocaleTimeString() + " · " + entryWords(entry);
     if (r.ok && r.body.accepted) {
       li.className = "ok";
       li.textContent = when + " · " + (r.body.bag_id || code) + " · accepted · now " + r.body.bag_status + (r.body.excursion ? " · TEMPERATURE EXCURSION: QA must clear this bag" : "");
@@ -255,7 +302,9 @@
       li.textContent = when + " · REFUSED · " + (r.ok ? r.body.refusal : errorText(r));
       beep();
     }
-    document.getElementById("scan-results").prepend(li);
+    const list = document.getElementById("scan-results");
+    list.prepend(li);
+    while (list.children.length > SCAN_LOG_SIZE) list.lastElementChild.remove();
   }
 
   // beep sounds a refusal, so that a person looking at the bag rather than the screen hears it
@@ -284,15 +333,54 @@
   async function bedsideSubmit(form) {
     if (firstInvalid(form)) return;
     const b = formBody(form);
+    const wristband = takeCode(form.querySelector('[name="wristband"]'));
+    const bag = takeCode(form.querySelector('[name="code"]'));
     const button = form.querySelector('[type="submit"]');
     button.disabled = true;
-    const r = await api("POST", "/api/v1/bedside/verify", { wristband: b.wristband, code: b.code, witness: b.witness, ward: b.ward || "" });
+    const r = await api("POST", "/api/v1/bedside/verify", { wristband: wristband.code, code: bag.code, witness: b.witness, ward: b.ward || "",
+      wristband_entry: wristband.entry, code_entry: bag.entry });
     button.disabled = false;
     form.querySelector('[name="witness.password"]').value = "";
-    if (!r.ok) { showErrors(form, r); return; }
+    if (!r.ok) { showErrors(form, r); logScan("Verification not made: " + errorText(r), "bad"); return; }
     clearErrors(form);
     verification = r.body;
+    logScan("Verification " + (r.body.pass ? "PASS" : "STOP"), r.body.pass ? "ok" : "bad");
     showVerdict(r.body);
+  }
+
+  // logScan adds a line to the bedside page's log of its last scans (SPEC §7).
+  function logScan(text, className, entry) {
+    const list = document.getElementById("scan-log");
+    if (!list) return;
+    const li = document.createElement("li");
+    li.className = className || "";
+    if (entry) li.dataset.entry = entry;
+    li.textContent = new Date().toLocaleTimeString() + " · " + text;
+    list.prepend(li);
+    while (list.children.length > SCAN_LOG_SIZE) list.lastElementChild.remove();
+    document.getElementById("scan-log-box").hidden = false;
+  }
+
+  // A step of the bedside form is done when its code is complete (Enter, or the camera): it is
+  // logged, and a second read of the code just taken, within a second, is dropped instead of
+  // landing in the next step (a scanner's double read of the wristband would otherwise become
+  // the bag's code).
+  let lastStep = { code: "", at: 0 };
+  function stepDone(input) {
+    const { code, entry } = takeCode(input);
+    if (!code) return false;
+    const now = Date.now();
+    if (code === lastStep.code && now - lastStep.at < 1000 && input.dataset.stepCode !== code) {
+      input.value = "";
+      input.entryKeys.length = 0;
+      return false;
+    }
+    lastStep = { code, at: now };
+    input.dataset.stepCode = code;
+    // A label's QR text is long: its bag id says which bag it was.
+    const shown = input.name === "wristband" ? "Wristband " + code : "Bag " + ((code.match(/\|ID=([^|]+)/) || [])[1] || code);
+    logScan(shown + " · " + entryWords(entry), entry === "typed" ? "warn" : "", entry);
+    return true;
   }
 
   function showVerdict(v) {
@@ -407,8 +495,9 @@
       if (text) {
         const target = document.getElementById(targetID);
         target.value = text;
+        target.dataset.entry = "camera";
         stopCamera();
-        focusNext(target);
+        if (!("scan" in target.dataset) || stepDone(target)) focusNext(target);
         return;
       }
       requestAnimationFrame(tick);
@@ -432,9 +521,11 @@
 
   function restoreRemembered(root) {
     root.querySelectorAll("[data-remember]").forEach((el) => {
-      const v = sessionStorage.getItem("cordtrace." + el.dataset.remember);
+      // A device's own settings (its scanner's prefix) outlive the session; the rest do not.
+      const store = "device" in el.dataset ? localStorage : sessionStorage;
+      const v = store.getItem("cordtrace." + el.dataset.remember);
       if (v !== null && el.value === "") el.value = v;
-      el.addEventListener("change", () => sessionStorage.setItem("cordtrace." + el.dataset.remember, el.value));
+      el.addEventListener("change", () => store.setItem("cordtrace." + el.dataset.remember, el.value));
     });
   }
 
@@ -540,9 +631,13 @@
 
     // Scanners end with Enter: in a step of the bedside form, Enter moves on to the next step
     // instead of submitting half a form.
+    document.querySelectorAll("[data-scan]").forEach(watchEntry);
     document.querySelectorAll("[data-next]").forEach((el) => {
       el.addEventListener("keydown", (ev) => {
-        if (ev.key === "Enter") { ev.preventDefault(); focusNext(el); }
+        if (ev.key !== "Enter") return;
+        ev.preventDefault();
+        if ("scan" in el.dataset && !stepDone(el)) return;
+        focusNext(el);
       });
     });
 
