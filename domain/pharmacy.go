@@ -118,5 +118,8 @@ type AvailableUnit struct {
 // PharmacyWorklist is what the pharmacy's pages list: orders waiting and the units to fill them.
 type PharmacyWorklist interface {
 	OpenDoseOrders(ctx context.Context) ([]OrderWaiting, error)
+	// OpenDoseOrder is one open order; ENotFound if there is none with that id or it is no
+	// longer open.
+	OpenDoseOrder(ctx context.Context, id int64) (OrderWaiting, error)
 	AvailableUnits(ctx context.Context) ([]AvailableUnit, error)
 }

@@ -44,13 +44,19 @@ func newLab(t *testing.T, st *store.Store) *lab {
 
 func (l *lab) lot(eligibility domain.Eligibility) domain.Lot {
 	l.t.Helper()
+	return l.lotExpiring(eligibility, time.Now().AddDate(1, 0, 0))
+}
+
+// lotExpiring is lot with its expiry.
+func (l *lab) lotExpiring(eligibility domain.Eligibility, expires time.Time) domain.Lot {
+	l.t.Helper()
 	ctx := context.Background()
 	d, err := l.st.CreateDonation(ctx, l.qc, domain.NewDonation{CollectedAt: time.Now().Add(-48 * time.Hour), Eligibility: eligibility})
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	lot, err := l.st.CreateLot(ctx, l.qc, domain.NewLot{DonationID: d.ID, LotNumber: fmt.Sprintf("L-%d", d.ID),
-		ManufacturedAt: time.Now().Add(-24 * time.Hour), ExpiresAt: time.Now().AddDate(1, 0, 0)})
+		ManufacturedAt: time.Now().Add(-24 * time.Hour), ExpiresAt: expires})
 	if err != nil {
 		l.t.Fatal(err)
 	}

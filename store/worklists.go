@@ -29,6 +29,23 @@ func (s *Store) OpenDoseOrders(ctx context.Context) ([]domain.OrderWaiting, erro
 	return out, nil
 }
 
+// OpenDoseOrder is the open dose order id, with who it is for.
+func (s *Store) OpenDoseOrder(ctx context.Context, id int64) (domain.OrderWaiting, error) {
+	db := s.read(ctx)
+	var orders []doseOrderRow
+	if err := db.Where("id = ? AND status = ?", id, "open").Limit(1).Find(&orders).Error; err != nil {
+		return domain.OrderWaiting{}, classify(err)
+	}
+	if len(orders) == 0 {
+		return domain.OrderWaiting{}, domain.Errorf(domain.ENotFound, "dose order %d is not waiting: a bag has filled it, it was cancelled, or it does not exist", id)
+	}
+	subjects, err := subjectIDs(db, orders)
+	if err != nil {
+		return domain.OrderWaiting{}, err
+	}
+	return domain.OrderWaiting{DoseOrder: orders[0].toDomain(), SubjectID: subjects[orders[0].PatientID]}, nil
+}
+
 func subjectIDs(db *gorm.DB, orders []doseOrderRow) (map[int64]string, error) {
 	ids := make([]int64, len(orders))
 	for i, o := range orders {

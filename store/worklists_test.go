@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -54,6 +55,9 @@ func TestPharmacyWorklists(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if one, err := st.OpenDoseOrder(ctx, order.ID); err != nil || one.ID != order.ID || one.SubjectID != "SVP-010" {
+			t.Fatalf("open order %d = %+v %v", order.ID, one, err)
+		}
 		waiting, err := st.OpenDoseOrders(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -69,12 +73,55 @@ func TestPharmacyWorklists(t *testing.T) {
 		if waiting, err = st.OpenDoseOrders(ctx); err != nil || len(waiting) != 0 {
 			t.Fatalf("after filling, orders waiting = %+v %v", waiting, err)
 		}
+		if _, err := st.OpenDoseOrder(ctx, order.ID); domain.ErrorCode(err) != domain.ENotFound {
+			t.Fatalf("the filled order as an open one: %v, want not found", err)
+		}
+		if _, err := st.OpenDoseOrder(ctx, order.ID+1000); domain.ErrorCode(err) != domain.ENotFound {
+			t.Fatalf("an order that does not exist: %v, want not found", err)
+		}
 		// One infusion per patient: no second order while the bag may still be given.
 		if _, err := st.OrderDose(ctx, actorFor(doc, domain.RolePhysician), p.ID); domain.ErrorCode(err) != domain.EConflict {
 			t.Fatalf("a second order while the bag is prepared: %v, want a conflict", err)
 		}
 		if avail, err = st.AvailableUnits(ctx); err != nil || len(avail) != 1 || avail[0].ID != units[2].ID {
 			t.Fatalf("after thawing two, available = %+v %v", avail, err)
+		}
+	})
+}
+
+// Units are offered soonest-expiring lot first, so that stock is used before it expires, and
+// in the order they were made within a lot; whatever order the lots were released in.
+func TestAvailableUnitsSoonestExpiringLotFirst(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		l := newLab(t, st)
+		release := func(expires time.Time) []domain.Unit {
+			t.Helper()
+			lot := l.lotExpiring(domain.Eligible, expires)
+			l.record(l.qc, lot.ID, passingResults()...)
+			if _, err := st.Sign(ctx, l.qa, lot.ID, domain.SignRequest{Action: domain.SignRelease, Password: "correct horse battery"}); err != nil {
+				t.Fatal(err)
+			}
+			units, err := st.CreateUnits(ctx, l.qc, lot.ID, domain.NewUnits{Count: 2, ViableCells: 35_000_000, VolumeML: 25})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return units
+		}
+		late := release(time.Now().AddDate(1, 0, 0))
+		soon := release(time.Now().AddDate(0, 6, 0))
+		middle := release(time.Now().AddDate(0, 9, 0))
+		avail, err := st.AvailableUnits(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []int64{soon[0].ID, soon[1].ID, middle[0].ID, middle[1].ID, late[0].ID, late[1].ID}
+		got := make([]int64, len(avail))
+		for i, u := range avail {
+			got[i] = u.ID
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("available units %v, want %v (lot expiring in 6, 9, then 12 months)", got, want)
 		}
 	})
 }

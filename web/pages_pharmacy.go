@@ -36,18 +36,11 @@ func (h *Handler) prepare(c echo.Context, u domain.User) error {
 	if err != nil {
 		return h.pharmacyMessage(c, u, "There is no such dose order. Pick one from the list.")
 	}
-	orders, err := h.svc.Pharmacy.OpenDoseOrders(ctx)
-	if err != nil {
-		return err
-	}
-	var order *domain.OrderWaiting
-	for i := range orders {
-		if orders[i].ID == id {
-			order = &orders[i]
-		}
-	}
-	if order == nil {
+	order, err := h.svc.Pharmacy.OpenDoseOrder(ctx, id)
+	if domain.ErrorCode(err) == domain.ENotFound {
 		return h.pharmacyMessage(c, u, "This dose order is not waiting any more: a bag has filled it, or it was cancelled.")
+	} else if err != nil {
+		return err
 	}
 	units, err := h.svc.Pharmacy.AvailableUnits(ctx)
 	if err != nil {
@@ -58,7 +51,7 @@ func (h *Handler) prepare(c echo.Context, u domain.User) error {
 		return err
 	}
 	return h.pages.Render(c.Response(), http.StatusOK, "prepare", View{Title: "Prepare dose " + order.SubjectID, User: &u,
-		Data: prepareData{Order: *order, Units: units, Spec: spec}})
+		Data: prepareData{Order: order, Units: units, Spec: spec}})
 }
 
 func (h *Handler) pharmacyMessage(c echo.Context, u domain.User, msg string) error {
