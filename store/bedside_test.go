@@ -29,14 +29,7 @@ func preparedBag(t *testing.T, st *store.Store) bedside {
 	ctx := context.Background()
 	l := newLab(t, st)
 	lot := l.lot(domain.Eligible)
-	l.record(l.qc, lot.ID, passingResults()...)
-	if _, err := st.Sign(ctx, l.qa, lot.ID, domain.SignRequest{Action: domain.SignRelease, Password: "correct horse battery"}); err != nil {
-		t.Fatal(err)
-	}
-	units, err := st.CreateUnits(ctx, l.qc, lot.ID, domain.NewUnits{Count: 2, ViableCells: 35_000_000, VolumeML: 25})
-	if err != nil {
-		t.Fatal(err)
-	}
+	units := l.releasedUnits(lot, 2)
 	mk := func(name string, role domain.Role) domain.Actor {
 		u, err := st.CreateUser(ctx, admin, newUser(name, role))
 		if err != nil {
@@ -46,6 +39,7 @@ func preparedBag(t *testing.T, st *store.Store) bedside {
 	}
 	b := bedside{st: st, lot: lot, doc: mk("dr.a", domain.RolePhysician), pharm: mk("ph.b", domain.RolePharmacist),
 		nurse: mk("rn.c", domain.RoleNurse), witness: mk("rn.d", domain.RoleNurse)}
+	var err error
 	b.patient, err = st.Enrol(ctx, b.doc, domain.Patient{SubjectID: "SVP-001", MRN: "MRN0001", Name: "Li Wei", DateOfBirth: "1960-05-01",
 		WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: time.Now().UTC().AddDate(0, 0, -1)})
 	if err != nil {

@@ -66,6 +66,22 @@ func (l *lab) lotExpiring(eligibility domain.Eligibility, expires time.Time) dom
 	return lot
 }
 
+// releasedUnits records passing results for lot, releases it with QA's signature and makes
+// count units of 35 million viable cells in 25 mL.
+func (l *lab) releasedUnits(lot domain.Lot, count int) []domain.Unit {
+	l.t.Helper()
+	ctx := context.Background()
+	l.record(l.qc, lot.ID, passingResults()...)
+	if _, err := l.st.Sign(ctx, l.qa, lot.ID, domain.SignRequest{Action: domain.SignRelease, Password: "correct horse battery"}); err != nil {
+		l.t.Fatal(err)
+	}
+	units, err := l.st.CreateUnits(ctx, l.qc, lot.ID, domain.NewUnits{Count: count, ViableCells: 35_000_000, VolumeML: 25})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return units
+}
+
 func passingResults() []domain.QCResult {
 	return []domain.QCResult{
 		{Test: domain.TestViability, Value: f64(92)},

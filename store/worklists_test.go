@@ -18,14 +18,7 @@ func TestPharmacyWorklists(t *testing.T) {
 		ctx := context.Background()
 		l := newLab(t, st)
 		released := l.lot(domain.Eligible)
-		l.record(l.qc, released.ID, passingResults()...)
-		if _, err := st.Sign(ctx, l.qa, released.ID, domain.SignRequest{Action: domain.SignRelease, Password: "correct horse battery"}); err != nil {
-			t.Fatal(err)
-		}
-		units, err := st.CreateUnits(ctx, l.qc, released.ID, domain.NewUnits{Count: 3, ViableCells: 35_000_000, VolumeML: 25})
-		if err != nil {
-			t.Fatal(err)
-		}
+		units := l.releasedUnits(released, 3)
 		// Units of a lot still in quarantine are never offered.
 		if _, err := st.CreateUnits(ctx, l.qc, l.lot(domain.Eligible).ID, domain.NewUnits{Count: 2, ViableCells: 35_000_000, VolumeML: 25}); err != nil {
 			t.Fatal(err)
@@ -96,17 +89,7 @@ func TestAvailableUnitsSoonestExpiringLotFirst(t *testing.T) {
 		ctx := context.Background()
 		l := newLab(t, st)
 		release := func(expires time.Time) []domain.Unit {
-			t.Helper()
-			lot := l.lotExpiring(domain.Eligible, expires)
-			l.record(l.qc, lot.ID, passingResults()...)
-			if _, err := st.Sign(ctx, l.qa, lot.ID, domain.SignRequest{Action: domain.SignRelease, Password: "correct horse battery"}); err != nil {
-				t.Fatal(err)
-			}
-			units, err := st.CreateUnits(ctx, l.qc, lot.ID, domain.NewUnits{Count: 2, ViableCells: 35_000_000, VolumeML: 25})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return units
+			return l.releasedUnits(l.lotExpiring(domain.Eligible, expires), 2)
 		}
 		late := release(time.Now().AddDate(1, 0, 0))
 		soon := release(time.Now().AddDate(0, 6, 0))
