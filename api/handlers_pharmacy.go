@@ -168,3 +168,43 @@ func (s *Server) listUnits(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, units)
 }
+
+// reasonBody is the body of an action that stops a dose: the reason, for the audit trail.
+type reasonBody struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) cancelDoseOrder(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in reasonBody
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	o, err := s.svc.Pharmacy.CancelDoseOrder(c.Request().Context(), currentActor(c), id, in.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, o)
+}
+
+// takeBackDoseBag returns or discards a bag (to).
+func (s *Server) takeBackDoseBag(to domain.DoseBagStatus) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := idParam(c, "id")
+		if err != nil {
+			return err
+		}
+		var in reasonBody
+		if err := decode(c, &in); err != nil {
+			return err
+		}
+		bag, err := s.svc.Pharmacy.TakeBackDoseBag(c.Request().Context(), currentActor(c), id, to, in.Reason)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, bag)
+	}
+}

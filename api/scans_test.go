@@ -125,3 +125,37 @@ func TestCustodyScans(t *testing.T) {
 		}
 	})
 }
+
+// Stopping a dose over the API: a bag is discarded with a reason (a missing one is a 400
+// naming the field), its patient's dose can then be ordered again, and that open order
+// cancelled by the physician.
+func TestStopADoseOverTheAPI(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		bag, _, _ := preparedBag(t, ts, admin)
+		pharm := ts.login("ph.eve", "a good password")
+		doc := ts.login("dr.cho", "a good password")
+		bagPath := fmt.Sprintf("/api/v1/dose-bags/%d", int64(bag["id"].(float64)))
+		if r := ts.do("POST", bagPath+"/discard", pharm, map[string]any{"reason": ""}); r.status != 400 || r.errorOf(t)["field"] != "reason" {
+			t.Fatalf("discard without a reason: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", bagPath+"/return", pharm, map[string]any{"reason": "not needed"}); r.status != 409 {
+			t.Fatalf("return a bag that never left the pharmacy: %d %s", r.status, r.body)
+		}
+		r := ts.do("POST", bagPath+"/discard", pharm, map[string]any{"reason": "dropped on the floor"})
+		if r.status != 200 || r.json(t)["status"] != "discarded" {
+			t.Fatalf("discard: %d %s", r.status, r.body)
+		}
+		o := ts.do("POST", fmt.Sprintf("/api/v1/patients/%d/dose-orders", int64(bag["patient_id"].(float64))), doc, nil)
+		if o.status != 201 {
+			t.Fatalf("order again after the discard: %d %s", o.status, o.body)
+		}
+		orderPath := fmt.Sprintf("/api/v1/dose-orders/%d", int64(o.json(t)["id"].(float64)))
+		if r := ts.do("POST", orderPath+"/cancel", doc, map[string]any{"reason": "consent withdrawn"}); r.status != 200 || r.json(t)["status"] != "cancelled" {
+			t.Fatalf("cancel: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", orderPath+"/cancel", doc, map[string]any{"reason": "again"}); r.status != 409 {
+			t.Fatalf("cancel twice: %d %s", r.status, r.body)
+		}
+	})
+}

@@ -156,6 +156,9 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/dose-bags/:id/label.pdf", domain.PermAnyUser, s.doseBagLabel("pdf"))
 	s.handle(http.MethodGet, "/dose-bags/:id/label.zpl", domain.PermAnyUser, s.doseBagLabel("zpl"))
 	s.handle(http.MethodPost, "/dose-bags/:id/reprint", domain.PermPrepareDose, s.reprintDoseBag)
+	s.handle(http.MethodPost, "/dose-orders/:id/cancel", domain.PermManagePatients, s.cancelDoseOrder)
+	s.handle(http.MethodPost, "/dose-bags/:id/return", domain.PermReturnBag, s.takeBackDoseBag(domain.BagReturned))
+	s.handle(http.MethodPost, "/dose-bags/:id/discard", domain.PermPrepareDose, s.takeBackDoseBag(domain.BagDiscarded))
 	s.handle(http.MethodPost, "/scans/dispatch", domain.PermDispatch, s.scan(domain.ScanDispatch))
 	s.handle(http.MethodPost, "/scans/receive", domain.PermReceive, s.scan(domain.ScanReceive))
 	// The witness's session token is checked with the nurse's, in one query.

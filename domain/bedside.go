@@ -46,6 +46,9 @@ type BagFacts struct {
 	Received      bool
 	OpenExcursion bool // a temperature excursion without QA disposition
 	Infused       bool
+	// TakenBack is set when the bag was returned to the pharmacy or discarded: it left the
+	// chain of custody that ends at this patient.
+	TakenBack DoseBagStatus
 }
 
 // LotFacts is what the system knows about the bag's lot.
@@ -279,6 +282,8 @@ func checkCustody(f BedsideFacts) Check {
 		return fail(CheckCustody, "The bag was never scanned out of the pharmacy. Do not infuse; call the pharmacy.")
 	case !f.Bag.Received:
 		return fail(CheckCustody, "The bag was not scanned in on the ward. Scan it on receipt first.")
+	case f.Bag.TakenBack != "":
+		return fail(CheckCustody, "The bag was %s: it must not be given. Do not infuse; call the pharmacy.", f.Bag.TakenBack)
 	case f.Bag.OpenExcursion:
 		return fail(CheckCustody, "The bag's temperature left 2–8 °C in transport and QA has not cleared it. Do not infuse.")
 	}

@@ -82,6 +82,8 @@ func TestBedsideEachCheckFailsAlone(t *testing.T) {
 		{CheckCustody, "never dispatched", func(f *BedsideFacts) { f.Bag.Dispatched = false }, "pharmacy"},
 		{CheckCustody, "not received", func(f *BedsideFacts) { f.Bag.Received = false }, "receipt"},
 		{CheckCustody, "open excursion", func(f *BedsideFacts) { f.Bag.OpenExcursion = true }, "2–8 °C"},
+		{CheckCustody, "returned to the pharmacy", func(f *BedsideFacts) { f.Bag.TakenBack = BagReturned }, "was returned"},
+		{CheckCustody, "discarded", func(f *BedsideFacts) { f.Bag.TakenBack = BagDiscarded }, "was discarded"},
 		{CheckWitness, "no witness", func(f *BedsideFacts) { f.Witness = WitnessFacts{Problem: "wrong password"} }, "wrong password"},
 		{CheckWitness, "self-witness", func(f *BedsideFacts) { f.Witness.UserID = f.NurseUserID }, "different person"},
 		{CheckWitness, "pharmacist witness", func(f *BedsideFacts) { f.Witness.Roles = []Role{RolePharmacist} }, "cannot witness"},

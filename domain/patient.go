@@ -191,10 +191,10 @@ func (d PatientDetail) CanOrder() (bool, string) {
 		return false, "Subject " + d.SubjectID + " is in the " + string(d.Arm) + " arm: only huc_msc subjects receive a dose."
 	case d.Infused:
 		return false, "Subject " + d.SubjectID + " has had their one infusion."
-	case d.Order != nil && d.Order.Status == "open":
-		return false, "A dose order is open: the pharmacy is preparing it."
+	case d.Order != nil && d.Order.Status == OrderOpen:
+		return false, "A dose order is open: the pharmacy is preparing it. Cancel it below if the dose must not be given."
 	case slices.Contains(LiveBagStatuses, d.BagStatus):
-		return false, "A dose bag for this subject is " + string(d.BagStatus) + ": return or discard it before ordering again."
+		return false, "A dose bag for this subject is " + string(d.BagStatus) + ": before ordering again, the ward or the pharmacy must return it, or the pharmacy discard it."
 	}
 	return true, ""
 }

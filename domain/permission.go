@@ -21,6 +21,7 @@ const (
 	PermExceptional      Permission = "lots.exceptional_release"
 	PermPrepareDose      Permission = "dose_bags.prepare" // allocate, prepare, print, reprint
 	PermDispatch         Permission = "scans.dispatch"
+	PermReturnBag        Permission = "dose_bags.return" // send back a bag that must not be given
 	PermReceive          Permission = "scans.receive"
 	PermBedside          Permission = "bedside.verify" // verify, witness, infuse
 	PermAdverseEvent     Permission = "adverse_events.record"
@@ -50,9 +51,11 @@ var permissionRoles = map[Permission][]Role{
 	PermExceptional:      {RolePhysician, RoleQA},
 	PermPrepareDose:      {RolePharmacist},
 	PermDispatch:         {RolePharmacist},
-	PermReceive:          {RoleNurse},
-	PermBedside:          {RoleNurse, RolePhysician},
-	PermAdverseEvent:     {RolePhysician, RoleNurse},
+	// The ward sends back a bag it will not give; the pharmacy takes back one it has not sent.
+	PermReturnBag:    {RoleNurse, RolePharmacist},
+	PermReceive:      {RoleNurse},
+	PermBedside:      {RoleNurse, RolePhysician},
+	PermAdverseEvent: {RolePhysician, RoleNurse},
 	// The list of patients, with their names and MRNs, is for those SPEC §9 gives patient care:
 	// physicians enrol, weigh and order; nurses weigh and report adverse events. The pharmacy
 	// works from orders (subject ids), QA follows products through the trace and the audited

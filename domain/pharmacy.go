@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -14,8 +15,37 @@ type DoseOrder struct {
 	WeightKg          float64   `json:"weight_kg"`
 	TargetViableCells int64     `json:"target_viable_cells"`
 	SpecVersion       int       `json:"spec_version"`
-	Status            string    `json:"status"` // open, filled, cancelled
+	Status            string    `json:"status"` // OrderOpen, OrderFilled, OrderCancelled
 	OrderedAt         time.Time `json:"ordered_at"`
+}
+
+// Dose order statuses: an open order is filled by a bag, or cancelled by a physician before.
+const (
+	OrderOpen      = "open"
+	OrderFilled    = "filled"
+	OrderCancelled = "cancelled"
+)
+
+var orderTransitions = map[string][]string{OrderOpen: {OrderFilled, OrderCancelled}}
+
+// DoseOrderTransition refuses a change the dose-order state machine does not allow.
+func DoseOrderTransition(from, to string) error {
+	return transition("the dose order", from, to, orderTransitions[from])
+}
+
+// MaxReasonLength bounds the reason given for cancelling an order or taking a bag back.
+const MaxReasonLength = 500
+
+// ValidateReason requires the reason an action that stops a dose must give, for the audit
+// trail: what happened, in words.
+func ValidateReason(reason string) error {
+	switch n := len([]rune(strings.TrimSpace(reason))); {
+	case n == 0:
+		return FieldError("reason", "give the reason (it goes into the audit trail)")
+	case n > MaxReasonLength:
+		return FieldError("reason", "the reason is at most %d characters", MaxReasonLength)
+	}
+	return nil
 }
 
 // NewDoseBag is what the pharmacist records when thawing units into a patient's bag.
@@ -99,6 +129,13 @@ type PharmacyService interface {
 	PrepareDoseBag(ctx context.Context, actor Actor, orderID int64, n NewDoseBag) (DoseBag, error)
 	DoseBag(ctx context.Context, id int64) (DoseBag, error)
 	DoseBagByCode(ctx context.Context, bagID string) (DoseBag, error)
+	// CancelDoseOrder cancels an open order (the patient will not receive the dose, or not
+	// now); reason is required. Not open: EConflict.
+	CancelDoseOrder(ctx context.Context, actor Actor, orderID int64, reason string) (DoseOrder, error)
+	// TakeBackDoseBag returns (BagReturned) or discards (BagDiscarded) a bag that must not be
+	// given, as the bag state machine allows; reason is required. Either lets the patient's
+	// dose be ordered again.
+	TakeBackDoseBag(ctx context.Context, actor Actor, bagID int64, to DoseBagStatus, reason string) (DoseBag, error)
 	PharmacyWorklist
 }
 

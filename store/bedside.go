@@ -235,6 +235,9 @@ func (s *Store) bedsideFacts(t *tx, rows []bedsideFactsRow, found bool, bag dose
 	}
 	f.Bag = &domain.BagFacts{BagID: bag.BagID, PatientID: bag.PatientID, LabelMRN: labelMRN, ExpiresAt: bag.ExpiresAt,
 		ViableCells: bag.ViableCells, Dispatched: r.Dispatched, Received: r.Received, OpenExcursion: r.OpenExcursion, Infused: r.BagInfused}
+	if st := domain.DoseBagStatus(bag.Status); st == domain.BagReturned || st == domain.BagDiscarded {
+		f.Bag.TakenBack = st
+	}
 	if f.LabelAuthentic && scan.PrintSerial > 0 {
 		var current int64
 		if r.PrintSerial.Valid {

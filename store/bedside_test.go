@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -381,4 +382,74 @@ func failedWith(v domain.Verification, message string) bool {
 		}
 	}
 	return false
+}
+
+// A dose that must not be given is stopped with a reason: an open order is cancelled; a bag is
+// returned or discarded, then fails CUSTODY at the bedside and cannot move on; either way the
+// patient's dose can be ordered again.
+func TestStopADose(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		b := preparedBag(t, st)
+		order := b.bag.DoseOrderID
+
+		// The order is filled by the bag: cancelling it would leave the bag live.
+		if _, err := st.CancelDoseOrder(ctx, b.doc, order, "patient deteriorated"); domain.ErrorCode(err) != domain.EConflict {
+			t.Fatalf("cancel a filled order: %v, want a conflict", err)
+		}
+		if _, err := st.TakeBackDoseBag(ctx, b.pharm, b.bag.ID, domain.BagReturned, "not needed"); domain.ErrorCode(err) != domain.EConflict {
+			t.Fatalf("return a bag that never left the pharmacy: %v, want a conflict", err)
+		}
+		b.scan(t, domain.ScanDispatch, 5)
+		b.scan(t, domain.ScanReceive, 5)
+		if _, err := st.TakeBackDoseBag(ctx, b.nurse, b.bag.ID, domain.BagReturned, " "); domain.ErrorField(err) != "reason" {
+			t.Fatalf("return without a reason: %v, want a field error on reason", err)
+		}
+		bag, err := st.TakeBackDoseBag(ctx, b.nurse, b.bag.ID, domain.BagReturned, "patient moved to ICU, infusion postponed")
+		if err != nil || bag.Status != domain.BagReturned {
+			t.Fatalf("return a received bag: %+v %v", bag, err)
+		}
+		v := b.verify(t, "MRN0001", domain.CustodyScan{})
+		if v.Pass || !slices.Equal(domain.Verdict{Pass: v.Pass, Checks: v.Checks}.Failed(), []string{domain.CheckCustody}) {
+			t.Fatalf("verification of a returned bag: %+v, want a STOP on CUSTODY alone", v)
+		}
+		if _, err := st.RecordScan(ctx, b.nurse, domain.CustodyScan{Kind: domain.ScanReceive, Code: b.bag.BagID + b.bag.Check,
+			CodeKind: domain.CodeManual, BagID: b.bag.BagID, Location: "ICU", TemperatureC: f64(5)}); domain.ErrorCode(err) != domain.EConflict {
+			t.Fatalf("receive a returned bag: %v, want a refusal", err)
+		}
+		if bag, err = st.TakeBackDoseBag(ctx, b.pharm, b.bag.ID, domain.BagDiscarded, "returned bag past use"); err != nil || bag.Status != domain.BagDiscarded {
+			t.Fatalf("discard the returned bag: %+v %v", bag, err)
+		}
+
+		// The bag is gone: a new order may be placed, and cancelled while open.
+		again, err := st.OrderDose(ctx, b.doc, b.patient.ID)
+		if err != nil {
+			t.Fatalf("order again after the bag was discarded: %v", err)
+		}
+		if _, err := st.CancelDoseOrder(ctx, b.doc, again.ID, ""); domain.ErrorField(err) != "reason" {
+			t.Fatalf("cancel without a reason: %v, want a field error on reason", err)
+		}
+		cancelled, err := st.CancelDoseOrder(ctx, b.doc, again.ID, "consent withdrawn")
+		if err != nil || cancelled.Status != domain.OrderCancelled {
+			t.Fatalf("cancel an open order: %+v %v", cancelled, err)
+		}
+		if _, err := st.CancelDoseOrder(ctx, b.doc, again.ID, "again"); domain.ErrorCode(err) != domain.EConflict {
+			t.Fatalf("cancel a cancelled order: %v, want a conflict", err)
+		}
+		if _, err := st.OpenDoseOrder(ctx, again.ID); domain.ErrorCode(err) != domain.ENotFound {
+			t.Fatalf("a cancelled order still waits at the pharmacy: %v", err)
+		}
+		if _, err := st.CancelDoseOrder(ctx, b.doc, again.ID+1000, "no such order"); domain.ErrorCode(err) != domain.ENotFound {
+			t.Fatalf("cancel an order that does not exist: %v, want not found", err)
+		}
+		// Each stop is in the audit trail with its reason.
+		entries, err := st.ListAudit(ctx, domain.AuditFilter{EntityType: "dose_order", EntityID: strconv.FormatInt(again.ID, 10)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := entries[len(entries)-1]; last.Action != "dose_order.cancel" || last.Reason != "consent withdrawn" {
+			t.Fatalf("last audit entry of the order: %+v", last)
+		}
+		mustVerify(t, st)
+	})
 }

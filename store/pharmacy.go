@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -275,4 +276,70 @@ func (s *Store) DoseBag(ctx context.Context, id int64) (domain.DoseBag, error) {
 func (s *Store) DoseBagByCode(ctx context.Context, bagID string) (domain.DoseBag, error) {
 	db := s.read(ctx)
 	return s.doseBag(db, db.Where("bag_id = ?", bagID))
+}
+
+// CancelDoseOrder cancels an open dose order, with the physician's reason. The patient may
+// be ordered a dose again afterwards.
+func (s *Store) CancelDoseOrder(ctx context.Context, actor domain.Actor, orderID int64, reason string) (domain.DoseOrder, error) {
+	if err := domain.ValidateReason(reason); err != nil {
+		return domain.DoseOrder{}, err
+	}
+	var out domain.DoseOrder
+	err := s.write(ctx, actor, func(t *tx) error {
+		var order doseOrderRow
+		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&order, orderID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return domain.Errorf(domain.ENotFound, "there is no dose order %d", orderID)
+		} else if err != nil {
+			return err
+		}
+		if err := domain.DoseOrderTransition(order.Status, domain.OrderCancelled); err != nil {
+			if order.Status == domain.OrderFilled {
+				return domain.Errorf(domain.EConflict, "dose order %d is filled: a bag was prepared for it; to stop the dose, have the bag returned or discarded", orderID)
+			}
+			return err
+		}
+		if err := t.db.Model(&order).Update("status", domain.OrderCancelled).Error; err != nil {
+			return err
+		}
+		before := order.Status
+		order.Status = domain.OrderCancelled
+		out = order.toDomain()
+		t.audit("dose_order.cancel", "dose_order", order.ID, map[string]any{"status": before}, map[string]any{"status": order.Status}, strings.TrimSpace(reason))
+		return nil
+	})
+	return out, err
+}
+
+// TakeBackDoseBag returns or discards a dose bag that must not be given, with the reason.
+func (s *Store) TakeBackDoseBag(ctx context.Context, actor domain.Actor, bagID int64, to domain.DoseBagStatus, reason string) (domain.DoseBag, error) {
+	if to != domain.BagReturned && to != domain.BagDiscarded {
+		return domain.DoseBag{}, fmt.Errorf("take back dose bag: %q is neither returned nor discarded", to)
+	}
+	if err := domain.ValidateReason(reason); err != nil {
+		return domain.DoseBag{}, err
+	}
+	err := s.write(ctx, actor, func(t *tx) error {
+		var bag doseBagRow
+		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&bag, bagID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return domain.Errorf(domain.ENotFound, "there is no dose bag %d", bagID)
+		} else if err != nil {
+			return err
+		}
+		if err := domain.DoseBagTransition(domain.DoseBagStatus(bag.Status), to); err != nil {
+			return err
+		}
+		if err := t.db.Model(&doseBagRow{}).Where("id = ?", bag.ID).Update("status", string(to)).Error; err != nil {
+			return err
+		}
+		action := "dose_bag.return"
+		if to == domain.BagDiscarded {
+			action = "dose_bag.discard"
+		}
+		t.audit(action, "dose_bag", bag.ID, map[string]any{"status": bag.Status}, map[string]any{"status": to}, strings.TrimSpace(reason))
+		return nil
+	})
+	if err != nil {
+		return domain.DoseBag{}, err
+	}
+	return s.DoseBag(ctx, bagID)
 }

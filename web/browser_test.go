@@ -815,4 +815,22 @@ func TestBrowserPhysician(t *testing.T) {
 	if len(tr.AdverseEvents) != 1 || !tr.AdverseEvents[0].Serious || tr.AdverseEvents[0].Severity != "life_threatening" || !strings.HasPrefix(tr.AdverseEvents[0].Description, "Anaphylaxis") {
 		t.Errorf("adverse events: %+v", tr.AdverseEvents)
 	}
+
+	// The dose must not be given after all: the physician cancels the open order with the
+	// reason; the order shows cancelled and the dose can be ordered again.
+	b.open(fmt.Sprintf("/patients/%d", p.ID))
+	b.run(chromedp.SendKeys(`#cancel-order input[name="reason"]`, "Consent withdrawn by the patient"))
+	b.submitAndReload(`#cancel-order button[type="submit"]`)
+	if o := b.text("#orders"); !strings.Contains(o, "cancelled") {
+		t.Errorf("orders table after cancelling: %q", o)
+	}
+	var orderable bool
+	b.run(chromedp.Evaluate(`!!document.getElementById("order") && !document.getElementById("cancel-order")`, &orderable))
+	if !orderable {
+		t.Error("after cancelling, the page does not offer a new order")
+	}
+	b.shot("26-patient-order-cancelled")
+	if d, err = s.store.PatientDetail(ctx, p.ID); err != nil || len(d.Orders) != 1 || d.Orders[0].Status != domain.OrderCancelled {
+		t.Errorf("orders after cancelling: %+v %v", d.Orders, err)
+	}
 }
