@@ -152,8 +152,18 @@ type AvailableUnit struct {
 	LotExpiresAt time.Time `json:"lot_expires_at"`
 }
 
-// PharmacyWorklist is what the pharmacy's pages list: orders waiting and the units to fill them.
+// BagNotGiven is a dose bag neither infused nor discarded: prepared, on its way, at the
+// bedside or returned. The pharmacy follows each until it is given or discarded.
+type BagNotGiven struct {
+	DoseBag
+	SubjectID string `json:"subject_id"`
+}
+
+// PharmacyWorklist is what the pharmacy's pages list: orders waiting, the units to fill them
+// and the bags not given yet.
 type PharmacyWorklist interface {
+	// UngivenDoseBags lists the BagNotGiven, oldest prepared first.
+	UngivenDoseBags(ctx context.Context) ([]BagNotGiven, error)
 	OpenDoseOrders(ctx context.Context) ([]OrderWaiting, error)
 	// OpenDoseOrder is one open order; ENotFound if there is none with that id or it is no
 	// longer open.

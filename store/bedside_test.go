@@ -417,8 +417,22 @@ func TestStopADose(t *testing.T) {
 			CodeKind: domain.CodeManual, BagID: b.bag.BagID, Location: "ICU", TemperatureC: f64(5)}); domain.ErrorCode(err) != domain.EConflict {
 			t.Fatalf("receive a returned bag: %v, want a refusal", err)
 		}
+		ungiven := func() []domain.BagNotGiven {
+			t.Helper()
+			bags, err := st.UngivenDoseBags(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return bags
+		}
+		if bags := ungiven(); len(bags) != 1 || bags[0].ID != b.bag.ID || bags[0].Status != domain.BagReturned || bags[0].SubjectID != "SVP-001" {
+			t.Fatalf("bags not given after the return: %+v, want the returned bag of SVP-001", bags)
+		}
 		if bag, err = st.TakeBackDoseBag(ctx, b.pharm, b.bag.ID, domain.BagDiscarded, "returned bag past use"); err != nil || bag.Status != domain.BagDiscarded {
 			t.Fatalf("discard the returned bag: %+v %v", bag, err)
+		}
+		if bags := ungiven(); len(bags) != 0 {
+			t.Fatalf("bags not given after the discard: %+v, want none", bags)
 		}
 
 		// The bag is gone: a new order may be placed, and cancelled while open.

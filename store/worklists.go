@@ -46,6 +46,39 @@ func (s *Store) OpenDoseOrder(ctx context.Context, id int64) (domain.OrderWaitin
 	return domain.OrderWaiting{DoseOrder: orders[0].toDomain(), SubjectID: subjects[orders[0].PatientID]}, nil
 }
 
+// UngivenDoseBags lists the bags neither infused nor discarded, oldest prepared first.
+func (s *Store) UngivenDoseBags(ctx context.Context) ([]domain.BagNotGiven, error) {
+	db := s.read(ctx)
+	statuses := append(slices.Clone(domain.LiveBagStatuses), domain.BagReturned)
+	var bags []doseBagRow
+	if err := db.Where("status IN ?", statuses).Order("prepared_at, id").Find(&bags).Error; err != nil {
+		return nil, classify(err)
+	}
+	ids := make([]int64, len(bags))
+	for i, b := range bags {
+		ids[i] = b.DoseOrderID
+	}
+	var orders []doseOrderRow
+	if len(ids) > 0 {
+		if err := db.Where("id IN ?", ids).Find(&orders).Error; err != nil {
+			return nil, classify(err)
+		}
+	}
+	byID := make(map[int64]doseOrderRow, len(orders))
+	for _, o := range orders {
+		byID[o.ID] = o
+	}
+	subjects, err := subjectIDs(db, orders)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]domain.BagNotGiven, len(bags))
+	for i, b := range bags {
+		out[i] = domain.BagNotGiven{DoseBag: b.toDomain(byID[b.DoseOrderID], nil), SubjectID: subjects[b.PatientID]}
+	}
+	return out, nil
+}
+
 func subjectIDs(db *gorm.DB, orders []doseOrderRow) (map[int64]string, error) {
 	ids := make([]int64, len(orders))
 	for i, o := range orders {

@@ -511,6 +511,12 @@ func TestBrowserJourney(t *testing.T) {
 	var labelPNG string
 	b.run(chromedp.Evaluate(`document.getElementById("bag-label-png").getAttribute("href")`, &labelPNG))
 	b.shot("07-bag-prepared")
+	// The pharmacy follows the bag until it is given: listed as prepared, with a discard form.
+	b.open("/pharmacy")
+	if row := b.text(`#bags tbody tr`); !strings.Contains(row, "prepared") {
+		t.Errorf("bags not given yet: %q, want the prepared bag", row)
+	}
+	b.shot("07b-pharmacy-bags")
 	code := b.labelCode(labelPNG)
 
 	// Dispatch: one focused field, the scanner types and presses Enter, the result is listed.
@@ -582,6 +588,16 @@ func TestBrowserJourney(t *testing.T) {
 	if last := b.text(`#scan-log li`); !strings.Contains(last, "Verification STOP") {
 		t.Errorf("the log's newest line is %q, want the STOP", last)
 	}
+	// After a STOP the nurse may send the bag back; the reason is required before anything is sent.
+	var offered bool
+	b.run(chromedp.Evaluate(`!document.getElementById("return-box").hidden`, &offered))
+	if !offered {
+		t.Error("after a STOP the page does not offer to return the bag")
+	}
+	b.run(chromedp.Click(`#return-box summary`), chromedp.Click(`#return-bag button[type="submit"]`))
+	if note := b.text(`#return-bag .field-note`); note == "" {
+		t.Error("returning the bag without a reason shows no note")
+	}
 	// A STOP is heard as well as seen.
 	var beeps string
 	b.run(chromedp.Evaluate(`document.body.dataset.beeps || "0"`, &beeps))
@@ -605,6 +621,10 @@ func TestBrowserJourney(t *testing.T) {
 	verify(scanInto("#wristband", "]QMRN0001"))
 	if v := b.text("#verdict-word"); v != "PASS" {
 		t.Fatalf("right patient: verdict %q; checks %s", v, b.text("#verdict-checks"))
+	}
+	b.run(chromedp.Evaluate(`!document.getElementById("return-box").hidden`, &offered))
+	if offered {
+		t.Error("after a PASS the page offers to return the bag")
 	}
 	if w := b.text(`#scan-log li[data-entry="scanned"]:last-child`); !strings.Contains(w, "Wristband MRN0001 · scanned") {
 		t.Errorf("the log shows the prefixed wristband as %q, want MRN0001 scanned", w)

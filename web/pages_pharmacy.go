@@ -10,12 +10,19 @@ import (
 
 type pharmacyData struct {
 	Orders []domain.OrderWaiting
+	Bags   []domain.BagNotGiven
 }
 
-// pharmacy is the worklist: the dose orders waiting for a bag, oldest first.
+// pharmacy is the worklist: the dose orders waiting for a bag, oldest first, and the bags not
+// given yet.
 func (h *Handler) pharmacy(c echo.Context, u domain.User) error {
-	orders, err := h.svc.Pharmacy.OpenDoseOrders(c.Request().Context())
-	view := View{Title: "Pharmacy", User: &u, Data: pharmacyData{Orders: orders}}
+	ctx := c.Request().Context()
+	orders, err := h.svc.Pharmacy.OpenDoseOrders(ctx)
+	var bags []domain.BagNotGiven
+	if err == nil {
+		bags, err = h.svc.Pharmacy.UngivenDoseBags(ctx)
+	}
+	view := View{Title: "Pharmacy", User: &u, Data: pharmacyData{Orders: orders, Bags: bags}}
 	if err != nil {
 		view.Flash = domain.ErrorMessage(err)
 	}

@@ -204,6 +204,7 @@
     },
     scan: scanSubmit,
     bedside: bedsideSubmit,
+    "return-bag": returnBag,
     "end-infusion": endInfusion,
   };
 
@@ -409,6 +410,12 @@
       list.append(li);
     }
     document.getElementById("bedside").hidden = true;
+    const giveBack = document.getElementById("return-box");
+    if (giveBack) {
+      giveBack.hidden = v.pass || !v.dose_bag_id;
+      giveBack.open = false;
+      document.getElementById("return-done").hidden = true;
+    }
     document.getElementById("infusion").hidden = !v.pass;
     document.getElementById("start-infusion").hidden = false;
     document.getElementById("end-infusion").hidden = true;
@@ -429,6 +436,20 @@
     document.getElementById("infusion-started").textContent = "Infusion started at " + new Date(infusion.started_at).toLocaleTimeString() + ".";
     form.hidden = false;
     form.querySelector('[name="volume_ml"]').focus();
+  }
+
+  // returnBag sends the verified bag back to the pharmacy after a STOP, with the reason.
+  function returnBag(form) {
+    if (firstInvalid(form)) return;
+    const b = formBody(form);
+    submitJSON(form, "/api/v1/dose-bags/" + verification.dose_bag_id + "/return", { reason: b.reason }, (bag) => {
+      document.getElementById("return-box").hidden = true;
+      form.reset();
+      const done = document.getElementById("return-done");
+      done.textContent = "Bag " + bag.bag_id + " is returned: take it back to the pharmacy. It will be refused at every bedside.";
+      done.hidden = false;
+      logScan("Bag " + bag.bag_id + " returned to the pharmacy", "warn");
+    });
   }
 
   function endInfusion(form) {
