@@ -467,3 +467,85 @@ func TestStopADose(t *testing.T) {
 		mustVerify(t, st)
 	})
 }
+
+// Concurrent scans and verifications of one bag, from two stores standing in for two serve
+// processes. The bag's row lock goes out with the transaction's first statements and its
+// facts are read after the lock is granted (writeAfterReads): of 16 dispatch scans exactly one
+// is accepted and every one is kept; of 8 passing verifications every one is stored, and the
+// bag becomes verified once.
+func TestOneBagUnderConcurrentScansAndVerifications(t *testing.T) {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			stores := sharedStores(t, backend, 2)
+			b := preparedBag(t, stores[0])
+			ctx := context.Background()
+			all := func(n int, fn func(i int) error) (ok, conflict int32) {
+				var oks, conflicts atomic.Int32
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for i := 0; i < n; i++ {
+					wg.Add(1)
+					go func(i int) {
+						defer wg.Done()
+						<-start
+						switch err := fn(i); domain.ErrorCode(err) {
+						case "":
+							oks.Add(1)
+						case domain.EConflict:
+							conflicts.Add(1)
+						default:
+							t.Errorf("%d: %v", i, err)
+						}
+					}(i)
+				}
+				close(start)
+				wg.Wait()
+				return oks.Load(), conflicts.Load()
+			}
+			c := 5.0
+			ok, conflict := all(16, func(i int) error {
+				_, err := stores[i%2].RecordScan(ctx, b.pharm, domain.CustodyScan{Kind: domain.ScanDispatch, Code: b.bag.BagID + b.bag.Check,
+					CodeKind: domain.CodeManual, BagID: b.bag.BagID, Location: "ICU", TemperatureC: &c})
+				return err
+			})
+			if ok != 1 || conflict != 15 {
+				t.Fatalf("dispatch scans: %d accepted, %d refused as conflicts; want 1 and 15", ok, conflict)
+			}
+			var kept, accepted int
+			if err := stores[0].SQLDB().QueryRowContext(ctx, `SELECT COUNT(*), COUNT(*) FILTER (WHERE accepted) FROM custody_scans WHERE dose_bag_id = `+strconv.FormatInt(b.bag.ID, 10)).Scan(&kept, &accepted); err != nil {
+				t.Fatal(err)
+			}
+			if kept != 16 || accepted != 1 {
+				t.Fatalf("custody scans kept: %d, accepted %d; want 16 and 1", kept, accepted)
+			}
+
+			b.scan(t, domain.ScanReceive, 5)
+			ok, _ = all(8, func(i int) error {
+				v, err := stores[i%2].Verify(ctx, b.nurse, domain.BedsideRequest{Wristband: "MRN0001",
+					Scan:    domain.CustodyScan{Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual, BagID: b.bag.BagID},
+					Witness: domain.WitnessFacts{Authenticated: true, UserID: b.witness.UserID, Name: b.witness.FullName, Roles: []domain.Role{domain.RoleNurse}}})
+				if err == nil && !v.Pass {
+					t.Errorf("verification %d: %+v", i, v)
+				}
+				return err
+			})
+			if ok != 8 {
+				t.Fatalf("%d of 8 verifications stored", ok)
+			}
+			entries, err := stores[0].ListAudit(ctx, domain.AuditFilter{EntityType: "dose_bag", EntityID: strconv.FormatInt(b.bag.ID, 10)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			verifies := 0
+			for _, e := range entries {
+				if e.Action == "dose_bag.verify" {
+					verifies++
+				}
+			}
+			if verifies != 1 {
+				t.Fatalf("the bag became verified %d times; want once", verifies)
+			}
+			mustVerify(t, stores[0])
+		})
+	}
+}
