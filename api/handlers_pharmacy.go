@@ -208,3 +208,19 @@ func (s *Server) takeBackDoseBag(to domain.DoseBagStatus) echo.HandlerFunc {
 		return c.JSON(http.StatusOK, bag)
 	}
 }
+
+func (s *Server) discardUnit(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in reasonBody
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	u, err := s.svc.Lab.DiscardUnit(c.Request().Context(), currentActor(c), id, in.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, u)
+}

@@ -131,6 +131,7 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/lots/:id/hold", domain.PermSignLot, s.signLot(domain.SignHold))
 	s.handle(http.MethodPost, "/lots/:id/recall", domain.PermSignLot, s.signLot(domain.SignRecall))
 	s.handle(http.MethodPost, "/lots/:id/units", domain.PermRecordLab, s.createUnits)
+	s.handle(http.MethodPost, "/units/:id/discard", domain.PermDiscardUnit, s.discardUnit)
 	s.handle(http.MethodGet, "/lots/:id/coa.pdf", domain.PermAnyUser, s.coa)
 	s.handle(http.MethodGet, "/spec", domain.PermAnyUser, s.currentSpec)
 	s.handle(http.MethodGet, "/spec-versions", domain.PermAnyUser, s.listSpecVersions)

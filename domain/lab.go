@@ -190,6 +190,9 @@ type LabService interface {
 	// release rules broken: ERuleViolated; wrong state: EConflict.
 	Sign(ctx context.Context, actor Actor, lotID int64, req SignRequest) (LotDetail, error)
 	CreateUnits(ctx context.Context, actor Actor, lotID int64, n NewUnits) ([]Unit, error)
+	// DiscardUnit discards a unit that must not be used (a broken cryobag, a failed thaw
+	// check, a lost temperature record), with the reason; a consumed one: EConflict.
+	DiscardUnit(ctx context.Context, actor Actor, unitID int64, reason string) (Unit, error)
 	CurrentSpec(ctx context.Context) (ReleaseSpec, error)
 	// CreateSpecVersion adds a QA-signed specification version.
 	CreateSpecVersion(ctx context.Context, actor Actor, spec ReleaseSpec, password, reason string) (SpecVersion, error)

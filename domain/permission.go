@@ -22,6 +22,7 @@ const (
 	PermPrepareDose      Permission = "dose_bags.prepare" // allocate, prepare, print, reprint
 	PermDispatch         Permission = "scans.dispatch"
 	PermReturnBag        Permission = "dose_bags.return" // send back a bag that must not be given
+	PermDiscardUnit      Permission = "units.discard"
 	PermReceive          Permission = "scans.receive"
 	PermBedside          Permission = "bedside.verify" // verify, witness, infuse
 	PermAdverseEvent     Permission = "adverse_events.record"
@@ -52,7 +53,9 @@ var permissionRoles = map[Permission][]Role{
 	PermPrepareDose:      {RolePharmacist},
 	PermDispatch:         {RolePharmacist},
 	// The ward sends back a bag it will not give; the pharmacy takes back one it has not sent.
-	PermReturnBag:    {RoleNurse, RolePharmacist},
+	PermReturnBag: {RoleNurse, RolePharmacist},
+	// Units are made in the lab and thawed in the pharmacy: either may find one unusable.
+	PermDiscardUnit:  {RoleQC, RolePharmacist},
 	PermReceive:      {RoleNurse},
 	PermBedside:      {RoleNurse, RolePhysician},
 	PermAdverseEvent: {RolePhysician, RoleNurse},

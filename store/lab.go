@@ -480,6 +480,34 @@ func (s *Store) Sign(ctx context.Context, actor domain.Actor, lotID int64, req d
 }
 
 // CreateUnits divides a lot into units, numbering divisions after the ones it already has.
+// DiscardUnit discards a unit, with the reason, as the unit state machine allows.
+func (s *Store) DiscardUnit(ctx context.Context, actor domain.Actor, unitID int64, reason string) (domain.Unit, error) {
+	if err := domain.ValidateReason(reason); err != nil {
+		return domain.Unit{}, err
+	}
+	var out domain.Unit
+	err := s.write(ctx, actor, func(t *tx) error {
+		var u unitRow
+		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&u, unitID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return domain.Errorf(domain.ENotFound, "there is no unit %d", unitID)
+		} else if err != nil {
+			return err
+		}
+		if err := domain.UnitTransition(domain.UnitStatus(u.Status), domain.UnitDiscarded); err != nil {
+			return err
+		}
+		if err := t.db.Model(&unitRow{}).Where("id = ?", u.ID).Update("status", string(domain.UnitDiscarded)).Error; err != nil {
+			return err
+		}
+		before := u.Status
+		u.Status = string(domain.UnitDiscarded)
+		out = u.toDomain()
+		t.audit("unit.discard", "unit", u.ID, map[string]any{"status": before}, map[string]any{"status": u.Status}, strings.TrimSpace(reason))
+		return nil
+	})
+	return out, err
+}
+
 func (s *Store) CreateUnits(ctx context.Context, actor domain.Actor, lotID int64, n domain.NewUnits) ([]domain.Unit, error) {
 	if err := n.Validate(); err != nil {
 		return nil, err

@@ -79,6 +79,21 @@ func TestPharmacyWorklists(t *testing.T) {
 		if avail, err = st.AvailableUnits(ctx); err != nil || len(avail) != 1 || avail[0].ID != units[2].ID {
 			t.Fatalf("after thawing two, available = %+v %v", avail, err)
 		}
+		// A unit that must not be used is discarded with the reason and no longer offered; a
+		// consumed one cannot be.
+		if _, err := st.DiscardUnit(ctx, l.qc, units[2].ID, ""); domain.ErrorField(err) != "reason" {
+			t.Fatalf("discard without a reason: %v, want a field error on reason", err)
+		}
+		if _, err := st.DiscardUnit(ctx, actorFor(pharm, domain.RolePharmacist), units[0].ID, "thawed already"); domain.ErrorCode(err) != domain.EConflict {
+			t.Fatalf("discard a consumed unit: %v, want a conflict", err)
+		}
+		if u, err := st.DiscardUnit(ctx, actorFor(pharm, domain.RolePharmacist), units[2].ID, "cryobag cracked"); err != nil || u.Status != domain.UnitDiscarded {
+			t.Fatalf("discard an available unit: %+v %v", u, err)
+		}
+		if avail, err = st.AvailableUnits(ctx); err != nil || len(avail) != 0 {
+			t.Fatalf("after the discard, available = %+v %v", avail, err)
+		}
+		mustVerify(t, st)
 	})
 }
 
