@@ -13,6 +13,9 @@ type VerificationSummary struct {
 	CodeKind   string    `json:"code_kind"`
 	Ward       string    `json:"ward,omitempty"`
 	VerifiedAt time.Time `json:"verified_at"`
+	// How the wristband and the bag's code were entered (Entry*), when the page said.
+	WristbandEntry string `json:"wristband_entry,omitempty"`
+	CodeEntry      string `json:"code_entry,omitempty"`
 }
 
 // BagTrace is a dose bag with everything that happened to it. The patient appears by subject

@@ -48,7 +48,7 @@ func (s *Store) bagTraces(db *gorm.DB, where string, arg any) ([]domain.BagTrace
 				failed = strings.Split(v.Failed, ",")
 			}
 			bt.Verifications = append(bt.Verifications, domain.VerificationSummary{ID: v.ID, Pass: v.Pass, Failed: failed,
-				CodeKind: v.CodeKind, Ward: v.Ward, VerifiedAt: v.VerifiedAt.UTC()})
+				CodeKind: v.CodeKind, Ward: v.Ward, VerifiedAt: v.VerifiedAt.UTC(), WristbandEntry: v.WristbandEntry, CodeEntry: v.CodeEntry})
 		}
 		var inf infusionRow
 		if err := db.Where("dose_bag_id = ?", b.ID).Take(&inf).Error; err == nil {

@@ -643,8 +643,8 @@ func TestBrowserJourney(t *testing.T) {
 		t.Fatalf("patient trace after the journey: %+v", tr.Bags)
 	}
 	b.open(fmt.Sprintf("/trace/lots/%d", lot.ID))
-	if txt := b.text("main"); !strings.Contains(txt, "infusion started") || !strings.Contains(txt, "STOP") {
-		t.Errorf("lot trace lacks the infusion or the refused verification")
+	if txt := b.text("main"); !strings.Contains(txt, "infusion started") || !strings.Contains(txt, "STOP") || !strings.Contains(txt, "wristband typed by hand") {
+		t.Errorf("lot trace lacks the infusion, the refused verification or its typed wristband")
 	}
 	b.shot("13-trace-lot")
 	b.open(fmt.Sprintf("/trace/patients/%d", p1.ID))
