@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"time"
@@ -107,27 +108,17 @@ func (s *Server) doseBagLabel(format string) echo.HandlerFunc {
 	}
 }
 
-func (s *Server) reprintDoseBag(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	var in struct {
-		Reason string `json:"reason"`
-	}
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
+// reprintDoseBag prints the bag's label again with a new serial (withReason).
+func (s *Server) reprintDoseBag(ctx context.Context, actor domain.Actor, id int64, reason string) (map[string]any, error) {
 	bag, err := s.svc.Pharmacy.DoseBag(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p, err := s.svc.Labels.Reprint(ctx, currentActor(c), "dose_bag", bag.ID, in.Reason)
+	p, err := s.svc.Labels.Reprint(ctx, actor, "dose_bag", bag.ID, reason)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"dose_bag_id": bag.ID, "serial": p.Serial, "reason": p.Reason, "printed_at": p.PrintedAt})
+	return map[string]any{"dose_bag_id": bag.ID, "serial": p.Serial, "reason": p.Reason, "printed_at": p.PrintedAt}, nil
 }
 
 // zplDPI reads the ?dpi= of a ZPL label.
@@ -169,58 +160,32 @@ func (s *Server) listUnits(c echo.Context) error {
 	return c.JSON(http.StatusOK, units)
 }
 
-// reasonBody is the body of an action that stops a dose: the reason, for the audit trail.
-type reasonBody struct {
-	Reason string `json:"reason"`
-}
-
-func (s *Server) cancelDoseOrder(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	var in reasonBody
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	o, err := s.svc.Pharmacy.CancelDoseOrder(c.Request().Context(), currentActor(c), id, in.Reason)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, o)
-}
-
-// takeBackDoseBag returns or discards a bag (to).
-func (s *Server) takeBackDoseBag(to domain.DoseBagStatus) echo.HandlerFunc {
+// withReason is the handler of an action on the record at :id whose body is only the reason,
+// for the audit trail (the actions that stop a dose or take a unit out of use): do runs it,
+// and what it returns is the answer.
+func withReason[T any](do func(ctx context.Context, actor domain.Actor, id int64, reason string) (T, error)) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := idParam(c, "id")
 		if err != nil {
 			return err
 		}
-		var in reasonBody
+		var in struct {
+			Reason string `json:"reason"`
+		}
 		if err := decode(c, &in); err != nil {
 			return err
 		}
-		bag, err := s.svc.Pharmacy.TakeBackDoseBag(c.Request().Context(), currentActor(c), id, to, in.Reason)
+		out, err := do(c.Request().Context(), currentActor(c), id, in.Reason)
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, bag)
+		return c.JSON(http.StatusOK, out)
 	}
 }
 
-func (s *Server) discardUnit(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	var in reasonBody
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	u, err := s.svc.Lab.DiscardUnit(c.Request().Context(), currentActor(c), id, in.Reason)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, u)
+// takeBackDoseBag returns or discards a bag (to).
+func (s *Server) takeBackDoseBag(to domain.DoseBagStatus) echo.HandlerFunc {
+	return withReason(func(ctx context.Context, actor domain.Actor, id int64, reason string) (domain.DoseBag, error) {
+		return s.svc.Pharmacy.TakeBackDoseBag(ctx, actor, id, to, reason)
+	})
 }

@@ -131,7 +131,9 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/lots/:id/hold", domain.PermSignLot, s.signLot(domain.SignHold))
 	s.handle(http.MethodPost, "/lots/:id/recall", domain.PermSignLot, s.signLot(domain.SignRecall))
 	s.handle(http.MethodPost, "/lots/:id/units", domain.PermRecordLab, s.createUnits)
-	s.handle(http.MethodPost, "/units/:id/discard", domain.PermDiscardUnit, s.discardUnit)
+	s.handle(http.MethodPost, "/units/:id/discard", domain.PermDiscardUnit, withReason(func(ctx context.Context, a domain.Actor, id int64, reason string) (domain.Unit, error) {
+		return s.svc.Lab.DiscardUnit(ctx, a, id, reason)
+	}))
 	s.handle(http.MethodGet, "/lots/:id/coa.pdf", domain.PermAnyUser, s.coa)
 	s.handle(http.MethodGet, "/spec", domain.PermAnyUser, s.currentSpec)
 	s.handle(http.MethodGet, "/spec-versions", domain.PermAnyUser, s.listSpecVersions)
@@ -156,8 +158,10 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/dose-bags/:id/label.png", domain.PermAnyUser, s.doseBagLabel("png"))
 	s.handle(http.MethodGet, "/dose-bags/:id/label.pdf", domain.PermAnyUser, s.doseBagLabel("pdf"))
 	s.handle(http.MethodGet, "/dose-bags/:id/label.zpl", domain.PermAnyUser, s.doseBagLabel("zpl"))
-	s.handle(http.MethodPost, "/dose-bags/:id/reprint", domain.PermPrepareDose, s.reprintDoseBag)
-	s.handle(http.MethodPost, "/dose-orders/:id/cancel", domain.PermManagePatients, s.cancelDoseOrder)
+	s.handle(http.MethodPost, "/dose-bags/:id/reprint", domain.PermPrepareDose, withReason(s.reprintDoseBag))
+	s.handle(http.MethodPost, "/dose-orders/:id/cancel", domain.PermManagePatients, withReason(func(ctx context.Context, a domain.Actor, id int64, reason string) (domain.DoseOrder, error) {
+		return s.svc.Pharmacy.CancelDoseOrder(ctx, a, id, reason)
+	}))
 	s.handle(http.MethodPost, "/dose-bags/:id/return", domain.PermReturnBag, s.takeBackDoseBag(domain.BagReturned))
 	s.handle(http.MethodPost, "/dose-bags/:id/discard", domain.PermPrepareDose, s.takeBackDoseBag(domain.BagDiscarded))
 	s.handle(http.MethodPost, "/scans/dispatch", domain.PermDispatch, s.scan(domain.ScanDispatch))

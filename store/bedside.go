@@ -335,9 +335,7 @@ func (s *Store) EndInfusion(ctx context.Context, actor domain.Actor, infusionID 
 	var out domain.Infusion
 	err := s.write(ctx, actor, func(t *tx) error {
 		var row infusionRow
-		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, infusionID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
-			return domain.Errorf(domain.ENotFound, "there is no infusion %d", infusionID)
-		} else if err != nil {
+		if err := t.lockByID(&row, infusionID, "infusion"); err != nil {
 			return err
 		}
 		if row.EndedAt != nil {

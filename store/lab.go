@@ -488,9 +488,7 @@ func (s *Store) DiscardUnit(ctx context.Context, actor domain.Actor, unitID int6
 	var out domain.Unit
 	err := s.write(ctx, actor, func(t *tx) error {
 		var u unitRow
-		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&u, unitID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
-			return domain.Errorf(domain.ENotFound, "there is no unit %d", unitID)
-		} else if err != nil {
+		if err := t.lockByID(&u, unitID, "unit"); err != nil {
 			return err
 		}
 		if err := domain.UnitTransition(domain.UnitStatus(u.Status), domain.UnitDiscarded); err != nil {

@@ -144,9 +144,7 @@ func (s *Store) PrepareDoseBag(ctx context.Context, actor domain.Actor, orderID 
 	var out domain.DoseBag
 	err = s.write(ctx, actor, func(t *tx) error {
 		var order doseOrderRow
-		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&order, orderID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
-			return domain.Errorf(domain.ENotFound, "there is no dose order %d", orderID)
-		} else if err != nil {
+		if err := t.lockByID(&order, orderID, "dose order"); err != nil {
 			return err
 		}
 		if order.Status != "open" {
@@ -287,9 +285,7 @@ func (s *Store) CancelDoseOrder(ctx context.Context, actor domain.Actor, orderID
 	var out domain.DoseOrder
 	err := s.write(ctx, actor, func(t *tx) error {
 		var order doseOrderRow
-		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&order, orderID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
-			return domain.Errorf(domain.ENotFound, "there is no dose order %d", orderID)
-		} else if err != nil {
+		if err := t.lockByID(&order, orderID, "dose order"); err != nil {
 			return err
 		}
 		if err := domain.DoseOrderTransition(order.Status, domain.OrderCancelled); err != nil {
@@ -320,9 +316,7 @@ func (s *Store) TakeBackDoseBag(ctx context.Context, actor domain.Actor, bagID i
 	}
 	err := s.write(ctx, actor, func(t *tx) error {
 		var bag doseBagRow
-		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&bag, bagID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
-			return domain.Errorf(domain.ENotFound, "there is no dose bag %d", bagID)
-		} else if err != nil {
+		if err := t.lockByID(&bag, bagID, "dose bag"); err != nil {
 			return err
 		}
 		if err := domain.DoseBagTransition(domain.DoseBagStatus(bag.Status), to); err != nil {

@@ -11,7 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
+	"cordtrace/domain"
 	"cordtrace/migrations"
 )
 
@@ -96,6 +98,16 @@ var insertVerificationQuery = newInsertQuery("verifications", `dose_bag_id, pati
 
 var insertScanQuery = newInsertQuery("custody_scans", `kind, dose_bag_id, code, code_kind, location, temperature_c,
 	excursion, accepted, refusal, from_user, scanned_by, scanned_at`)
+
+// lockByID reads the row with primary key id into dest and locks it until the transaction
+// ends; no such row is ENotFound, naming it as what ("dose bag", "unit").
+func (t *tx) lockByID(dest any, id int64, what string) error {
+	err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(dest, id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return domain.Errorf(domain.ENotFound, "there is no %s %d", what, id)
+	}
+	return err
+}
 
 // rowReader is a query whose rows are each handed to row, for writeAfterReads.
 type rowReader struct {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"cordtrace/domain"
 )
@@ -96,9 +95,7 @@ func (s *Store) DisposeExcursion(ctx context.Context, actor domain.Actor, bagID 
 	}
 	err := s.write(ctx, actor, func(t *tx) error {
 		var bag doseBagRow
-		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&bag, bagID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
-			return domain.Errorf(domain.ENotFound, "there is no dose bag %d", bagID)
-		} else if err != nil {
+		if err := t.lockByID(&bag, bagID, "dose bag"); err != nil {
 			return err
 		}
 		open, err := openExcursion(t.db, bag.ID)
