@@ -467,10 +467,18 @@ func TestBrowserJourney(t *testing.T) {
 	b.shot("02-lot-qc-entry")
 	b.submitAndReload(`#bv2 button[type="submit"]`)
 	b.run(chromedp.Evaluate(`document.querySelector('details.card:last-of-type') && document.querySelectorAll('details.card').forEach(d => d.open = true)`, nil))
-	b.run(chromedp.SendKeys(`input[name="count"]`, "3"), chromedp.SendKeys(`input[name="viable_cells"]`, "35000000"), chromedp.SendKeys(`input[name="volume_ml"]`, "25"))
+	b.run(chromedp.SendKeys(`input[name="count"]`, "4"), chromedp.SendKeys(`input[name="viable_cells"]`, "35000000"), chromedp.SendKeys(`input[name="volume_ml"]`, "25"))
 	b.submitAndReload(`form[data-url$="/units"] button[type="submit"]`)
 	if ev := b.text(".summary"); !strings.Contains(ev, "Every criterion passes") {
 		t.Fatalf("after every result, the evaluation says %q", ev)
+	}
+	// One cryobag cracked: the analyst discards that unit, with the reason.
+	b.run(chromedp.SendKeys(`form[data-url$="/discard"] input[name="reason"]`, "Cryobag cracked in the dry shipper"))
+	b.submitAndReload(`form[data-url$="/discard"] button[type="submit"]`)
+	var discarded int
+	b.run(chromedp.Evaluate(`[...document.querySelectorAll("td")].filter(td => td.textContent.trim() === "discarded").length`, &discarded))
+	if discarded != 1 {
+		t.Fatalf("after discarding one unit, %d units show as discarded; want 1", discarded)
 	}
 	b.logout()
 
