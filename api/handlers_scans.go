@@ -78,6 +78,7 @@ func (s *Server) scan(kind string) echo.HandlerFunc {
 			To           string   `json:"to"`
 			Location     string   `json:"location"`
 			TemperatureC *float64 `json:"temperature_c"`
+			Entry        string   `json:"entry"` // how the page got the code (domain.Entry*)
 		}
 		if err := decode(c, &in); err != nil {
 			return err
@@ -87,7 +88,7 @@ func (s *Server) scan(kind string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		sc.Kind, sc.Code, sc.TemperatureC = kind, in.Code, in.TemperatureC
+		sc.Kind, sc.Code, sc.TemperatureC, sc.Entry = kind, in.Code, in.TemperatureC, in.Entry
 		sc.Location = in.To
 		if kind == domain.ScanReceive {
 			sc.Location = in.Location

@@ -58,7 +58,15 @@ func TestCustodyScans(t *testing.T) {
 		if r := dispatch(nurse, code, 5); r.status != 403 {
 			t.Fatalf("dispatch by a nurse: %d", r.status)
 		}
-		if r := dispatch(pharm, code, 5); r.status != 201 || r.json(t)["bag_status"] != "dispatched" || r.json(t)["code_kind"] != "qr" {
+		// How the page got the code is kept with the scan; a way it cannot have is refused first.
+		if r := ts.do("POST", "/api/v1/scans/dispatch", pharm, map[string]any{"code": code, "to": "ICU-3", "temperature_c": 5, "entry": "guessed"}); r.status != 400 || r.errorOf(t)["field"] != "entry" {
+			t.Fatalf("dispatch with an unknown entry: %d %s; want 400 naming entry", r.status, r.body)
+		}
+		if r := ts.do("POST", "/api/v1/scans/dispatch", pharm, map[string]any{"code": altered, "to": "ICU-3", "temperature_c": 5, "entry": "typed"}); r.status != 422 {
+			t.Fatalf("a typed altered label: %d %s", r.status, r.body)
+		}
+		if r := ts.do("POST", "/api/v1/scans/dispatch", pharm, map[string]any{"code": code, "to": "ICU-3", "temperature_c": 5, "entry": "scanned"}); r.status != 201 ||
+			r.json(t)["bag_status"] != "dispatched" || r.json(t)["code_kind"] != "qr" || r.json(t)["entry"] != "scanned" {
 			t.Fatalf("dispatch: %d %s", r.status, r.body)
 		}
 		if r := dispatch(pharm, code, 5); r.status != 409 || !strings.Contains(r.errorOf(t)["message"].(string), "dose bag is dispatched") {
@@ -117,8 +125,9 @@ func TestCustodyScans(t *testing.T) {
 		if err := row.Scan(&stored, &refused, &manual); err != nil {
 			t.Fatal(err)
 		}
-		if stored != 9 || refused != 7 || manual != 2 {
-			t.Fatalf("stored scans %d (refused %d, manual %d); want every scan kept: 9, 7, 2", stored, refused, manual)
+		// The scan with an unknown entry was refused before anything was stored.
+		if stored != 10 || refused != 8 || manual != 2 {
+			t.Fatalf("stored scans %d (refused %d, manual %d); want every scan kept: 10, 8, 2", stored, refused, manual)
 		}
 		if r := ts.do("GET", "/api/v1/audit/verify", admin, nil); r.json(t)["ok"] != true {
 			t.Fatalf("audit chain: %s", r.body)

@@ -37,6 +37,8 @@ type CustodyScan struct {
 	LabelRefusal string
 	Location     string
 	TemperatureC *float64
+	// Entry tells how the page got the code (Entry*); empty when the client does not say.
+	Entry string
 }
 
 // Validate checks the fields a person or scanner sent.
@@ -56,7 +58,7 @@ func (s CustodyScan) Validate() error {
 	if t := *s.TemperatureC; math.IsNaN(t) || t < -90 || t > 60 {
 		return FieldError("temperature_c", "the temperature must be a reading in °C between -90 and 60")
 	}
-	return nil
+	return ValidateEntry("entry", s.Entry)
 }
 
 // Excursion reports whether a transport temperature is outside the specification's range.
@@ -78,6 +80,7 @@ type CustodyEvent struct {
 	Refusal      string        `json:"refusal,omitempty"`
 	BagStatus    DoseBagStatus `json:"bag_status,omitempty"`
 	ScannedAt    time.Time     `json:"scanned_at"`
+	Entry        string        `json:"entry,omitempty"` // how the code was entered (Entry*), when said
 }
 
 // CustodyService records custody scans.

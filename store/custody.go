@@ -26,9 +26,21 @@ type custodyScanRow struct {
 	FromUser     *int64
 	ScannedBy    int64
 	ScannedAt    time.Time
+	Entry        string // domain.Entry*, or empty when not said
 }
 
 func (custodyScanRow) TableName() string { return "custody_scans" }
+
+// event is the scan as the API shows it; bagID is the scanned bag's 21-character id.
+func (r custodyScanRow) event(bagID string) domain.CustodyEvent {
+	ev := domain.CustodyEvent{ID: r.ID, Kind: r.Kind, BagID: bagID, CodeKind: r.CodeKind, Location: r.Location,
+		TemperatureC: r.TemperatureC, Excursion: r.Excursion, Accepted: r.Accepted, Refusal: r.Refusal,
+		ScannedAt: r.ScannedAt.UTC(), Entry: r.Entry}
+	if r.DoseBagID != nil {
+		ev.DoseBagID = *r.DoseBagID
+	}
+	return ev
+}
 
 type excursionDispositionRow struct {
 	ID        int64 `gorm:"primaryKey"`
@@ -90,7 +102,7 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 			checkBagForScan(t, bag, facts, sc, target, refuse)
 		}
 		row := custodyScanRow{Kind: sc.Kind, Code: sc.Code, CodeKind: sc.CodeKind, Location: sc.Location,
-			TemperatureC: sc.TemperatureC, Accepted: refusal == nil, ScannedBy: actor.UserID, ScannedAt: t.now}
+			TemperatureC: sc.TemperatureC, Accepted: refusal == nil, ScannedBy: actor.UserID, ScannedAt: t.now, Entry: sc.Entry}
 		if refusal != nil {
 			row.Refusal = domain.ErrorMessage(refusal)
 		}
@@ -114,14 +126,13 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 		}
 		var err error
 		row.ID, err = t.insertRow(insertScanQuery, reservedID, row.Kind, row.DoseBagID, row.Code, row.CodeKind, row.Location,
-			row.TemperatureC, row.Excursion, row.Accepted, row.Refusal, row.FromUser, row.ScannedBy, row.ScannedAt)
+			row.TemperatureC, row.Excursion, row.Accepted, row.Refusal, row.FromUser, row.ScannedBy, row.ScannedAt, row.Entry)
 		if err != nil {
 			return fmt.Errorf("record scan: %w", err)
 		}
-		ev = domain.CustodyEvent{ID: row.ID, Kind: row.Kind, BagID: sc.BagID, CodeKind: row.CodeKind, Location: row.Location,
-			TemperatureC: row.TemperatureC, Excursion: row.Excursion, Accepted: row.Accepted, Refusal: row.Refusal, ScannedAt: row.ScannedAt}
+		ev = row.event(sc.BagID)
 		if found {
-			ev.DoseBagID, ev.BagStatus = bag.ID, domain.DoseBagStatus(bag.Status)
+			ev.BagStatus = domain.DoseBagStatus(bag.Status)
 		}
 		t.audit("custody.scan", "custody_scan", row.ID, nil, ev, row.Refusal)
 		if row.Accepted {

@@ -97,7 +97,7 @@ var insertVerificationQuery = newInsertQuery("verifications", `dose_bag_id, pati
 	pass, checks, failed, nurse_id, witness_id, ward, verified_at, wristband_entry, code_entry`)
 
 var insertScanQuery = newInsertQuery("custody_scans", `kind, dose_bag_id, code, code_kind, location, temperature_c,
-	excursion, accepted, refusal, from_user, scanned_by, scanned_at`)
+	excursion, accepted, refusal, from_user, scanned_by, scanned_at, entry`)
 
 // lockByID reads the row with primary key id into dest and locks it until the transaction
 // ends; no such row is ENotFound, naming it as what ("dose bag", "unit").

@@ -135,9 +135,7 @@ func (s *Store) loadRecords(db *gorm.DB, patientIDs []int64, lotID int64, where 
 	}
 	open := map[int64]int{} // bag id → index in r.Dispatches of its latest dispatch without receipt
 	for _, sc := range scans {
-		ev := domain.CustodyEvent{ID: sc.ID, Kind: sc.Kind, DoseBagID: *sc.DoseBagID, BagID: bagCode[*sc.DoseBagID],
-			CodeKind: sc.CodeKind, Location: sc.Location, TemperatureC: sc.TemperatureC, Excursion: sc.Excursion,
-			Accepted: sc.Accepted, Refusal: sc.Refusal, ScannedAt: sc.ScannedAt.UTC()}
+		ev := sc.event(bagCode[*sc.DoseBagID])
 		by, err := person(sc.ScannedBy)
 		if err != nil {
 			return r, err

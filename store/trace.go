@@ -34,9 +34,7 @@ func (s *Store) bagTraces(db *gorm.DB, where string, arg any) ([]domain.BagTrace
 			return nil, err
 		}
 		for _, sc := range scans {
-			bt.Custody = append(bt.Custody, domain.CustodyEvent{ID: sc.ID, Kind: sc.Kind, DoseBagID: b.ID, BagID: b.BagID,
-				CodeKind: sc.CodeKind, Location: sc.Location, TemperatureC: sc.TemperatureC, Excursion: sc.Excursion,
-				Accepted: sc.Accepted, Refusal: sc.Refusal, ScannedAt: sc.ScannedAt.UTC()})
+			bt.Custody = append(bt.Custody, sc.event(b.BagID))
 		}
 		var vs []verificationRow
 		if err := db.Where("dose_bag_id = ?", b.ID).Order("id").Find(&vs).Error; err != nil {

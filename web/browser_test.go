@@ -650,6 +650,9 @@ func TestBrowserJourney(t *testing.T) {
 	if len(tr.Bags) != 1 || tr.Bags[0].Infusion == nil || tr.Bags[0].Infusion.EndedAt == nil || *tr.Bags[0].Infusion.VolumeML != 50 {
 		t.Fatalf("patient trace after the journey: %+v", tr.Bags)
 	}
+	if c := tr.Bags[0].Custody; len(c) < 2 || c[0].Entry != domain.EntryScanned || c[len(c)-1].Entry != domain.EntryTyped {
+		t.Errorf("custody scans %+v: want the dispatch marked scanned and the receipt (set by the page's script, not typed by keys) typed", c)
+	}
 	b.open(fmt.Sprintf("/trace/lots/%d", lot.ID))
 	if txt := b.text("main"); !strings.Contains(txt, "infusion started") || !strings.Contains(txt, "STOP") || !strings.Contains(txt, "wristband typed by hand") {
 		t.Errorf("lot trace lacks the infusion, the refused verification or its typed wristband")

@@ -288,7 +288,7 @@
     }
     input.value = "";
     input.focus();
-    const body = { code, temperature_c: b.temperature_c };
+    const body = { code, temperature_c: b.temperature_c, entry };
     if (form.dataset.kind === "dispatch") body.to = b.place; else body.location = b.place;
     const r = await api("POST", form.dataset.url, body);
     const li = document.createElement("li");
