@@ -654,8 +654,9 @@ func TestBrowserJourney(t *testing.T) {
 		t.Errorf("custody scans %+v: want the dispatch marked scanned and the receipt (set by the page's script, not typed by keys) typed", c)
 	}
 	b.open(fmt.Sprintf("/trace/lots/%d", lot.ID))
-	if txt := b.text("main"); !strings.Contains(txt, "infusion started") || !strings.Contains(txt, "STOP") || !strings.Contains(txt, "wristband typed by hand") {
-		t.Errorf("lot trace lacks the infusion, the refused verification or its typed wristband")
+	if txt := b.text("main"); !strings.Contains(txt, "infusion started") || !strings.Contains(txt, "STOP") || !strings.Contains(txt, "wristband typed by hand") ||
+		!strings.Contains(txt, "code typed by hand") {
+		t.Errorf("lot trace lacks the infusion, the refused verification, its typed wristband or the typed receipt")
 	}
 	b.shot("13-trace-lot")
 	b.open(fmt.Sprintf("/trace/patients/%d", p1.ID))
