@@ -412,7 +412,7 @@ func TestBrowserJourney(t *testing.T) {
 		}
 		return p
 	}
-	p1, _ := enrol("SVP-001", "MRN0001"), enrol("SVP-002", "MRN0002")
+	p1, p2 := enrol("SVP-001", "MRN0001"), enrol("SVP-002", "MRN0002")
 	if _, err := s.store.OrderDose(ctx, s.actor("dr.cho"), p1.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -708,6 +708,69 @@ func TestBrowserJourney(t *testing.T) {
 		}
 	}
 	b.shot("18-dashboard-compliance")
+	b.logout()
+
+	// A dose that must not be given: SVP-002's bag, from the lot's last unit, reaches the ward.
+	// After a STOP the nurse returns it with the reason; from then on it stops at every
+	// bedside, on CUSTODY; the pharmacy then discards it, and no bag is left to give.
+	if _, err := s.store.OrderDose(ctx, s.actor("dr.cho"), p2.ID); err != nil {
+		t.Fatal(err)
+	}
+	left, err := s.store.AvailableUnits(ctx)
+	if err != nil || len(left) != 1 {
+		t.Fatalf("units left for SVP-002: %+v %v", left, err)
+	}
+	orders, err := s.store.OpenDoseOrders(ctx)
+	if err != nil || len(orders) != 1 {
+		t.Fatalf("open orders: %+v %v", orders, err)
+	}
+	bag2, err := s.store.PrepareDoseBag(ctx, s.actor("ph.eve"), orders[0].ID, domain.NewDoseBag{UnitIDs: []int64{left[0].ID},
+		ThawedAt: time.Now().Add(-5 * time.Minute), PostThawViabilityPct: 88, ViableCells: 70_000_000, VolumeML: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The label cannot be scanned here: its id is typed with the check character.
+	code = bag2.BagID + bag2.Check
+	for _, sc := range []struct{ kind, who string }{{domain.ScanDispatch, "ph.eve"}, {domain.ScanReceive, "rn.dee"}} {
+		c := 5.0
+		if _, err := s.store.RecordScan(ctx, s.actor(sc.who), domain.CustodyScan{Kind: sc.kind, Code: code, CodeKind: domain.CodeManual,
+			BagID: bag2.BagID, Location: "ICU-3", TemperatureC: &c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.login("rn.dee")
+	verify(scanInto("#wristband", "MRN0001"))
+	if v := b.text("#verdict-word"); v != "STOP" {
+		t.Fatalf("SVP-002's bag at SVP-001's bedside: verdict %q", v)
+	}
+	b.run(chromedp.Click(`#return-box summary`), chromedp.SendKeys(`#return-bag input[name="reason"]`, "Patient moved to another hospital"),
+		chromedp.Click(`#return-bag button[type="submit"]`))
+	b.waitFor(`!document.getElementById("return-done").hidden`)
+	if done := b.text("#return-done"); !strings.Contains(done, bag2.BagID) || !strings.Contains(done, "returned") {
+		t.Errorf("after returning the bag the page says %q", done)
+	}
+	b.shot("19-bedside-bag-returned")
+	verify(scanInto("#wristband", "MRN0002"))
+	var custody string
+	b.run(chromedp.Evaluate(`(document.querySelector('#verdict-checks li.bad[data-code="CUSTODY"]') || {}).textContent || ""`, &custody))
+	if v := b.text("#verdict-word"); v != "STOP" || !strings.Contains(custody, "returned") {
+		t.Fatalf("the returned bag at its own patient's bedside: verdict %q, custody %q", v, custody)
+	}
+	b.logout()
+	b.login("ph.eve")
+	b.open("/pharmacy")
+	if row := b.text(`#bags tbody tr`); !strings.Contains(row, "returned") || !strings.Contains(row, "SVP-002") {
+		t.Fatalf("the pharmacy's bags not given: %q, want SVP-002's returned bag", row)
+	}
+	b.run(chromedp.SendKeys(`#bags input[name="reason"]`, "Returned from the ward; not to be reused"))
+	b.submitAndReload(`#bags button[type="submit"]`)
+	if row := b.text(`#bags tbody tr`); !strings.Contains(row, "No bag is waiting") {
+		t.Errorf("after the discard the pharmacy lists %q", row)
+	}
+	if got, err := s.store.DoseBag(ctx, bag2.ID); err != nil || got.Status != domain.BagDiscarded {
+		t.Errorf("SVP-002's bag after the discard: %+v %v", got.Status, err)
+	}
+	b.shot("20-pharmacy-bag-discarded")
 }
 
 // An ended session sends the person to log in with a message that says why, and back to
