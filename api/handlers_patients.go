@@ -48,6 +48,13 @@ func (s *Server) listPatients(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]int64, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	if err := s.disclose(c, domain.ChannelApp, ids); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, ps)
 }
 
@@ -58,6 +65,9 @@ func (s *Server) getPatient(c echo.Context) error {
 	}
 	p, err := s.svc.Patients.Patient(c.Request().Context(), id)
 	if err != nil {
+		return err
+	}
+	if err := s.disclose(c, domain.ChannelApp, []int64{p.ID}); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, p)

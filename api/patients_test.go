@@ -147,3 +147,60 @@ func TestListPatientsOverHTTP(t *testing.T) {
 		}
 	})
 }
+
+// Reading patients' names and MRNs in the app is recorded like any disclosure: one
+// patient.disclose entry per patient shown, channel "app", by the reader; when that cannot be
+// recorded, nothing is shown.
+func TestPatientReadsAreRecorded(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		doc := ts.userWith(admin, "dr.cho", domain.RolePhysician)
+		nurse := ts.userWith(admin, "rn.dee", domain.RoleNurse)
+		var ids []int64
+		for _, s := range []string{"SVP-001", "SVP-002"} {
+			r := ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": s, "mrn": "MRN" + s[4:], "name": "Name " + s,
+				"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": time.Now().UTC().Add(-time.Hour)})
+			if r.status != 201 {
+				t.Fatalf("enrol %s: %d %s", s, r.status, r.body)
+			}
+			ids = append(ids, int64(r.json(t)["id"].(float64)))
+		}
+		disclosures := func(id int64) []map[string]any {
+			t.Helper()
+			audit := ts.do("GET", fmt.Sprintf("/api/v1/audit?entity_type=patient&entity_id=%d&limit=1000", id), admin, nil).json(t)
+			var out []map[string]any
+			for _, e := range audit["entries"].([]any) {
+				if e := e.(map[string]any); e["action"] == "patient.disclose" {
+					out = append(out, e)
+				}
+			}
+			return out
+		}
+		if r := ts.do("GET", "/api/v1/patients", nurse, nil); r.status != 200 {
+			t.Fatalf("list: %d %s", r.status, r.body)
+		}
+		if r := ts.do("GET", fmt.Sprintf("/api/v1/patients/%d", ids[0]), doc, nil); r.status != 200 {
+			t.Fatalf("one patient: %d %s", r.status, r.body)
+		}
+		first, second := disclosures(ids[0]), disclosures(ids[1])
+		if len(first) != 2 || len(second) != 1 {
+			t.Fatalf("disclosures: %d of SVP-001, %d of SVP-002; want 2 (list, read) and 1 (list)", len(first), len(second))
+		}
+		for _, e := range append(first, second...) {
+			if !strings.Contains(fmt.Sprint(e["after"]), "app") {
+				t.Errorf("disclosure %v: want channel app", e["after"])
+			}
+		}
+		if first[0]["role"] != "nurse" || !strings.Contains(fmt.Sprint(first[0]["after"]), "GET /api/v1/patients") ||
+			first[1]["role"] != "physician" || !strings.Contains(fmt.Sprint(first[1]["after"]), fmt.Sprintf("GET /api/v1/patients/%d", ids[0])) {
+			t.Errorf("disclosures of SVP-001: %v", first)
+		}
+
+		refuseDisclosures(t, ts)
+		for _, path := range []string{"/api/v1/patients", fmt.Sprintf("/api/v1/patients/%d", ids[1])} {
+			if r := ts.do("GET", path, doc, nil); r.status != 500 || strings.Contains(string(r.body), "Name SVP") {
+				t.Errorf("GET %s with the audit trail refusing disclosures: %d %s, want 500 and no name shown", path, r.status, r.body)
+			}
+		}
+	})
+}

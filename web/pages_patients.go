@@ -28,8 +28,11 @@ func (h *Handler) patients(c echo.Context, u domain.User) error {
 	}
 	q := c.QueryParam("subject")
 	ps, err := h.svc.Patients.ListPatients(c.Request().Context(), domain.PatientFilter{Subject: q})
+	if err == nil {
+		err = h.disclose(c, u, summaryIDs(ps))
+	}
 	if err != nil {
-		view.Flash = domain.ErrorMessage(err)
+		ps, view.Flash = nil, domain.ErrorMessage(err)
 	}
 	view.Data = patientsData{Patients: ps, Query: q, Arms: []domain.Arm{domain.ArmHUCMSC, domain.ArmRoutine}}
 	return h.pages.Render(c.Response(), http.StatusOK, "patients", view)
@@ -66,6 +69,9 @@ func (h *Handler) patient(c echo.Context, u domain.User) error {
 	if err != nil {
 		return err
 	}
+	if err := h.disclose(c, u, []int64{d.ID}); err != nil {
+		return err
+	}
 	data := patientData{PatientDetail: d, Bags: tr.Bags, AdverseEvents: tr.AdverseEvents, Severities: domain.Severities}
 	data.CanOrder, data.CannotOrder = d.CanOrder()
 	tol := d.TolerancePct / 100
@@ -75,7 +81,31 @@ func (h *Handler) patient(c echo.Context, u domain.User) error {
 }
 
 func (h *Handler) patientsMessage(c echo.Context, u domain.User, msg string) error {
-	ps, _ := h.svc.Patients.ListPatients(c.Request().Context(), domain.PatientFilter{})
+	ps, err := h.svc.Patients.ListPatients(c.Request().Context(), domain.PatientFilter{})
+	if err != nil || h.disclose(c, u, summaryIDs(ps)) != nil {
+		ps = nil // the message alone, rather than names whose showing is not recorded
+	}
 	return h.pages.Render(c.Response(), http.StatusNotFound, "patients", View{Title: "Patients", User: &u, Flash: msg,
 		Data: patientsData{Patients: ps, Arms: []domain.Arm{domain.ArmHUCMSC, domain.ArmRoutine}}})
+}
+
+// disclose records in the audit trail that u is shown these patients' names and MRNs (one
+// patient.disclose entry each, channel "app"), as the API does; nothing is shown if that fails.
+func (h *Handler) disclose(c echo.Context, u domain.User, patientIDs []int64) error {
+	role, err := domain.Authorize(u, domain.PermListPatients)
+	if err != nil {
+		return err
+	}
+	actor := domain.Actor{UserID: u.ID, Username: u.Username, FullName: u.FullName, Role: role,
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
+	return h.svc.Records.RecordDisclosure(c.Request().Context(), actor,
+		domain.Disclosure{Channel: domain.ChannelApp, What: "GET " + c.Request().URL.RequestURI(), PatientIDs: patientIDs})
+}
+
+func summaryIDs(ps []domain.PatientSummary) []int64 {
+	ids := make([]int64, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	return ids
 }

@@ -126,6 +126,8 @@ type Services struct {
 	Patients   domain.PatientService
 	Trace      domain.TraceService
 	Dashboards domain.DashboardService
+	// Records records that a page showed patients' names and MRNs (RecordDisclosure).
+	Records domain.RecordService
 }
 
 // Handler serves the pages.

@@ -2,11 +2,13 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,7 +32,7 @@ func registerPages(t *testing.T, e *echo.Echo, st *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st}, api.SessionCookie, false)
+	web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, api.SessionCookie, false)
 }
 
 // getPage fetches a page as client, returning its status and body.
@@ -161,5 +163,31 @@ func TestPatientPagesOnlyForCarers(t *testing.T) {
 				t.Errorf("%s %s: %d, patient shown %v; want 403 and no patient data", role, path, res.StatusCode, shows)
 			}
 		}
+	}
+	// Each page that showed the patient recorded it, by the reader: the list and the patient's
+	// page, for the physician and for the nurse; the refused roles recorded nothing.
+	entries, err := st.ListAudit(ctx, domain.AuditFilter{EntityType: "patient", EntityID: strconv.FormatInt(p.ID, 10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown []string
+	for _, e := range entries {
+		if e.Action == "patient.disclose" {
+			shown = append(shown, string(e.Role)+" "+e.After)
+		}
+	}
+	page := "GET /patients/" + strconv.FormatInt(p.ID, 10)
+	want := []string{"physician GET /patients", "physician GET /patients", "physician " + page, "nurse GET /patients", "nurse " + page}
+	var got []string // the physician lands on the list after login, so sees it twice
+	for _, e := range shown {
+		role, after, _ := strings.Cut(e, " ")
+		var d struct{ Channel, What string }
+		if err := json.Unmarshal([]byte(after), &d); err != nil || d.Channel != domain.ChannelApp {
+			t.Errorf("disclosure %s: want channel %s", e, domain.ChannelApp)
+		}
+		got = append(got, role+" "+d.What)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("disclosures recorded by the pages: %q, want %q", got, want)
 	}
 }

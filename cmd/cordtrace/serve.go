@@ -99,7 +99,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		logger.Error("cannot parse the web pages", "err", err)
 		return exitRuntime
 	}
-	web.Register(srv.Echo(), pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st}, api.SessionCookie, false)
+	web.Register(srv.Echo(), pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, api.SessionCookie, false)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		logger.Error("cannot listen", "addr", cfg.Addr, "err", err)
