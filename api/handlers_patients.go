@@ -48,11 +48,7 @@ func (s *Server) listPatients(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]int64, len(ps))
-	for i, p := range ps {
-		ids[i] = p.ID
-	}
-	if err := s.disclose(c, domain.ChannelApp, ids); err != nil {
+	if err := s.disclose(c, domain.ChannelApp, domain.PatientIDs(ps)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, ps)

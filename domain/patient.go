@@ -158,6 +158,15 @@ type PatientSummary struct {
 	Infused   bool          `json:"infused"`
 }
 
+// PatientIDs are the ids of the patients in a list, in order.
+func PatientIDs(ps []PatientSummary) []int64 {
+	ids := make([]int64, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
 // WeightRecord is one recorded weight and who recorded it.
 type WeightRecord struct {
 	WeightKg   float64   `json:"weight_kg"`

@@ -29,7 +29,7 @@ func (h *Handler) patients(c echo.Context, u domain.User) error {
 	q := c.QueryParam("subject")
 	ps, err := h.svc.Patients.ListPatients(c.Request().Context(), domain.PatientFilter{Subject: q})
 	if err == nil {
-		err = h.disclose(c, u, summaryIDs(ps))
+		err = h.disclose(c, u, domain.PatientIDs(ps))
 	}
 	if err != nil {
 		ps, view.Flash = nil, domain.ErrorMessage(err)
@@ -82,7 +82,7 @@ func (h *Handler) patient(c echo.Context, u domain.User) error {
 
 func (h *Handler) patientsMessage(c echo.Context, u domain.User, msg string) error {
 	ps, err := h.svc.Patients.ListPatients(c.Request().Context(), domain.PatientFilter{})
-	if err != nil || h.disclose(c, u, summaryIDs(ps)) != nil {
+	if err != nil || h.disclose(c, u, domain.PatientIDs(ps)) != nil {
 		ps = nil // the message alone, rather than names whose showing is not recorded
 	}
 	return h.pages.Render(c.Response(), http.StatusNotFound, "patients", View{Title: "Patients", User: &u, Flash: msg,
@@ -100,12 +100,4 @@ func (h *Handler) disclose(c echo.Context, u domain.User, patientIDs []int64) er
 		RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
 	return h.svc.Records.RecordDisclosure(c.Request().Context(), actor,
 		domain.Disclosure{Channel: domain.ChannelApp, What: "GET " + c.Request().URL.RequestURI(), PatientIDs: patientIDs})
-}
-
-func summaryIDs(ps []domain.PatientSummary) []int64 {
-	ids := make([]int64, len(ps))
-	for i, p := range ps {
-		ids[i] = p.ID
-	}
-	return ids
 }
