@@ -521,7 +521,7 @@ func TestBrowserJourney(t *testing.T) {
 	b.shot("07-bag-prepared")
 	// The pharmacy follows the bag until it is given: listed as prepared, with a discard form.
 	b.open("/pharmacy")
-	if row := b.text(`#bags tbody tr`); !strings.Contains(row, "prepared") {
+	if row := b.text(`#bags li`); !strings.Contains(row, "prepared") {
 		t.Errorf("bags not given yet: %q, want the prepared bag", row)
 	}
 	b.shot("07b-pharmacy-bags")
@@ -759,12 +759,12 @@ func TestBrowserJourney(t *testing.T) {
 	b.logout()
 	b.login("ph.eve")
 	b.open("/pharmacy")
-	if row := b.text(`#bags tbody tr`); !strings.Contains(row, "returned") || !strings.Contains(row, "SVP-002") {
+	if row := b.text(`#bags li`); !strings.Contains(row, "returned") || !strings.Contains(row, "SVP-002") {
 		t.Fatalf("the pharmacy's bags not given: %q, want SVP-002's returned bag", row)
 	}
 	b.run(chromedp.SendKeys(`#bags input[name="reason"]`, "Returned from the ward; not to be reused"))
 	b.submitAndReload(`#bags button[type="submit"]`)
-	if row := b.text(`#bags tbody tr`); !strings.Contains(row, "No bag is waiting") {
+	if row := b.text(`#bags li`); !strings.Contains(row, "No bag is waiting") {
 		t.Errorf("after the discard the pharmacy lists %q", row)
 	}
 	if got, err := s.store.DoseBag(ctx, bag2.ID); err != nil || got.Status != domain.BagDiscarded {
