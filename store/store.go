@@ -102,8 +102,8 @@ type Store struct {
 	sqlDB   *sql.DB
 	dialect string
 	opts    Options
-	specs   sync.Map // version → domain.ReleaseSpec, see specForVersion
-	turns   chan struct{}
+	specs   sync.Map      // version → domain.ReleaseSpec, see specForVersion
+	turns   chan struct{} // PostgreSQL: one slot per pooled connection, see turn
 }
 
 // OpenDB opens the database named by opts without migrating it, and returns its dialect.
