@@ -19,7 +19,7 @@ func (s *Server) trialExport(format string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if err := s.disclose(c, "trial_export", r.PatientIDs()); err != nil {
+		if err := s.disclose(c, domain.ChannelTrialExport, r.PatientIDs()); err != nil {
 			return err
 		}
 		rows := domain.TrialRows(r)

@@ -60,16 +60,26 @@ func (s *Server) disclose(c echo.Context, channel string, patientIDs []int64) er
 		domain.Disclosure{Channel: channel, What: what, PatientIDs: patientIDs})
 }
 
-func (s *Server) fhirPatient(c echo.Context) error {
+// disclosedPatient reads the patient at :id and records that the acting user is shown them
+// through channel; nothing is returned if that fails.
+func (s *Server) disclosedPatient(c echo.Context, channel string) (domain.Patient, error) {
 	id, err := idParam(c, "id")
 	if err != nil {
-		return err
+		return domain.Patient{}, err
 	}
 	p, err := s.svc.Patients.Patient(c.Request().Context(), id)
 	if err != nil {
-		return err
+		return domain.Patient{}, err
 	}
-	if err := s.disclose(c, "fhir", []int64{id}); err != nil {
+	if err := s.disclose(c, channel, []int64{p.ID}); err != nil {
+		return domain.Patient{}, err
+	}
+	return p, nil
+}
+
+func (s *Server) fhirPatient(c echo.Context) error {
+	p, err := s.disclosedPatient(c, domain.ChannelFHIR)
+	if err != nil {
 		return err
 	}
 	return fhirJSON(c, http.StatusOK, fhir.MapPatient(p, s.fhirOptions()))
@@ -84,7 +94,7 @@ func (s *Server) fhirPatientEverything(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.disclose(c, "fhir", r.PatientIDs()); err != nil {
+	if err := s.disclose(c, domain.ChannelFHIR, r.PatientIDs()); err != nil {
 		return err
 	}
 	self := fhirBase(c) + strings.TrimPrefix(c.Request().URL.RequestURI(), FHIRPrefix)
@@ -150,7 +160,7 @@ func (s *Server) fhirRecord(typ string, kind domain.RecordKind) echo.HandlerFunc
 		if !ok {
 			return domain.Errorf(domain.ENotFound, "there is no %s with id %d; check the id", typ, id)
 		}
-		if err := s.disclose(c, "fhir", []int64{patientID}); err != nil {
+		if err := s.disclose(c, domain.ChannelFHIR, []int64{patientID}); err != nil {
 			return err
 		}
 		return fhirJSON(c, http.StatusOK, res)
@@ -173,7 +183,7 @@ func (s *Server) fhirLotBundle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.disclose(c, "fhir", r.PatientIDs()); err != nil {
+	if err := s.disclose(c, domain.ChannelFHIR, r.PatientIDs()); err != nil {
 		return err
 	}
 	return fhirJSON(c, http.StatusOK, fhir.Collection(r, s.fhirOptions(), fhirBase(c), time.Now()))

@@ -25,15 +25,11 @@ func (s *Server) signingKeys(ctx context.Context) (*labels.Signer, *labels.KeyRi
 		return nil, nil, err
 	}
 	ring := &labels.KeyRing{}
+	if err := addPublicKeys(ring, keys); err != nil {
+		return nil, nil, err
+	}
 	var signer *labels.Signer
 	for _, k := range keys {
-		pub, err := labels.DecodePublicKey(k.PublicKey)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := ring.Add(k.KID, pub); err != nil {
-			return nil, nil, err
-		}
 		if signer == nil && k.RetiredAt == nil {
 			priv, err := labels.UnmarshalPrivateKey([]byte(k.PrivatePEM))
 			if err != nil {
@@ -69,18 +65,25 @@ func (t *trustedKeys) PublicKey(kid string) (ed25519.PublicKey, bool) {
 		t.err = err
 		return nil, false
 	}
+	if err := addPublicKeys(&t.s.ring, keys); err != nil {
+		t.err = err
+		return nil, false
+	}
+	return t.s.ring.PublicKey(kid)
+}
+
+// addPublicKeys puts every key's public half on ring.
+func addPublicKeys(ring *labels.KeyRing, keys []domain.LabelKey) error {
 	for _, k := range keys {
 		pub, err := labels.DecodePublicKey(k.PublicKey)
 		if err != nil {
-			t.err = err
-			return nil, false
+			return err
 		}
-		if err := t.s.ring.Add(k.KID, pub); err != nil {
-			t.err = err
-			return nil, false
+		if err := ring.Add(k.KID, pub); err != nil {
+			return err
 		}
 	}
-	return t.s.ring.PublicKey(kid)
+	return nil
 }
 
 // verifyCode checks a scanned code's signature against the trusted keys.

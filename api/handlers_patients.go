@@ -55,15 +55,8 @@ func (s *Server) listPatients(c echo.Context) error {
 }
 
 func (s *Server) getPatient(c echo.Context) error {
-	id, err := idParam(c, "id")
+	p, err := s.disclosedPatient(c, domain.ChannelApp)
 	if err != nil {
-		return err
-	}
-	p, err := s.svc.Patients.Patient(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	if err := s.disclose(c, domain.ChannelApp, []int64{p.ID}); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, p)

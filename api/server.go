@@ -89,7 +89,7 @@ func New(svc Services, cfg Config) *Server {
 		cfg.SessionIdle = domain.DefaultSessionIdle
 	}
 	if cfg.DBTimeout == 0 {
-		cfg.DBTimeout = 10 * time.Second
+		cfg.DBTimeout = domain.DefaultDBTimeout
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -51,16 +51,20 @@ type Records struct {
 // Disclosure is a showing of patient data to a user, for the audit trail (who saw whose data,
 // when, through what).
 type Disclosure struct {
-	// Channel names the way out: "fhir", "trial_export", or ChannelApp.
+	// Channel names the way out: ChannelFHIR, ChannelTrialExport or ChannelApp.
 	Channel string
 	// What is shown, e.g. "GET /fhir/Patient/3/$everything".
 	What       string
 	PatientIDs []int64
 }
 
-// ChannelApp is the disclosure channel of cordtrace's own pages and API reads of patients'
-// names and MRNs (the patients list and a patient's page, GET /patients and /patients/{id}).
-const ChannelApp = "app"
+// Disclosure channels. ChannelApp is cordtrace's own pages and API reads of patients' names
+// and MRNs (the patients list and a patient's page, GET /patients and /patients/{id}).
+const (
+	ChannelFHIR        = "fhir"
+	ChannelTrialExport = "trial_export"
+	ChannelApp         = "app"
+)
 
 // Validate checks that a disclosure says what was shown.
 func (d Disclosure) Validate() error {

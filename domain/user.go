@@ -51,6 +51,10 @@ const (
 	DefaultSessionIdle = 15 * time.Minute
 )
 
+// DefaultDBTimeout is the longest a request waits for the database when the operator sets no
+// other (CORDTRACE_DB_TIMEOUT): past it the request fails with 503.
+const DefaultDBTimeout = 10 * time.Second
+
 // Password limits: long enough to resist guessing, and at most what bcrypt actually hashes
 // (it silently ignores bytes past 72, which would let two different passwords match).
 const (

@@ -24,31 +24,20 @@ func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
 		Seq  int64
 		Hash string
 	}
-	var err error
 	// SQLite: the IMMEDIATE transaction already holds the database's single write lock.
-	err = t.db.Model(&auditRow{}).Select("seq, hash").Order("seq DESC").Limit(1).Scan(&head).Error
-	if err != nil {
-		return fmt.Errorf("lock and read the audit chain head: %w", err)
+	if err := t.db.Model(&auditRow{}).Select("seq, hash").Order("seq DESC").Limit(1).Scan(&head).Error; err != nil {
+		return fmt.Errorf("read the audit chain head: %w", err)
 	}
 	if len(head) > 0 {
 		prev = &domain.AuditEntry{Seq: head[0].Seq, Hash: head[0].Hash}
 	}
 
-	rows := make([]auditRow, 0, len(t.changes))
-	for _, c := range t.changes {
-		before, err := auditJSON(c.before)
-		if err != nil {
-			return err
-		}
-		after, err := auditJSON(c.after)
-		if err != nil {
-			return err
-		}
-		e := domain.AuditEntry{
-			At: t.now, UserID: actor.UserID, UserName: actor.FullName, Role: actor.Role,
-			Action: c.action, EntityType: c.entityType, EntityID: c.entityID,
-			Before: before, After: after, Reason: c.reason, RequestID: actor.RequestID,
-		}
+	entries, err := auditEntries(t, actor, t.now)
+	if err != nil {
+		return err
+	}
+	rows := make([]auditRow, 0, len(entries))
+	for _, e := range entries {
 		e.Seal(prev)
 		prev = &e
 		rows = append(rows, auditRowFrom(e))
@@ -79,21 +68,12 @@ type auditAppendEntry struct {
 // auditAppendJSON is the transaction's entries for audit_append, which locks the chain, reads
 // its head, seals the entries onto it and inserts them in one statement (see writeOncePostgres).
 func auditAppendJSON(t *tx, actor domain.Actor) (string, error) {
-	entries := make([]auditAppendEntry, 0, len(t.changes))
-	for i, c := range t.changes {
-		before, err := auditJSON(c.before)
-		if err != nil {
-			return "", err
-		}
-		after, err := auditJSON(c.after)
-		if err != nil {
-			return "", err
-		}
-		e := domain.AuditEntry{
-			At: domain.AuditTime(t.now), UserID: actor.UserID, UserName: actor.FullName, Role: actor.Role,
-			Action: c.action, EntityType: c.entityType, EntityID: c.entityID,
-			Before: before, After: after, Reason: c.reason, RequestID: actor.RequestID,
-		}
+	list, err := auditEntries(t, actor, domain.AuditTime(t.now))
+	if err != nil {
+		return "", err
+	}
+	entries := make([]auditAppendEntry, 0, len(list))
+	for i, e := range list {
 		// The entries travel as JSON, which would replace invalid UTF-8 silently and so hash
 		// other bytes than those stored; PostgreSQL refuses such text anyway.
 		for _, f := range []string{e.UserName, string(e.Role), e.Action, e.EntityType, e.EntityID, e.Before, e.After, e.Reason, e.RequestID} {
@@ -111,6 +91,27 @@ func auditAppendJSON(t *tx, actor domain.Actor) (string, error) {
 		return "", fmt.Errorf("encode audit entries: %w", err)
 	}
 	return string(js), nil
+}
+
+// auditEntries are the transaction's changes as audit entries by actor at at, not yet sealed.
+func auditEntries(t *tx, actor domain.Actor, at time.Time) ([]domain.AuditEntry, error) {
+	out := make([]domain.AuditEntry, 0, len(t.changes))
+	for _, c := range t.changes {
+		before, err := auditJSON(c.before)
+		if err != nil {
+			return nil, err
+		}
+		after, err := auditJSON(c.after)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, domain.AuditEntry{
+			At: at, UserID: actor.UserID, UserName: actor.FullName, Role: actor.Role,
+			Action: c.action, EntityType: c.entityType, EntityID: c.entityID,
+			Before: before, After: after, Reason: c.reason, RequestID: actor.RequestID,
+		})
+	}
+	return out, nil
 }
 
 func auditJSON(v any) (string, error) {

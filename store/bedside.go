@@ -118,7 +118,7 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		// (the verification itself is recorded and audited above).
 		if verdict.Pass && bag.Status != string(domain.BagVerified) {
 			if err := domain.DoseBagTransition(domain.DoseBagStatus(bag.Status), domain.BagVerified); err == nil {
-				if err := t.execAtEnd("UPDATE dose_bags SET status = ? WHERE id = ?", string(domain.BagVerified), bag.ID); err != nil {
+				if err := t.execAtEnd(setBagStatusQuery, string(domain.BagVerified), bag.ID); err != nil {
 					return err
 				}
 				t.audit("dose_bag.verify", "dose_bag", bag.ID, map[string]any{"status": bag.Status}, map[string]any{"status": domain.BagVerified}, "")

@@ -120,7 +120,7 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 		before := bag.Status
 		if row.Accepted {
 			bag.Status = string(target)
-			if err := t.execAtEnd("UPDATE dose_bags SET status = ? WHERE id = ?", bag.Status, bag.ID); err != nil {
+			if err := t.execAtEnd(setBagStatusQuery, bag.Status, bag.ID); err != nil {
 				return err
 			}
 		}

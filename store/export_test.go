@@ -37,6 +37,6 @@ func (s *Store) WriteAtEndForTest(ctx context.Context, actor domain.Actor, name,
 			return err
 		}
 		t.audit("user.create", "user", name, nil, nil, "")
-		return t.execAtEnd(query, args...)
+		return t.execAtEnd(newSQLQuery(query), args...)
 	})
 }

@@ -117,7 +117,7 @@ func (s *Store) PatientBySubject(ctx context.Context, subjectID string) (domain.
 	} else if err != nil {
 		return domain.Patient{}, classify(err)
 	}
-	return patientByID(db, row.ID)
+	return patientWithWeight(db, row)
 }
 
 // RecordWeight adds a weight; doses are computed from the latest one.

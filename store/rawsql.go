@@ -55,7 +55,7 @@ func (s *Store) pg() bool { return s.dialect == migrations.Postgres }
 
 // queryRaw runs q inside the transaction, on its connection.
 func (t *tx) queryRaw(q sqlQuery, args ...any) (*sql.Rows, error) {
-	return t.db.Statement.ConnPool.QueryContext(t.db.Statement.Context, q.text(t.pg), args...)
+	return t.db.Statement.ConnPool.QueryContext(t.db.Statement.Context, q.text(t.pipeline), args...)
 }
 
 var _ gorm.ConnPool = (*sql.Conn)(nil)
@@ -89,9 +89,12 @@ func lockBag(bagID string, bag *doseBagRow, found *bool) rowReader {
 // transaction and returns the new row's id.
 func (t *tx) insertReturningID(q sqlQuery, args ...any) (int64, error) {
 	var id int64
-	err := t.db.Statement.ConnPool.QueryRowContext(t.db.Statement.Context, q.text(t.pg), args...).Scan(&id)
+	err := t.db.Statement.ConnPool.QueryRowContext(t.db.Statement.Context, q.text(t.pipeline), args...).Scan(&id)
 	return id, err
 }
+
+// setBagStatusQuery moves a locked dose bag to a new status (execAtEnd).
+var setBagStatusQuery = newSQLQuery(`UPDATE dose_bags SET status = ? WHERE id = ?`)
 
 var insertVerificationQuery = newInsertQuery("verifications", `dose_bag_id, patient_id, wristband, code, code_kind,
 	pass, checks, failed, nurse_id, witness_id, ward, verified_at, wristband_entry, code_entry`)
@@ -185,7 +188,7 @@ func (q insertQuery) reserveID(id *int64) rowReader {
 type insertQuery struct {
 	table     string
 	returning sqlQuery
-	withID    string // with ? placeholders
+	withID    sqlQuery
 }
 
 func newInsertQuery(table, columns string) insertQuery {
@@ -194,7 +197,7 @@ func newInsertQuery(table, columns string) insertQuery {
 	return insertQuery{
 		table:     table,
 		returning: newSQLQuery(`INSERT INTO ` + table + ` (` + columns + `) VALUES (` + ph + `) RETURNING id`),
-		withID:    `INSERT INTO ` + table + ` (id, ` + columns + `) VALUES (?, ` + ph + `)`,
+		withID:    newSQLQuery(`INSERT INTO ` + table + ` (id, ` + columns + `) VALUES (?, ` + ph + `)`),
 	}
 }
 

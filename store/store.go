@@ -11,9 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -88,7 +86,7 @@ func (o *Options) setDefaults() {
 }
 
 // DefaultDBTimeout is Options.DBTimeout when unset.
-const DefaultDBTimeout = 10 * time.Second
+const DefaultDBTimeout = domain.DefaultDBTimeout
 
 // DefaultMaxConns is Options.MaxConns when unset: two connections per CPU and two more, the
 // size at which the bedside load test peaked on two cores (PostgreSQL's own rule of thumb is
@@ -247,10 +245,10 @@ type tx struct {
 	db      *gorm.DB
 	now     time.Time
 	changes []change
-	// pipeline: statements queued by execAtEnd go with the COMMIT (PostgreSQL).
+	// pipeline (PostgreSQL): statements queued by execAtEnd go with the COMMIT, and raw
+	// queries use $n placeholders.
 	pipeline bool
 	atEnd    []endStatement
-	pg       bool // PostgreSQL: queryRaw uses $n placeholders
 }
 
 type endStatement struct {
@@ -261,18 +259,14 @@ type endStatement struct {
 // execAtEnd runs a statement whose result the transaction does not look at, such as an UPDATE
 // of a row it has locked. On PostgreSQL it is sent with the audit append and the COMMIT, in
 // the same round trip and before them (writeOncePostgres), so that it costs no round trip of
-// its own; if it fails, nothing commits. Elsewhere it runs at once. query uses ? placeholders.
-func (t *tx) execAtEnd(query string, args ...any) error {
+// its own; if it fails, nothing commits. Elsewhere it runs at once.
+func (t *tx) execAtEnd(q sqlQuery, args ...any) error {
 	if !t.pipeline {
-		return t.db.Exec(query, args...).Error
+		return t.db.Exec(q.sqlite, args...).Error
 	}
-	n := 0
-	pg := placeholder.ReplaceAllStringFunc(query, func(string) string { n++; return "$" + strconv.Itoa(n) })
-	t.atEnd = append(t.atEnd, endStatement{sql: pg, args: args})
+	t.atEnd = append(t.atEnd, endStatement{sql: q.postgres, args: args})
 	return nil
 }
-
-var placeholder = regexp.MustCompile(`\?`)
 
 type change struct {
 	action, entityType, entityID string
@@ -331,7 +325,7 @@ var errNothingRecorded = errors.New("nothing recorded")
 // gorm's Transaction; the database commits with synchronous=FULL. On PostgreSQL see
 // writeOncePostgres.
 func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, first []rowReader, fn func(t *tx) error) error {
-	if s.dialect == migrations.Postgres {
+	if s.pg() {
 		return s.writeOncePostgres(ctx, actor, first, fn)
 	}
 	err := s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
@@ -399,7 +393,7 @@ func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, first
 	}
 	g := s.db.Session(&gorm.Session{Context: ctx, NewDB: true})
 	g.Statement.ConnPool = conn
-	t := &tx{db: g, now: s.now(), pipeline: true, pg: true}
+	t := &tx{db: g, now: s.now(), pipeline: true}
 	if err := fn(t); err != nil {
 		return err
 	}
