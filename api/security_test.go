@@ -52,8 +52,13 @@ func TestEveryRouteFollowsThePermissionTable(t *testing.T) {
 			}
 			// FHIR answers errors as an OperationOutcome, the rest of the API as {"error": …}.
 			errorCode := func(r response) any {
-				if fhir {
-					return r.json(t)["resourceType"]
+				if fhir { // the OperationOutcome's issue type
+					o := r.json(t)
+					issues, _ := o["issue"].([]any)
+					if o["resourceType"] != "OperationOutcome" || len(issues) != 1 {
+						return o["resourceType"]
+					}
+					return issues[0].(map[string]any)["code"]
 				}
 				return r.errorOf(t)["code"]
 			}
@@ -78,7 +83,7 @@ func TestEveryRouteFollowsThePermissionTable(t *testing.T) {
 				t.Errorf("%s needs permission %q, which the permission table does not know", key, rt.Permission)
 				continue
 			}
-			if r := ts.do(er.Method, path, "", nil); r.status != http.StatusUnauthorized || (!fhir && errorCode(r) != domain.EUnauthenticated) || (fhir && errorCode(r) != "OperationOutcome") {
+			if r := ts.do(er.Method, path, "", nil); r.status != http.StatusUnauthorized || (!fhir && errorCode(r) != domain.EUnauthenticated) || (fhir && errorCode(r) != "login") {
 				t.Errorf("%s anonymous: %d %s, want 401 unauthenticated", key, r.status, r.body)
 			}
 			for _, role := range domain.AllRoles {
@@ -89,7 +94,7 @@ func TestEveryRouteFollowsThePermissionTable(t *testing.T) {
 				switch {
 				case allowed && (r.status == 401 || r.status == 403 || r.status >= 500):
 					t.Errorf("%s as %s: %d %s; the table grants %s to %s", key, role, r.status, r.body, rt.Permission, role)
-				case !allowed && (r.status != http.StatusForbidden || (!fhir && errorCode(r) != domain.EForbidden) || (fhir && errorCode(r) != "OperationOutcome")):
+				case !allowed && (r.status != http.StatusForbidden || (!fhir && errorCode(r) != domain.EForbidden) || (fhir && errorCode(r) != "forbidden")):
 					t.Errorf("%s as %s: %d %s; want 403, the table does not grant %s to %s", key, role, r.status, r.body, rt.Permission, role)
 				}
 			}

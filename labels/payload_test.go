@@ -812,9 +812,20 @@ func TestVerifyRemembersOnlyWhatItChecked(t *testing.T) {
 	k1 := payloadSigner(t, "k1")
 	ring := payloadRing(t, k1)
 	good := mustSign(t, k1, bagPayload())
+	goodSignatures.Lock()
+	clear(goodSignatures.m)
+	goodSignatures.Unlock()
+	remembered := func() int {
+		goodSignatures.Lock()
+		defer goodSignatures.Unlock()
+		return len(goodSignatures.m)
+	}
 	for range 2 { // the second time from memory
 		if _, err := Verify(good, ring); err != nil {
 			t.Fatalf("a good code: %v", err)
+		}
+		if n := remembered(); n != 1 {
+			t.Fatalf("%d good signatures remembered after reading one code; want 1", n)
 		}
 	}
 	other, otherPub, err := GenerateKey("k1")
@@ -846,6 +857,9 @@ func TestVerifyRemembersOnlyWhatItChecked(t *testing.T) {
 			for range 2 { // a refusal is not remembered as good either
 				_, err := Verify(tc.code, tc.keys)
 				wantReason(t, err, ReasonBadSignature)
+			}
+			if n := remembered(); n != 1 {
+				t.Errorf("%d good signatures remembered; a refused code added one", n)
 			}
 		})
 	}

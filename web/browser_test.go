@@ -198,16 +198,16 @@ func (b *browser) noConsoleErrors(page string) {
 }
 
 // expectRefusal takes off the console the one error Chromium logs for a request the test
-// expects the server to refuse (400) on path; any other error stays and fails the page. The
-// log entry comes on its own event, so it is waited for.
-func (b *browser) expectRefusal(path string) {
+// expects the server to refuse with status on path; any other error stays and fails the page.
+// The log entry comes on its own event, so it is waited for.
+func (b *browser) expectRefusal(status int, path string) {
 	b.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		b.mu.Lock()
 		found := -1
 		for i, e := range b.errs {
-			if strings.Contains(e, "status of 400") && strings.Contains(e, path) {
+			if strings.Contains(e, fmt.Sprintf("status of %d", status)) && strings.Contains(e, path) {
 				found = i
 				break
 			}
@@ -566,6 +566,17 @@ func TestBrowserJourney(t *testing.T) {
 	if r := b.text("#scan-results li"); results != 1 || !strings.Contains(r, "accepted") {
 		t.Fatalf("receipt scan read twice: %d results, first %q; want one, accepted", results, r)
 	}
+	// Read again after more than a second, the same code is a new scan: the bag is received
+	// already, so it is refused, shown in red and heard (SPEC §7).
+	time.Sleep(1100 * time.Millisecond)
+	b.run(scanInto("#scan-input", code))
+	b.waitFor(`document.querySelectorAll("#scan-results li").length === 2`)
+	b.expectRefusal(409, "/api/v1/scans/receive")
+	var refusalBeeps string
+	b.run(chromedp.Evaluate(`document.body.dataset.beeps || "0"`, &refusalBeeps))
+	if r := b.text("#scan-results li.bad"); !strings.Contains(r, "REFUSED") || refusalBeeps == "0" {
+		t.Fatalf("a second receipt a second later: %q, %s beeps; want a red REFUSED line and a beep", r, refusalBeeps)
+	}
 	b.shot("09-receive")
 
 	verify := func(wristband chromedp.Action) {
@@ -650,7 +661,7 @@ func TestBrowserJourney(t *testing.T) {
 	if len(tr.Bags) != 1 || tr.Bags[0].Infusion == nil || tr.Bags[0].Infusion.EndedAt == nil || *tr.Bags[0].Infusion.VolumeML != 50 {
 		t.Fatalf("patient trace after the journey: %+v", tr.Bags)
 	}
-	if c := tr.Bags[0].Custody; len(c) < 2 || c[0].Entry != domain.EntryScanned || c[len(c)-1].Entry != domain.EntryTyped {
+	if c := tr.Bags[0].Custody; len(c) < 2 || c[0].Entry != domain.EntryScanned || c[1].Entry != domain.EntryTyped {
 		t.Errorf("custody scans %+v: want the dispatch marked scanned and the receipt (set by the page's script, not typed by keys) typed", c)
 	}
 	b.open(fmt.Sprintf("/trace/lots/%d", lot.ID))
@@ -874,7 +885,7 @@ func TestBrowserPhysician(t *testing.T) {
 		chromedp.SendKeys(`#adverse-event textarea[name="description"]`, "Anaphylaxis 20 minutes after the weight check"),
 		chromedp.Click(`#adverse-event button[type="submit"]`))
 	b.waitFor(`!!document.querySelector('#adverse-event .form-error')`)
-	b.expectRefusal("/api/v1/adverse-events")
+	b.expectRefusal(400, "/api/v1/adverse-events")
 	if note := b.text(`#adverse-event label:has(input[name="serious"]) .field-note`); !strings.Contains(note, "serious") {
 		t.Errorf("refused event: the serious box shows %q", note)
 	}
