@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -228,23 +229,27 @@ func checkDose(f BedsideFacts) Check {
 	target := TargetDose(f.Patient.WeightKg, f.Protocol.CellsPerKg)
 	diff := DoseDeviationPct(f.Bag.ViableCells, target)
 	detail := fmt.Sprintf("the bag holds %s viable cells; the target for %.1f kg is %s; difference %+.1f %% (allowed ±%g %%)",
-		sci(f.Bag.ViableCells), f.Patient.WeightKg, sci(target), diff, f.Protocol.DoseTolerancePct)
+		CellsText(f.Bag.ViableCells), f.Patient.WeightKg, CellsText(target), diff, f.Protocol.DoseTolerancePct)
 	if !DoseWithinTolerance(f.Bag.ViableCells, target, f.Protocol.DoseTolerancePct) {
 		return fail(CheckDose, "WRONG DOSE: %s. Do not infuse; call the pharmacy.", detail)
 	}
 	return pass(CheckDose, "Dose correct: %s.", detail)
 }
 
-// sci writes a cell count as a nurse reads it on the label, e.g. 7.00×10^7.
-func sci(n int64) string {
+// CellsText writes a cell count as labels print it and people read it: 7.00×10^7. The
+// mantissa is rounded before the exponent is chosen, so 99,999,999 is 1.00×10^8, never
+// 10.00×10^7.
+func CellsText(n int64) string {
 	if n <= 0 {
 		return fmt.Sprint(n)
 	}
-	exp := 0
-	m := float64(n)
+	m, exp := float64(n), 0
 	for m >= 10 {
 		m /= 10
 		exp++
+	}
+	if math.Round(m*100)/100 >= 10 {
+		m, exp = m/10, exp+1
 	}
 	return fmt.Sprintf("%.2f×10^%d", m, exp)
 }

@@ -246,3 +246,14 @@ func TestValidateEntry(t *testing.T) {
 		}
 	}
 }
+
+func TestCellsText(t *testing.T) {
+	for n, want := range map[int64]string{
+		70_000_000: "7.00×10^7", 72_500_000: "7.25×10^7", 1_200_000_000: "1.20×10^9", 7: "7.00×10^0",
+		99_999_999: "1.00×10^8", 99_949_999: "9.99×10^7", 0: "0",
+	} {
+		if got := CellsText(n); got != want {
+			t.Errorf("CellsText(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"cordtrace/domain"
 )
 
 // Size is the label stock: 4 × 4 inches, the common blood-bag label.
@@ -120,19 +122,6 @@ func (l Layout) Texts() []string {
 	return out
 }
 
-// cells writes a cell count as printed on labels: 7.00×10^7.
-func cells(n int64) string {
-	if n <= 0 {
-		return fmt.Sprint(n)
-	}
-	exp, m := 0, float64(n)
-	for m >= 10 {
-		m /= 10
-		exp++
-	}
-	return fmt.Sprintf("%.2f×10^%d", m, exp)
-}
-
 func (c Content) local(t time.Time) string {
 	site := c.Site
 	if site == nil {
@@ -172,7 +161,7 @@ func UnitLayout(c Content) Layout {
 	y := 59.0
 	for _, line := range []string{
 		"Lot " + c.LotNumber,
-		"Viable cells " + cells(c.ViableCells),
+		"Viable cells " + domain.CellsText(c.ViableCells),
 		fmt.Sprintf("Volume %.1f mL", c.VolumeML),
 		"Storage " + c.Storage,
 		"EXPIRES " + c.local(c.Expiry),
@@ -203,8 +192,8 @@ func DoseBagLayout(c Content) Layout {
 	// Dose-critical values share no line with free text, so fitting can never cut them off.
 	for _, line := range []string{
 		"Lot " + c.LotNumber,
-		fmt.Sprintf("Weight used %.1f kg   Dose %s cells/kg", p.WeightKg, cells(int64(p.DosePerKg))),
-		fmt.Sprintf("Total viable cells %s   Volume %.1f mL", cells(c.ViableCells), c.VolumeML),
+		fmt.Sprintf("Weight used %.1f kg   Dose %s cells/kg", p.WeightKg, domain.CellsText(int64(p.DosePerKg))),
+		fmt.Sprintf("Total viable cells %s   Volume %.1f mL", domain.CellsText(c.ViableCells), c.VolumeML),
 		fmt.Sprintf("Transport %s   Prepared %s", c.Storage, c.local(p.PreparedAt)),
 	} {
 		l.fitText(margin, y, 7.5, false, 71, line) // left of the QR and the DataMatrix

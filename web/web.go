@@ -48,18 +48,12 @@ var funcs = template.FuncMap{
 	"replicates": func() []int { return []int{1, 2, 3} },
 }
 
-// formatCells writes a cell count as scientists read it: 7.00 × 10^7.
+// formatCells writes a cell count as the pages show it: 7.00 × 10^7 (domain.CellsText, spaced).
 func formatCells(n int64) string {
 	if n <= 0 {
 		return "0"
 	}
-	exp := 0
-	v := float64(n)
-	for v >= 10 {
-		v /= 10
-		exp++
-	}
-	return fmt.Sprintf("%.2f × 10^%d", v, exp)
+	return strings.Replace(domain.CellsText(n), "×", " × ", 1)
 }
 
 // Pages are the parsed templates.

@@ -601,12 +601,6 @@
   }
 
   // cellsText writes a cell count as the pages do: 7.25 × 10^7.
-  function cellsText(n) {
-    if (!(n > 0)) return "0";
-    const exp = Math.floor(Math.log10(n));
-    return (n / Math.pow(10, exp)).toFixed(2) + " × 10^" + exp;
-  }
-
   // weightPreview shows, as a weight is typed, the target dose an order would get from it:
   // the protocol's cells per kg (the server's, from data-cells-per-kg) × the weight. The
   // server computes the order's target again when it is placed.
@@ -622,7 +616,7 @@
     }
     const target = Math.round(kg * Number(form.dataset.cellsPerKg));
     out.className = "preview pass";
-    out.textContent = "At " + kg + " kg the target dose is " + cellsText(target) + " viable cells.";
+    out.textContent = "At " + kg + " kg the target dose is " + (target > 0 ? sci(target) : "0") + " viable cells.";
   }
 
   // ---------- wiring ----------
