@@ -52,8 +52,10 @@ func (h *Handler) lot(c echo.Context, u domain.User) error {
 		return h.notFound(c, u, "There is no such lot. Pick one from the list.")
 	}
 	d, err := h.svc.Lab.LotDetail(ctx, id)
-	if err != nil {
+	if domain.ErrorCode(err) == domain.ENotFound {
 		return h.notFound(c, u, domain.ErrorMessage(err))
+	} else if err != nil {
+		return err
 	}
 	spec, err := h.svc.Lab.CurrentSpec(ctx)
 	if err != nil {

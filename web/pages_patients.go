@@ -62,8 +62,10 @@ func (h *Handler) patient(c echo.Context, u domain.User) error {
 		return h.patientsMessage(c, u, "There is no such patient. Pick one from the list.")
 	}
 	d, err := h.svc.Patients.PatientDetail(ctx, id)
-	if err != nil {
+	if domain.ErrorCode(err) == domain.ENotFound {
 		return h.patientsMessage(c, u, domain.ErrorMessage(err))
+	} else if err != nil {
+		return err
 	}
 	tr, err := h.svc.Trace.PatientTrace(ctx, id)
 	if err != nil {

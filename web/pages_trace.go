@@ -42,8 +42,10 @@ func (h *Handler) lotTrace(c echo.Context, u domain.User) error {
 		return h.traceMessage(c, u, "There is no such lot.")
 	}
 	tr, err := h.svc.Trace.LotTrace(c.Request().Context(), id)
-	if err != nil {
+	if domain.ErrorCode(err) == domain.ENotFound {
 		return h.traceMessage(c, u, domain.ErrorMessage(err))
+	} else if err != nil {
+		return err
 	}
 	return h.pages.Render(c.Response(), http.StatusOK, "lot_trace", View{Title: "Trace lot " + tr.Lot.LotNumber, User: &u, Data: tr})
 }
@@ -54,8 +56,10 @@ func (h *Handler) patientTrace(c echo.Context, u domain.User) error {
 		return h.traceMessage(c, u, "There is no such patient.")
 	}
 	tr, err := h.svc.Trace.PatientTrace(c.Request().Context(), id)
-	if err != nil {
+	if domain.ErrorCode(err) == domain.ENotFound {
 		return h.traceMessage(c, u, domain.ErrorMessage(err))
+	} else if err != nil {
+		return err
 	}
 	return h.pages.Render(c.Response(), http.StatusOK, "patient_trace", View{Title: "Trace " + tr.Patient.SubjectID, User: &u, Data: tr})
 }

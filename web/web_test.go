@@ -191,3 +191,42 @@ func TestPatientPagesOnlyForCarers(t *testing.T) {
 		t.Errorf("disclosures recorded by the pages: %q, want %q", got, want)
 	}
 }
+
+// A page whose record exists but cannot be read says so as a server error, not as "no such
+// record" (404): the cause is logged, and nobody is told a lot or patient does not exist.
+func TestPageReadFailureIsNotNotFound(t *testing.T) {
+	st := storetest.Open(t, storetest.SQLite, store.Options{})
+	ctx := context.Background()
+	qc, err := st.CreateUser(ctx, domain.Actor{FullName: "t"}, domain.NewUser{Username: "qc.ann", FullName: "Ann QC", Password: "a good password", Roles: []domain.Role{domain.RoleQC}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := domain.Actor{UserID: qc.ID, Username: qc.Username, FullName: qc.FullName, Role: domain.RoleQC}
+	d, _ := st.CreateDonation(ctx, actor, domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour), Eligibility: domain.Eligible})
+	lot, err := st.CreateLot(ctx, actor, domain.NewLot{DonationID: d.ID, LotNumber: "WEB-1", ManufacturedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().AddDate(1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := pagesServer(t, st)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	res, err := client.PostForm(srv.URL+"/login", url.Values{"username": {"qc.ann"}, "password": {"a good password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	lotPage := srv.URL + "/lots/" + strconv.FormatInt(lot.ID, 10)
+	if status, _ := getPage(t, client, lotPage); status != 200 {
+		t.Fatalf("lot page: %d", status)
+	}
+	// The lot's results can no longer be read; the session still can.
+	if _, err := st.SQLDB().Exec(`ALTER TABLE qc_results RENAME TO qc_results_away`); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := getPage(t, client, lotPage); status < 500 || strings.Contains(body, "There is no such lot") {
+		t.Fatalf("lot page with its results unreadable: %d, want a server error, not a missing lot", status)
+	}
+	if status, _ := getPage(t, client, srv.URL+"/lots/999999"); status != http.StatusNotFound {
+		t.Fatalf("a lot that does not exist: %d, want 404", status)
+	}
+}
