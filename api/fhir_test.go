@@ -242,6 +242,9 @@ func TestFHIRJourney(t *testing.T) {
 			if unit["productStatus"].(map[string]any)["code"] != "available" || unit["expirationDate"] != "2027-02-05T12:00:00Z" {
 				t.Errorf("unused unit: %v", unit)
 			}
+			if high := unit["storageTempRequirements"].(map[string]any)["high"].(map[string]any); high["value"] != -150.0 {
+				t.Errorf("unit storage temperature %v, want at most -150 °C", high)
+			}
 
 			disp := byType["BiologicallyDerivedProductDispense"][0]
 			if disp["status"] != "issued" || disp["whenHandedOver"] != "2026-03-10T08:15:00Z" ||
@@ -283,6 +286,15 @@ func TestFHIRJourney(t *testing.T) {
 			lotTypes := entriesByType(t, lot)
 			if lot["type"] != "collection" || len(lotTypes["BiologicallyDerivedProduct"]) != 5 || len(lotTypes["Patient"]) != 1 || len(lotTypes["AdverseEvent"]) != 2 {
 				t.Errorf("lot bundle: type %v, %d products, %d patients, %d AEs", lot["type"], len(lotTypes["BiologicallyDerivedProduct"]), len(lotTypes["Patient"]), len(lotTypes["AdverseEvent"]))
+			}
+
+			// The products (bag and units) read one at a time are the very resources of the lot's
+			// Bundle; reading one discloses no patient.
+			for _, res := range lotTypes["BiologicallyDerivedProduct"] {
+				path := fmt.Sprintf("/fhir/BiologicallyDerivedProduct/%s", res["id"])
+				if got := fhirGet(t, ts, path, doc, 200); fmt.Sprint(got) != fmt.Sprint(res) {
+					t.Errorf("GET %s differs from its entry in the lot's Bundle:\n%v\n%v", path, got, res)
+				}
 			}
 
 			// The dispatch, infusion and adverse events read one at a time are the very resources of

@@ -109,33 +109,32 @@ func (s *Server) fhirProduct(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var lotID int64
+	// The same mapping as the product's entry in its lot's Bundle, from the product, its lot
+	// and donation (and for a bag the current specification), without the lot's records.
 	if kind == "unit" {
 		u, _, err := s.svc.Labels.UnitForLabel(ctx, id)
 		if err != nil {
 			return err
 		}
-		lotID = u.LotID
-	} else {
-		b, err := s.svc.Pharmacy.DoseBag(ctx, id)
+		lot, err := s.svc.Lab.LotDetail(ctx, u.LotID)
 		if err != nil {
 			return err
 		}
-		lotID = b.LotID
+		return fhirJSON(c, http.StatusOK, fhir.MapUnit(u, lot.Lot, lot.Donation))
 	}
-	lot, err := s.svc.Lab.LotDetail(ctx, lotID)
+	b, err := s.svc.Pharmacy.DoseBag(ctx, id)
 	if err != nil {
 		return err
 	}
-	r, err := s.svc.Records.LotRecords(ctx, lot.Lot.LotNumber)
+	lot, err := s.svc.Lab.LotDetail(ctx, b.LotID)
 	if err != nil {
 		return err
 	}
-	res, ok := fhir.Find(r, s.fhirOptions(), "BiologicallyDerivedProduct", c.Param("id"))
-	if !ok {
-		return domain.Errorf(domain.ENotFound, "there is no product %s", c.Param("id"))
+	spec, err := s.svc.Lab.CurrentSpec(ctx)
+	if err != nil {
+		return err
 	}
-	return fhirJSON(c, http.StatusOK, res)
+	return fhirJSON(c, http.StatusOK, fhir.MapBag(b, lot.Lot, lot.Donation, spec))
 }
 
 // fhirRecord reads one dispatch (BiologicallyDerivedProductDispense), infusion (Procedure) or
