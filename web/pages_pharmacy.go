@@ -16,17 +16,22 @@ type pharmacyData struct {
 // pharmacy is the worklist: the dose orders waiting for a bag, oldest first, and the bags not
 // given yet.
 func (h *Handler) pharmacy(c echo.Context, u domain.User) error {
+	return h.pharmacyPage(c, u, http.StatusOK, "")
+}
+
+// pharmacyPage renders the worklist with status and a message (flash); a failure to read the
+// worklist is shown as the message instead.
+func (h *Handler) pharmacyPage(c echo.Context, u domain.User, status int, flash string) error {
 	ctx := c.Request().Context()
 	orders, err := h.svc.Pharmacy.OpenDoseOrders(ctx)
 	var bags []domain.BagNotGiven
 	if err == nil {
 		bags, err = h.svc.Pharmacy.UngivenDoseBags(ctx)
 	}
-	view := View{Title: "Pharmacy", User: &u, Data: pharmacyData{Orders: orders, Bags: bags}}
 	if err != nil {
-		view.Flash = domain.ErrorMessage(err)
+		flash = domain.ErrorMessage(err)
 	}
-	return h.pages.Render(c.Response(), http.StatusOK, "pharmacy", view)
+	return h.pages.Render(c.Response(), status, "pharmacy", View{Title: "Pharmacy", User: &u, Flash: flash, Data: pharmacyData{Orders: orders, Bags: bags}})
 }
 
 type prepareData struct {
@@ -62,8 +67,7 @@ func (h *Handler) prepare(c echo.Context, u domain.User) error {
 }
 
 func (h *Handler) pharmacyMessage(c echo.Context, u domain.User, msg string) error {
-	orders, _ := h.svc.Pharmacy.OpenDoseOrders(c.Request().Context())
-	return h.pages.Render(c.Response(), http.StatusNotFound, "pharmacy", View{Title: "Pharmacy", User: &u, Flash: msg, Data: pharmacyData{Orders: orders}})
+	return h.pharmacyPage(c, u, http.StatusNotFound, msg)
 }
 
 // scanData configures the one scan page used for dispatch (pharmacy) and receipt (ward).
