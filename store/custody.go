@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -208,17 +207,19 @@ func checkBagForScan(t *tx, bag doseBagRow, f scanFacts, sc domain.CustodyScan, 
 	}
 }
 
+// openExcursionSQL is true when dose bag b (the query's alias) has an open temperature
+// excursion (SPEC §6): its latest accepted scan with an excursion has no 'use' decision by QA
+// made since. The bedside facts and the excursion decision both ask it, so the rule is
+// written once.
+const openExcursionSQL = `EXISTS (SELECT 1 FROM custody_scans e
+				WHERE e.id = (SELECT MAX(x.id) FROM custody_scans x WHERE x.dose_bag_id = b.id AND x.accepted AND x.excursion)
+				AND NOT EXISTS (SELECT 1 FROM excursion_dispositions d
+					WHERE d.dose_bag_id = b.id AND d.decision = 'use' AND d.decided_at >= e.scanned_at))`
+
 // openExcursion reports whether a bag had a temperature excursion that QA has not yet
-// dispositioned.
+// dispositioned (openExcursionSQL).
 func openExcursion(db *gorm.DB, bagID int64) (bool, error) {
-	var exc custodyScanRow
-	err := db.Where("dose_bag_id = ? AND accepted AND excursion", bagID).Order("id DESC").Take(&exc).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return false, nil
-	} else if err != nil {
-		return false, err
-	}
-	var n int64
-	err = db.Model(&excursionDispositionRow{}).Where("dose_bag_id = ? AND decided_at >= ? AND decision = 'use'", bagID, exc.ScannedAt).Count(&n).Error
-	return n == 0, err
+	var open bool
+	err := db.Raw(`SELECT `+openExcursionSQL+` FROM dose_bags b WHERE b.id = ?`, bagID).Scan(&open).Error
+	return open, err
 }
