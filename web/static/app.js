@@ -262,24 +262,33 @@
     return { scanned: "scanned", typed: "TYPED BY HAND", camera: "camera" }[entry] || entry;
   }
 
+  // A scanner can read one label twice in a blink: the same code again within a second is the
+  // same read (SPEC §7). doubleRead tells whether code is such a second read of the last one
+  // seen by the guard last, and otherwise makes code the last one.
+  const DOUBLE_READ_MS = 1000;
+  function doubleRead(last, code) {
+    const now = Date.now();
+    if (code === last.code && now - last.at < DOUBLE_READ_MS) return true;
+    last.code = code;
+    last.at = now;
+    return false;
+  }
+
   // ---------- dispatch and receipt ----------
 
   // scanSubmit records one scan and keeps the input focused for the next: a keyboard-wedge
   // scanner types the code and presses Enter, so the page must never need a mouse.
-  // A scanner can read one label twice in a blink: the same code again within a second is the
-  // same scan (SPEC §7), not a second dispatch to be refused.
-  let lastScan = { code: "", at: 0 };
+  // A double read is one scan, not a second dispatch to be refused.
+  const lastScan = { code: "", at: 0 };
 
   async function scanSubmit(form) {
     const input = form.querySelector('[name="code"]');
     const { code, entry } = takeCode(input);
     if (!code) return;
-    const now = Date.now();
-    if (code === lastScan.code && now - lastScan.at < 1000) {
+    if (doubleRead(lastScan, code)) {
       input.value = "";
       return;
     }
-    lastScan = { code, at: now };
     const b = formBody(form);
     const missing = ["place", "temperature_c"].find((n) => b[n] === undefined || b[n] === "");
     if (missing) {
@@ -366,17 +375,17 @@
   // logged, and a second read of the code just taken, within a second, is dropped instead of
   // landing in the next step (a scanner's double read of the wristband would otherwise become
   // the bag's code).
-  let lastStep = { code: "", at: 0 };
+  const lastStep = { code: "", at: 0 };
   function stepDone(input) {
     const { code, entry } = takeCode(input);
     if (!code) return false;
-    const now = Date.now();
-    if (code === lastStep.code && now - lastStep.at < 1000 && input.dataset.stepCode !== code) {
+    // Enter again in the field the code was taken in is not a read landing in the next step.
+    if (doubleRead(lastStep, code) && input.dataset.stepCode !== code) {
       input.value = "";
       input.entryKeys.length = 0;
       return false;
     }
-    lastStep = { code, at: now };
+    lastStep.at = Date.now(); // a step taken again restarts its second
     input.dataset.stepCode = code;
     // A label's QR text is long: its bag id says which bag it was.
     const shown = input.name === "wristband" ? "Wristband " + code : "Bag " + ((code.match(/\|ID=([^|]+)/) || [])[1] || code);
