@@ -137,7 +137,7 @@ var bedsideFactsQuery = newSQLQuery(`SELECT sv.version AS spec_version,
 			o.mrn AS owner_mrn, l.lot_number, l.status AS lot_status, l.expires_at AS lot_expires_at,
 			EXISTS (SELECT 1 FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted AND c.kind = ?) AS dispatched,
 			EXISTS (SELECT 1 FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted AND c.kind = ?) AS received,
-			`+openExcursionSQL+` AS open_excursion,
+			` + openExcursionSQL + ` AS open_excursion,
 			EXISTS (SELECT 1 FROM infusions i WHERE i.dose_bag_id = b.id) AS bag_infused,
 			(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.entity_type = 'dose_bag' AND lp.entity_id = b.id) AS print_serial,
 			s.action AS sign_action, s.user_id AS sign_user_id
