@@ -49,11 +49,11 @@ type TrialRow struct {
 
 // trialBag is the bag a subject's row reports: the infused one, else the latest that is still
 // usable, else the latest.
-func trialBag(bags []DoseBag, infused map[int64]bool) *DoseBag {
+func trialBag(bags []DoseBag, infusionOfBag map[int64]InfusionRecord) *DoseBag {
 	var latest, usable *DoseBag
 	for i := range bags {
 		b := &bags[i]
-		if infused[b.ID] {
+		if _, infused := infusionOfBag[b.ID]; infused {
 			return b
 		}
 		latest = b
@@ -74,21 +74,22 @@ func TrialRows(r Records) []TrialRow {
 		lots[l.ID] = l
 	}
 	infusionOfBag := map[int64]InfusionRecord{}
-	infused := map[int64]bool{}
 	for _, i := range r.Infusions {
 		infusionOfBag[i.DoseBagID] = i
-		infused[i.DoseBagID] = true
+	}
+	// Each patient's bags and adverse events, in the order of r.
+	bagsOf := map[int64][]DoseBag{}
+	for _, b := range r.Bags {
+		bagsOf[b.PatientID] = append(bagsOf[b.PatientID], b)
+	}
+	eventsOf := map[int64][]AdverseEventRecord{}
+	for _, a := range r.AdverseEvents {
+		eventsOf[a.PatientID] = append(eventsOf[a.PatientID], a)
 	}
 	rows := make([]TrialRow, 0, len(r.Patients))
 	for _, p := range r.Patients {
 		row := TrialRow{SubjectID: p.SubjectID, Arm: p.Arm, EnrolledAt: p.EnrolledAt.UTC(), AdverseEvents: []TrialAdverseEvent{}}
-		var bags []DoseBag
-		for _, b := range r.Bags {
-			if b.PatientID == p.ID {
-				bags = append(bags, b)
-			}
-		}
-		if b := trialBag(bags, infused); b != nil {
+		if b := trialBag(bagsOf[p.ID], infusionOfBag); b != nil {
 			row.WeightAtOrderKg, row.TargetViableCells = &b.OrderWeightKg, &b.TargetViableCells
 			row.BagID, row.BagViableCells = b.BagID, &b.ViableCells
 			row.LotNumber, row.DonationDIN = lots[b.LotID].LotNumber, lots[b.LotID].DIN
@@ -102,10 +103,7 @@ func TrialRows(r Records) []TrialRow {
 				row.VolumeInfusedML, row.Reactions = i.VolumeML, i.Reactions
 			}
 		}
-		for _, a := range r.AdverseEvents {
-			if a.PatientID != p.ID {
-				continue
-			}
+		for _, a := range eventsOf[p.ID] {
 			if a.Serious {
 				row.SAECount++
 			} else {
