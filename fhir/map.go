@@ -78,6 +78,22 @@ func ParseProductID(s string) (kind string, id int64, err error) {
 
 func ref(typ, id string) Reference { return Reference{Reference: typ + "/" + id} }
 
+func withDisplay(r Reference, display string) Reference {
+	r.Display = display
+	return r
+}
+
+// bagRef is the reference to dose bag id as a BiologicallyDerivedProduct.
+func bagRef(id int64) Reference { return ref("BiologicallyDerivedProduct", BagResourceID(id)) }
+
+// millilitres and cells are UCUM quantities.
+func millilitres(v float64) *Quantity {
+	return &Quantity{Value: v, Unit: "mL", System: systemUCUM, Code: "mL"}
+}
+func cells(n int64) *Quantity {
+	return &Quantity{Value: float64(n), Unit: "cells", System: systemUCUM, Code: "{cells}"}
+}
+
 func patientRef(id int64) Reference { return ref("Patient", strconv.FormatInt(id, 10)) }
 
 func personRef(p domain.Person) Reference {
@@ -148,8 +164,8 @@ func MapUnit(u domain.Unit, lot domain.Lot, don domain.Donation) BiologicallyDer
 			{Type: property("status", "cordtrace unit status"), ValueString: string(u.Status)},
 			{Type: property("lot-number", "Lot number"), ValueString: lot.LotNumber},
 			{Type: property("lot-status", "Lot status"), ValueString: string(lot.Status)},
-			{Type: property("viable-cells", "Viable cells"), ValueQuantity: &Quantity{Value: float64(u.ViableCells), Unit: "cells", System: systemUCUM, Code: "{cells}"}},
-			{Type: property("volume", "Volume"), ValueQuantity: &Quantity{Value: u.VolumeML, Unit: "mL", System: systemUCUM, Code: "mL"}},
+			{Type: property("viable-cells", "Viable cells"), ValueQuantity: cells(u.ViableCells)},
+			{Type: property("volume", "Volume"), ValueQuantity: millilitres(u.VolumeML)},
 		},
 	}
 }
@@ -185,8 +201,8 @@ func MapBag(b domain.DoseBag, lot domain.Lot, don domain.Donation, spec domain.R
 		Property: []Property{
 			{Type: property("status", "cordtrace dose bag status"), ValueString: string(b.Status)},
 			{Type: property("lot-number", "Lot number"), ValueString: lot.LotNumber},
-			{Type: property("viable-cells", "Viable cells"), ValueQuantity: &Quantity{Value: float64(b.ViableCells), Unit: "cells", System: systemUCUM, Code: "{cells}"}},
-			{Type: property("volume", "Volume"), ValueQuantity: &Quantity{Value: b.VolumeML, Unit: "mL", System: systemUCUM, Code: "mL"}},
+			{Type: property("viable-cells", "Viable cells"), ValueQuantity: cells(b.ViableCells)},
+			{Type: property("volume", "Volume"), ValueQuantity: millilitres(b.VolumeML)},
 			{Type: property("post-thaw-viability", "Post-thaw viability"), ValueQuantity: &Quantity{Value: b.PostThawViabilityPct, Unit: "%", System: systemUCUM, Code: "%"}},
 			{Type: property("thawed-at", "Thawed at"), ValueString: instant(b.ThawedAt)},
 		},
@@ -228,11 +244,11 @@ func MapDispatch(d domain.DispatchRecord, b domain.DoseBag) BiologicallyDerivedP
 		ID:                     strconv.FormatInt(d.Dispatch.ID, 10),
 		Status:                 status,
 		OriginRelationshipType: &CodeableConcept{Coding: []Coding{{System: systemOrigin, Code: "allogeneic", Display: "Allogeneic"}}},
-		Product:                Reference{Reference: "BiologicallyDerivedProduct/" + BagResourceID(b.ID), Display: b.EyeReadable},
+		Product:                withDisplay(bagRef(b.ID), b.EyeReadable),
 		Patient:                patientRef(b.PatientID),
 		MatchStatus:            &CodeableConcept{Coding: []Coding{{System: systemMatchStatus, Code: "selected", Display: "Selected"}}},
 		Performer:              performers,
-		Quantity:               &Quantity{Value: b.VolumeML, Unit: "mL", System: systemUCUM, Code: "mL"},
+		Quantity:               millilitres(b.VolumeML),
 		PreparedDate:           instant(b.PreparedAt),
 		WhenHandedOver:         instant(d.Dispatch.ScannedAt),
 		Destination:            &Reference{Type: "Location", Identifier: &Identifier{System: SystemLocation, Value: d.Dispatch.Location}, Display: d.Dispatch.Location},
@@ -251,7 +267,7 @@ func MapInfusion(i domain.InfusionRecord) Procedure {
 		Subject:          patientRef(i.PatientID),
 		OccurrencePeriod: &Period{Start: instant(i.StartedAt)},
 		Performer:        []ProcedurePerformer{{Actor: personRef(i.StartedBy)}},
-		Used:             []CodeableReference{{Reference: &Reference{Reference: "BiologicallyDerivedProduct/" + BagResourceID(i.DoseBagID)}}},
+		Used:             []CodeableReference{{Reference: ptr(bagRef(i.DoseBagID))}},
 	}
 	if i.EndedAt != nil {
 		p.Status = "completed"
@@ -288,8 +304,8 @@ func MapAdverseEvent(a domain.AdverseEventRecord, infusions []domain.InfusionRec
 	for _, i := range infusions {
 		if i.ID == a.InfusionID {
 			ae.SuspectEntity = []SuspectEntity{
-				{InstanceReference: &Reference{Reference: "BiologicallyDerivedProduct/" + BagResourceID(i.DoseBagID)}},
-				{InstanceReference: &Reference{Reference: "Procedure/" + strconv.FormatInt(i.ID, 10)}},
+				{InstanceReference: ptr(bagRef(i.DoseBagID))},
+				{InstanceReference: ptr(ref("Procedure", strconv.FormatInt(i.ID, 10)))},
 			}
 		}
 	}
