@@ -66,23 +66,19 @@ func (s *Store) loadRecords(db *gorm.DB, patientIDs []int64, lotID int64, where 
 		lots = append(lots, lotID)
 	}
 	var unitIDs, bagIDs []int64
-	for _, b := range bagRows {
-		bag, err := s.doseBag(db, db.Where("id = ?", b.ID))
-		if err != nil {
-			return r, err
-		}
+	bags, err := bagsOfRows(db, bagRows)
+	if err != nil {
+		return r, err
+	}
+	for _, bag := range bags {
 		r.Bags = append(r.Bags, bag)
 		bagIDs = append(bagIDs, bag.ID)
 		patients = append(patients, bag.PatientID)
 		lots = append(lots, bag.LotID)
 		unitIDs = append(unitIDs, bag.UnitIDs...)
 	}
-	for _, id := range sortedUnique(patients) {
-		p, err := patientByID(db, id)
-		if err != nil {
-			return r, err
-		}
-		r.Patients = append(r.Patients, p)
+	if r.Patients, err = patientsByID(db, sortedUnique(patients)); err != nil {
+		return r, err
 	}
 	seenDonation := map[int64]bool{}
 	for _, id := range sortedUnique(lots) {
@@ -227,4 +223,79 @@ func (s *Store) RecordPatient(ctx context.Context, kind domain.RecordKind, id in
 		return 0, domain.Errorf(domain.ENotFound, "there is no %s with id %d; check the id", what, id)
 	}
 	return ids[0], nil
+}
+
+// bagsOfRows completes dose bag rows with their orders and units, in two queries for all of
+// them (doseBag does one bag).
+func bagsOfRows(db *gorm.DB, rows []doseBagRow) ([]domain.DoseBag, error) {
+	orderIDs, bagIDs := []int64{0}, []int64{0}
+	for _, b := range rows {
+		orderIDs, bagIDs = append(orderIDs, b.DoseOrderID), append(bagIDs, b.ID)
+	}
+	var orders []doseOrderRow
+	if err := db.Where("id IN ?", orderIDs).Find(&orders).Error; err != nil {
+		return nil, classify(fmt.Errorf("records: dose orders: %w", err))
+	}
+	orderOf := make(map[int64]doseOrderRow, len(orders))
+	for _, o := range orders {
+		orderOf[o.ID] = o
+	}
+	var links []doseBagUnitRow
+	if err := db.Where("dose_bag_id IN ?", bagIDs).Order("unit_id").Find(&links).Error; err != nil {
+		return nil, classify(fmt.Errorf("records: units of the bags: %w", err))
+	}
+	unitsOf := map[int64][]int64{}
+	for _, l := range links {
+		unitsOf[l.DoseBagID] = append(unitsOf[l.DoseBagID], l.UnitID)
+	}
+	out := make([]domain.DoseBag, 0, len(rows))
+	for _, b := range rows {
+		order, ok := orderOf[b.DoseOrderID]
+		if !ok {
+			return nil, classify(fmt.Errorf("records: dose order %d of bag %s: %w", b.DoseOrderID, b.BagID, gorm.ErrRecordNotFound))
+		}
+		units := unitsOf[b.ID]
+		if units == nil {
+			units = []int64{}
+		}
+		out = append(out, b.toDomain(order, units))
+	}
+	return out, nil
+}
+
+// patientsByID reads the patients with ids (sorted), each with their latest weight, in two
+// queries (patientByID does one patient).
+func patientsByID(db *gorm.DB, ids []int64) ([]domain.Patient, error) {
+	out := []domain.Patient{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []patientRow
+	if err := db.Where("id IN ?", ids).Order("id").Find(&rows).Error; err != nil {
+		return nil, classify(err)
+	}
+	found := make(map[int64]patientRow, len(rows))
+	for _, p := range rows {
+		found[p.ID] = p
+	}
+	var weights []patientWeightRow // oldest first, so the last one seen per patient is the latest
+	if err := db.Where("patient_id IN ?", ids).Order("id").Find(&weights).Error; err != nil {
+		return nil, classify(fmt.Errorf("read weight: %w", err))
+	}
+	weight := map[int64]float64{}
+	for _, w := range weights {
+		weight[w.PatientID] = w.WeightKg
+	}
+	for _, id := range ids {
+		p, ok := found[id]
+		if !ok {
+			return nil, domain.Errorf(domain.ENotFound, "there is no patient with id %d", id)
+		}
+		kg, ok := weight[id]
+		if !ok {
+			return nil, classify(fmt.Errorf("read weight: %w", gorm.ErrRecordNotFound))
+		}
+		out = append(out, p.toDomain(kg))
+	}
+	return out, nil
 }
