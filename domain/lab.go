@@ -127,6 +127,9 @@ type LotDetail struct {
 	// ExceptionalFor lists the patients this lot is released for by exception: both a QA
 	// person and a physician, two different people, signed for each.
 	ExceptionalFor []int64 `json:"exceptional_for"`
+	// Spec is the specification the evaluation was made against (the current one), so that a
+	// page shows the limits of that same version.
+	Spec ReleaseSpec `json:"-"`
 	// InfusedPatients lists the patients already infused from this lot: who a recall must
 	// follow up.
 	InfusedPatients []int64 `json:"infused_patients"`

@@ -364,7 +364,7 @@ func (s *Store) LotDetail(ctx context.Context, id int64) (domain.LotDetail, erro
 	if err != nil {
 		return d, err
 	}
-	d.Evaluation = domain.Evaluate(spec, d.Results)
+	d.Evaluation, d.Spec = domain.Evaluate(spec, d.Results), spec
 	var units []unitRow
 	if err := db.Where("lot_id = ?", id).Order("division").Find(&units).Error; err != nil {
 		return d, classify(err)

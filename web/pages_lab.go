@@ -37,12 +37,11 @@ func (h *Handler) lots(c echo.Context, u domain.User) error {
 // lotData is the lot page: the lot with its results and evaluation, what the lab may enter,
 // and the lot's audit history for those allowed to read it.
 type lotData struct {
-	domain.LotDetail
-	Spec        domain.ReleaseSpec
-	Markers     []string
-	Audit       []domain.AuditEntry
-	CanAudit    bool
-	SignActions []domain.SignatureAction
+	domain.LotDetail // its Spec is the version the evaluation and the forms' limits show
+	Markers          []string
+	Audit            []domain.AuditEntry
+	CanAudit         bool
+	SignActions      []domain.SignatureAction
 }
 
 func (h *Handler) lot(c echo.Context, u domain.User) error {
@@ -57,12 +56,8 @@ func (h *Handler) lot(c echo.Context, u domain.User) error {
 	} else if err != nil {
 		return err
 	}
-	spec, err := h.svc.Lab.CurrentSpec(ctx)
-	if err != nil {
-		return err
-	}
-	data := lotData{LotDetail: d, Spec: spec, SignActions: []domain.SignatureAction{domain.SignRelease, domain.SignReject, domain.SignHold, domain.SignRecall}}
-	for _, group := range append(append([][]string{}, spec.PositiveMarkers...), spec.NegativeMarkers...) {
+	data := lotData{LotDetail: d, SignActions: []domain.SignatureAction{domain.SignRelease, domain.SignReject, domain.SignHold, domain.SignRecall}}
+	for _, group := range append(append([][]string{}, d.Spec.PositiveMarkers...), d.Spec.NegativeMarkers...) {
 		data.Markers = append(data.Markers, group[0])
 	}
 	if _, err := domain.Authorize(u, domain.PermReadAudit); err == nil {
