@@ -40,3 +40,32 @@ func (s *Store) WriteAtEndForTest(ctx context.Context, actor domain.Actor, name,
 		return t.execAtEnd(newSQLQuery(query), args...)
 	})
 }
+
+// SessionCacheState is what the store keeps of sessions in memory (sessionCache).
+type SessionCacheState struct {
+	Live       bool
+	Generation uint64
+	Sessions   int
+}
+
+// SessionCacheForTest reports the session cache's state.
+func (s *Store) SessionCacheForTest() SessionCacheState {
+	s.sessions.mu.Lock()
+	defer s.sessions.mu.Unlock()
+	return SessionCacheState{Live: s.sessions.live, Generation: s.sessions.gen, Sessions: len(s.sessions.entries)}
+}
+
+// HoldNoticesForTest makes the store's listener wait before it acts on a notice, until
+// release is called, so that a test can tell what the store does without notices.
+func (s *Store) HoldNoticesForTest() (release func()) {
+	held := make(chan struct{})
+	s.sessions.mu.Lock()
+	s.sessions.held = held
+	s.sessions.mu.Unlock()
+	return func() {
+		s.sessions.mu.Lock()
+		s.sessions.held = nil
+		s.sessions.mu.Unlock()
+		close(held)
+	}
+}

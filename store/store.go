@@ -102,18 +102,19 @@ type Store struct {
 	opts    Options
 	specs   sync.Map      // version → domain.ReleaseSpec, see specForVersion
 	turns   chan struct{} // PostgreSQL: one slot per pooled connection, see turn
+
+	sessions      sessionCache
+	stopListening context.CancelFunc // ends listenForAuthChanges, if it runs
+	listenerDone  chan struct{}
 }
 
 // OpenDB opens the database named by opts without migrating it, and returns its dialect.
 func OpenDB(opts Options) (*sql.DB, string, error) {
 	opts.setDefaults()
 	if opts.DatabaseURL != "" {
-		cfg, err := pgx.ParseConfig(opts.DatabaseURL)
+		cfg, err := connConfig(opts)
 		if err != nil {
-			return nil, "", fmt.Errorf("open PostgreSQL: DATABASE_URL: %w", err)
-		}
-		if cfg.ConnectTimeout == 0 { // connect_timeout in the URL wins
-			cfg.ConnectTimeout = opts.DBTimeout
+			return nil, "", err
 		}
 		db := stdlib.OpenDB(*cfg)
 		db.SetMaxOpenConns(opts.MaxConns)
@@ -129,6 +130,18 @@ func OpenDB(opts Options) (*sql.DB, string, error) {
 		return nil, "", fmt.Errorf("open SQLite: %w", err)
 	}
 	return db, migrations.SQLite, nil
+}
+
+// connConfig is the PostgreSQL connection configuration of opts.DatabaseURL.
+func connConfig(opts Options) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(opts.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL: DATABASE_URL: %w", err)
+	}
+	if cfg.ConnectTimeout == 0 { // connect_timeout in the URL wins
+		cfg.ConnectTimeout = opts.DBTimeout
+	}
+	return cfg, nil
 }
 
 // SQLiteDSN is the connection string for the embedded database file at path. Transactions
@@ -181,6 +194,18 @@ func New(sqlDB *sql.DB, dialect string, opts Options) (*Store, error) {
 	st := &Store{db: db, sqlDB: sqlDB, dialect: dialect, opts: opts}
 	if dialect == migrations.Postgres {
 		st.turns = make(chan struct{}, opts.MaxConns)
+		if opts.DatabaseURL != "" { // without it there is no way to listen, so no cache
+			cfg, err := connConfig(opts)
+			if err != nil {
+				return nil, err
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			st.stopListening, st.listenerDone = cancel, make(chan struct{})
+			go func() {
+				defer close(st.listenerDone)
+				st.listenForAuthChanges(ctx, cfg)
+			}()
+		}
 	}
 	return st, nil
 }
@@ -220,8 +245,14 @@ func pingWithRetry(ctx context.Context, db *sql.DB) error {
 	return fmt.Errorf("the database cannot be reached: %w", err)
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.sqlDB.Close() }
+// Close stops listening for session changes and closes the database.
+func (s *Store) Close() error {
+	if s.stopListening != nil {
+		s.stopListening()
+		<-s.listenerDone
+	}
+	return s.sqlDB.Close()
+}
 
 // Dialect is migrations.Postgres or migrations.SQLite.
 func (s *Store) Dialect() string { return s.dialect }
@@ -310,7 +341,17 @@ func (s *Store) writeAfterReads(ctx context.Context, actor domain.Actor, reads f
 		if reads != nil {
 			first = reads()
 		}
-		err = s.writeOnce(ctx, actor, first, fn)
+		authChanged := false
+		err = s.writeOnce(ctx, actor, first, func(t *tx) error {
+			err := fn(t)
+			authChanged = changesAuth(t.changes)
+			return err
+		})
+		if authChanged {
+			// Also when the outcome is unknown (a failed COMMIT may have committed); the other
+			// processes learn of it from PostgreSQL (sessionCache).
+			s.sessions.drop()
+		}
 		if err == nil || !retryable(err) {
 			break
 		}

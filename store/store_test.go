@@ -318,7 +318,13 @@ func TestConcurrentWritersKeepOneChain(t *testing.T) {
 // connections, pools and transactions are separate, only the database is shared.
 func sharedStores(t *testing.T, backend string, n int) []*store.Store {
 	t.Helper()
-	opts := storetest.Options(t, backend, store.Options{})
+	return sharedStoresWith(t, backend, n, store.Options{})
+}
+
+// sharedStoresWith is sharedStores with the stores' options.
+func sharedStoresWith(t *testing.T, backend string, n int, base store.Options) []*store.Store {
+	t.Helper()
+	opts := storetest.Options(t, backend, base)
 	var stores []*store.Store
 	for i := 0; i < n; i++ {
 		sqlDB, dialect, err := store.OpenDB(opts)

@@ -229,16 +229,20 @@ func (s *Store) AuthenticatePair(ctx context.Context, token, other string) (doma
 	if token == "" {
 		return domain.User{}, errSessionInvalid, domain.SessionCheck{}
 	}
-	done, err := s.turn(ctx)
-	if err != nil {
-		return domain.User{}, err, domain.SessionCheck{}
-	}
-	defer done()
 	now := s.now()
 	hash, otherHash := tokenHash(token), ""
 	if other != "" {
 		otherHash = tokenHash(other)
 	}
+	if u, oc, ok := s.sessions.lookup(hash, otherHash, now); ok {
+		return u, nil, oc
+	}
+	gen := s.sessions.generation()
+	done, err := s.turn(ctx)
+	if err != nil {
+		return domain.User{}, err, domain.SessionCheck{}
+	}
+	defer done()
 	// One query for the sessions, their users and roles: this runs on every request.
 	q2 := otherHash
 	if q2 == "" {
@@ -311,6 +315,8 @@ func (s *Store) AuthenticatePair(ctx context.Context, token, other string) (doma
 		}
 		f.lastSeen = now
 	}
+	u := f.user.toDomain()
+	valid := map[string]cachedSession{hash: {user: u, lastSeen: f.lastSeen}}
 	var oc domain.SessionCheck
 	if other != "" {
 		of := sessions[otherHash]
@@ -318,9 +324,11 @@ func (s *Store) AuthenticatePair(ctx context.Context, token, other string) (doma
 			oc = domain.SessionCheck{Err: err, Decided: true}
 		} else if now.Sub(of.lastSeen) <= touchEvery {
 			oc = domain.SessionCheck{User: of.user.toDomain(), Decided: true}
+			valid[otherHash] = cachedSession{user: oc.User, lastSeen: of.lastSeen}
 		}
 	}
-	return f.user.toDomain(), nil, oc
+	s.sessions.keep(gen, now, valid)
+	return u, nil, oc
 }
 
 // Logout ends the session of token.
