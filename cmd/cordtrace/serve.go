@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"cordtrace/api"
@@ -60,6 +61,27 @@ func storeOptions(cfg Config, logger *slog.Logger) store.Options {
 		Site: cfg.Site, DBTimeout: cfg.DBTimeout, MaxConns: cfg.DBConns, FacilityID: cfg.FacilityID, ProductCode: cfg.ProductCode}
 }
 
+// The service's live heap is small and nearly all it allocates lives for one request, so at
+// Go's default pace (a collection each time the heap doubles) the collector took an eighth of
+// serve's CPU under bedside load. serve collects at a quarter of that pace (GOGC=400), and a
+// soft memory limit makes it collect sooner as the heap nears 100 MiB, inside the 150 MB the
+// service is meant to stay under. Measured: 13 % less CPU for serve per verification, peak
+// memory below the limit in every load scenario (README, Performance). GOGC and GOMEMLIMIT set
+// in the environment win, as for any Go program.
+const (
+	serveGCPercent   = 400
+	serveMemoryLimit = 100 << 20
+)
+
+func paceGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(serveMemoryLimit)
+	}
+}
+
 func cmdServe(ctx context.Context, e env, args []string) int {
 	fs := flagSet("serve", e)
 	demo := fs.Bool("demo", false, "load a demo site (users, a released lot, patients) into an empty database and print how to log in")
@@ -68,6 +90,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		return status
 	}
 	logger := newLogger(cfg, e.stderr)
+	paceGC(e.getenv)
 	st, err := store.Open(ctx, storeOptions(cfg, logger))
 	if err != nil {
 		logger.Error("cannot open the database", "err", err)
