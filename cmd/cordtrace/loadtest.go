@@ -38,6 +38,9 @@ func cmdLoadtest(ctx context.Context, e env, args []string) int {
 		}
 		return exitUsage
 	}
+	// It usually shares the machine with the service it measures: the CPU its collector
+	// spares is the service's.
+	paceGC(e.getenv)
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "cordtrace loadtest: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
