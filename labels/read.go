@@ -7,6 +7,8 @@ import (
 	"image"
 	"image/draw"
 	_ "image/png" // labels come as PNG
+	"strconv"
+	"strings"
 
 	"github.com/makiuchi-d/gozxing"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
@@ -49,4 +51,46 @@ func ReadQR(png []byte) (string, error) {
 		firstErr = errors.New("the label layouts have no QR code")
 	}
 	return "", fmt.Errorf("decode the label's QR code: %w", firstErr)
+}
+
+// ReadZPLQR reads the text of the QR code (^BQ) in a ZPL label: exactly what the printer
+// encodes into the printed symbol, as RenderZPL wrote it (the error-correction level and input
+// mode first, then the text, hex-escaped after ^FH\ when it holds ^, ~ or \).
+func ReadZPLQR(zpl []byte) (string, error) {
+	for line := range strings.Lines(string(zpl)) {
+		if !strings.Contains(line, "^BQ") {
+			continue
+		}
+		escaped := strings.Contains(line, "^FH\\^FD")
+		_, field, ok := strings.Cut(line, "^FD")
+		if !ok {
+			return "", errors.New("ZPL label: the QR code field (^BQ) has no data (^FD)")
+		}
+		field, _, _ = strings.Cut(field, "^FS")
+		_, text, ok := strings.Cut(field, ",") // "MA,": error correction, input mode
+		if !ok {
+			return "", errors.New("ZPL label: the QR code's data does not start with its error correction and mode")
+		}
+		if !escaped {
+			return text, nil
+		}
+		var b strings.Builder
+		for i := 0; i < len(text); i++ {
+			if text[i] != '\\' {
+				b.WriteByte(text[i])
+				continue
+			}
+			if i+2 >= len(text) {
+				return "", errors.New("ZPL label: an escape in the QR code's data is cut short")
+			}
+			v, err := strconv.ParseUint(text[i+1:i+3], 16, 8)
+			if err != nil {
+				return "", fmt.Errorf("ZPL label: bad escape in the QR code's data: %w", err)
+			}
+			b.WriteByte(byte(v))
+			i += 2
+		}
+		return b.String(), nil
+	}
+	return "", errors.New("ZPL label: no QR code field (^BQ)")
 }

@@ -1,6 +1,10 @@
 package labels
 
-import "testing"
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
 
 // ReadQR finds the QR code on both kinds of label without being told which it is, and says
 // why when there is none to read.
@@ -21,4 +25,58 @@ func TestReadQR(t *testing.T) {
 	if _, err := ReadQR([]byte("not a picture")); err == nil {
 		t.Error("ReadQR of bytes that are no image: no error")
 	}
+}
+
+// ReadZPLQR reads back the QR code's text from the ZPL that RenderZPL sends to the printer,
+// escaped or not, and says why when there is none to read.
+func TestReadZPLQR(t *testing.T) {
+	for name, qr := range map[string]string{
+		"signed payload":        sampleBag().QR,
+		"text with ^, ~ and \\": `CT1^XZ~JA\x` + `\5C`,
+	} {
+		for _, dpi := range []int{ZPL203, ZPL300} {
+			c := sampleBag()
+			c.QR = qr
+			var b bytes.Buffer
+			if err := RenderZPL(&b, DoseBagLayout(c), dpi); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := ReadZPLQR(b.Bytes()); err != nil || got != qr {
+				t.Errorf("%s at %d dpi: ReadZPLQR = %q, %v; want %q", name, dpi, got, err, qr)
+			}
+		}
+	}
+	for name, zpl := range map[string]string{
+		"no QR code":             "^XA\n^FO1,1^A0N,20,20^FDtext^FS\n^XZ\n",
+		"no field data":          "^XA\n^FO1,1^BQN,2,4^FS\n^XZ\n",
+		"no error correction":    "^XA\n^FO1,1^BQN,2,4^FDtext^FS\n^XZ\n",
+		"escape cut short":       "^XA\n^FO1,1^BQN,2,4^FH\\^FDMA,ab\\5^FS\n^XZ\n",
+		"escape not hexadecimal": "^XA\n^FO1,1^BQN,2,4^FH\\^FDMA,ab\\zz^FS\n^XZ\n",
+	} {
+		if got, err := ReadZPLQR([]byte(zpl)); err == nil {
+			t.Errorf("%s: ReadZPLQR = %q, want an error", name, got)
+		}
+	}
+}
+
+// FuzzReadZPLQR: whatever a printer file holds, reading it returns or refuses without
+// panicking, and any text RenderZPL can encode is read back unchanged.
+func FuzzReadZPLQR(f *testing.F) {
+	f.Add("CT1.abc", "^XA\n^FO1,1^BQN,2,4^FH\\^FDMA,\\5E^FS\n^XZ\n")
+	f.Add("a^b~c\\d", "^BQ^FD")
+	f.Fuzz(func(t *testing.T, qr, zpl string) {
+		_, _ = ReadZPLQR([]byte(zpl))
+		c := sampleBag()
+		c.QR = qr
+		var b bytes.Buffer
+		if err := RenderZPL(&b, DoseBagLayout(c), ZPL203); err != nil {
+			return // not encodable as a QR code (too long, say): nothing to read back
+		}
+		if strings.ContainsAny(qr, "\r\n") {
+			return // a line break ends the ZPL line the reader looks in
+		}
+		if got, err := ReadZPLQR(b.Bytes()); err != nil || got != qr {
+			t.Fatalf("ReadZPLQR(RenderZPL(%q)) = %q, %v", qr, got, err)
+		}
+	})
 }

@@ -230,6 +230,18 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 }
 
 func (e *engine) progress(start time.Time) (stop func()) {
+	last, lastAt := int64(0), start
+	return everySecond(func(now time.Time) {
+		n := e.done.Load()
+		fmt.Fprintf(e.cfg.Progress, "%5.0fs  %8d requests  %7.0f/s  %d unexpected\n",
+			now.Sub(start).Seconds(), n, float64(n-last)/now.Sub(lastAt).Seconds(), e.failed.Load())
+		last, lastAt = n, now
+	})
+}
+
+// everySecond calls report once a second until stop is called; stop returns after the last
+// call.
+func everySecond(report func(now time.Time)) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -237,16 +249,12 @@ func (e *engine) progress(start time.Time) (stop func()) {
 		defer wg.Done()
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
-		last, lastAt := int64(0), start
 		for {
 			select {
 			case <-done:
 				return
 			case now := <-tick.C:
-				n := e.done.Load()
-				fmt.Fprintf(e.cfg.Progress, "%5.0fs  %8d requests  %7.0f/s  %d unexpected\n",
-					now.Sub(start).Seconds(), n, float64(n-last)/now.Sub(lastAt).Seconds(), e.failed.Load())
-				last, lastAt = n, now
+				report(now)
 			}
 		}
 	}()

@@ -102,24 +102,10 @@ func seed(ctx context.Context, c *client, cfg Config, verifyBags, scanBags int, 
 	total := verifyBags + scanBags
 	lots := (total + unitsPerLot - 1) / unitsPerLot
 	var lotsDone, bagsDone atomic.Int64
-	stopProgress := make(chan struct{})
-	var progressDone sync.WaitGroup
-	progressDone.Add(1)
-	go func() {
-		defer progressDone.Done()
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopProgress:
-				return
-			case <-tick.C:
-				fmt.Fprintf(progress, "seeding: %d/%d lots released, %d/%d dose bags prepared (%s)\n",
-					lotsDone.Load(), lots, bagsDone.Load(), total, time.Since(start).Round(time.Second))
-			}
-		}
-	}()
-	defer func() { close(stopProgress); progressDone.Wait() }()
+	defer everySecond(func(time.Time) {
+		fmt.Fprintf(progress, "seeding: %d/%d lots released, %d/%d dose bags prepared (%s)\n",
+			lotsDone.Load(), lots, bagsDone.Load(), total, time.Since(start).Round(time.Second))
+	})()
 
 	unitLists := make([][]int64, lots)
 	if err := parallel(ctx, cfg.Concurrency, lots, func(ctx context.Context, i int) error {
@@ -253,7 +239,7 @@ func (s *site) preparedBag(ctx context.Context, c *client, i int, forBedside boo
 	} else {
 		var zpl []byte
 		if zpl, err = c.get(ctx, fmt.Sprintf("/api/v1/dose-bags/%d/label.zpl", b.id), s.pharmacist); err == nil {
-			b.code, err = qrFromZPL(zpl)
+			b.code, err = labels.ReadZPLQR(zpl)
 		}
 	}
 	if err != nil {

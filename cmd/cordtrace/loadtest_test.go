@@ -16,8 +16,7 @@ func TestLoadtestReportsTheFigures(t *testing.T) {
 		t.Run(b, func(t *testing.T) {
 			vars := backendEnv(t, b)
 			base := startProcess(t, vars)
-			// mixed drives every endpoint; verify and scan are its halves.
-			for _, scenario := range []string{"mixed"} {
+			for _, scenario := range []string{"verify", "scan", "mixed"} {
 				args := []string{"loadtest", "-target", base, "-scenario", scenario, "-concurrency", "3", "-count", "24",
 					"-admin-password", vars["CORDTRACE_ADMIN_PASSWORD"], "-baseline-duration", "100ms"}
 				if b == storetest.Postgres {
