@@ -139,9 +139,9 @@ var bedsideFactsQuery = newSQLQuery(`SELECT sv.version AS spec_version,
 			EXISTS (SELECT 1 FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted AND c.kind = ?) AS received,
 			` + openExcursionSQL + ` AS open_excursion,
 			EXISTS (SELECT 1 FROM infusions i WHERE i.dose_bag_id = b.id) AS bag_infused,
-			(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.entity_type = 'dose_bag' AND lp.entity_id = b.id) AS print_serial,
+			` + bagPrintSerialSQL + ` AS print_serial,
 			s.action AS sign_action, s.user_id AS sign_user_id
-		FROM (SELECT MAX(version) AS version FROM spec_versions) sv
+		FROM (SELECT ` + currentSpecVersionSQL + ` AS version) sv
 			LEFT JOIN patients p ON p.mrn = ?
 			LEFT JOIN dose_bags b ON b.bag_id = ?
 			LEFT JOIN patients o ON o.id = b.patient_id

@@ -176,10 +176,17 @@ func readScanFacts(bagID string, f *scanFacts, found *bool) rowReader {
 	}}
 }
 
+// bagPrintSerialSQL is the serial of the current label of dose bag b (NULL before its first
+// print): a scanned label with another serial was replaced by a reprint.
+const bagPrintSerialSQL = `(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.entity_type = 'dose_bag' AND lp.entity_id = b.id)`
+
+// currentSpecVersionSQL is the version of the specification in force: the latest signed.
+const currentSpecVersionSQL = `(SELECT MAX(sv.version) FROM spec_versions sv)`
+
 var scanFactsQuery = newSQLQuery(`SELECT l.lot_number, l.status,
-		(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.entity_type = 'dose_bag' AND lp.entity_id = b.id),
+		` + bagPrintSerialSQL + `,
 		(SELECT c.scanned_by FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted ORDER BY c.id DESC LIMIT 1),
-		(SELECT MAX(sv.version) FROM spec_versions sv)
+		` + currentSpecVersionSQL + `
 	FROM dose_bags b JOIN lots l ON l.id = b.lot_id
 	WHERE b.bag_id = ?`)
 
