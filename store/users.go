@@ -243,7 +243,8 @@ func (s *Store) AuthenticatePair(ctx context.Context, token, other string) (doma
 		return domain.User{}, err, domain.SessionCheck{}
 	}
 	defer done()
-	// One query for the sessions, their users and roles: this runs on every request.
+	// One query for the sessions, their users and roles: this runs on every request whose
+	// sessions are not kept in memory (sessionCache).
 	q2 := otherHash
 	if q2 == "" {
 		q2 = hash
