@@ -479,7 +479,6 @@ func (s *Store) Sign(ctx context.Context, actor domain.Actor, lotID int64, req d
 	return s.LotDetail(ctx, lotID)
 }
 
-// CreateUnits divides a lot into units, numbering divisions after the ones it already has.
 // DiscardUnit discards a unit, with the reason, as the unit state machine allows.
 func (s *Store) DiscardUnit(ctx context.Context, actor domain.Actor, unitID int64, reason string) (domain.Unit, error) {
 	if err := domain.ValidateReason(reason); err != nil {
@@ -494,18 +493,17 @@ func (s *Store) DiscardUnit(ctx context.Context, actor domain.Actor, unitID int6
 		if err := domain.UnitTransition(domain.UnitStatus(u.Status), domain.UnitDiscarded); err != nil {
 			return err
 		}
-		if err := t.db.Model(&unitRow{}).Where("id = ?", u.ID).Update("status", string(domain.UnitDiscarded)).Error; err != nil {
+		if err := t.setStatus(&unitRow{}, "unit", u.ID, u.Status, string(domain.UnitDiscarded), "unit.discard", reason); err != nil {
 			return err
 		}
-		before := u.Status
 		u.Status = string(domain.UnitDiscarded)
 		out = u.toDomain()
-		t.audit("unit.discard", "unit", u.ID, map[string]any{"status": before}, map[string]any{"status": u.Status}, strings.TrimSpace(reason))
 		return nil
 	})
 	return out, err
 }
 
+// CreateUnits divides a lot into units, numbering divisions after the ones it already has.
 func (s *Store) CreateUnits(ctx context.Context, actor domain.Actor, lotID int64, n domain.NewUnits) ([]domain.Unit, error) {
 	if err := n.Validate(); err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -294,13 +293,11 @@ func (s *Store) CancelDoseOrder(ctx context.Context, actor domain.Actor, orderID
 			}
 			return err
 		}
-		if err := t.db.Model(&order).Update("status", domain.OrderCancelled).Error; err != nil {
+		if err := t.setStatus(&doseOrderRow{}, "dose_order", order.ID, order.Status, domain.OrderCancelled, "dose_order.cancel", reason); err != nil {
 			return err
 		}
-		before := order.Status
 		order.Status = domain.OrderCancelled
 		out = order.toDomain()
-		t.audit("dose_order.cancel", "dose_order", order.ID, map[string]any{"status": before}, map[string]any{"status": order.Status}, strings.TrimSpace(reason))
 		return nil
 	})
 	return out, err
@@ -322,15 +319,11 @@ func (s *Store) TakeBackDoseBag(ctx context.Context, actor domain.Actor, bagID i
 		if err := domain.DoseBagTransition(domain.DoseBagStatus(bag.Status), to); err != nil {
 			return err
 		}
-		if err := t.db.Model(&doseBagRow{}).Where("id = ?", bag.ID).Update("status", string(to)).Error; err != nil {
-			return err
-		}
 		action := "dose_bag.return"
 		if to == domain.BagDiscarded {
 			action = "dose_bag.discard"
 		}
-		t.audit(action, "dose_bag", bag.ID, map[string]any{"status": bag.Status}, map[string]any{"status": to}, strings.TrimSpace(reason))
-		return nil
+		return t.setStatus(&doseBagRow{}, "dose_bag", bag.ID, bag.Status, string(to), action, reason)
 	})
 	if err != nil {
 		return domain.DoseBag{}, err

@@ -112,6 +112,17 @@ func (t *tx) lockByID(dest any, id int64, what string) error {
 	return err
 }
 
+// setStatus moves the row with primary key id of model's table (locked by lockByID) from
+// status from to status to, and audits the change as action on entityType, with the reason
+// (trimmed) that a person gave for it.
+func (t *tx) setStatus(model any, entityType string, id int64, from, to, action, reason string) error {
+	if err := t.db.Model(model).Where("id = ?", id).Update("status", to).Error; err != nil {
+		return fmt.Errorf("%s: %w", action, err)
+	}
+	t.audit(action, entityType, id, map[string]any{"status": from}, map[string]any{"status": to}, strings.TrimSpace(reason))
+	return nil
+}
+
 // rowReader is a query whose rows are each handed to row, for writeAfterReads.
 type rowReader struct {
 	q    sqlQuery

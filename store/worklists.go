@@ -18,7 +18,7 @@ func (s *Store) OpenDoseOrders(ctx context.Context) ([]domain.OrderWaiting, erro
 	if err := db.Where("status = ?", "open").Order("ordered_at, id").Find(&orders).Error; err != nil {
 		return nil, classify(err)
 	}
-	subjects, err := subjectIDs(db, orders)
+	subjects, err := subjectIDsOfOrders(db, orders)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func (s *Store) OpenDoseOrder(ctx context.Context, id int64) (domain.OrderWaitin
 	if len(orders) == 0 {
 		return domain.OrderWaiting{}, domain.Errorf(domain.ENotFound, "dose order %d is not waiting: a bag has filled it, it was cancelled, or it does not exist", id)
 	}
-	subjects, err := subjectIDs(db, orders)
+	subjects, err := subjectIDsOfOrders(db, orders)
 	if err != nil {
 		return domain.OrderWaiting{}, err
 	}
@@ -54,36 +54,36 @@ func (s *Store) UngivenDoseBags(ctx context.Context) ([]domain.BagNotGiven, erro
 	if err := db.Where("status IN ?", statuses).Order("prepared_at, id").Find(&bags).Error; err != nil {
 		return nil, classify(err)
 	}
-	ids := make([]int64, len(bags))
-	for i, b := range bags {
-		ids[i] = b.DoseOrderID
-	}
-	var orders []doseOrderRow
-	if len(ids) > 0 {
-		if err := db.Where("id IN ?", ids).Find(&orders).Error; err != nil {
-			return nil, classify(err)
-		}
-	}
-	byID := make(map[int64]doseOrderRow, len(orders))
-	for _, o := range orders {
-		byID[o.ID] = o
-	}
-	subjects, err := subjectIDs(db, orders)
+	full, err := bagsOfRows(db, bags)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]domain.BagNotGiven, len(bags))
+	patients := make([]int64, len(bags))
 	for i, b := range bags {
-		out[i] = domain.BagNotGiven{DoseBag: b.toDomain(byID[b.DoseOrderID], nil), SubjectID: subjects[b.PatientID]}
+		patients[i] = b.PatientID
+	}
+	subjects, err := subjectIDs(db, patients)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]domain.BagNotGiven, len(full))
+	for i, b := range full {
+		out[i] = domain.BagNotGiven{DoseBag: b, SubjectID: subjects[b.PatientID]}
 	}
 	return out, nil
 }
 
-func subjectIDs(db *gorm.DB, orders []doseOrderRow) (map[int64]string, error) {
+// subjectIDsOfOrders maps the patients of orders to their trial subject ids.
+func subjectIDsOfOrders(db *gorm.DB, orders []doseOrderRow) (map[int64]string, error) {
 	ids := make([]int64, len(orders))
 	for i, o := range orders {
 		ids[i] = o.PatientID
 	}
+	return subjectIDs(db, ids)
+}
+
+// subjectIDs maps the patients with ids to their trial subject ids.
+func subjectIDs(db *gorm.DB, ids []int64) (map[int64]string, error) {
 	var patients []patientRow
 	if len(ids) > 0 {
 		if err := db.Where("id IN ?", ids).Find(&patients).Error; err != nil {
