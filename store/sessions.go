@@ -101,16 +101,32 @@ func (c *sessionCache) keep(gen uint64, now time.Time, sessions map[string]cache
 }
 
 // drop forgets every session.
-func (c *sessionCache) drop() { c.setLive(nil) }
-
-// setLive drops every session and, when live is not nil, turns the cache on or off.
-func (c *sessionCache) setLive(live *bool) {
+func (c *sessionCache) drop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen++
-	c.entries = nil
-	if live != nil {
-		c.live = *live
+	c.gen, c.entries = c.gen+1, nil
+}
+
+// setLive drops every session and turns the cache on or off, in one step.
+func (c *sessionCache) setLive(live bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen, c.entries, c.live = c.gen+1, nil, live
+}
+
+// waitIfHeld waits while a test holds notices back (see held), or until ctx ends.
+func (c *sessionCache) waitIfHeld(ctx context.Context) error {
+	c.mu.Lock()
+	held := c.held
+	c.mu.Unlock()
+	if held == nil {
+		return nil
+	}
+	select {
+	case <-held:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -129,11 +145,10 @@ func changesAuth(changes []change) bool {
 // dropping the cache at each notice. While it is not listening the cache is off; it connects
 // again after a failure, waiting a little longer each time, up to 5 s.
 func (s *Store) listenForAuthChanges(ctx context.Context, cfg *pgx.ConnConfig) {
-	off, on := false, true
 	wait := 100 * time.Millisecond
 	for {
-		err := s.listenOnce(ctx, cfg, func() { s.sessions.setLive(&on); wait = 100 * time.Millisecond })
-		s.sessions.setLive(&off)
+		err := s.listenOnce(ctx, cfg, func() { s.sessions.setLive(true); wait = 100 * time.Millisecond })
+		s.sessions.setLive(false)
 		if ctx.Err() != nil {
 			return
 		}
@@ -166,15 +181,8 @@ func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, listening f
 		if _, err := conn.WaitForNotification(ctx); err != nil {
 			return fmt.Errorf("wait for a notice: %w", err)
 		}
-		s.sessions.mu.Lock()
-		held := s.sessions.held
-		s.sessions.mu.Unlock()
-		if held != nil {
-			select {
-			case <-held:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		if err := s.sessions.waitIfHeld(ctx); err != nil {
+			return err
 		}
 		s.sessions.drop()
 	}

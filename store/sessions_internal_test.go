@@ -13,10 +13,9 @@ func TestSessionCacheRules(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 	nurse := domain.User{ID: 1, Username: "nurse"}
 	witness := domain.User{ID: 2, Username: "witness"}
-	on := true
 	live := func() *sessionCache {
 		c := &sessionCache{}
-		c.setLive(&on)
+		c.setLive(true)
 		c.keep(c.generation(), t0, map[string]cachedSession{"n": {user: nurse, lastSeen: t0}, "w": {user: witness, lastSeen: t0}})
 		return c
 	}
@@ -34,7 +33,7 @@ func TestSessionCacheRules(t *testing.T) {
 		{"read sessionCacheFor ago: read again", live, "n", "", t0.Add(sessionCacheFor), false},
 		{"clock went back: read again", live, "n", "", t0.Add(-time.Second), false},
 		{"dropped", func() *sessionCache { c := live(); c.drop(); return c }, "n", "", t0, false},
-		{"listener lost", func() *sessionCache { c := live(); off := false; c.setLive(&off); return c }, "n", "", t0, false},
+		{"listener lost", func() *sessionCache { c := live(); c.setLive(false); return c }, "n", "", t0, false},
 		{"kept while not listening: never", func() *sessionCache {
 			c := &sessionCache{}
 			c.keep(c.generation(), t0, map[string]cachedSession{"n": {user: nurse, lastSeen: t0}})
@@ -43,7 +42,7 @@ func TestSessionCacheRules(t *testing.T) {
 		}, "n", "", t0, false},
 		{"read before a drop: not kept", func() *sessionCache {
 			c := &sessionCache{}
-			c.setLive(&on)
+			c.setLive(true)
 			gen := c.generation()
 			c.drop() // a logout committed while the session was being read
 			c.keep(gen, t0, map[string]cachedSession{"n": {user: nurse, lastSeen: t0}})
@@ -51,7 +50,7 @@ func TestSessionCacheRules(t *testing.T) {
 		}, "n", "", t0, false},
 		{"last used more than touchEvery ago: read again to record its use", func() *sessionCache {
 			c := &sessionCache{}
-			c.setLive(&on)
+			c.setLive(true)
 			c.keep(c.generation(), t0, map[string]cachedSession{"n": {user: nurse, lastSeen: t0.Add(-touchEvery - time.Second)}})
 			return c
 		}, "n", "", t0, false},
@@ -77,9 +76,8 @@ func TestSessionCacheRules(t *testing.T) {
 
 func TestSessionCacheStartsAgainPastItsBound(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	on := true
 	c := &sessionCache{}
-	c.setLive(&on)
+	c.setLive(true)
 	for i := 0; i <= sessionCacheMax; i++ {
 		c.keep(c.generation(), t0, map[string]cachedSession{string(rune(i)) + "h": {lastSeen: t0}})
 	}
