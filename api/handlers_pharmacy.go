@@ -138,7 +138,7 @@ func zplDPI(c echo.Context, format string) (int, error) {
 // listDoseOrders is the pharmacy's worklist. Only open orders are listed: filled ones are
 // found through their bag.
 func (s *Server) listDoseOrders(c echo.Context) error {
-	if st := c.QueryParam("status"); st != "" && st != "open" {
+	if st := c.QueryParam("status"); st != "" && st != domain.OrderOpen {
 		return domain.FieldError("status", "only open dose orders are listed; use ?status=open or leave it out")
 	}
 	orders, err := s.svc.Pharmacy.OpenDoseOrders(c.Request().Context())

@@ -117,7 +117,7 @@ func (s *Store) OrderDose(ctx context.Context, actor domain.Actor, patientID int
 			return err
 		}
 		row := doseOrderRow{PatientID: patientID, WeightKg: p.WeightKg, TargetViableCells: domain.TargetDose(p.WeightKg, spec.DoseCellsPerKg),
-			SpecVersion: spec.Version, Status: "open", OrderedBy: actor.UserID, OrderedAt: t.now}
+			SpecVersion: spec.Version, Status: domain.OrderOpen, OrderedBy: actor.UserID, OrderedAt: t.now}
 		if err := t.db.Create(&row).Error; err != nil {
 			if isUnique(err) {
 				return domain.Errorf(domain.EConflict, "subject %s already has an open dose order", p.SubjectID)
@@ -146,7 +146,7 @@ func (s *Store) PrepareDoseBag(ctx context.Context, actor domain.Actor, orderID 
 		if err := t.lockByID(&order, orderID, "dose order"); err != nil {
 			return err
 		}
-		if order.Status != "open" {
+		if order.Status != domain.OrderOpen {
 			return domain.Errorf(domain.EConflict, "dose order %d is %s; only an open order can be prepared", orderID, order.Status)
 		}
 		var units []unitRow
@@ -205,13 +205,9 @@ func (s *Store) PrepareDoseBag(ctx context.Context, actor domain.Actor, orderID 
 			}
 			t.audit("unit.consume", "unit", u.ID, map[string]any{"status": u.Status}, map[string]any{"status": domain.UnitConsumed, "dose_bag_id": bag.ID}, "")
 		}
-		if err := t.db.Model(&order).Update("status", "filled").Error; err != nil {
-			return err
-		}
 		out = bag.toDomain(order, n.UnitIDs)
 		t.audit("dose_bag.prepare", "dose_bag", bag.ID, nil, out, "")
-		t.audit("dose_order.fill", "dose_order", orderID, map[string]any{"status": "open"}, map[string]any{"status": "filled"}, "")
-		return nil
+		return t.setStatus(&doseOrderRow{}, "dose_order", order.ID, order.Status, domain.OrderFilled, "dose_order.fill", "")
 	})
 	return out, err
 }

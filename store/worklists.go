@@ -15,7 +15,7 @@ import (
 func (s *Store) OpenDoseOrders(ctx context.Context) ([]domain.OrderWaiting, error) {
 	db := s.read(ctx)
 	var orders []doseOrderRow
-	if err := db.Where("status = ?", "open").Order("ordered_at, id").Find(&orders).Error; err != nil {
+	if err := db.Where("status = ?", domain.OrderOpen).Order("ordered_at, id").Find(&orders).Error; err != nil {
 		return nil, classify(err)
 	}
 	subjects, err := subjectIDsOfOrders(db, orders)
@@ -33,7 +33,7 @@ func (s *Store) OpenDoseOrders(ctx context.Context) ([]domain.OrderWaiting, erro
 func (s *Store) OpenDoseOrder(ctx context.Context, id int64) (domain.OrderWaiting, error) {
 	db := s.read(ctx)
 	var orders []doseOrderRow
-	if err := db.Where("id = ? AND status = ?", id, "open").Limit(1).Find(&orders).Error; err != nil {
+	if err := db.Where("id = ? AND status = ?", id, domain.OrderOpen).Limit(1).Find(&orders).Error; err != nil {
 		return domain.OrderWaiting{}, classify(err)
 	}
 	if len(orders) == 0 {
