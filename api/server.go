@@ -131,6 +131,8 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/lots/:id/hold", domain.PermSignLot, s.signLot(domain.SignHold))
 	s.handle(http.MethodPost, "/lots/:id/recall", domain.PermSignLot, s.signLot(domain.SignRecall))
 	s.handle(http.MethodPost, "/lots/:id/units", domain.PermRecordLab, s.createUnits)
+	// withReason gets closures, not method values such as s.svc.Lab.DiscardUnit: a method
+	// value of a nil service would panic here, and the route list is read without services.
 	s.handle(http.MethodPost, "/units/:id/discard", domain.PermDiscardUnit, withReason(func(ctx context.Context, a domain.Actor, id int64, reason string) (domain.Unit, error) {
 		return s.svc.Lab.DiscardUnit(ctx, a, id, reason)
 	}))
