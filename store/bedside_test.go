@@ -461,7 +461,8 @@ func TestStopADose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if last := entries[len(entries)-1]; last.Action != "dose_order.cancel" || last.Reason != "consent withdrawn" {
+		if last := entries[len(entries)-1]; last.Action != "dose_order.cancel" || last.Reason != "consent withdrawn" ||
+			last.Before != `{"status":"open"}` || last.After != `{"status":"cancelled"}` {
 			t.Fatalf("last audit entry of the order: %+v", last)
 		}
 		mustVerify(t, st)
