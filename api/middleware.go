@@ -193,9 +193,7 @@ func (s *Server) require(p domain.Permission) echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
-			c.Set(ctxActor, domain.Actor{
-				UserID: u.ID, Username: u.Username, FullName: u.FullName, Role: role, RequestID: requestID(c),
-			})
+			c.Set(ctxActor, u.ActingAs(role, requestID(c)))
 			return next(c)
 		}
 	}

@@ -110,6 +110,11 @@ type Actor struct {
 	RequestID string
 }
 
+// ActingAs is u acting under role in the request requestID, as audit entries name them.
+func (u User) ActingAs(role Role, requestID string) Actor {
+	return Actor{UserID: u.ID, Username: u.Username, FullName: u.FullName, Role: role, RequestID: requestID}
+}
+
 // SystemActor is the actor for writes the service makes on its own, such as creating the
 // first admin.
 func SystemActor(requestID string) Actor {

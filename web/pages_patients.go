@@ -98,8 +98,7 @@ func (h *Handler) disclose(c echo.Context, u domain.User, patientIDs []int64) er
 	if err != nil {
 		return err
 	}
-	actor := domain.Actor{UserID: u.ID, Username: u.Username, FullName: u.FullName, Role: role,
-		RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
+	actor := u.ActingAs(role, c.Response().Header().Get(echo.HeaderXRequestID))
 	return h.svc.Records.RecordDisclosure(c.Request().Context(), actor,
 		domain.Disclosure{Channel: domain.ChannelApp, What: "GET " + c.Request().URL.RequestURI(), PatientIDs: patientIDs})
 }

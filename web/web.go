@@ -255,7 +255,7 @@ func (h *Handler) login(c echo.Context) error {
 func (h *Handler) logout(c echo.Context) error {
 	if ck, err := c.Cookie(h.cookie); err == nil {
 		if u, err := h.svc.Auth.Authenticate(c.Request().Context(), ck.Value); err == nil {
-			h.svc.Auth.Logout(c.Request().Context(), domain.Actor{UserID: u.ID, Username: u.Username, FullName: u.FullName}, ck.Value)
+			h.svc.Auth.Logout(c.Request().Context(), u.ActingAs("", ""), ck.Value)
 		}
 	}
 	c.SetCookie(&http.Cookie{Name: h.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode})
