@@ -20,7 +20,8 @@ import (
 // (changesAuth). So a logout or a role change still takes effect at once everywhere: a
 // request already past its session check when the change commits completes, as before.
 //
-// Nothing is kept while the listener is not connected, or on SQLite (it has no notices, and
+// Only a store opened with Options.KeepSessions (the service) keeps sessions. Nothing is kept
+// while the listener is not connected, or on SQLite (it has no notices, and
 // the command line may change accounts from another process), and an entry is trusted for at
 // most sessionCacheFor, the longest a change could go unseen if notices stopped arriving
 // without the listener's connection failing. A session last used more than touchEvery ago is

@@ -200,6 +200,43 @@ func listenFor(t *testing.T, st *store.Store, do func()) string {
 	return payload
 }
 
+// A store opened without KeepSessions (a one-off command) opens no listener and keeps nothing.
+func TestSessionsAreKeptOnlyWhenAsked(t *testing.T) {
+	if len(storetest.Backends(t)) < 2 {
+		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
+	}
+	ctx := context.Background()
+	opts := storetest.Options(t, storetest.Postgres, store.Options{})
+	opts.KeepSessions = false
+	sqlDB, dialect, err := store.OpenDB(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(sqlDB, dialect, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.CreateUser(ctx, admin, newUser("nurse.once", domain.RoleNurse)); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := st.Login(ctx, "nurse.once", "correct horse battery", "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Authenticate(ctx, sess.Token); err != nil {
+		t.Fatal(err)
+	}
+	var listeners int
+	if err := st.SQLDB().QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND query = 'LISTEN cordtrace_auth'`).Scan(&listeners); err != nil {
+		t.Fatal(err)
+	}
+	if c := st.SessionCacheForTest(); c.Live || c.Sessions != 0 || listeners != 0 {
+		t.Fatalf("cache %+v with %d listeners, want none kept and no listener", c, listeners)
+	}
+}
+
 // waitUntil polls cond until it holds, failing the test after 10 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -45,6 +45,10 @@ type Options struct {
 	// holds the audit chain's lock stalls every write: requests wait for a connection here
 	// instead, which costs nothing. Default: DefaultMaxConns.
 	MaxConns int
+	// KeepSessions keeps the sessions checked in memory (sessionCache), with a connection of
+	// its own listening for their changes: for a service that authenticates every request. On
+	// PostgreSQL only; a one-off command has no use for it.
+	KeepSessions bool
 	// Site is the site's time zone; FacilityID its ISBT 128 facility for new DINs;
 	// ProductCode the product description code of its units.
 	Site        *time.Location
@@ -194,7 +198,7 @@ func New(sqlDB *sql.DB, dialect string, opts Options) (*Store, error) {
 	st := &Store{db: db, sqlDB: sqlDB, dialect: dialect, opts: opts}
 	if dialect == migrations.Postgres {
 		st.turns = make(chan struct{}, opts.MaxConns)
-		if opts.DatabaseURL != "" { // without it there is no way to listen, so no cache
+		if opts.KeepSessions && opts.DatabaseURL != "" { // without the URL there is no way to listen
 			cfg, err := connConfig(opts)
 			if err != nil {
 				return nil, err

@@ -91,7 +91,9 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	}
 	logger := newLogger(cfg, e.stderr)
 	paceGC(e.getenv)
-	st, err := store.Open(ctx, storeOptions(cfg, logger))
+	opts := storeOptions(cfg, logger)
+	opts.KeepSessions = true
+	st, err := store.Open(ctx, opts)
 	if err != nil {
 		logger.Error("cannot open the database", "err", err)
 		return exitRuntime
