@@ -68,24 +68,37 @@ type auditAppendEntry struct {
 // auditAppendJSON is the transaction's entries for audit_append, which locks the chain, reads
 // its head, seals the entries onto it and inserts them in one statement (see writeOncePostgres).
 func auditAppendJSON(t *tx, actor domain.Actor) (string, error) {
-	list, err := auditEntries(t, actor, domain.AuditTime(t.now))
+	entries, err := addAuditAppendEntries(nil, t, actor)
 	if err != nil {
 		return "", err
 	}
-	entries := make([]auditAppendEntry, 0, len(list))
-	for i, e := range list {
+	return encodeAuditAppend(entries)
+}
+
+// addAuditAppendEntries adds the transaction's entries by actor to entries, placed after those
+// already there: a group of writes (writeGroup) appends all of theirs in one audit_append.
+func addAuditAppendEntries(entries []auditAppendEntry, t *tx, actor domain.Actor) ([]auditAppendEntry, error) {
+	list, err := auditEntries(t, actor, domain.AuditTime(t.now))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range list {
 		// The entries travel as JSON, which would replace invalid UTF-8 silently and so hash
 		// other bytes than those stored; PostgreSQL refuses such text anyway.
 		for _, f := range []string{e.UserName, string(e.Role), e.Action, e.EntityType, e.EntityID, e.Before, e.After, e.Reason, e.RequestID} {
 			if !utf8.ValidString(f) {
-				return "", fmt.Errorf("append audit entry %s: a value is not valid UTF-8", e.Action)
+				return nil, fmt.Errorf("append audit entry %s: a value is not valid UTF-8", e.Action)
 			}
 		}
 		r := auditRowFrom(e)
 		entries = append(entries, auditAppendEntry{At: r.At, UserID: r.UserID, UserName: r.UserName, Role: r.Role,
 			Action: r.Action, EntityType: r.EntityType, EntityID: r.EntityID, BeforeValue: r.BeforeValue,
-			AfterValue: r.AfterValue, Reason: r.Reason, RequestID: r.RequestID, Content: e.CanonicalContent(), Ord: i})
+			AfterValue: r.AfterValue, Reason: r.Reason, RequestID: r.RequestID, Content: e.CanonicalContent(), Ord: len(entries)})
 	}
+	return entries, nil
+}
+
+func encodeAuditAppend(entries []auditAppendEntry) (string, error) {
 	js, err := json.Marshal(entries)
 	if err != nil {
 		return "", fmt.Errorf("encode audit entries: %w", err)

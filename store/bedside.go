@@ -69,7 +69,7 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		}
 		return first
 	}
-	err := s.writeAfterReads(ctx, actor, reads, func(t *tx) error {
+	err := s.writeBag(ctx, actor, req.Scan.BagID, reads, func(t *tx) error {
 		f := domain.BedsideFacts{Now: t.now, Site: s.opts.Site, WristbandMRN: req.Wristband, NurseUserID: actor.UserID,
 			Witness: req.Witness, LabelAuthentic: req.Scan.LabelRefusal == "", LabelProblem: req.Scan.LabelRefusal}
 		var bagRowID *int64

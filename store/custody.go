@@ -81,7 +81,11 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 		}
 		return first
 	}
-	err := s.writeAfterReads(ctx, actor, reads, func(t *tx) error {
+	lockedBag := ""
+	if lookUp {
+		lockedBag = sc.BagID
+	}
+	err := s.writeBag(ctx, actor, lockedBag, reads, func(t *tx) error {
 		refusal = nil
 		refuse := func(code, format string, args ...any) {
 			if refusal == nil {

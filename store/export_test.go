@@ -69,3 +69,25 @@ func (s *Store) HoldNoticesForTest() (release func()) {
 		close(held)
 	}
 }
+
+// HoldGroupsForTest keeps the group writers from taking writes (writeBag) until release, so
+// that the writes started meanwhile are written as groups of a test's choosing; queued tells
+// how many wait. PostgreSQL only.
+func (s *Store) HoldGroupsForTest() (queued func() int, release func()) {
+	g := s.groups
+	g.mu.Lock()
+	g.held = true
+	g.mu.Unlock()
+	queued = func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.queue)
+	}
+	release = func() {
+		g.mu.Lock()
+		g.held = false
+		g.arrived.Broadcast()
+		g.mu.Unlock()
+	}
+	return queued, release
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -106,6 +107,7 @@ type Store struct {
 	opts    Options
 	specs   sync.Map      // version → domain.ReleaseSpec, see specForVersion
 	turns   chan struct{} // PostgreSQL: one slot per pooled connection, see turn
+	groups  *writeGroups  // PostgreSQL: see writeBag
 
 	sessions      sessionCache
 	stopListening context.CancelFunc // ends listenForAuthChanges, if it runs
@@ -198,6 +200,7 @@ func New(sqlDB *sql.DB, dialect string, opts Options) (*Store, error) {
 	st := &Store{db: db, sqlDB: sqlDB, dialect: dialect, opts: opts}
 	if dialect == migrations.Postgres {
 		st.turns = make(chan struct{}, opts.MaxConns)
+		st.startGroupWriters()
 		if opts.KeepSessions && opts.DatabaseURL != "" { // without the URL there is no way to listen
 			cfg, err := connConfig(opts)
 			if err != nil {
@@ -249,8 +252,12 @@ func pingWithRetry(ctx context.Context, db *sql.DB) error {
 	return fmt.Errorf("the database cannot be reached: %w", err)
 }
 
-// Close stops listening for session changes and closes the database.
+// Close writes what is waiting for a group, stops listening for session changes and closes
+// the database.
 func (s *Store) Close() error {
+	if s.groups != nil {
+		s.groups.stop()
+	}
 	if s.stopListening != nil {
 		s.stopListening()
 		<-s.listenerDone
@@ -449,9 +456,23 @@ func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, first
 	if err != nil {
 		return err
 	}
-	return conn.Raw(func(driverConn any) error {
+	committed, err := commitPostgres(ctx, conn, t.atEnd, entries)
+	open = !committed
+	return err
+}
+
+// errRolledBack marks a failure of commitPostgres after which PostgreSQL is known to have
+// rolled the transaction back: it refused a statement before the COMMIT (which then only rolls
+// back), so nothing of the transaction is in the database and its work may be redone.
+var errRolledBack = errors.New("the transaction was rolled back")
+
+// commitPostgres sends the statements queued by execAtEnd, audit_append of entries
+// (auditAppendJSON), the COMMIT and durableSQL in one round trip (see writeOncePostgres).
+// committed tells whether the COMMIT went through; an error then is the wait for the disk.
+func commitPostgres(ctx context.Context, conn *sql.Conn, atEnd []endStatement, entries string) (committed bool, err error) {
+	err = conn.Raw(func(driverConn any) error {
 		b := &pgx.Batch{}
-		for _, st := range t.atEnd {
+		for _, st := range atEnd {
 			b.Queue(st.sql, st.args...)
 		}
 		b.Queue("SELECT audit_append($1, $2, $3, $4::jsonb)", int64(auditLockID), domain.GenesisHash, domain.AuditVersion(), entries)
@@ -459,22 +480,22 @@ func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, first
 		b.Queue(durableSQL)
 		br := driverConn.(*stdlib.Conn).Conn().SendBatch(ctx, b)
 		defer br.Close()
-		for _, st := range t.atEnd {
+		for _, st := range atEnd {
 			if _, err := br.Exec(); err != nil {
-				return fmt.Errorf("%s: %w", st.sql, err)
+				return refused(fmt.Errorf("%s: %w", st.sql, err))
 			}
 		}
 		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("append audit entries: %w", err)
+			return refused(fmt.Errorf("append audit entries: %w", err))
 		}
 		tag, err := br.Exec()
 		if err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
 		if tag.String() != "COMMIT" { // an aborted transaction "commits" as ROLLBACK
-			return fmt.Errorf("commit: the transaction was rolled back (%s)", tag)
+			return fmt.Errorf("commit: %w (%s)", errRolledBack, tag)
 		}
-		open = false
+		committed = true
 		if _, err := br.Exec(); err != nil {
 			return fmt.Errorf("wait for the commit to reach the disk: %w", err)
 		}
@@ -483,6 +504,17 @@ func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, first
 		}
 		return nil
 	})
+	return committed, err
+}
+
+// refused marks err with errRolledBack when PostgreSQL refused the statement (and so aborted
+// the transaction) rather than the connection failing, which leaves the outcome unknown.
+func refused(err error) error {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && !unavailable(err) {
+		return fmt.Errorf("%w: %w", errRolledBack, err)
+	}
+	return err
 }
 
 // rollback ends the transaction on conn, or closes conn when that fails, so that no connection

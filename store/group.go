@@ -1,0 +1,256 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"gorm.io/gorm"
+
+	"cordtrace/domain"
+)
+
+// Group commit (PostgreSQL). A bedside verification or a custody scan is a small transaction
+// whose fixed costs (BEGIN, the audit chain's lock and head, COMMIT, the wait for the disk and
+// two round trips) were most of PostgreSQL's work for it. The ones that arrive while others
+// are being written wait in a queue and are then written together, in one transaction, by
+// one of a few group writers: each keeps its own reads, checks, rows and audit entries, and
+// all commit together or, if anything goes wrong, each is written again on its own.
+//
+// Only writes that lock at most one dose bag, read nothing that another such write changes
+// except through that bag, and change only that bag and the rows they add may be grouped
+// (writeBag), and no two writes of the same bag are in one group: then each member's reads
+// see what they would see in a transaction of its own, taken in the group's order.
+
+// groupWriters is how many groups are written at once: while one waits for PostgreSQL, the
+// next gathers what arrives meanwhile.
+const groupWriters = 2
+
+// maxGroup bounds a group, so that one group's transaction stays short.
+const maxGroup = 32
+
+// errRedoAlone marks a group that did not commit and whose members are each to be written on
+// their own: nothing of it is in the database.
+var errRedoAlone = errors.New("the group was rolled back")
+
+// groupWrite is one writeBag waiting for its group.
+type groupWrite struct {
+	ctx   context.Context
+	actor domain.Actor
+	bagID string // "" when it locks no bag
+	reads func() []rowReader
+	fn    func(t *tx) error
+	err   error
+	done  chan struct{}
+}
+
+func (w *groupWrite) finish(err error) {
+	w.err = err
+	close(w.done)
+}
+
+// writeGroups is the queue of writes waiting for a group writer.
+type writeGroups struct {
+	mu      sync.Mutex
+	arrived *sync.Cond
+	queue   []*groupWrite
+	held    bool // by a test, so that writes gather into one group
+	closed  bool
+	writers sync.WaitGroup
+}
+
+// startGroupWriters starts the store's group writers (PostgreSQL).
+func (s *Store) startGroupWriters() {
+	g := &writeGroups{}
+	g.arrived = sync.NewCond(&g.mu)
+	s.groups = g
+	for range groupWriters {
+		g.writers.Add(1)
+		go func() {
+			defer g.writers.Done()
+			for {
+				group, ok := g.take()
+				if !ok {
+					return
+				}
+				s.writeGroup(group)
+			}
+		}()
+	}
+}
+
+// stop lets the writers write what is queued, then waits for them to end.
+func (g *writeGroups) stop() {
+	g.mu.Lock()
+	g.closed, g.held = true, false
+	g.arrived.Broadcast()
+	g.mu.Unlock()
+	g.writers.Wait()
+}
+
+func (g *writeGroups) add(w *groupWrite) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.queue = append(g.queue, w)
+	g.arrived.Signal()
+	return true
+}
+
+// take waits for writes and takes the next group: the oldest writes, in order of arrival,
+// skipping any of a bag already in the group (it waits for the next). ok is false once the
+// store is closed and nothing is left.
+func (g *writeGroups) take() (group []*groupWrite, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for (len(g.queue) == 0 || g.held) && !g.closed {
+		g.arrived.Wait()
+	}
+	if len(g.queue) == 0 {
+		return nil, false
+	}
+	bags := make(map[string]bool)
+	rest := g.queue[:0]
+	for _, w := range g.queue {
+		if len(group) == maxGroup || (w.bagID != "" && bags[w.bagID]) {
+			rest = append(rest, w)
+			continue
+		}
+		group = append(group, w)
+		if w.bagID != "" {
+			bags[w.bagID] = true
+		}
+	}
+	clear(g.queue[len(rest):])
+	g.queue = rest
+	if len(rest) > 0 {
+		g.arrived.Signal() // for the other writer
+	}
+	return group, true
+}
+
+// writeBag is writeAfterReads for a write that locks at most the dose bag bagID ("" for none)
+// and otherwise keeps to the rule above. On PostgreSQL it is written in a group.
+func (s *Store) writeBag(ctx context.Context, actor domain.Actor, bagID string, reads func() []rowReader, fn func(t *tx) error) error {
+	if s.groups == nil {
+		return s.writeAfterReads(ctx, actor, reads, fn)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.DBTimeout)
+	defer cancel()
+	w := &groupWrite{ctx: ctx, actor: actor, bagID: bagID, reads: reads, fn: fn, done: make(chan struct{})}
+	if !s.groups.add(w) {
+		return classify(fmt.Errorf("wait for a database connection: %w", errors.New("the service is stopping")))
+	}
+	// No giving up here: once its group is being written, the outcome is known only at its end
+	// (bounded by DBTimeout).
+	<-w.done
+	return w.err
+}
+
+// writeGroup writes the group: alone when it is one write, else together, and each on its
+// own if together failed without committing.
+func (s *Store) writeGroup(group []*groupWrite) {
+	live := group[:0]
+	for _, w := range group {
+		if w.ctx.Err() != nil { // waited past its deadline, or its request is gone
+			w.finish(classify(fmt.Errorf("wait for a database connection: %w", context.Cause(w.ctx))))
+			continue
+		}
+		live = append(live, w)
+	}
+	switch len(live) {
+	case 0:
+		return
+	case 1:
+		w := live[0]
+		w.finish(s.writeAfterReads(w.ctx, w.actor, w.reads, w.fn))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.DBTimeout)
+	defer cancel()
+	err := s.writeTogether(ctx, live)
+	if errors.Is(err, errRedoAlone) {
+		s.opts.Logger.Warn("a group of writes was rolled back; writing each on its own", "writes", len(live), "err", err)
+		for _, w := range live {
+			go func() { w.finish(s.writeAfterReads(w.ctx, w.actor, w.reads, w.fn)) }()
+		}
+		return
+	}
+	for _, w := range live {
+		w.finish(classify(err))
+	}
+}
+
+// writeTogether writes the group in one transaction, as writeOncePostgres writes one write:
+// BEGIN with every member's reads (the bags locked in the order of their ids, so that groups
+// written at once cannot deadlock), each member's work, then its statements, one audit_append
+// of every member's entries, the COMMIT and the wait for the disk. A failure before the
+// COMMIT, a member's work failing included, is errRedoAlone.
+func (s *Store) writeTogether(ctx context.Context, group []*groupWrite) error {
+	done, err := s.turn(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	slices.SortStableFunc(group, func(a, b *groupWrite) int { return strings.Compare(a.bagID, b.bagID) })
+	conn, err := s.sqlDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errRedoAlone, err)
+	}
+	defer conn.Close()
+	open := true
+	defer func() {
+		if open {
+			rollback(ctx, conn)
+		}
+	}()
+	var reads []rowReader
+	for _, w := range group {
+		if w.reads != nil {
+			reads = append(reads, w.reads()...)
+		}
+	}
+	if err := beginWithReads(ctx, conn, reads); err != nil {
+		return fmt.Errorf("%w: %w", errRedoAlone, err)
+	}
+	g := s.db.Session(&gorm.Session{Context: ctx, NewDB: true})
+	g.Statement.ConnPool = conn
+	var atEnd []endStatement
+	var entries []auditAppendEntry
+	authChanged := false
+	for _, w := range group {
+		t := &tx{db: g, now: s.now(), pipeline: true}
+		if err := w.fn(t); err != nil {
+			return fmt.Errorf("%w: %w", errRedoAlone, err)
+		}
+		if len(t.changes) == 0 {
+			continue // nothing recorded, so nothing of it may commit
+		}
+		authChanged = authChanged || changesAuth(t.changes)
+		if entries, err = addAuditAppendEntries(entries, t, w.actor); err != nil {
+			return fmt.Errorf("%w: %w", errRedoAlone, err)
+		}
+		atEnd = append(atEnd, t.atEnd...)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	js, err := encodeAuditAppend(entries)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errRedoAlone, err)
+	}
+	if authChanged {
+		defer s.sessions.drop() // also when the outcome is unknown, as in writeAfterReads
+	}
+	committed, err := commitPostgres(ctx, conn, atEnd, js)
+	open = !committed
+	if errors.Is(err, errRolledBack) {
+		return fmt.Errorf("%w: %w", errRedoAlone, err)
+	}
+	return err
+}

@@ -1,0 +1,220 @@
+package store_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cordtrace/domain"
+	"cordtrace/store"
+	"cordtrace/store/storetest"
+)
+
+// On PostgreSQL, verifications and custody scans that wait together are written in one
+// transaction (group commit, store.writeBag). These tests hold the group writers, queue writes
+// one by one in a known order, then let them go.
+
+// queueInOrder starts each write in turn once the one before it is queued, and returns the
+// function that waits for them all (failing the test after a minute).
+func queueInOrder(t *testing.T, queued func() int, writes ...func()) (wait func()) {
+	t.Helper()
+	var wg sync.WaitGroup
+	base := queued()
+	for i, w := range writes {
+		wg.Add(1)
+		go func() { defer wg.Done(); w() }()
+		deadline := time.Now().Add(10 * time.Second)
+		for queued() < base+i+1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("write %d was not queued", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return func() {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("the writes did not return within a minute")
+		}
+	}
+}
+
+// sameTransaction tells whether the rows were written by one transaction.
+func sameTransaction(t *testing.T, st *store.Store, rows ...string) bool {
+	t.Helper()
+	var xmins []string
+	for _, r := range rows {
+		var x string
+		if err := st.SQLDB().QueryRow(`SELECT xmin::text FROM ` + r).Scan(&x); err != nil {
+			t.Fatalf("%s: %v", r, err)
+		}
+		xmins = append(xmins, x)
+	}
+	for _, x := range xmins {
+		if x != xmins[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// A group keeps each write's own outcome, and two writes of one bag are never in one group:
+// of two receipts of a bag, one waits for the other to commit and is refused, and a
+// verification of the bag waits in turn and sees the receipt.
+func TestWritesWaitingTogetherCommitTogether(t *testing.T) {
+	if len(storetest.Backends(t)) < 2 {
+		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
+	}
+	st := storetest.Open(t, storetest.Postgres, store.Options{})
+	b := preparedBag(t, st)
+	b.scan(t, domain.ScanDispatch, 5)
+	ctx := context.Background()
+	c := 5.0
+	receipt := domain.CustodyScan{Kind: domain.ScanReceive, Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual,
+		BagID: b.bag.BagID, Location: "ICU", TemperatureC: &c}
+	verifyReq := func(wristband, bagID string) domain.BedsideRequest {
+		return domain.BedsideRequest{Wristband: wristband, Scan: domain.CustodyScan{Code: bagID + "A", CodeKind: domain.CodeManual, BagID: bagID},
+			Witness: domain.WitnessFacts{Authenticated: true, UserID: b.witness.UserID, Name: b.witness.FullName, Roles: []domain.Role{domain.RoleNurse}}}
+	}
+	var first, second domain.CustodyEvent
+	var firstErr, secondErr, unknownErr, noBagErr, bagErr error
+	var unknown, noBag, ofBag domain.Verification
+
+	queued, release := st.HoldGroupsForTest()
+	wait := queueInOrder(t, queued,
+		func() { first, firstErr = st.RecordScan(ctx, b.nurse, receipt) },
+		func() { second, secondErr = st.RecordScan(ctx, b.nurse, receipt) },
+		func() { unknown, unknownErr = st.Verify(ctx, b.nurse, verifyReq("MRN0001", "W00000000000000000001")) },
+		func() { noBag, noBagErr = st.Verify(ctx, b.nurse, verifyReq("MRN0001", "")) },
+		func() {
+			req := verifyReq("MRN0001", b.bag.BagID)
+			req.Scan.Code = b.bag.BagID + b.bag.Check
+			ofBag, bagErr = st.Verify(ctx, b.nurse, req)
+		},
+	)
+	release()
+	wait()
+
+	for name, err := range map[string]error{"verification of an unknown bag": unknownErr,
+		"verification without a bag": noBagErr, "verification of the bag": bagErr} {
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	// The groups are written at once, so either receipt may lock the bag first.
+	accepted, refused := first, second
+	acceptedErr, refusedErr := firstErr, secondErr
+	if !first.Accepted {
+		accepted, refused, acceptedErr, refusedErr = second, first, secondErr, firstErr
+	}
+	if acceptedErr != nil || !accepted.Accepted || accepted.BagStatus != domain.BagReceived {
+		t.Fatalf("receipts: %+v, %v and %+v, %v; want one accepted", first, firstErr, second, secondErr)
+	}
+	if domain.ErrorCode(refusedErr) != domain.EConflict || refused.Accepted || refused.ID == 0 {
+		t.Fatalf("the other receipt of the same bag: %+v, %v; want it kept and refused as a conflict", refused, refusedErr)
+	}
+	if unknown.Pass || noBag.Pass || unknown.ID == 0 || noBag.ID == 0 {
+		t.Fatalf("verifications naming no known bag: %+v, %+v; want both kept and failed", unknown, noBag)
+	}
+	if !ofBag.Pass {
+		t.Fatalf("verification of the received bag: %+v; want a pass", ofBag)
+	}
+	id := func(table string, id int64) string { return table + " WHERE id = " + strconv.FormatInt(id, 10) }
+	if !sameTransaction(t, st, id("custody_scans", first.ID), id("verifications", unknown.ID), id("verifications", noBag.ID)) {
+		t.Fatal("the first receipt and the two verifications naming no known bag were not written in one transaction")
+	}
+	if sameTransaction(t, st, id("custody_scans", first.ID), id("custody_scans", second.ID)) {
+		t.Fatal("two scans of one bag were written in one transaction")
+	}
+	bag, err := st.DoseBag(ctx, b.bag.ID)
+	if err != nil || bag.Status != domain.BagVerified {
+		t.Fatalf("bag after the writes: %+v, %v; want verified", bag, err)
+	}
+	mustVerify(t, st)
+}
+
+// A group that PostgreSQL refuses is rolled back whole and written again write by write: the
+// write it refused fails alone, leaving nothing behind, and the others are stored.
+func TestRefusedGroupIsWrittenWriteByWrite(t *testing.T) {
+	if len(storetest.Backends(t)) < 2 {
+		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
+	}
+	st := storetest.Open(t, storetest.Postgres, store.Options{})
+	b := preparedBag(t, st)
+	ctx := context.Background()
+	// Refused by the database only, when the INSERT goes out with the COMMIT.
+	if _, err := st.SQLDB().Exec(`CREATE FUNCTION refuse_wristband() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.wristband = 'MRN-REFUSED' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER refuse_wristband BEFORE INSERT ON verifications FOR EACH ROW EXECUTE FUNCTION refuse_wristband()`); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(wristband string, v *domain.Verification, err *error) func() {
+		return func() {
+			*v, *err = st.Verify(ctx, b.nurse, domain.BedsideRequest{Wristband: wristband,
+				Scan: domain.CustodyScan{Code: "x", CodeKind: domain.CodeManual}})
+		}
+	}
+	var before, refused, after domain.Verification
+	var beforeErr, refusedErr, afterErr error
+	queued, release := st.HoldGroupsForTest()
+	wait := queueInOrder(t, queued,
+		verify("MRN0001", &before, &beforeErr),
+		verify("MRN-REFUSED", &refused, &refusedErr),
+		verify("MRN0002", &after, &afterErr))
+	release()
+	wait()
+
+	if beforeErr != nil || afterErr != nil || before.ID == 0 || after.ID == 0 {
+		t.Fatalf("the writes the database accepted: %+v, %v and %+v, %v; want both stored", before, beforeErr, after, afterErr)
+	}
+	if refusedErr == nil || !strings.Contains(refusedErr.Error(), "refused by the test") {
+		t.Fatalf("the refused write: %+v, %v; want the database's refusal", refused, refusedErr)
+	}
+	var kept, audited int
+	if err := st.SQLDB().QueryRow(`SELECT (SELECT COUNT(*) FROM verifications), (SELECT COUNT(*) FROM audit_entries WHERE action = 'bedside.verify')`).Scan(&kept, &audited); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 2 || audited != 2 {
+		t.Fatalf("%d verifications and %d audit entries of them; want 2 and 2", kept, audited)
+	}
+	mustVerify(t, st)
+}
+
+// Closing the store writes what waits for a group: nothing acknowledged-to-be is dropped.
+func TestCloseWritesWhatWaits(t *testing.T) {
+	if len(storetest.Backends(t)) < 2 {
+		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
+	}
+	stores := sharedStores(t, storetest.Postgres, 2)
+	b := preparedBag(t, stores[0])
+	ctx := context.Background()
+	errs := make([]error, 3)
+	var writes []func()
+	for i := range errs {
+		writes = append(writes, func() {
+			_, errs[i] = stores[0].Verify(ctx, b.nurse, domain.BedsideRequest{Wristband: "MRN0001",
+				Scan: domain.CustodyScan{Code: "x", CodeKind: domain.CodeManual}})
+		})
+	}
+	queued, _ := stores[0].HoldGroupsForTest()
+	wait := queueInOrder(t, queued, writes...)
+	if err := stores[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	var kept int
+	if err := stores[1].SQLDB().QueryRow(`SELECT COUNT(*) FROM verifications`).Scan(&kept); err != nil || kept != 3 {
+		t.Fatalf("%d verifications stored, %v; want 3", kept, err)
+	}
+}
