@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"gorm.io/gorm"
 
@@ -60,6 +61,26 @@ type writeGroups struct {
 	held    bool // by a test, so that writes gather into one group
 	closed  bool
 	writers sync.WaitGroup
+
+	groups, together, alone, redone atomic.Uint64 // WriteGroupStats
+}
+
+// WriteGroupStats counts how the verifications and custody scans were written since the store
+// opened (PostgreSQL; all zero on SQLite, which writes each on its own).
+type WriteGroupStats struct {
+	Groups   uint64 // transactions that committed two writes or more
+	Together uint64 // writes committed in such a transaction
+	Alone    uint64 // writes taken on their own, nothing else waiting
+	Redone   uint64 // writes written again on their own after their group was rolled back
+}
+
+// WriteGroupStats reports how writes were grouped, for /metrics.
+func (s *Store) WriteGroupStats() WriteGroupStats {
+	if s.groups == nil {
+		return WriteGroupStats{}
+	}
+	g := s.groups
+	return WriteGroupStats{Groups: g.groups.Load(), Together: g.together.Load(), Alone: g.alone.Load(), Redone: g.redone.Load()}
 }
 
 // startGroupWriters starts the store's group writers (PostgreSQL).
@@ -167,6 +188,7 @@ func (s *Store) writeGroup(group []*groupWrite) {
 	case 0:
 		return
 	case 1:
+		s.groups.alone.Add(1)
 		w := live[0]
 		w.finish(s.writeAfterReads(w.ctx, w.actor, w.reads, w.fn))
 		return
@@ -176,10 +198,15 @@ func (s *Store) writeGroup(group []*groupWrite) {
 	err := s.writeTogether(ctx, live)
 	if errors.Is(err, errRedoAlone) {
 		s.opts.Logger.Warn("a group of writes was rolled back; writing each on its own", "writes", len(live), "err", err)
+		s.groups.redone.Add(uint64(len(live)))
 		for _, w := range live {
 			go func() { w.finish(s.writeAfterReads(w.ctx, w.actor, w.reads, w.fn)) }()
 		}
 		return
+	}
+	if err == nil {
+		s.groups.groups.Add(1)
+		s.groups.together.Add(uint64(len(live)))
 	}
 	for _, w := range live {
 		w.finish(classify(err))

@@ -132,6 +132,9 @@ func TestWritesWaitingTogetherCommitTogether(t *testing.T) {
 	if sameTransaction(t, st, id("custody_scans", first.ID), id("custody_scans", second.ID)) {
 		t.Fatal("two scans of one bag were written in one transaction")
 	}
+	if got := st.WriteGroupStats(); got.Groups < 1 || got.Together < 3 || got.Redone != 0 {
+		t.Fatalf("write group counts: %+v; want at least one group of three, nothing redone", got)
+	}
 	bag, err := st.DoseBag(ctx, b.bag.ID)
 	if err != nil || bag.Status != domain.BagVerified {
 		t.Fatalf("bag after the writes: %+v, %v; want verified", bag, err)
@@ -175,6 +178,9 @@ func TestRefusedGroupIsWrittenWriteByWrite(t *testing.T) {
 	}
 	if refusedErr == nil || !strings.Contains(refusedErr.Error(), "refused by the test") {
 		t.Fatalf("the refused write: %+v, %v; want the database's refusal", refused, refusedErr)
+	}
+	if got := st.WriteGroupStats(); got.Redone != 3 || got.Together != 0 {
+		t.Fatalf("write group counts: %+v; want 3 redone and none committed together", got)
 	}
 	var kept, audited int
 	if err := st.SQLDB().QueryRow(`SELECT (SELECT COUNT(*) FROM verifications), (SELECT COUNT(*) FROM audit_entries WHERE action = 'bedside.verify')`).Scan(&kept, &audited); err != nil {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -49,6 +52,9 @@ func TestLoadtestReportsTheFigures(t *testing.T) {
 					t.Errorf("%s: no progress on stderr:\n%s", scenario, errOut.String())
 				}
 			}
+			if b == storetest.Postgres {
+				checkWriteGroupMetrics(t, base)
+			}
 		})
 	}
 }
@@ -63,5 +69,40 @@ func TestLoadtestUsage(t *testing.T) {
 		if code == exitOK || !strings.Contains(errOut, "cordtrace loadtest:") {
 			t.Errorf("%v: exit %d, %q", args, code, errOut)
 		}
+	}
+}
+
+// checkWriteGroupMetrics checks that /metrics counts how the load's writes were written: every
+// one of them, together or alone, and none redone (nothing in the load is refused by the
+// database).
+func checkWriteGroupMetrics(t *testing.T, base string) {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(series string) float64 {
+		for _, line := range strings.Split(string(body), "\n") {
+			if v, ok := strings.CutPrefix(line, series+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+				return f
+			}
+		}
+		t.Fatalf("/metrics lacks %s", series)
+		return 0
+	}
+	together, alone := value(`cordtrace_grouped_writes_total{written="together"}`), value(`cordtrace_grouped_writes_total{written="alone"}`)
+	groups, redone := value(`cordtrace_write_groups_total`), value(`cordtrace_grouped_writes_total{written="redone"}`)
+	// 24 requests of each scenario, seeding's scans and verifications besides
+	if together+alone < 3*24 || redone != 0 || together < 2*groups {
+		t.Fatalf("write groups: %v together in %v groups, %v alone, %v redone", together, groups, alone, redone)
 	}
 }
