@@ -91,3 +91,13 @@ func (s *Store) HoldGroupsForTest() (queued func() int, release func()) {
 	}
 	return queued, release
 }
+
+// BagWriteForTest is a write of the group path (writeBag) whose work is fn, on the
+// transaction's handle.
+func (s *Store) BagWriteForTest(ctx context.Context, actor domain.Actor, bagID string, fn func(db *gorm.DB, audit func(action, entityType, entityID string)) error) error {
+	return s.writeBag(ctx, actor, bagID, nil, func(t *tx) error {
+		return fn(t.db, func(action, entityType, entityID string) {
+			t.audit(action, entityType, entityID, nil, nil, "")
+		})
+	})
+}

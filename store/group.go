@@ -45,12 +45,26 @@ type groupWrite struct {
 	reads func() []rowReader
 	fn    func(t *tx) error
 	err   error
-	done  chan struct{}
+	// panicked is what the write's work panicked with, handed to its request's goroutine
+	// (writeBag), which panics with it as a write of its own would have.
+	panicked any
+	done     chan struct{}
 }
 
 func (w *groupWrite) finish(err error) {
 	w.err = err
 	close(w.done)
+}
+
+// writeAlone writes w on its own, as writeAfterReads always did.
+func (s *Store) writeAlone(w *groupWrite) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.panicked = p
+			w.finish(fmt.Errorf("the write panicked: %v", p))
+		}
+	}()
+	w.finish(s.writeAfterReads(w.ctx, w.actor, w.reads, w.fn))
 }
 
 // writeGroups is the queue of writes waiting for a group writer.
@@ -170,6 +184,9 @@ func (s *Store) writeBag(ctx context.Context, actor domain.Actor, bagID string, 
 	// No giving up here: once its group is being written, the outcome is known only at its end
 	// (bounded by DBTimeout).
 	<-w.done
+	if w.panicked != nil {
+		panic(w.panicked)
+	}
 	return w.err
 }
 
@@ -189,18 +206,30 @@ func (s *Store) writeGroup(group []*groupWrite) {
 		return
 	case 1:
 		s.groups.alone.Add(1)
-		w := live[0]
-		w.finish(s.writeAfterReads(w.ctx, w.actor, w.reads, w.fn))
+		s.writeAlone(live[0])
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.DBTimeout)
 	defer cancel()
-	err := s.writeTogether(ctx, live)
+	err := func() (err error) {
+		// A member's work or reads that panic roll the group back; writeAlone then meets the
+		// panic again, in that member's own write.
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%w: a write panicked: %v", errRedoAlone, p)
+			}
+		}()
+		return s.writeTogether(ctx, live)
+	}()
 	if errors.Is(err, errRedoAlone) {
 		s.opts.Logger.Warn("a group of writes was rolled back; writing each on its own", "writes", len(live), "err", err)
 		s.groups.redone.Add(uint64(len(live)))
 		for _, w := range live {
-			go func() { w.finish(s.writeAfterReads(w.ctx, w.actor, w.reads, w.fn)) }()
+			s.groups.writers.Add(1) // so that Close waits for it too
+			go func() {
+				defer s.groups.writers.Done()
+				s.writeAlone(w)
+			}()
 		}
 		return
 	}

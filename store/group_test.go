@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"cordtrace/domain"
 	"cordtrace/store"
 	"cordtrace/store/storetest"
@@ -223,4 +225,47 @@ func TestCloseWritesWhatWaits(t *testing.T) {
 	if err := stores[1].SQLDB().QueryRow(`SELECT COUNT(*) FROM verifications`).Scan(&kept); err != nil || kept != 3 {
 		t.Fatalf("%d verifications stored, %v; want 3", kept, err)
 	}
+}
+
+// A write whose work panics in a group costs the others nothing, and the panic reaches its own
+// caller (where the API's recovery turns it into a 500), not the group writer, which would take
+// the whole service down.
+func TestPanicInAGroupReachesItsOwnCaller(t *testing.T) {
+	if len(storetest.Backends(t)) < 2 {
+		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
+	}
+	st := storetest.Open(t, storetest.Postgres, store.Options{})
+	ctx := context.Background()
+	write := func(name string, err *error, panicked *any) func() {
+		return func() {
+			defer func() { *panicked = recover() }()
+			*err = st.BagWriteForTest(ctx, admin, "", func(db *gorm.DB, audit func(string, string, string)) error {
+				if name == "" {
+					panic("the test's panic")
+				}
+				audit("test.write", "test", name)
+				return db.Exec(`INSERT INTO users (username, full_name, password_hash, created_at) VALUES (?, 'P', 'x', now())`, name).Error
+			})
+		}
+	}
+	errs := make([]error, 3)
+	panics := make([]any, 3)
+	queued, release := st.HoldGroupsForTest()
+	wait := queueInOrder(t, queued, write("before", &errs[0], &panics[0]), write("", &errs[1], &panics[1]), write("after", &errs[2], &panics[2]))
+	release()
+	wait()
+	if errs[0] != nil || errs[2] != nil || panics[0] != nil || panics[2] != nil {
+		t.Fatalf("the other writes: %v, %v (panics %v, %v); want both stored", errs[0], errs[2], panics[0], panics[2])
+	}
+	if panics[1] != "the test's panic" {
+		t.Fatalf("the panicking write's caller got %v, %v; want its panic", panics[1], errs[1])
+	}
+	var n int
+	if err := st.SQLDB().QueryRow(`SELECT COUNT(*) FROM users WHERE username IN ('before', 'after')`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d of the 2 other writes stored, %v", n, err)
+	}
+	if got := st.WriteGroupStats(); got.Redone != 3 {
+		t.Fatalf("write group counts: %+v; want the group of 3 redone", got)
+	}
+	mustVerify(t, st)
 }
