@@ -137,6 +137,18 @@ func (g *writeGroups) add(w *groupWrite) bool {
 	return true
 }
 
+// remove takes w out of the queue, unless a writer has taken it already.
+func (g *writeGroups) remove(w *groupWrite) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	i := slices.Index(g.queue, w)
+	if i < 0 {
+		return false
+	}
+	g.queue = slices.Delete(g.queue, i, i+1)
+	return true
+}
+
 // take waits for writes and takes the next group: the oldest writes, in order of arrival,
 // skipping any of a bag already in the group (it waits for the next). ok is false once the
 // store is closed and nothing is left.
@@ -181,9 +193,16 @@ func (s *Store) writeBag(ctx context.Context, actor domain.Actor, bagID string, 
 	if !s.groups.add(w) {
 		return classify(fmt.Errorf("wait for a database connection: %w", errors.New("the service is stopping")))
 	}
-	// No giving up here: once its group is being written, the outcome is known only at its end
-	// (bounded by DBTimeout).
-	<-w.done
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		if s.groups.remove(w) {
+			return classify(fmt.Errorf("wait for a database connection: %w", context.Cause(ctx)))
+		}
+		// Its group is being written: the outcome is known only at its end (bounded by
+		// DBTimeout), and a write that may have committed is never reported as not done.
+		<-w.done
+	}
 	if w.panicked != nil {
 		panic(w.panicked)
 	}
@@ -256,7 +275,7 @@ func (s *Store) writeTogether(ctx context.Context, group []*groupWrite) error {
 	slices.SortStableFunc(group, func(a, b *groupWrite) int { return strings.Compare(a.bagID, b.bagID) })
 	conn, err := s.sqlDB.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errRedoAlone, err)
+		return err // no connection to be had: each on its own would only wait for it again
 	}
 	defer conn.Close()
 	open := true

@@ -269,3 +269,35 @@ func TestPanicInAGroupReachesItsOwnCaller(t *testing.T) {
 	}
 	mustVerify(t, st)
 }
+
+// A write still waiting for its group when its deadline passes gives up, as the database being
+// unavailable, and is never written after.
+func TestQueuedWriteGivesUpAtItsDeadline(t *testing.T) {
+	if len(storetest.Backends(t)) < 2 {
+		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
+	}
+	st := storetest.Open(t, storetest.Postgres, store.Options{})
+	b := preparedBag(t, st)
+	var err error
+	queued, release := st.HoldGroupsForTest()
+	wait := queueInOrder(t, queued, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, err = st.Verify(ctx, b.nurse, domain.BedsideRequest{Wristband: "MRN0001", Scan: domain.CustodyScan{Code: "x", CodeKind: domain.CodeManual}})
+	})
+	wait()
+	if domain.ErrorCode(err) != domain.EUnavailable {
+		t.Fatalf("the write past its deadline: %v; want the database unavailable", err)
+	}
+	if n := queued(); n != 0 {
+		t.Fatalf("%d writes still queued after giving up", n)
+	}
+	release()
+	if _, err := st.Verify(context.Background(), b.nurse, domain.BedsideRequest{Wristband: "MRN0002", Scan: domain.CustodyScan{Code: "x", CodeKind: domain.CodeManual}}); err != nil {
+		t.Fatal(err)
+	}
+	var kept int
+	if err := st.SQLDB().QueryRow(`SELECT COUNT(*) FROM verifications WHERE wristband = 'MRN0001'`).Scan(&kept); err != nil || kept != 0 {
+		t.Fatalf("%d verifications of the write that gave up were stored, %v", kept, err)
+	}
+}
