@@ -80,21 +80,29 @@ func (s *Store) loadRecords(db *gorm.DB, patientIDs []int64, lotID int64, where 
 	if r.Patients, err = patientsByID(db, sortedUnique(patients)); err != nil {
 		return r, err
 	}
-	seenDonation := map[int64]bool{}
-	for _, id := range sortedUnique(lots) {
-		var lot lotRow
-		if err := db.Take(&lot, id).Error; err != nil {
-			return r, fmt.Errorf("records: lot %d: %w", id, err)
+	var lotRows []lotRow
+	if err := db.Where("id IN ?", append(sortedUnique(lots), 0)).Order("id").Find(&lotRows).Error; err != nil {
+		return r, fmt.Errorf("records: lots: %w", err)
+	}
+	var donationIDs []int64
+	for _, l := range lotRows {
+		donationIDs = append(donationIDs, l.DonationID)
+	}
+	var donationRows []donationRow
+	if err := db.Where("id IN ?", append(sortedUnique(donationIDs), 0)).Find(&donationRows).Error; err != nil {
+		return r, fmt.Errorf("records: donations: %w", err)
+	}
+	donations := map[int64]donationRow{}
+	for _, d := range donationRows {
+		donations[d.ID] = d
+		r.Donations = append(r.Donations, d.toDomain())
+	}
+	for _, l := range lotRows {
+		don, ok := donations[l.DonationID]
+		if !ok {
+			return r, fmt.Errorf("records: lot %d: donation %d: %w", l.ID, l.DonationID, gorm.ErrRecordNotFound)
 		}
-		don, err := s.donationDIN(db, lot.DonationID)
-		if err != nil {
-			return r, err
-		}
-		r.Lots = append(r.Lots, lot.toDomain(don.DIN))
-		if !seenDonation[don.ID] {
-			seenDonation[don.ID] = true
-			r.Donations = append(r.Donations, don.toDomain())
-		}
+		r.Lots = append(r.Lots, l.toDomain(don.DIN))
 	}
 	slices.SortFunc(r.Donations, func(a, b domain.Donation) int { return int(a.ID - b.ID) })
 	var units []unitRow
@@ -109,22 +117,48 @@ func (s *Store) loadRecords(db *gorm.DB, patientIDs []int64, lotID int64, where 
 		r.Units = append(r.Units, u.toDomain())
 	}
 
-	people := map[int64]domain.Person{}
-	person := func(id int64) (domain.Person, error) {
-		if p, ok := people[id]; ok {
-			return p, nil
-		}
-		var u userRow
-		if err := db.Take(&u, id).Error; err != nil {
-			return domain.Person{}, fmt.Errorf("records: user %d: %w", id, err)
-		}
-		people[id] = domain.Person{Username: u.Username, FullName: u.FullName}
-		return people[id], nil
-	}
 	var scans []custodyScanRow
 	if err := db.Where("dose_bag_id IN ? AND accepted = ?", append(bagIDs, 0), true).Order("id").Find(&scans).Error; err != nil {
 		return r, fmt.Errorf("records: scans: %w", err)
 	}
+	var infusions []infusionRow
+	if err := db.Where("dose_bag_id IN ?", append(bagIDs, 0)).Order("id").Find(&infusions).Error; err != nil {
+		return r, fmt.Errorf("records: infusions: %w", err)
+	}
+	var aes []adverseEventRow
+	aq := db.Where("patient_id IN ?", append(sortedUnique(patientIDs), 0))
+	if lotID != 0 {
+		aq = db.Where("lot_id = ?", lotID)
+	}
+	if err := aq.Order("id").Find(&aes).Error; err != nil {
+		return r, fmt.Errorf("records: adverse events: %w", err)
+	}
+	var userIDs []int64
+	for _, sc := range scans {
+		userIDs = append(userIDs, sc.ScannedBy)
+	}
+	for _, inf := range infusions {
+		userIDs = append(userIDs, inf.StartedBy)
+	}
+	for _, a := range aes {
+		userIDs = append(userIDs, a.ReportedBy)
+	}
+	var users []userRow
+	if err := db.Where("id IN ?", append(sortedUnique(userIDs), 0)).Find(&users).Error; err != nil {
+		return r, fmt.Errorf("records: users: %w", err)
+	}
+	people := map[int64]domain.Person{}
+	for _, u := range users {
+		people[u.ID] = domain.Person{Username: u.Username, FullName: u.FullName}
+	}
+	person := func(id int64) (domain.Person, error) {
+		p, ok := people[id]
+		if !ok {
+			return domain.Person{}, fmt.Errorf("records: user %d: %w", id, gorm.ErrRecordNotFound)
+		}
+		return p, nil
+	}
+
 	bagCode := map[int64]string{}
 	for _, b := range r.Bags {
 		bagCode[b.ID] = b.BagID
@@ -147,24 +181,12 @@ func (s *Store) loadRecords(db *gorm.DB, patientIDs []int64, lotID int64, where 
 			}
 		}
 	}
-	var infusions []infusionRow
-	if err := db.Where("dose_bag_id IN ?", append(bagIDs, 0)).Order("id").Find(&infusions).Error; err != nil {
-		return r, fmt.Errorf("records: infusions: %w", err)
-	}
 	for _, inf := range infusions {
 		by, err := person(inf.StartedBy)
 		if err != nil {
 			return r, err
 		}
 		r.Infusions = append(r.Infusions, domain.InfusionRecord{Infusion: inf.toDomain(), StartedBy: by})
-	}
-	var aes []adverseEventRow
-	aq := db.Where("patient_id IN ?", append(sortedUnique(patientIDs), 0))
-	if lotID != 0 {
-		aq = db.Where("lot_id = ?", lotID)
-	}
-	if err := aq.Order("id").Find(&aes).Error; err != nil {
-		return r, fmt.Errorf("records: adverse events: %w", err)
 	}
 	for _, a := range aes {
 		by, err := person(a.ReportedBy)
