@@ -252,10 +252,20 @@ func (h *Handler) login(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
+// logout ends the session. When it cannot be ended (the database is unreachable) the person is
+// told so and the cookie stays, so that they can try again: a session that only looked ended
+// would stay open, on a shared ward computer, for whoever comes next.
 func (h *Handler) logout(c echo.Context) error {
 	if ck, err := c.Cookie(h.cookie); err == nil {
-		if u, err := h.svc.Auth.Authenticate(c.Request().Context(), ck.Value); err == nil {
-			h.svc.Auth.Logout(c.Request().Context(), u.ActingAs("", ""), ck.Value)
+		ctx := c.Request().Context()
+		u, err := h.svc.Auth.Authenticate(ctx, ck.Value)
+		switch {
+		case err == nil:
+			if err := h.svc.Auth.Logout(ctx, u.ActingAs("", c.Response().Header().Get(echo.HeaderXRequestID)), ck.Value); err != nil {
+				return err
+			}
+		case domain.ErrorCode(err) != domain.EUnauthenticated:
+			return err
 		}
 	}
 	c.SetCookie(&http.Cookie{Name: h.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"cordtrace/api"
 	"cordtrace/domain"
@@ -229,4 +230,77 @@ func TestPageReadFailureIsNotNotFound(t *testing.T) {
 	if status, _ := getPage(t, client, srv.URL+"/lots/999999"); status != http.StatusNotFound {
 		t.Fatalf("a lot that does not exist: %d, want 404", status)
 	}
+}
+
+// Logging out of the pages is audited with the request's id, as logging in is, so that the
+// entry leads to the request's line in the access log.
+func TestLogoutIsAuditedWithItsRequestID(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		if _, err := st.CreateUser(ctx, domain.Actor{FullName: "t"}, domain.NewUser{Username: "qc.ann", FullName: "Ann QC", Password: "a good password", Roles: []domain.Role{domain.RoleQC}}); err != nil {
+			t.Fatal(err)
+		}
+		e := echo.New()
+		e.Use(middleware.RequestID())
+		registerPages(t, e, st)
+		srv := httptest.NewServer(e)
+		t.Cleanup(srv.Close)
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar}
+		res, err := client.PostForm(srv.URL+"/login", url.Values{"username": {"qc.ann"}, "password": {"a good password"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		res, err = client.PostForm(srv.URL+"/logout", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		id := res.Header.Get(echo.HeaderXRequestID)
+		entries, err := st.ListAudit(ctx, domain.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Action == "auth.logout" {
+				if id == "" || e.RequestID != id {
+					t.Fatalf("logout audited with request id %q; the response's is %q", e.RequestID, id)
+				}
+				return
+			}
+		}
+		t.Fatal("the logout was not audited")
+	})
+}
+
+// A logout that cannot be recorded is not shown as done: the answer is an error, not the login
+// page, and the session's cookie stays so that the person can try again.
+func TestLogoutThatFailsKeepsTheSession(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		if _, err := st.CreateUser(ctx, domain.Actor{FullName: "t"}, domain.NewUser{Username: "qc.ann", FullName: "Ann QC", Password: "a good password", Roles: []domain.Role{domain.RoleQC}}); err != nil {
+			t.Fatal(err)
+		}
+		srv := pagesServer(t, st)
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, err := client.PostForm(srv.URL+"/login", url.Values{"username": {"qc.ann"}, "password": {"a good password"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if err := st.SQLDB().Close(); err != nil { // the database goes away
+			t.Fatal(err)
+		}
+		res, err = client.PostForm(srv.URL+"/logout", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode < 500 || len(res.Cookies()) != 0 {
+			t.Fatalf("logout without a database: %d, cookies set %v; want an error and the session's cookie kept", res.StatusCode, res.Cookies())
+		}
+	})
 }
