@@ -304,16 +304,15 @@ func (s *Store) writeTogether(ctx context.Context, group []*groupWrite) error {
 			return fmt.Errorf("%w: %w", errRedoAlone, err)
 		}
 		if len(t.changes) == 0 {
-			continue // nothing recorded, so nothing of it may commit
+			// Alone, a write that records nothing is rolled back, so nothing unaudited can
+			// commit; here its statements would commit with the others'.
+			return fmt.Errorf("%w: a write recorded nothing", errRedoAlone)
 		}
 		authChanged = authChanged || changesAuth(t.changes)
 		if entries, err = addAuditAppendEntries(entries, t, w.actor); err != nil {
 			return fmt.Errorf("%w: %w", errRedoAlone, err)
 		}
 		atEnd = append(atEnd, t.atEnd...)
-	}
-	if len(entries) == 0 {
-		return nil
 	}
 	js, err := encodeAuditAppend(entries)
 	if err != nil {

@@ -301,3 +301,49 @@ func TestQueuedWriteGivesUpAtItsDeadline(t *testing.T) {
 		t.Fatalf("%d verifications of the write that gave up were stored, %v", kept, err)
 	}
 }
+
+// Nothing unaudited commits in a group either: a write that records no audit entry is rolled
+// back, as it is alone, and not committed with the others.
+func TestUnauditedWriteDoesNotCommitWithItsGroup(t *testing.T) {
+	if len(storetest.Backends(t)) < 2 {
+		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
+	}
+	st := storetest.Open(t, storetest.Postgres, store.Options{})
+	ctx := context.Background()
+	write := func(name string, audited bool, err *error) func() {
+		return func() {
+			*err = st.BagWriteForTest(ctx, admin, "", func(db *gorm.DB, audit func(string, string, string)) error {
+				if audited {
+					audit("test.write", "test", name)
+				}
+				return db.Exec(`INSERT INTO users (username, full_name, password_hash, created_at) VALUES (?, 'U', 'x', now())`, name).Error
+			})
+		}
+	}
+	errs := make([]error, 3)
+	queued, release := st.HoldGroupsForTest()
+	wait := queueInOrder(t, queued, write("before", true, &errs[0]), write("unaudited", false, &errs[1]), write("after", true, &errs[2]))
+	release()
+	wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	var names []string
+	rows, err := st.SQLDB().Query(`SELECT username FROM users WHERE username IN ('before', 'unaudited', 'after') ORDER BY username`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if strings.Join(names, ",") != "after,before" {
+		t.Fatalf("users stored: %v; want the two audited writes only", names)
+	}
+}
