@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -400,4 +401,34 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 			t.Fatalf("access log line %v; want level WARN with client_gone and no err", line)
 		}
 	})
+}
+
+// A browser asking for a page gets an error as a page (what was wrong, what to do, the
+// request's id), escaped; the JSON API keeps answering JSON whatever the browser accepts.
+func TestErrorsForBrowsersArePages(t *testing.T) {
+	ts := newTestServer(t, storetest.SQLite)
+	get := func(path, accept string) (*http.Response, string) {
+		req, err := http.NewRequest(http.MethodGet, ts.url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", accept)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+	res, body := get("/no-such-page/<script>", "text/html,application/xhtml+xml")
+	if res.StatusCode != 404 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, "<h1>Not Found</h1>") || !strings.Contains(body, "there is no such page or API call; check the address") ||
+		!strings.Contains(body, res.Header.Get("X-Request-Id")) || strings.Contains(body, "<script>") {
+		t.Fatalf("a missing page for a browser: %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	res, body = get("/api/v1/no-such-call", "text/html")
+	if res.StatusCode != 404 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") || !strings.Contains(body, `"code"`) {
+		t.Fatalf("a missing API call asked for by a browser: %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
 }

@@ -1,14 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 
 	"github.com/labstack/echo/v4"
@@ -105,6 +108,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		err = c.NoContent(status)
 	} else if isFHIR(c) {
 		err = fhirError(c, status, code, body.Error.Message)
+	} else if wantsPage(c) {
+		err = errorPage(c, status, body.Error)
 	} else {
 		err = c.JSON(status, body)
 	}
@@ -140,4 +145,29 @@ func databaseUnreachable(err error) bool {
 func isDomainError(err error) bool {
 	var de *domain.Error
 	return errors.As(err, &de)
+}
+
+// wantsPage tells whether a browser asked for one of the web pages (not the JSON API), whose
+// reader should see the error as a page, not as JSON.
+func wantsPage(c echo.Context) bool {
+	return !strings.HasPrefix(c.Request().URL.Path, "/api/") && strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "text/html")
+}
+
+var errorPageTemplate = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} · cordtrace</title><link rel="stylesheet" href="/static/app.css"></head>
+<body><main><h1>{{.Title}}</h1><p class="flash" role="alert">{{.Message}}</p>
+<p><a href="/">Back to your start page</a></p>
+{{with .RequestID}}<p>Reference for support: {{.}}</p>{{end}}</main></body></html>
+`))
+
+// errorPage writes the error as a page: what was wrong and what to do, and the request id
+// that finds its line in the log.
+func errorPage(c echo.Context, status int, e errorDetail) error {
+	var b bytes.Buffer
+	err := errorPageTemplate.Execute(&b, struct{ Title, Message, RequestID string }{http.StatusText(status), e.Message, e.RequestID})
+	if err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, b.Bytes())
 }
