@@ -108,6 +108,8 @@ type Report struct {
 	PoolExhausted bool
 	// Baselines on the same database: SELECT 1 and a single-row insert.
 	Select1, Insert *Stats
+	// Groups is how the service wrote the run's writes, when its /metrics says (PostgreSQL).
+	Groups *WriteGroups
 }
 
 // UnexpectedErrors counts every request whose outcome was not the expected one.
@@ -201,6 +203,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		runCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
+	groupsBefore, haveGroups, err := writeGroups(ctx, c)
+	if err != nil {
+		return Report{}, fmt.Errorf("read the service's /metrics: %w", err)
+	}
 	fmt.Fprintf(cfg.Progress, "running %s with %d clients\n", cfg.Scenario, cfg.Concurrency)
 	recs := make([]*recorder, cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -219,6 +225,16 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	stopProgress()
 	if err := ctx.Err(); err != nil {
 		return Report{}, err
+	}
+	if haveGroups {
+		after, _, err := writeGroups(ctx, c)
+		if err != nil {
+			return Report{}, fmt.Errorf("read the service's /metrics: %w", err)
+		}
+		// The embedded database writes each on its own and counts nothing.
+		if g := after.minus(groupsBefore); g.Together+g.Alone+g.Redone > 0 {
+			rep.Groups = &g
+		}
 	}
 	rep.PoolExhausted = e.out.Load()
 	rep.Endpoints = merge(recs, rep.Elapsed)
