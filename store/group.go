@@ -278,52 +278,40 @@ func (s *Store) writeTogether(ctx context.Context, group []*groupWrite) error {
 		return err // no connection to be had: each on its own would only wait for it again
 	}
 	defer conn.Close()
-	open := true
-	defer func() {
-		if open {
-			rollback(ctx, conn)
-		}
-	}()
 	var reads []rowReader
 	for _, w := range group {
 		if w.reads != nil {
 			reads = append(reads, w.reads()...)
 		}
 	}
-	if err := beginWithReads(ctx, conn, reads); err != nil {
-		return fmt.Errorf("%w: %w", errRedoAlone, err)
-	}
-	g := s.db.Session(&gorm.Session{Context: ctx, NewDB: true})
-	g.Statement.ConnPool = conn
-	var atEnd []endStatement
-	var entries []auditAppendEntry
 	authChanged := false
-	for _, w := range group {
-		t := &tx{db: g, now: s.now(), pipeline: true}
-		if err := w.fn(t); err != nil {
-			return fmt.Errorf("%w: %w", errRedoAlone, err)
+	undone, err := s.transactOn(ctx, conn, reads, func(g *gorm.DB) ([]endStatement, string, error) {
+		var atEnd []endStatement
+		var entries []auditAppendEntry
+		for _, w := range group {
+			t := &tx{db: g, now: s.now(), pipeline: true}
+			if err := w.fn(t); err != nil {
+				return nil, "", err
+			}
+			if len(t.changes) == 0 {
+				// Alone, a write that records nothing is rolled back, so nothing unaudited can
+				// commit; here its statements would commit with the others'.
+				return nil, "", errors.New("a write recorded nothing")
+			}
+			authChanged = authChanged || changesAuth(t.changes)
+			var err error
+			if entries, err = addAuditAppendEntries(entries, t, w.actor); err != nil {
+				return nil, "", err
+			}
+			atEnd = append(atEnd, t.atEnd...)
 		}
-		if len(t.changes) == 0 {
-			// Alone, a write that records nothing is rolled back, so nothing unaudited can
-			// commit; here its statements would commit with the others'.
-			return fmt.Errorf("%w: a write recorded nothing", errRedoAlone)
-		}
-		authChanged = authChanged || changesAuth(t.changes)
-		if entries, err = addAuditAppendEntries(entries, t, w.actor); err != nil {
-			return fmt.Errorf("%w: %w", errRedoAlone, err)
-		}
-		atEnd = append(atEnd, t.atEnd...)
-	}
-	js, err := encodeAuditAppend(entries)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errRedoAlone, err)
-	}
+		js, err := encodeAuditAppend(entries)
+		return atEnd, js, err
+	})
 	if authChanged {
-		defer s.sessions.drop() // also when the outcome is unknown, as in writeAfterReads
+		s.sessions.drop() // also when the outcome is unknown, as in writeAfterReads
 	}
-	committed, err := commitPostgres(ctx, conn, atEnd, js)
-	open = !committed
-	if errors.Is(err, errRolledBack) {
+	if undone {
 		return fmt.Errorf("%w: %w", errRedoAlone, err)
 	}
 	return err

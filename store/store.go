@@ -422,43 +422,54 @@ const durableSQL = "SELECT pg_logical_emit_message(true, 'cordtrace.durable', ''
 // acknowledged before it is on disk, and since WAL is replayed in order, a crash cannot keep a
 // write and lose one it followed: the chain stays whole. The pipeline stops at the first
 // error, so a failed append skips the COMMIT.
-//
-// database/sql's Tx does not expose its connection for a pipeline, so the transaction is run by
-// hand on one pinned connection: BEGIN with the first reads in one round trip, the work (gorm
-// on that connection), then the pipeline;
-// on any failure ROLLBACK (after a COMMIT that did run, it only warns), and a connection
-// whose state cannot be restored is closed rather than returned to the pool.
 func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, first []rowReader, fn func(t *tx) error) error {
 	conn, err := s.sqlDB.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	_, err = s.transactOn(ctx, conn, first, func(g *gorm.DB) ([]endStatement, string, error) {
+		t := &tx{db: g, now: s.now(), pipeline: true}
+		if err := fn(t); err != nil {
+			return nil, "", err
+		}
+		if len(t.changes) == 0 {
+			return nil, "", nil // nothing to record, so nothing may commit: rolled back
+		}
+		entries, err := auditAppendJSON(t, actor)
+		return t.atEnd, entries, err
+	})
+	return err
+}
+
+// transactOn runs one write transaction on conn. database/sql's Tx does not expose its
+// connection for a pipeline, so the transaction is run by hand on the pinned connection:
+// BEGIN with the reads in one round trip, work (gorm on that connection), then commitPostgres
+// of the statements and audit entries (auditAppendJSON) that work returns; no entries means
+// nothing to commit, and the transaction is rolled back. On any failure ROLLBACK, and a
+// connection whose state cannot be restored is closed rather than returned to the pool.
+// undone tells that nothing of the transaction can be in the database: it failed before the
+// COMMIT went out, or PostgreSQL refused a statement (errRolledBack).
+func (s *Store) transactOn(ctx context.Context, conn *sql.Conn, reads []rowReader,
+	work func(g *gorm.DB) (atEnd []endStatement, entries string, err error)) (undone bool, err error) {
 	open := true // from here on, whatever went out may have begun the transaction
 	defer func() {
 		if open {
 			rollback(ctx, conn)
 		}
 	}()
-	if err := beginWithReads(ctx, conn, first); err != nil {
-		return err
+	if err := beginWithReads(ctx, conn, reads); err != nil {
+		return true, err
 	}
 	g := s.db.Session(&gorm.Session{Context: ctx, NewDB: true})
 	g.Statement.ConnPool = conn
-	t := &tx{db: g, now: s.now(), pipeline: true}
-	if err := fn(t); err != nil {
-		return err
+	atEnd, entries, err := work(g)
+	if err != nil || entries == "" {
+		return true, err
 	}
-	if len(t.changes) == 0 {
-		return nil // nothing to record, so nothing may commit: rolled back
-	}
-	entries, err := auditAppendJSON(t, actor)
-	if err != nil {
-		return err
-	}
-	committed, err := commitPostgres(ctx, conn, t.atEnd, entries)
+	committed, err := commitPostgres(ctx, conn, atEnd, entries)
 	open = !committed
-	return err
+	return errors.Is(err, errRolledBack), err
 }
 
 // errRolledBack marks a failure of commitPostgres after which PostgreSQL is known to have
