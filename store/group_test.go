@@ -66,6 +66,22 @@ func sameTransaction(t *testing.T, st *store.Store, rows ...string) bool {
 	return true
 }
 
+// userWrite is a grouped write (store.BagWriteForTest) that inserts the user name, audited or
+// not; its work panics when name is "".
+func userWrite(st *store.Store, name string, audited bool, err *error) func() {
+	return func() {
+		*err = st.BagWriteForTest(context.Background(), admin, "", func(db *gorm.DB, audit func(string, string, string)) error {
+			if name == "" {
+				panic("the test's panic")
+			}
+			if audited {
+				audit("test.write", "test", name)
+			}
+			return db.Exec(`INSERT INTO users (username, full_name, password_hash, created_at) VALUES (?, 'U', 'x', now())`, name).Error
+		})
+	}
+}
+
 // A group keeps each write's own outcome, and two writes of one bag are never in one group:
 // of two receipts of a bag, one waits for the other to commit and is refused, and a
 // verification of the bag waits in turn and sees the receipt.
@@ -235,17 +251,10 @@ func TestPanicInAGroupReachesItsOwnCaller(t *testing.T) {
 		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
 	}
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
-	ctx := context.Background()
 	write := func(name string, err *error, panicked *any) func() {
 		return func() {
 			defer func() { *panicked = recover() }()
-			*err = st.BagWriteForTest(ctx, admin, "", func(db *gorm.DB, audit func(string, string, string)) error {
-				if name == "" {
-					panic("the test's panic")
-				}
-				audit("test.write", "test", name)
-				return db.Exec(`INSERT INTO users (username, full_name, password_hash, created_at) VALUES (?, 'P', 'x', now())`, name).Error
-			})
+			userWrite(st, name, true, err)()
 		}
 	}
 	errs := make([]error, 3)
@@ -309,20 +318,9 @@ func TestUnauditedWriteDoesNotCommitWithItsGroup(t *testing.T) {
 		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
 	}
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
-	ctx := context.Background()
-	write := func(name string, audited bool, err *error) func() {
-		return func() {
-			*err = st.BagWriteForTest(ctx, admin, "", func(db *gorm.DB, audit func(string, string, string)) error {
-				if audited {
-					audit("test.write", "test", name)
-				}
-				return db.Exec(`INSERT INTO users (username, full_name, password_hash, created_at) VALUES (?, 'U', 'x', now())`, name).Error
-			})
-		}
-	}
 	errs := make([]error, 3)
 	queued, release := st.HoldGroupsForTest()
-	wait := queueInOrder(t, queued, write("before", true, &errs[0]), write("unaudited", false, &errs[1]), write("after", true, &errs[2]))
+	wait := queueInOrder(t, queued, userWrite(st, "before", true, &errs[0]), userWrite(st, "unaudited", false, &errs[1]), userWrite(st, "after", true, &errs[2]))
 	release()
 	wait()
 	for i, err := range errs {
