@@ -58,11 +58,36 @@ func pagesServer(t *testing.T, st *store.Store) *httptest.Server {
 	return srv
 }
 
+// newQC creates the QC user qc.ann, whose password is "a good password".
+func newQC(t *testing.T, st *store.Store) domain.User {
+	t.Helper()
+	u, err := st.CreateUser(context.Background(), domain.Actor{FullName: "t"}, domain.NewUser{Username: "qc.ann", FullName: "Ann QC",
+		Password: "a good password", Roles: []domain.Role{domain.RoleQC}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// logIn logs username in to the pages at base with "a good password", and returns a client
+// holding the session.
+func logIn(t *testing.T, base, username string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	res, err := client.PostForm(base+"/login", url.Values{"username": {username}, "password": {"a good password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return client
+}
+
 func TestLoginAndLotPages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		st.EnsureAdmin(ctx, "admin password 1")
-		qc, _ := st.CreateUser(ctx, domain.Actor{FullName: "t"}, domain.NewUser{Username: "qc.ann", FullName: "Ann QC", Password: "a good password", Roles: []domain.Role{domain.RoleQC}})
+		qc := newQC(t, st)
 		actor := domain.Actor{UserID: qc.ID, Username: qc.Username, FullName: qc.FullName, Role: domain.RoleQC}
 		d, _ := st.CreateDonation(ctx, actor, domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour), Eligibility: domain.Eligible})
 		lot, err := st.CreateLot(ctx, actor, domain.NewLot{DonationID: d.ID, LotNumber: "WEB-<b>1</b>", ManufacturedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().AddDate(1, 0, 0)})
@@ -198,10 +223,7 @@ func TestPatientPagesOnlyForCarers(t *testing.T) {
 func TestPageReadFailureIsNotNotFound(t *testing.T) {
 	st := storetest.Open(t, storetest.SQLite, store.Options{})
 	ctx := context.Background()
-	qc, err := st.CreateUser(ctx, domain.Actor{FullName: "t"}, domain.NewUser{Username: "qc.ann", FullName: "Ann QC", Password: "a good password", Roles: []domain.Role{domain.RoleQC}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	qc := newQC(t, st)
 	actor := domain.Actor{UserID: qc.ID, Username: qc.Username, FullName: qc.FullName, Role: domain.RoleQC}
 	d, _ := st.CreateDonation(ctx, actor, domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour), Eligibility: domain.Eligible})
 	lot, err := st.CreateLot(ctx, actor, domain.NewLot{DonationID: d.ID, LotNumber: "WEB-1", ManufacturedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().AddDate(1, 0, 0)})
@@ -209,13 +231,7 @@ func TestPageReadFailureIsNotNotFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := pagesServer(t, st)
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar}
-	res, err := client.PostForm(srv.URL+"/login", url.Values{"username": {"qc.ann"}, "password": {"a good password"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	client := logIn(t, srv.URL, "qc.ann")
 	lotPage := srv.URL + "/lots/" + strconv.FormatInt(lot.ID, 10)
 	if status, _ := getPage(t, client, lotPage); status != 200 {
 		t.Fatalf("lot page: %d", status)
@@ -237,23 +253,15 @@ func TestPageReadFailureIsNotNotFound(t *testing.T) {
 func TestLogoutIsAuditedWithItsRequestID(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		if _, err := st.CreateUser(ctx, domain.Actor{FullName: "t"}, domain.NewUser{Username: "qc.ann", FullName: "Ann QC", Password: "a good password", Roles: []domain.Role{domain.RoleQC}}); err != nil {
-			t.Fatal(err)
-		}
+		newQC(t, st)
 		e := echo.New()
 		e.Use(middleware.RequestID())
 		registerPages(t, e, st)
 		srv := httptest.NewServer(e)
 		t.Cleanup(srv.Close)
-		jar, _ := cookiejar.New(nil)
-		client := &http.Client{Jar: jar}
-		res, err := client.PostForm(srv.URL+"/login", url.Values{"username": {"qc.ann"}, "password": {"a good password"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
+		client := logIn(t, srv.URL, "qc.ann")
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-		res, err = client.PostForm(srv.URL+"/logout", nil)
+		res, err := client.PostForm(srv.URL+"/logout", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -279,22 +287,14 @@ func TestLogoutIsAuditedWithItsRequestID(t *testing.T) {
 // page, and the session's cookie stays so that the person can try again.
 func TestLogoutThatFailsKeepsTheSession(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		ctx := context.Background()
-		if _, err := st.CreateUser(ctx, domain.Actor{FullName: "t"}, domain.NewUser{Username: "qc.ann", FullName: "Ann QC", Password: "a good password", Roles: []domain.Role{domain.RoleQC}}); err != nil {
-			t.Fatal(err)
-		}
+		newQC(t, st)
 		srv := pagesServer(t, st)
-		jar, _ := cookiejar.New(nil)
-		client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		res, err := client.PostForm(srv.URL+"/login", url.Values{"username": {"qc.ann"}, "password": {"a good password"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
+		client := logIn(t, srv.URL, "qc.ann")
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 		if err := st.SQLDB().Close(); err != nil { // the database goes away
 			t.Fatal(err)
 		}
-		res, err = client.PostForm(srv.URL+"/logout", nil)
+		res, err := client.PostForm(srv.URL+"/logout", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
