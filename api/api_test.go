@@ -404,7 +404,8 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 }
 
 // A browser asking for a page gets an error as a page (what was wrong, what to do, the
-// request's id), escaped; the JSON API keeps answering JSON whatever the browser accepts.
+// request's id), escaped; the JSON API keeps answering JSON (SPEC §11) and FHIR an
+// OperationOutcome, whatever the browser accepts.
 func TestErrorsForBrowsersArePages(t *testing.T) {
 	ts := newTestServer(t, storetest.SQLite)
 	get := func(path, accept string) (*http.Response, string) {
@@ -430,5 +431,10 @@ func TestErrorsForBrowsersArePages(t *testing.T) {
 	res, body = get("/api/v1/no-such-call", "text/html")
 	if res.StatusCode != 404 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") || !strings.Contains(body, `"code"`) {
 		t.Fatalf("a missing API call asked for by a browser: %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	// FHIR clients get an OperationOutcome, as FHIR wants, whatever they accept.
+	res, body = get(api.FHIRPrefix+"/NoSuchResource/1", "text/html")
+	if res.StatusCode < 400 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/fhir+json") || !strings.Contains(body, `"OperationOutcome"`) {
+		t.Fatalf("a FHIR error asked for by a browser: %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
 }
