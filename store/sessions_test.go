@@ -208,15 +208,7 @@ func TestSessionsAreKeptOnlyWhenAsked(t *testing.T) {
 	ctx := context.Background()
 	opts := storetest.Options(t, storetest.Postgres, store.Options{})
 	opts.KeepSessions = false
-	sqlDB, dialect, err := store.OpenDB(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.New(sqlDB, dialect, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.OpenWith(t, opts)
 	if _, err := st.CreateUser(ctx, admin, newUser("nurse.once", domain.RoleNurse)); err != nil {
 		t.Fatal(err)
 	}

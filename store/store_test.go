@@ -327,16 +327,7 @@ func sharedStoresWith(t *testing.T, backend string, n int, base store.Options) [
 	opts := storetest.Options(t, backend, base)
 	var stores []*store.Store
 	for i := 0; i < n; i++ {
-		sqlDB, dialect, err := store.OpenDB(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := store.New(sqlDB, dialect, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		stores = append(stores, st)
+		stores = append(stores, storetest.OpenWith(t, opts))
 	}
 	return stores
 }

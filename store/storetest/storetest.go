@@ -89,7 +89,13 @@ func Options(t testing.TB, backend string, base store.Options) store.Options {
 // Open returns a store on a fresh database of the backend, closed when the test ends.
 func Open(t testing.TB, backend string, opts store.Options) *store.Store {
 	t.Helper()
-	opts = Options(t, backend, opts)
+	return OpenWith(t, Options(t, backend, opts))
+}
+
+// OpenWith returns a store opened with opts as they are (from Options, maybe changed after),
+// closed when the test ends: another store on the same database, say.
+func OpenWith(t testing.TB, opts store.Options) *store.Store {
+	t.Helper()
 	sqlDB, dialect, err := store.OpenDB(opts)
 	if err != nil {
 		t.Fatal(err)
