@@ -13,13 +13,6 @@ type WriteGroups struct {
 	Groups, Together, Alone, Redone float64
 }
 
-var writeGroupSeries = map[string]func(*WriteGroups) *float64{
-	`cordtrace_write_groups_total`:                       func(g *WriteGroups) *float64 { return &g.Groups },
-	`cordtrace_grouped_writes_total{written="together"}`: func(g *WriteGroups) *float64 { return &g.Together },
-	`cordtrace_grouped_writes_total{written="alone"}`:    func(g *WriteGroups) *float64 { return &g.Alone },
-	`cordtrace_grouped_writes_total{written="redone"}`:   func(g *WriteGroups) *float64 { return &g.Redone },
-}
-
 // writeGroups reads the counts from the service's /metrics; ok is false when it has none of
 // them (an older service).
 func writeGroups(ctx context.Context, c *client) (g WriteGroups, ok bool, err error) {
@@ -33,16 +26,25 @@ func writeGroups(ctx context.Context, c *client) (g WriteGroups, ok bool, err er
 // parseWriteGroups reads the counts from a Prometheus text exposition.
 func parseWriteGroups(text string) (g WriteGroups, ok bool, err error) {
 	for _, line := range strings.Split(text, "\n") {
-		name, value, found := strings.Cut(line, " ")
-		field := writeGroupSeries[name]
-		if !found || field == nil {
+		name, value, _ := strings.Cut(line, " ")
+		var field *float64
+		switch name {
+		case `cordtrace_write_groups_total`:
+			field = &g.Groups
+		case `cordtrace_grouped_writes_total{written="together"}`:
+			field = &g.Together
+		case `cordtrace_grouped_writes_total{written="alone"}`:
+			field = &g.Alone
+		case `cordtrace_grouped_writes_total{written="redone"}`:
+			field = &g.Redone
+		default:
 			continue
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 		if err != nil {
 			return g, false, err
 		}
-		*field(&g), ok = v, true
+		*field, ok = v, true
 	}
 	return g, ok, nil
 }
