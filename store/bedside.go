@@ -129,8 +129,21 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 	return out, err
 }
 
-// bedsideFactsQuery: see bedsideFacts.
-var bedsideFactsQuery = newSQLQuery(`SELECT sv.version AS spec_version,
+// bedsideFactsQuery: see readBedsideFacts.
+var bedsideFactsQuery = newSQLQuery(bedsideFactsSQL("?", "?"))
+
+// bedsideFactsTogether is bedsideFactsQuery for a group (readTogether).
+var bedsideFactsTogether = &readTogether{
+	sql: `SELECT q.n, f.* FROM unnest($1::int[], $2::text[], $3::text[]) AS q(n, mrn, wanted)
+		CROSS JOIN LATERAL (` + dollarPlaceholders(bedsideFactsSQL("q.mrn", "q.wanted"), 4) + ` OFFSET 0) AS f`,
+	shared: []any{domain.ScanDispatch, domain.ScanReceive, string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)},
+}
+
+// bedsideFactsSQL is the query of readBedsideFacts for the patient's MRN mrn and the bag id
+// bagID (each a placeholder or a column); its other placeholders are bedsideFactsTogether's
+// shared values, in order.
+func bedsideFactsSQL(mrn, bagID string) string {
+	return `SELECT sv.version AS spec_version,
 			p.id, p.subject_id, p.mrn, p.name, p.date_of_birth, p.arm, p.enrolled_at, p.chain_of_identity,
 			(SELECT w.weight_kg FROM patient_weights w WHERE w.patient_id = p.id ORDER BY w.id DESC LIMIT 1) AS weight_kg,
 			EXISTS (SELECT 1 FROM infusions i WHERE i.patient_id = p.id) AS patient_infused,
@@ -142,11 +155,12 @@ var bedsideFactsQuery = newSQLQuery(`SELECT sv.version AS spec_version,
 			` + bagPrintSerialSQL + ` AS print_serial,
 			s.action AS sign_action, s.user_id AS sign_user_id
 		FROM (SELECT ` + currentSpecVersionSQL + ` AS version) sv
-			LEFT JOIN patients p ON p.mrn = ?
-			LEFT JOIN dose_bags b ON b.bag_id = ?
+			LEFT JOIN patients p ON p.mrn = ` + mrn + `
+			LEFT JOIN dose_bags b ON b.bag_id = ` + bagID + `
 			LEFT JOIN patients o ON o.id = b.patient_id
 			LEFT JOIN lots l ON l.id = b.lot_id
-			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)`)
+			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)`
+}
 
 // bedsideFactsRow is one row of bedsideFactsQuery.
 type bedsideFactsRow struct {
@@ -183,16 +197,17 @@ func readBedsideFacts(mrn, bagID string, rows *[]bedsideFactsRow) rowReader {
 	*rows = nil
 	args := []any{domain.ScanDispatch, domain.ScanReceive, mrn, bagID,
 		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)}
-	return rowReader{q: bedsideFactsQuery, args: args, row: func(scan func(...any) error) error {
-		var r bedsideFactsRow
-		if err := scan(&r.SpecVersion, &r.ID, &r.SubjectID, &r.MRN, &r.Name, &r.DateOfBirth, &r.Arm, &r.EnrolledAt,
-			&r.ChainOfIdentity, &r.WeightKg, &r.PatientInfused, &r.OwnerMRN, &r.LotNumber, &r.LotStatus, &r.LotExpiresAt,
-			&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID); err != nil {
-			return fmt.Errorf("read the facts of the verification: %w", err)
-		}
-		*rows = append(*rows, r)
-		return nil
-	}}
+	return rowReader{q: bedsideFactsQuery, args: args, together: bedsideFactsTogether, each: []string{mrn, bagID},
+		row: func(scan func(...any) error) error {
+			var r bedsideFactsRow
+			if err := scan(&r.SpecVersion, &r.ID, &r.SubjectID, &r.MRN, &r.Name, &r.DateOfBirth, &r.Arm, &r.EnrolledAt,
+				&r.ChainOfIdentity, &r.WeightKg, &r.PatientInfused, &r.OwnerMRN, &r.LotNumber, &r.LotStatus, &r.LotExpiresAt,
+				&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID); err != nil {
+				return fmt.Errorf("read the facts of the verification: %w", err)
+			}
+			*rows = append(*rows, r)
+			return nil
+		}}
 }
 
 // bedsideFacts fills f from the rows of readBedsideFacts; found tells whether the scan named

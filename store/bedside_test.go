@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,10 +28,16 @@ type bedside struct {
 // preparedBag takes a released lot through order and preparation of a bag for MRN0001.
 func preparedBag(t *testing.T, st *store.Store) bedside {
 	t.Helper()
+	return preparedBags(t, st, 1)[0]
+}
+
+// preparedBags is preparedBag for n patients, MRN0001 to MRN000n, with the same users and lot.
+func preparedBags(t *testing.T, st *store.Store, n int) []bedside {
+	t.Helper()
 	ctx := context.Background()
 	l := newLab(t, st)
 	lot := l.lot(domain.Eligible)
-	units := l.releasedUnits(lot, 2)
+	units := l.releasedUnits(lot, 2*n)
 	mk := func(name string, role domain.Role) domain.Actor {
 		u, err := st.CreateUser(ctx, admin, newUser(name, role))
 		if err != nil {
@@ -40,22 +47,27 @@ func preparedBag(t *testing.T, st *store.Store) bedside {
 	}
 	b := bedside{st: st, lot: lot, doc: mk("dr.a", domain.RolePhysician), pharm: mk("ph.b", domain.RolePharmacist),
 		nurse: mk("rn.c", domain.RoleNurse), witness: mk("rn.d", domain.RoleNurse)}
-	var err error
-	b.patient, err = st.Enrol(ctx, b.doc, domain.Patient{SubjectID: "SVP-001", MRN: "MRN0001", Name: "Li Wei", DateOfBirth: "1960-05-01",
-		WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: time.Now().UTC().AddDate(0, 0, -1)})
-	if err != nil {
-		t.Fatal(err)
+	var out []bedside
+	for i := range n {
+		b := b
+		var err error
+		b.patient, err = st.Enrol(ctx, b.doc, domain.Patient{SubjectID: fmt.Sprintf("SVP-%03d", i+1), MRN: fmt.Sprintf("MRN%04d", i+1),
+			Name: "Li Wei", DateOfBirth: "1960-05-01", WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: time.Now().UTC().AddDate(0, 0, -1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		order, err := st.OrderDose(ctx, b.doc, b.patient.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.bag, err = st.PrepareDoseBag(ctx, b.pharm, order.ID, domain.NewDoseBag{UnitIDs: []int64{units[2*i].ID, units[2*i+1].ID},
+			ThawedAt: time.Now().Add(-5 * time.Minute), PostThawViabilityPct: 88, ViableCells: 70_000_000, VolumeML: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
 	}
-	order, err := st.OrderDose(ctx, b.doc, b.patient.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.bag, err = st.PrepareDoseBag(ctx, b.pharm, order.ID, domain.NewDoseBag{UnitIDs: []int64{units[0].ID, units[1].ID},
-		ThawedAt: time.Now().Add(-5 * time.Minute), PostThawViabilityPct: 88, ViableCells: 70_000_000, VolumeML: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return out
 }
 
 // scan records an accepted custody scan of the bag at temperature c.

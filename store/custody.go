@@ -163,21 +163,22 @@ type scanFacts struct {
 // no bag has that id.
 func readScanFacts(bagID string, f *scanFacts, found *bool) rowReader {
 	*f, *found = scanFacts{}, false
-	return rowReader{q: scanFactsQuery, args: []any{bagID}, row: func(scan func(...any) error) error {
-		var printSerial, lastScannedBy, specVersion sql.NullInt64
-		if err := scan(&f.LotNumber, &f.LotStatus, &printSerial, &lastScannedBy, &specVersion); err != nil {
-			return fmt.Errorf("read the bag's lot, prints and custody: %w", err)
-		}
-		if printSerial.Valid {
-			f.PrintSerial = &printSerial.Int64
-		}
-		if lastScannedBy.Valid {
-			f.LastScannedBy = &lastScannedBy.Int64
-		}
-		f.SpecVersion = int(specVersion.Int64)
-		*found = true
-		return nil
-	}}
+	return rowReader{q: scanFactsQuery, args: []any{bagID}, together: scanFactsTogether, each: []string{bagID},
+		row: func(scan func(...any) error) error {
+			var printSerial, lastScannedBy, specVersion sql.NullInt64
+			if err := scan(&f.LotNumber, &f.LotStatus, &printSerial, &lastScannedBy, &specVersion); err != nil {
+				return fmt.Errorf("read the bag's lot, prints and custody: %w", err)
+			}
+			if printSerial.Valid {
+				f.PrintSerial = &printSerial.Int64
+			}
+			if lastScannedBy.Valid {
+				f.LastScannedBy = &lastScannedBy.Int64
+			}
+			f.SpecVersion = int(specVersion.Int64)
+			*found = true
+			return nil
+		}}
 }
 
 // bagPrintSerialSQL is the serial of the current label of dose bag b (NULL before its first
@@ -187,12 +188,21 @@ const bagPrintSerialSQL = `(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.
 // currentSpecVersionSQL is the version of the specification in force: the latest signed.
 const currentSpecVersionSQL = `(SELECT MAX(sv.version) FROM spec_versions sv)`
 
-var scanFactsQuery = newSQLQuery(`SELECT l.lot_number, l.status,
+var scanFactsQuery = newSQLQuery(scanFactsSQL("?"))
+
+// scanFactsTogether is scanFactsQuery for a group (readTogether).
+var scanFactsTogether = &readTogether{sql: `SELECT q.n, f.* FROM unnest($1::int[], $2::text[]) AS q(n, wanted)
+	CROSS JOIN LATERAL (` + scanFactsSQL("q.wanted") + ` OFFSET 0) AS f`}
+
+// scanFactsSQL is the query of readScanFacts for the bag id bagID (a placeholder or a column).
+func scanFactsSQL(bagID string) string {
+	return `SELECT l.lot_number, l.status,
 		` + bagPrintSerialSQL + `,
 		(SELECT c.scanned_by FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted ORDER BY c.id DESC LIMIT 1),
 		` + currentSpecVersionSQL + `
 	FROM dose_bags b JOIN lots l ON l.id = b.lot_id
-	WHERE b.bag_id = ?`)
+	WHERE b.bag_id = ` + bagID
+}
 
 // checkBagForScan applies the rules a scan of a known bag must pass, reporting the first that
 // fails through refuse.

@@ -284,6 +284,7 @@ func (s *Store) writeTogether(ctx context.Context, group []*groupWrite) error {
 			reads = append(reads, w.reads()...)
 		}
 	}
+	reads = readsTogether(reads)
 	authChanged := false
 	undone, err := s.transactOn(ctx, conn, reads, func(g *gorm.DB) ([]endStatement, string, error) {
 		var atEnd []endStatement
@@ -306,7 +307,7 @@ func (s *Store) writeTogether(ctx context.Context, group []*groupWrite) error {
 			atEnd = append(atEnd, t.atEnd...)
 		}
 		js, err := encodeAuditAppend(entries)
-		return atEnd, js, err
+		return mergeRows(atEnd), js, err
 	})
 	if authChanged {
 		s.sessions.drop() // also when the outcome is unknown, as in writeAfterReads

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -344,4 +345,101 @@ func TestUnauditedWriteDoesNotCommitWithItsGroup(t *testing.T) {
 	if strings.Join(names, ",") != "after,before" {
 		t.Fatalf("users stored: %v; want the two audited writes only", names)
 	}
+}
+
+// A group reads each write's bag and facts, and writes each write's rows, with one statement
+// for all its writes (readsTogether, mergeRows): each write still gets its own bag, patient,
+// custody and outcome, and each bag its own new status.
+func TestAGroupReadsAndWritesEachWritesOwnRows(t *testing.T) {
+	if len(storetest.Backends(t)) < 2 {
+		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
+	}
+	st := storetest.Open(t, storetest.Postgres, store.Options{})
+	bs := preparedBags(t, st, 6)
+	for _, b := range bs[:2] {
+		b.scan(t, domain.ScanDispatch, 5)
+	}
+	for _, b := range bs[4:] {
+		b.scan(t, domain.ScanDispatch, 5)
+		b.scan(t, domain.ScanReceive, 5)
+	}
+	ctx := context.Background()
+	scan := func(b bedside, kind string, c float64) domain.CustodyScan {
+		return domain.CustodyScan{Kind: kind, Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual,
+			BagID: b.bag.BagID, Location: "ICU", TemperatureC: &c}
+	}
+	verify := func(wristband string, b bedside) (domain.Verification, error) {
+		return st.Verify(ctx, b.nurse, domain.BedsideRequest{Wristband: wristband,
+			Scan:    domain.CustodyScan{Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual, BagID: b.bag.BagID},
+			Witness: domain.WitnessFacts{Authenticated: true, UserID: b.witness.UserID, Name: b.witness.FullName, Roles: []domain.Role{domain.RoleNurse}}})
+	}
+	events := make([]domain.CustodyEvent, 4)
+	scanErrs := make([]error, 4)
+	var right, wrong domain.Verification
+	var rightErr, wrongErr error
+
+	queued, release := st.HoldGroupsForTest()
+	wait := queueInOrder(t, queued,
+		func() { events[0], scanErrs[0] = st.RecordScan(ctx, bs[0].nurse, scan(bs[0], domain.ScanReceive, 5)) },
+		func() { events[1], scanErrs[1] = st.RecordScan(ctx, bs[1].nurse, scan(bs[1], domain.ScanReceive, 12)) },
+		func() { events[2], scanErrs[2] = st.RecordScan(ctx, bs[2].nurse, scan(bs[2], domain.ScanReceive, 5)) },
+		func() { events[3], scanErrs[3] = st.RecordScan(ctx, bs[3].pharm, scan(bs[3], domain.ScanDispatch, 5)) },
+		func() { right, rightErr = verify("MRN0005", bs[4]) },
+		func() { wrong, wrongErr = verify("MRN0005", bs[5]) },
+	)
+	release()
+	wait()
+
+	if rightErr != nil || wrongErr != nil {
+		t.Fatalf("verifications: %v, %v", rightErr, wrongErr)
+	}
+	wantScans := []struct {
+		accepted, excursion bool
+		status              domain.DoseBagStatus
+		code                string
+	}{
+		{true, false, domain.BagReceived, ""},
+		{true, true, domain.BagReceived, ""},
+		{false, false, domain.BagPrepared, domain.EConflict}, // never dispatched
+		{true, false, domain.BagDispatched, ""},
+	}
+	for i, w := range wantScans {
+		ev := events[i]
+		if ev.ID == 0 || ev.Accepted != w.accepted || ev.Excursion != w.excursion || domain.ErrorCode(scanErrs[i]) != w.code {
+			t.Errorf("scan of bag %d: %+v, %v; want accepted %v, excursion %v, error %q", i, ev, scanErrs[i], w.accepted, w.excursion, w.code)
+		}
+		bag, err := st.DoseBag(ctx, bs[i].bag.ID)
+		if err != nil || bag.Status != w.status {
+			t.Errorf("bag %d after its scan: %s, %v; want %s", i, bag.Status, err, w.status)
+		}
+	}
+	if !right.Pass || right.PatientID != bs[4].patient.ID || right.DoseBagID != bs[4].bag.ID {
+		t.Errorf("verification of patient 5's bag: %+v; want a pass naming patient %d and bag %d", right, bs[4].patient.ID, bs[4].bag.ID)
+	}
+	var failed []string
+	for _, c := range wrong.Checks {
+		if !c.Pass {
+			failed = append(failed, c.Code)
+		}
+	}
+	if wrong.Pass || !slices.Equal(failed, []string{domain.CheckPatientMatch}) || wrong.DoseBagID != bs[5].bag.ID {
+		t.Errorf("verification of patient 6's bag at patient 5's bedside: %+v; want only the patient check failed", wrong)
+	}
+	for i, want := range map[int]domain.DoseBagStatus{4: domain.BagVerified, 5: domain.BagReceived} {
+		if bag, err := st.DoseBag(ctx, bs[i].bag.ID); err != nil || bag.Status != want {
+			t.Errorf("bag %d after its verification: %s, %v; want %s", i, bag.Status, err, want)
+		}
+	}
+	id := func(table string, id int64) string { return table + " WHERE id = " + strconv.FormatInt(id, 10) }
+	rows := []string{id("verifications", right.ID), id("verifications", wrong.ID)}
+	for _, ev := range events {
+		rows = append(rows, id("custody_scans", ev.ID))
+	}
+	if !sameTransaction(t, st, rows...) {
+		t.Fatal("the six writes of six bags were not written in one transaction")
+	}
+	if got := st.WriteGroupStats(); got.Redone != 0 {
+		t.Fatalf("write group counts: %+v; want nothing redone alone", got)
+	}
+	mustVerify(t, st)
 }

@@ -23,20 +23,71 @@ import (
 // placeholders and kept also in PostgreSQL's $n form; the text must hold no other '?'.
 type sqlQuery struct {
 	sqlite, postgres string
+	// many, when set, is the same statement for many rows (PostgreSQL), for execAtEnd in a
+	// group of writes (writeTogether).
+	many *manyRows
+}
+
+// manyRows is a statement of one row, such as an INSERT of a row or an UPDATE of a row by its
+// id, written for many rows at once: head, then row for each (its ? numbered in turn), joined
+// by commas, then tail. A group of writes runs each such statement of its writes once, instead
+// of once a write.
+type manyRows struct {
+	head, row, tail string
+}
+
+// sql is the statement for n rows.
+func (m *manyRows) sql(n int) string {
+	per := strings.Count(m.row, "?")
+	rows := make([]string, n)
+	for i := range rows {
+		rows[i] = dollarPlaceholders(m.row, 1+i*per)
+	}
+	return m.head + strings.Join(rows, ", ") + m.tail
+}
+
+// mergeRows replaces the statements of the same manyRows by one, where the first of them was.
+func mergeRows(atEnd []endStatement) []endStatement {
+	var out []endStatement
+	at := make(map[*manyRows]int) // where its statement is in out
+	count := make(map[*manyRows]int)
+	for _, st := range atEnd {
+		if st.many == nil {
+			out = append(out, st)
+			continue
+		}
+		i, ok := at[st.many]
+		if !ok {
+			i = len(out)
+			at[st.many] = i
+			out = append(out, endStatement{many: st.many})
+		}
+		out[i].args = append(out[i].args, st.args...)
+		count[st.many]++
+	}
+	for m, i := range at {
+		out[i].sql = m.sql(count[m])
+	}
+	return out
 }
 
 func newSQLQuery(q string) sqlQuery {
+	return sqlQuery{sqlite: q, postgres: dollarPlaceholders(q, 1)}
+}
+
+// dollarPlaceholders numbers q's ? placeholders $first, $first+1…
+func dollarPlaceholders(q string, first int) string {
 	var b strings.Builder
-	n := 0
+	n := first
 	for _, r := range q {
 		if r == '?' {
-			n++
 			b.WriteString("$" + strconv.Itoa(n))
+			n++
 			continue
 		}
 		b.WriteRune(r)
 	}
-	return sqlQuery{sqlite: q, postgres: b.String()}
+	return b.String()
 }
 
 func (q sqlQuery) text(pg bool) string {
@@ -70,11 +121,16 @@ var lockBagQuery = sqlQuery{
 const doseBagColumns = `id, bag_id, dose_order_id, patient_id, lot_id, thawed_at, post_thaw_viability_pct, viable_cells,
 	volume_ml, volume_to_draw_ml, expires_at, status, prepared_by, prepared_at`
 
+// lockBagsTogether is lockBagQuery for a group's bags (readTogether), locked in the order of
+// their ids, so that groups written at once cannot deadlock.
+var lockBagsTogether = &readTogether{sql: `SELECT ($1::int[])[array_position($2::text[], bag_id)], ` + doseBagColumns + `
+	FROM dose_bags WHERE bag_id = ANY ($2::text[]) ORDER BY bag_id FOR UPDATE`}
+
 // lockBag reads the bag with bag id bagID into bag and locks it; found stays false when no bag
 // has that id.
 func lockBag(bagID string, bag *doseBagRow, found *bool) rowReader {
 	*bag, *found = doseBagRow{}, false
-	return rowReader{q: lockBagQuery, args: []any{bagID}, row: func(scan func(...any) error) error {
+	return rowReader{q: lockBagQuery, args: []any{bagID}, together: lockBagsTogether, each: []string{bagID}, row: func(scan func(...any) error) error {
 		if err := scan(&bag.ID, &bag.BagID, &bag.DoseOrderID, &bag.PatientID, &bag.LotID, &bag.ThawedAt,
 			&bag.PostThawViabilityPct, &bag.ViableCells, &bag.VolumeML, &bag.VolumeToDrawML, &bag.ExpiresAt, &bag.Status,
 			&bag.PreparedBy, &bag.PreparedAt); err != nil {
@@ -94,7 +150,12 @@ func (t *tx) insertReturningID(q sqlQuery, args ...any) (int64, error) {
 }
 
 // setBagStatusQuery moves a locked dose bag to a new status (execAtEnd).
-var setBagStatusQuery = newSQLQuery(`UPDATE dose_bags SET status = ? WHERE id = ?`)
+var setBagStatusQuery = sqlQuery{
+	sqlite:   `UPDATE dose_bags SET status = ? WHERE id = ?`,
+	postgres: `UPDATE dose_bags SET status = $1 WHERE id = $2`,
+	many: &manyRows{head: `UPDATE dose_bags SET status = v.status FROM (VALUES `, row: `(?::text, ?::bigint)`,
+		tail: `) AS v(status, id) WHERE dose_bags.id = v.id`},
+}
 
 var insertVerificationQuery = newInsertQuery("verifications", `dose_bag_id, patient_id, wristband, code, code_kind,
 	pass, checks, failed, nurse_id, witness_id, ward, verified_at, wristband_entry, code_entry`)
@@ -128,6 +189,83 @@ type rowReader struct {
 	q    sqlQuery
 	args []any
 	row  func(scan func(dest ...any) error) error
+	// together, when set, is the same read made for every write of a group at once, in one
+	// statement (writeTogether); each is this write's values for it.
+	together *readTogether
+	each     []string
+}
+
+// readTogether is a read made for several writes in one statement (PostgreSQL): a group of
+// writes starts PostgreSQL's executor once for it instead of once a write. Its statement takes
+// the writes' ordinals as $1 (int[]), then one text[] for each of a write's values
+// (rowReader.each), holding that value of every write in turn, then shared. Its first column
+// is the ordinal of the write a row is for; the others are those of the write's own read.
+// A write's own query joined LATERAL to the arrays keeps OFFSET 0, which keeps PostgreSQL
+// from planning it as a join (a hash join reads all of a table that is small today) instead
+// of the write's own lookups, each in turn.
+type readTogether struct {
+	sql    string
+	shared []any
+}
+
+// readsTogether replaces the reads that have a readTogether by one read each, made where the
+// first of them was: the writes' reads must keep the same order among themselves.
+func readsTogether(reads []rowReader) []rowReader {
+	out := []rowReader{genericPlans}
+	at := make(map[*readTogether]int) // where its read is in out
+	members := make(map[*readTogether]rowsByOrdinal)
+	for _, r := range reads {
+		if r.together == nil {
+			out = append(out, r)
+			continue
+		}
+		if _, ok := at[r.together]; !ok {
+			at[r.together] = len(out)
+			out = append(out, rowReader{})
+		}
+		members[r.together] = append(members[r.together], r)
+	}
+	for rt, i := range at {
+		rs := members[rt]
+		ordinals := make([]int32, len(rs))
+		values := make([][]string, len(rs[0].each))
+		for n, r := range rs {
+			ordinals[n] = int32(n)
+			for v := range values {
+				values[v] = append(values[v], r.each[v])
+			}
+		}
+		args := []any{ordinals}
+		for _, v := range values {
+			args = append(args, v)
+		}
+		out[i] = rowReader{q: sqlQuery{postgres: rt.sql}, args: append(args, rt.shared...),
+			row: func(scan func(...any) error) error { return scan(rs) }}
+	}
+	return out
+}
+
+// genericPlans makes the transaction's prepared statements run their generic plans. Left to
+// itself, PostgreSQL plans a readTogether again at each run: a plan for the run's own arrays
+// is estimated cheaper than the generic one, which assumes arrays of 10, and planning a
+// group's facts cost more than reading them.
+var genericPlans = rowReader{q: sqlQuery{postgres: "SET LOCAL plan_cache_mode = force_generic_plan"}}
+
+// rowsByOrdinal hands each row of a readTogether to the read of the write it is for (pgx
+// scans a row into a pgx.RowScanner given alone).
+type rowsByOrdinal []rowReader
+
+func (rs rowsByOrdinal) ScanRow(rows pgx.Rows) error {
+	dest := make([]any, len(rows.FieldDescriptions()))
+	var n int32
+	dest[0] = &n
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	if n < 0 || int(n) >= len(rs) {
+		return fmt.Errorf("a read made together returned a row for write %d of %d", n, len(rs))
+	}
+	return rs[n].row(func(dest ...any) error { return rows.Scan(append([]any{nil}, dest...)...) })
 }
 
 // readRows runs r inside the transaction, on its connection.
@@ -190,16 +328,17 @@ func beginWithReads(ctx context.Context, conn *sql.Conn, reads []rowReader) erro
 // row can be inserted with its id known before the commit (insertRow). PostgreSQL only.
 func (q insertQuery) reserveID(id *int64) rowReader {
 	*id = 0
-	return rowReader{q: sqlQuery{postgres: `SELECT nextval('` + q.table + `_id_seq')`},
+	return rowReader{q: sqlQuery{postgres: `SELECT nextval('` + q.table + `_id_seq')`}, together: q.reserveIDs,
 		row: func(scan func(...any) error) error { return scan(id) }}
 }
 
 // insertQuery is an INSERT of a row with a BIGSERIAL id: returning ends in RETURNING id, and
-// withID names id as its first column.
+// withID names id as its first column; reserveIDs is reserveID for a group.
 type insertQuery struct {
-	table     string
-	returning sqlQuery
-	withID    sqlQuery
+	table      string
+	returning  sqlQuery
+	withID     sqlQuery
+	reserveIDs *readTogether
 }
 
 func newInsertQuery(table, columns string) insertQuery {
@@ -208,7 +347,12 @@ func newInsertQuery(table, columns string) insertQuery {
 	return insertQuery{
 		table:     table,
 		returning: newSQLQuery(`INSERT INTO ` + table + ` (` + columns + `) VALUES (` + ph + `) RETURNING id`),
-		withID:    newSQLQuery(`INSERT INTO ` + table + ` (id, ` + columns + `) VALUES (?, ` + ph + `)`),
+		withID: sqlQuery{
+			sqlite:   `INSERT INTO ` + table + ` (id, ` + columns + `) VALUES (?, ` + ph + `)`,
+			postgres: `INSERT INTO ` + table + ` (id, ` + columns + `) VALUES (` + dollarPlaceholders(`?, `+ph, 1) + `)`,
+			many:     &manyRows{head: `INSERT INTO ` + table + ` (id, ` + columns + `) VALUES `, row: `(?, ` + ph + `)`},
+		},
+		reserveIDs: &readTogether{sql: `SELECT n, nextval('` + table + `_id_seq') FROM unnest($1::int[]) AS n`},
 	}
 }
 

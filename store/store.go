@@ -296,6 +296,7 @@ type tx struct {
 type endStatement struct {
 	sql  string // with $1, $2… placeholders
 	args []any
+	many *manyRows // see mergeRows
 }
 
 // execAtEnd runs a statement whose result the transaction does not look at, such as an UPDATE
@@ -306,7 +307,7 @@ func (t *tx) execAtEnd(q sqlQuery, args ...any) error {
 	if !t.pipeline {
 		return t.db.Exec(q.sqlite, args...).Error
 	}
-	t.atEnd = append(t.atEnd, endStatement{sql: q.postgres, args: args})
+	t.atEnd = append(t.atEnd, endStatement{sql: q.postgres, args: args, many: q.many})
 	return nil
 }
 
