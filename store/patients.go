@@ -166,26 +166,36 @@ func (s *Store) ListPatients(ctx context.Context, f domain.PatientFilter) ([]dom
 
 // summarize completes patient rows with their latest weight, order, bag and infusion.
 func summarize(db *gorm.DB, rows []patientRow) ([]domain.PatientSummary, error) {
-	out := make([]domain.PatientSummary, 0, len(rows))
 	if len(rows) == 0 {
-		return out, nil
+		return []domain.PatientSummary{}, nil
 	}
 	ids := make([]int64, len(rows))
 	for i, r := range rows {
 		ids[i] = r.ID
 	}
-	// Rows come oldest first, so the last one seen per patient is the latest.
 	var weights []patientWeightRow
 	if err := db.Where("patient_id IN ?", ids).Order("id").Find(&weights).Error; err != nil {
 		return nil, fmt.Errorf("list patients: weights: %w", err)
 	}
+	var orders []doseOrderRow
+	if err := db.Where("patient_id IN ?", ids).Order("id").Find(&orders).Error; err != nil {
+		return nil, fmt.Errorf("list patients: dose orders: %w", err)
+	}
+	// Oldest first, so the last one seen per patient is the latest.
 	weight := map[int64]float64{}
 	for _, w := range weights {
 		weight[w.PatientID] = w.WeightKg
 	}
-	var orders []doseOrderRow
-	if err := db.Where("patient_id IN ?", ids).Order("id").Find(&orders).Error; err != nil {
-		return nil, fmt.Errorf("list patients: dose orders: %w", err)
+	return summarizeWith(db, rows, weight, orders)
+}
+
+// summarizeWith is summarize with each patient's latest weight and their dose orders (oldest
+// first) already read.
+func summarizeWith(db *gorm.DB, rows []patientRow, weight map[int64]float64, orders []doseOrderRow) ([]domain.PatientSummary, error) {
+	out := make([]domain.PatientSummary, 0, len(rows))
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
 	}
 	order := map[int64]doseOrderRow{}
 	for _, o := range orders {
@@ -229,11 +239,6 @@ func (s *Store) PatientDetail(ctx context.Context, id int64) (domain.PatientDeta
 	} else if err != nil {
 		return domain.PatientDetail{}, classify(err)
 	}
-	sums, err := summarize(db, []patientRow{row})
-	if err != nil {
-		return domain.PatientDetail{}, classify(fmt.Errorf("patient %d: %w", id, err))
-	}
-	d := domain.PatientDetail{PatientSummary: sums[0], Weights: []domain.WeightRecord{}, Orders: []domain.DoseOrder{}}
 	var weights []struct {
 		WeightKg   float64
 		RecordedAt time.Time
@@ -241,14 +246,23 @@ func (s *Store) PatientDetail(ctx context.Context, id int64) (domain.PatientDeta
 	}
 	if err := db.Table("patient_weights w").Select("w.weight_kg, w.recorded_at, COALESCE(u.full_name, '') AS full_name").
 		Joins("LEFT JOIN users u ON u.id = w.recorded_by").Where("w.patient_id = ?", id).Order("w.id").Scan(&weights).Error; err != nil {
-		return d, classify(fmt.Errorf("patient %d: weights: %w", id, err))
-	}
-	for _, w := range weights {
-		d.Weights = append(d.Weights, domain.WeightRecord{WeightKg: w.WeightKg, RecordedBy: w.FullName, RecordedAt: w.RecordedAt.UTC()})
+		return domain.PatientDetail{}, classify(fmt.Errorf("patient %d: weights: %w", id, err))
 	}
 	var orders []doseOrderRow
 	if err := db.Where("patient_id = ?", id).Order("id").Find(&orders).Error; err != nil {
-		return d, classify(fmt.Errorf("patient %d: dose orders: %w", id, err))
+		return domain.PatientDetail{}, classify(fmt.Errorf("patient %d: dose orders: %w", id, err))
+	}
+	latest := map[int64]float64{}
+	if len(weights) > 0 {
+		latest[id] = weights[len(weights)-1].WeightKg
+	}
+	sums, err := summarizeWith(db, []patientRow{row}, latest, orders)
+	if err != nil {
+		return domain.PatientDetail{}, classify(fmt.Errorf("patient %d: %w", id, err))
+	}
+	d := domain.PatientDetail{PatientSummary: sums[0], Weights: []domain.WeightRecord{}, Orders: []domain.DoseOrder{}}
+	for _, w := range weights {
+		d.Weights = append(d.Weights, domain.WeightRecord{WeightKg: w.WeightKg, RecordedBy: w.FullName, RecordedAt: w.RecordedAt.UTC()})
 	}
 	for _, o := range orders {
 		d.Orders = append(d.Orders, o.toDomain())
