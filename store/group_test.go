@@ -430,6 +430,33 @@ func TestAGroupReadsAndWritesEachWritesOwnRows(t *testing.T) {
 			t.Errorf("bag %d after its verification: %s, %v; want %s", i, bag.Status, err, want)
 		}
 	}
+	// What was stored, row by row, and not only what the writes returned.
+	for i, ev := range events {
+		var got struct {
+			Kind                string
+			DoseBagID           int64
+			Accepted, Excursion bool
+		}
+		if err := st.Gorm().Raw(`SELECT kind, dose_bag_id, accepted, excursion FROM custody_scans WHERE id = ?`, ev.ID).Scan(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if got.Kind != ev.Kind || got.DoseBagID != bs[i].bag.ID || got.Accepted != wantScans[i].accepted || got.Excursion != wantScans[i].excursion {
+			t.Errorf("stored scan of bag %d: %+v; want %s of bag %d, accepted %v, excursion %v", i, got, ev.Kind, bs[i].bag.ID,
+				wantScans[i].accepted, wantScans[i].excursion)
+		}
+	}
+	for i, v := range map[int]domain.Verification{4: right, 5: wrong} {
+		var got struct {
+			DoseBagID, PatientID int64
+			Pass                 bool
+		}
+		if err := st.Gorm().Raw(`SELECT dose_bag_id, patient_id, pass FROM verifications WHERE id = ?`, v.ID).Scan(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if got.DoseBagID != bs[i].bag.ID || got.PatientID != bs[4].patient.ID || got.Pass != (i == 4) {
+			t.Errorf("stored verification of bag %d: %+v; want bag %d at patient %d's bedside, pass %v", i, got, bs[i].bag.ID, bs[4].patient.ID, i == 4)
+		}
+	}
 	id := func(table string, id int64) string { return table + " WHERE id = " + strconv.FormatInt(id, 10) }
 	rows := []string{id("verifications", right.ID), id("verifications", wrong.ID)}
 	for _, ev := range events {

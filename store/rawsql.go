@@ -29,44 +29,42 @@ type sqlQuery struct {
 }
 
 // manyRows is a statement of one row, such as an INSERT of a row or an UPDATE of a row by its
-// id, written for many rows at once: head, then row for each (its ? numbered in turn), joined
-// by commas, then tail. A group of writes runs each such statement of its writes once, instead
-// of once a write.
+// id, for many rows at once: its $1, $2… are arrays holding, in turn, each row's value of the
+// one-row statement's $1, $2… A group of writes runs each such statement of its writes once,
+// instead of once a write; its text, and so PostgreSQL's prepared statement, is the same for
+// any number of rows (a statement of many VALUES was prepared again for each number, which
+// made short runs slower).
 type manyRows struct {
-	head, row, tail string
-}
-
-// sql is the statement for n rows.
-func (m *manyRows) sql(n int) string {
-	per := strings.Count(m.row, "?")
-	rows := make([]string, n)
-	for i := range rows {
-		rows[i] = dollarPlaceholders(m.row, 1+i*per)
-	}
-	return m.head + strings.Join(rows, ", ") + m.tail
+	sql string
 }
 
 // mergeRows replaces the statements of the same manyRows by one, where the first of them was.
 func mergeRows(atEnd []endStatement) []endStatement {
 	var out []endStatement
 	at := make(map[*manyRows]int) // where its statement is in out
-	count := make(map[*manyRows]int)
+	rows := make(map[*manyRows][][]any)
 	for _, st := range atEnd {
 		if st.many == nil {
 			out = append(out, st)
 			continue
 		}
-		i, ok := at[st.many]
-		if !ok {
-			i = len(out)
-			at[st.many] = i
-			out = append(out, endStatement{many: st.many})
+		if _, ok := at[st.many]; !ok {
+			at[st.many] = len(out)
+			out = append(out, endStatement{sql: st.many.sql, many: st.many})
 		}
-		out[i].args = append(out[i].args, st.args...)
-		count[st.many]++
+		rows[st.many] = append(rows[st.many], st.args)
 	}
 	for m, i := range at {
-		out[i].sql = m.sql(count[m])
+		rs := rows[m]
+		columns := make([]any, len(rs[0]))
+		for c := range columns {
+			column := make([]any, len(rs))
+			for r, row := range rs {
+				column[r] = row[c]
+			}
+			columns[c] = column
+		}
+		out[i].args = columns
 	}
 	return out
 }
@@ -153,15 +151,17 @@ func (t *tx) insertReturningID(q sqlQuery, args ...any) (int64, error) {
 var setBagStatusQuery = sqlQuery{
 	sqlite:   `UPDATE dose_bags SET status = ? WHERE id = ?`,
 	postgres: `UPDATE dose_bags SET status = $1 WHERE id = $2`,
-	many: &manyRows{head: `UPDATE dose_bags SET status = v.status FROM (VALUES `, row: `(?::text, ?::bigint)`,
-		tail: `) AS v(status, id) WHERE dose_bags.id = v.id`},
+	many: &manyRows{sql: `UPDATE dose_bags SET status = v.status FROM unnest($1::text[], $2::bigint[]) AS v(status, id)
+		WHERE dose_bags.id = v.id`},
 }
 
-var insertVerificationQuery = newInsertQuery("verifications", `dose_bag_id, patient_id, wristband, code, code_kind,
-	pass, checks, failed, nurse_id, witness_id, ward, verified_at, wristband_entry, code_entry`)
+var insertVerificationQuery = newInsertQuery("verifications", `dose_bag_id bigint, patient_id bigint, wristband text,
+	code text, code_kind text, pass boolean, checks text, failed text, nurse_id bigint, witness_id bigint, ward text,
+	verified_at timestamptz, wristband_entry text, code_entry text`)
 
-var insertScanQuery = newInsertQuery("custody_scans", `kind, dose_bag_id, code, code_kind, location, temperature_c,
-	excursion, accepted, refusal, from_user, scanned_by, scanned_at, entry`)
+var insertScanQuery = newInsertQuery("custody_scans", `kind text, dose_bag_id bigint, code text, code_kind text,
+	location text, temperature_c float8, excursion boolean, accepted boolean, refusal text, from_user bigint,
+	scanned_by bigint, scanned_at timestamptz, entry text`)
 
 // lockByID reads the row with primary key id into dest and locks it until the transaction
 // ends; no such row is ENotFound, naming it as what ("dose bag", "unit").
@@ -341,16 +341,25 @@ type insertQuery struct {
 	reserveIDs *readTogether
 }
 
-func newInsertQuery(table, columns string) insertQuery {
-	n := strings.Count(columns, ",") + 1
-	ph := strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+// newInsertQuery is the insertQuery of table's columns, each given with its type ("name type,
+// name type…").
+func newInsertQuery(table, columnsWithTypes string) insertQuery {
+	var names, arrays []string
+	for i, c := range strings.Split(columnsWithTypes, ",") {
+		name, typ, _ := strings.Cut(strings.TrimSpace(c), " ")
+		names = append(names, name)
+		arrays = append(arrays, "$"+strconv.Itoa(i+2)+"::"+typ+"[]")
+	}
+	columns := strings.Join(names, ", ")
+	ph := strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ")
 	return insertQuery{
 		table:     table,
 		returning: newSQLQuery(`INSERT INTO ` + table + ` (` + columns + `) VALUES (` + ph + `) RETURNING id`),
 		withID: sqlQuery{
 			sqlite:   `INSERT INTO ` + table + ` (id, ` + columns + `) VALUES (?, ` + ph + `)`,
 			postgres: `INSERT INTO ` + table + ` (id, ` + columns + `) VALUES (` + dollarPlaceholders(`?, `+ph, 1) + `)`,
-			many:     &manyRows{head: `INSERT INTO ` + table + ` (id, ` + columns + `) VALUES `, row: `(?, ` + ph + `)`},
+			many: &manyRows{sql: `INSERT INTO ` + table + ` (id, ` + columns + `)
+				SELECT * FROM unnest($1::bigint[], ` + strings.Join(arrays, ", ") + `)`},
 		},
 		reserveIDs: &readTogether{sql: `SELECT n, nextval('` + table + `_id_seq') FROM unnest($1::int[]) AS n`},
 	}
