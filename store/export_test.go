@@ -101,3 +101,10 @@ func (s *Store) BagWriteForTest(ctx context.Context, actor domain.Actor, bagID s
 		})
 	})
 }
+
+// GroupWritersStartedForTest tells whether the group writers were started. PostgreSQL only.
+func (s *Store) GroupWritersStartedForTest() bool {
+	s.groups.mu.Lock()
+	defer s.groups.mu.Unlock()
+	return s.groups.started
+}

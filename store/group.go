@@ -74,7 +74,9 @@ type writeGroups struct {
 	queue   []*groupWrite
 	held    bool // by a test, so that writes gather into one group
 	closed  bool
+	started bool // the writers, by the first write that waits for them
 	writers sync.WaitGroup
+	write   func(group []*groupWrite) // Store.writeGroup
 
 	groups, together, alone, redone atomic.Uint64 // WriteGroupStats
 }
@@ -97,11 +99,18 @@ func (s *Store) WriteGroupStats() WriteGroupStats {
 	return WriteGroupStats{Groups: g.groups.Load(), Together: g.together.Load(), Alone: g.alone.Load(), Redone: g.redone.Load()}
 }
 
-// startGroupWriters starts the store's group writers (PostgreSQL).
-func (s *Store) startGroupWriters() {
-	g := &writeGroups{}
+// prepareGroupWriters gives the store its queue of writes (PostgreSQL). The group writers
+// start with the first write, so that one-off commands that make none (audit verify, user
+// management) start none.
+func (s *Store) prepareGroupWriters() {
+	g := &writeGroups{write: s.writeGroup}
 	g.arrived = sync.NewCond(&g.mu)
 	s.groups = g
+}
+
+// startWriters starts the group writers; g.mu is held.
+func (g *writeGroups) startWriters() {
+	g.started = true
 	for range groupWriters {
 		g.writers.Add(1)
 		go func() {
@@ -111,7 +120,7 @@ func (s *Store) startGroupWriters() {
 				if !ok {
 					return
 				}
-				s.writeGroup(group)
+				g.write(group)
 			}
 		}()
 	}
@@ -131,6 +140,9 @@ func (g *writeGroups) add(w *groupWrite) bool {
 	defer g.mu.Unlock()
 	if g.closed {
 		return false
+	}
+	if !g.started {
+		g.startWriters()
 	}
 	g.queue = append(g.queue, w)
 	g.arrived.Signal()

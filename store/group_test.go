@@ -470,3 +470,26 @@ func TestAGroupReadsAndWritesEachWritesOwnRows(t *testing.T) {
 	}
 	mustVerify(t, st)
 }
+
+// The group writers start with the first write that waits for them: a store that makes none,
+// as one-off commands do, runs none.
+func TestGroupWritersStartWithTheFirstGroupedWrite(t *testing.T) {
+	if len(storetest.Backends(t)) < 2 {
+		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
+	}
+	st := storetest.Open(t, storetest.Postgres, store.Options{})
+	if _, err := st.CreateUser(context.Background(), admin, newUser("rn.first", domain.RoleNurse)); err != nil {
+		t.Fatal(err)
+	}
+	if st.GroupWritersStartedForTest() {
+		t.Fatal("the group writers started before any grouped write")
+	}
+	var err error
+	userWrite(st, "first.grouped", true, &err)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.GroupWritersStartedForTest() {
+		t.Fatal("a grouped write was written, but the group writers did not start")
+	}
+}

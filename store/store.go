@@ -200,7 +200,7 @@ func New(sqlDB *sql.DB, dialect string, opts Options) (*Store, error) {
 	st := &Store{db: db, sqlDB: sqlDB, dialect: dialect, opts: opts}
 	if dialect == migrations.Postgres {
 		st.turns = make(chan struct{}, opts.MaxConns)
-		st.startGroupWriters()
+		st.prepareGroupWriters()
 		if opts.KeepSessions && opts.DatabaseURL != "" { // without the URL there is no way to listen
 			cfg, err := connConfig(opts)
 			if err != nil {
