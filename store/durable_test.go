@@ -17,17 +17,21 @@ import (
 )
 
 // On PostgreSQL a write commits without waiting for the disk and waits afterwards, outside the
-// audit lock (store.durable). This checks the wait: when a write returns, the WAL is flushed
-// past its commit. Without the wait the WAL writer flushes up to 200 ms later, so some of these
-// writes would return unflushed.
+// audit lock (store.durable). This checks the wait: when a write returns, its commit record is
+// in the WAL flushed to disk (read with pg_walinspect, which reads only flushed WAL). Without
+// the wait the WAL writer flushes up to 200 ms later, so some of these writes would return
+// unflushed.
 func TestAcknowledgedWritesAreOnDisk(t *testing.T) {
 	if len(storetest.Backends(t)) < 2 {
 		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
 	}
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
 	ctx := context.Background()
+	if _, err := st.SQLDB().ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_walinspect`); err != nil {
+		t.Fatalf("pg_walinspect (in PostgreSQL's own package since 15): %v", err)
+	}
 	for i := range 30 {
-		var before string
+		var before, xid string
 		err := st.WriteForTest(ctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
 			name := fmt.Sprintf("durable%d", i)
 			if err := db.Exec(`INSERT INTO users (username, full_name, password_hash, created_at) VALUES (?, 'D', 'x', ?)`, name, time.Now()).Error; err != nil {
@@ -35,17 +39,27 @@ func TestAcknowledgedWritesAreOnDisk(t *testing.T) {
 			}
 			audit("user.create", "user", name)
 			// The commit record goes into the WAL after this point.
-			return db.Raw(`SELECT pg_current_wal_insert_lsn()::text`).Scan(&before).Error
+			return db.Raw(`SELECT pg_current_wal_insert_lsn()::text, xid(pg_current_xact_id())::text`).Row().Scan(&before, &xid)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var flushed bool
-		if err := st.SQLDB().QueryRowContext(ctx, `SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn`, before).Scan(&flushed); err != nil {
+		var flushed string
+		var past bool
+		if err := st.SQLDB().QueryRowContext(ctx, `SELECT pg_current_wal_flush_lsn()::text, pg_current_wal_flush_lsn() > $1::pg_lsn`,
+			before).Scan(&flushed, &past); err != nil {
 			t.Fatal(err)
 		}
-		if !flushed {
-			t.Fatalf("write %d returned before its commit was on disk", i)
+		if !past {
+			t.Fatalf("write %d returned before its commit was on disk: the WAL is flushed up to %s, and the write was still writing at %s", i, flushed, before)
+		}
+		var commits int
+		if err := st.SQLDB().QueryRowContext(ctx, `SELECT count(*) FROM pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn)
+			WHERE resource_manager = 'Transaction' AND record_type = 'COMMIT' AND xid = $3::xid`, before, flushed, xid).Scan(&commits); err != nil {
+			t.Fatalf("write %d: read the flushed WAL from %s to %s: %v", i, before, flushed, err)
+		}
+		if commits != 1 {
+			t.Fatalf("write %d returned before its commit (transaction %s) was on disk: %d commit records in the flushed WAL", i, xid, commits)
 		}
 	}
 }
