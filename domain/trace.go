@@ -48,8 +48,17 @@ type PatientTrace struct {
 	AdverseEvents []AdverseEvent `json:"adverse_events"`
 }
 
+// PatientCare is what a patient was given and what befell them: their dose bags, each with
+// its custody, and their adverse events.
+type PatientCare struct {
+	Bags          []BagTrace
+	AdverseEvents []AdverseEvent
+}
+
 // TraceService answers traceability questions both ways.
 type TraceService interface {
 	LotTrace(ctx context.Context, lotID int64) (LotTrace, error)
 	PatientTrace(ctx context.Context, patientID int64) (PatientTrace, error)
+	// PatientCare is PatientTrace without the lots and donations (the patient page).
+	PatientCare(ctx context.Context, patientID int64) (PatientCare, error)
 }

@@ -81,13 +81,13 @@ func (s *Store) PatientTrace(ctx context.Context, patientID int64) (domain.Patie
 	if err != nil {
 		return domain.PatientTrace{}, err
 	}
-	bags, err := s.bagTraces(db, "patient_id = ?", patientID)
+	care, err := s.patientCare(db, patientID)
 	if err != nil {
-		return domain.PatientTrace{}, classify(fmt.Errorf("trace patient: %w", err))
+		return domain.PatientTrace{}, err
 	}
-	t := domain.PatientTrace{Patient: p, Bags: bags, Lots: []domain.Lot{}, Donations: []domain.Donation{}, AdverseEvents: []domain.AdverseEvent{}}
+	t := domain.PatientTrace{Patient: p, Bags: care.Bags, Lots: []domain.Lot{}, Donations: []domain.Donation{}, AdverseEvents: care.AdverseEvents}
 	seen := map[int64]bool{}
-	for _, b := range bags {
+	for _, b := range care.Bags {
 		if seen[b.Bag.LotID] {
 			continue
 		}
@@ -98,12 +98,28 @@ func (s *Store) PatientTrace(ctx context.Context, patientID int64) (domain.Patie
 		}
 		t.Lots, t.Donations = append(t.Lots, d.Lot), append(t.Donations, d.Donation)
 	}
+	return t, nil
+}
+
+// PatientCare is the patient's dose bags, each with its custody, and adverse events, without
+// following them back to lots and donations (the patient page). A patient with none, or no
+// such patient, has empty lists.
+func (s *Store) PatientCare(ctx context.Context, patientID int64) (domain.PatientCare, error) {
+	return s.patientCare(s.read(ctx), patientID)
+}
+
+func (s *Store) patientCare(db *gorm.DB, patientID int64) (domain.PatientCare, error) {
+	bags, err := s.bagTraces(db, "patient_id = ?", patientID)
+	if err != nil {
+		return domain.PatientCare{}, classify(fmt.Errorf("trace patient: %w", err))
+	}
+	care := domain.PatientCare{Bags: bags, AdverseEvents: []domain.AdverseEvent{}}
 	var aes []adverseEventRow
 	if err := db.Where("patient_id = ?", patientID).Order("id").Find(&aes).Error; err != nil {
-		return t, classify(err)
+		return care, classify(fmt.Errorf("trace patient: adverse events: %w", err))
 	}
 	for _, a := range aes {
-		t.AdverseEvents = append(t.AdverseEvents, a.toDomain())
+		care.AdverseEvents = append(care.AdverseEvents, a.toDomain())
 	}
-	return t, nil
+	return care, nil
 }

@@ -67,14 +67,14 @@ func (h *Handler) patient(c echo.Context, u domain.User) error {
 	} else if err != nil {
 		return err
 	}
-	tr, err := h.svc.Trace.PatientTrace(ctx, id)
+	care, err := h.svc.Trace.PatientCare(ctx, id)
 	if err != nil {
 		return err
 	}
 	if err := h.disclose(c, u, []int64{d.ID}); err != nil {
 		return err
 	}
-	data := patientData{PatientDetail: d, Bags: tr.Bags, AdverseEvents: tr.AdverseEvents, Severities: domain.Severities}
+	data := patientData{PatientDetail: d, Bags: care.Bags, AdverseEvents: care.AdverseEvents, Severities: domain.Severities}
 	data.CanOrder, data.CannotOrder = d.CanOrder()
 	tol := d.TolerancePct / 100
 	data.PerKg = int64(d.CellsPerKg)

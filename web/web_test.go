@@ -157,9 +157,15 @@ func TestPatientPagesOnlyForCarers(t *testing.T) {
 			doc = u
 		}
 	}
-	p, err := st.Enrol(ctx, domain.Actor{UserID: doc.ID, Username: doc.Username, FullName: doc.FullName, Role: domain.RolePhysician},
+	docActor := domain.Actor{UserID: doc.ID, Username: doc.Username, FullName: doc.FullName, Role: domain.RolePhysician}
+	p, err := st.Enrol(ctx, docActor,
 		domain.Patient{SubjectID: "SVP-001", MRN: "MRNSECRET1", Name: "Secret Name", DateOfBirth: "1960-05-01", WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: time.Now().UTC()})
 	if err != nil {
+		t.Fatal(err)
+	}
+	const event = "Transient fever after enrolment"
+	if _, err := st.ReportAdverseEvent(ctx, docActor, domain.AdverseEvent{PatientID: p.ID, Severity: "mild", Description: event,
+		OnsetAt: time.Now().Add(-time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	for _, role := range domain.AllRoles {
@@ -182,6 +188,9 @@ func TestPatientPagesOnlyForCarers(t *testing.T) {
 			b, _ := io.ReadAll(res.Body)
 			res.Body.Close()
 			shows := strings.Contains(string(b), "Secret Name") || strings.Contains(string(b), "MRNSECRET1")
+			if carer && path != "/patients" && !strings.Contains(string(b), event) {
+				t.Errorf("%s %s: the patient's adverse event is not shown", role, path)
+			}
 			switch {
 			case carer && (res.StatusCode != 200 || !shows):
 				t.Errorf("%s %s: %d, patient shown %v; want the patient", role, path, res.StatusCode, shows)
