@@ -22,9 +22,7 @@ import (
 // the wait the WAL writer flushes up to 200 ms later, so some of these writes would return
 // unflushed.
 func TestAcknowledgedWritesAreOnDisk(t *testing.T) {
-	if len(storetest.Backends(t)) < 2 {
-		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
-	}
+	storetest.PostgresOnly(t)
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
 	ctx := context.Background()
 	if _, err := st.SQLDB().ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_walinspect`); err != nil {
@@ -68,9 +66,7 @@ func TestAcknowledgedWritesAreOnDisk(t *testing.T) {
 // for the disk comes after, see above), and only that transaction: the connection's own
 // setting, used by the wait, stays on.
 func TestAuditAppendCommitsAsynchronouslyForItsTransactionOnly(t *testing.T) {
-	if len(storetest.Backends(t)) < 2 {
-		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
-	}
+	storetest.PostgresOnly(t)
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
 	ctx := context.Background()
 	conn, err := st.SQLDB().Conn(ctx)

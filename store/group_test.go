@@ -87,9 +87,7 @@ func userWrite(st *store.Store, name string, audited bool, err *error) func() {
 // of two receipts of a bag, one waits for the other to commit and is refused, and a
 // verification of the bag waits in turn and sees the receipt.
 func TestWritesWaitingTogetherCommitTogether(t *testing.T) {
-	if len(storetest.Backends(t)) < 2 {
-		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
-	}
+	storetest.PostgresOnly(t)
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
 	b := preparedBag(t, st)
 	b.scan(t, domain.ScanDispatch, 5)
@@ -164,9 +162,7 @@ func TestWritesWaitingTogetherCommitTogether(t *testing.T) {
 // A group that PostgreSQL refuses is rolled back whole and written again write by write: the
 // write it refused fails alone, leaving nothing behind, and the others are stored.
 func TestRefusedGroupIsWrittenWriteByWrite(t *testing.T) {
-	if len(storetest.Backends(t)) < 2 {
-		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
-	}
+	storetest.PostgresOnly(t)
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
 	b := preparedBag(t, st)
 	ctx := context.Background()
@@ -213,9 +209,7 @@ func TestRefusedGroupIsWrittenWriteByWrite(t *testing.T) {
 
 // Closing the store writes what waits for a group: nothing acknowledged-to-be is dropped.
 func TestCloseWritesWhatWaits(t *testing.T) {
-	if len(storetest.Backends(t)) < 2 {
-		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
-	}
+	storetest.PostgresOnly(t)
 	stores := sharedStores(t, storetest.Postgres, 2)
 	b := preparedBag(t, stores[0])
 	ctx := context.Background()
@@ -248,9 +242,7 @@ func TestCloseWritesWhatWaits(t *testing.T) {
 // caller (where the API's recovery turns it into a 500), not the group writer, which would take
 // the whole service down.
 func TestPanicInAGroupReachesItsOwnCaller(t *testing.T) {
-	if len(storetest.Backends(t)) < 2 {
-		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
-	}
+	storetest.PostgresOnly(t)
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
 	write := func(name string, err *error, panicked *any) func() {
 		return func() {
@@ -283,9 +275,7 @@ func TestPanicInAGroupReachesItsOwnCaller(t *testing.T) {
 // A write still waiting for its group when its deadline passes gives up, as the database being
 // unavailable, and is never written after.
 func TestQueuedWriteGivesUpAtItsDeadline(t *testing.T) {
-	if len(storetest.Backends(t)) < 2 {
-		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
-	}
+	storetest.PostgresOnly(t)
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
 	b := preparedBag(t, st)
 	var err error
@@ -315,9 +305,7 @@ func TestQueuedWriteGivesUpAtItsDeadline(t *testing.T) {
 // Nothing unaudited commits in a group either: a write that records no audit entry is rolled
 // back, as it is alone, and not committed with the others.
 func TestUnauditedWriteDoesNotCommitWithItsGroup(t *testing.T) {
-	if len(storetest.Backends(t)) < 2 {
-		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
-	}
+	storetest.PostgresOnly(t)
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
 	errs := make([]error, 3)
 	queued, release := st.HoldGroupsForTest()
@@ -351,9 +339,7 @@ func TestUnauditedWriteDoesNotCommitWithItsGroup(t *testing.T) {
 // for all its writes (readsTogether, mergeRows): each write still gets its own bag, patient,
 // custody and outcome, and each bag its own new status.
 func TestAGroupReadsAndWritesEachWritesOwnRows(t *testing.T) {
-	if len(storetest.Backends(t)) < 2 {
-		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
-	}
+	storetest.PostgresOnly(t)
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
 	bs := preparedBags(t, st, 6)
 	for _, b := range bs[:2] {
@@ -474,9 +460,7 @@ func TestAGroupReadsAndWritesEachWritesOwnRows(t *testing.T) {
 // The group writers start with the first write that waits for them: a store that makes none,
 // as one-off commands do, runs none.
 func TestGroupWritersStartWithTheFirstGroupedWrite(t *testing.T) {
-	if len(storetest.Backends(t)) < 2 {
-		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
-	}
+	storetest.PostgresOnly(t)
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
 	if _, err := st.CreateUser(context.Background(), admin, newUser("rn.first", domain.RoleNurse)); err != nil {
 		t.Fatal(err)

@@ -131,9 +131,7 @@ func TestSessionCacheFollowsChangesInEveryProcess(t *testing.T) {
 
 // While its listener is not connected a store keeps no session; it connects again by itself.
 func TestSessionCacheIsOffWithoutItsListener(t *testing.T) {
-	if len(storetest.Backends(t)) < 2 {
-		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
-	}
+	storetest.PostgresOnly(t)
 	ctx := context.Background()
 	st := storetest.Open(t, storetest.Postgres, store.Options{Now: newClock().Now})
 	waitUntil(t, "the store listens", func() bool { return st.SessionCacheForTest().Live })
@@ -202,9 +200,7 @@ func listenFor(t *testing.T, st *store.Store, do func()) string {
 
 // A store opened without KeepSessions (a one-off command) opens no listener and keeps nothing.
 func TestSessionsAreKeptOnlyWhenAsked(t *testing.T) {
-	if len(storetest.Backends(t)) < 2 {
-		t.Skip("PostgreSQL only: set CORDTRACE_TEST_DATABASE_URL")
-	}
+	storetest.PostgresOnly(t)
 	ctx := context.Background()
 	opts := storetest.Options(t, storetest.Postgres, store.Options{})
 	opts.KeepSessions = false

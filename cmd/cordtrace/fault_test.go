@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,14 +20,6 @@ import (
 	"cordtrace/store"
 	"cordtrace/store/storetest"
 )
-
-// needPostgres skips a test that only means something on PostgreSQL (CI runs it there).
-func needPostgres(t *testing.T) {
-	t.Helper()
-	if !slices.Contains(storetest.Backends(t), storetest.Postgres) {
-		t.Skip("needs PostgreSQL: set " + storetest.EnvDatabaseURL)
-	}
-}
 
 // demoSite loads the demo site straight into the database (cheap password hashes) and
 // prepares SVP-001's dose bag; it returns the bag's typed code (id and check character).
@@ -177,7 +168,7 @@ func countRows(t *testing.T, db *sql.DB, query string, args ...any) int {
 // turns a hang into a failure); nothing is half-written; when the database comes back the
 // same process serves again without a restart.
 func TestDatabaseLossGives503AndRecovers(t *testing.T) {
-	needPostgres(t)
+	storetest.PostgresOnly(t)
 	vars := backendEnv(t, storetest.Postgres)
 	code := demoSite(t, vars)
 	dbURL, _ := url.Parse(vars["DATABASE_URL"])

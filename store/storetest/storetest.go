@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,15 @@ func Backends(t testing.TB) []string {
 		t.Fatalf("%s=1 but %s is not set: the PostgreSQL tests cannot run", EnvRequirePostgres, EnvDatabaseURL)
 	}
 	return []string{SQLite}
+}
+
+// PostgresOnly skips a test of what only PostgreSQL does when the tests have no PostgreSQL
+// (CI requires it: Backends then fails instead).
+func PostgresOnly(t testing.TB) {
+	t.Helper()
+	if !slices.Contains(Backends(t), Postgres) {
+		t.Skip("PostgreSQL only: set " + EnvDatabaseURL)
+	}
 }
 
 // Each runs fn once per backend as a subtest, each with a fresh store.
