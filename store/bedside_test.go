@@ -77,20 +77,31 @@ func (b bedside) scan(t *testing.T, kind string, c float64) {
 	if kind == domain.ScanReceive {
 		actor = b.nurse
 	}
-	if _, err := b.st.RecordScan(context.Background(), actor, domain.CustodyScan{Kind: kind, Code: b.bag.BagID + b.bag.Check,
-		CodeKind: domain.CodeManual, BagID: b.bag.BagID, Location: "ICU", TemperatureC: &c}); err != nil {
+	if _, err := b.st.RecordScan(context.Background(), actor, b.custodyScan(kind, c)); err != nil {
 		t.Fatalf("%s: %v", kind, err)
 	}
+}
+
+// custodyScan is a custody scan of the bag's typed label at temperature c.
+func (b bedside) custodyScan(kind string, c float64) domain.CustodyScan {
+	return domain.CustodyScan{Kind: kind, Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual,
+		BagID: b.bag.BagID, Location: "ICU", TemperatureC: &c}
+}
+
+// bedsideRequest is a verification at the bedside of the wristband's patient of what sc
+// scanned (the bag's typed label when sc is empty), witnessed by the second nurse.
+func (b bedside) bedsideRequest(wristband string, sc domain.CustodyScan) domain.BedsideRequest {
+	if sc.Code == "" {
+		sc = domain.CustodyScan{Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual, BagID: b.bag.BagID}
+	}
+	return domain.BedsideRequest{Wristband: wristband, Scan: sc,
+		Witness: domain.WitnessFacts{Authenticated: true, UserID: b.witness.UserID, Name: b.witness.FullName, Roles: []domain.Role{domain.RoleNurse}}}
 }
 
 // verify verifies the bag at the bedside of the wristband's patient, as scanned.
 func (b bedside) verify(t *testing.T, wristband string, sc domain.CustodyScan) domain.Verification {
 	t.Helper()
-	if sc.Code == "" {
-		sc = domain.CustodyScan{Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual, BagID: b.bag.BagID}
-	}
-	v, err := b.st.Verify(context.Background(), b.nurse, domain.BedsideRequest{Wristband: wristband, Scan: sc,
-		Witness: domain.WitnessFacts{Authenticated: true, UserID: b.witness.UserID, Name: b.witness.FullName, Roles: []domain.Role{domain.RoleNurse}}})
+	v, err := b.st.Verify(context.Background(), b.nurse, b.bedsideRequest(wristband, sc))
 	if err != nil {
 		t.Fatalf("verification: %v", err)
 	}
@@ -425,8 +436,7 @@ func TestStopADose(t *testing.T) {
 		if v.Pass || !slices.Equal(domain.Verdict{Pass: v.Pass, Checks: v.Checks}.Failed(), []string{domain.CheckCustody}) {
 			t.Fatalf("verification of a returned bag: %+v, want a STOP on CUSTODY alone", v)
 		}
-		if _, err := st.RecordScan(ctx, b.nurse, domain.CustodyScan{Kind: domain.ScanReceive, Code: b.bag.BagID + b.bag.Check,
-			CodeKind: domain.CodeManual, BagID: b.bag.BagID, Location: "ICU", TemperatureC: f64(5)}); domain.ErrorCode(err) != domain.EConflict {
+		if _, err := st.RecordScan(ctx, b.nurse, b.custodyScan(domain.ScanReceive, 5)); domain.ErrorCode(err) != domain.EConflict {
 			t.Fatalf("receive a returned bag: %v, want a refusal", err)
 		}
 		ungiven := func() []domain.BagNotGiven {
@@ -515,10 +525,8 @@ func TestOneBagUnderConcurrentScansAndVerifications(t *testing.T) {
 				wg.Wait()
 				return oks.Load(), conflicts.Load()
 			}
-			c := 5.0
 			ok, conflict := all(16, func(i int) error {
-				_, err := stores[i%2].RecordScan(ctx, b.pharm, domain.CustodyScan{Kind: domain.ScanDispatch, Code: b.bag.BagID + b.bag.Check,
-					CodeKind: domain.CodeManual, BagID: b.bag.BagID, Location: "ICU", TemperatureC: &c})
+				_, err := stores[i%2].RecordScan(ctx, b.pharm, b.custodyScan(domain.ScanDispatch, 5))
 				return err
 			})
 			if ok != 1 || conflict != 15 {
@@ -534,9 +542,7 @@ func TestOneBagUnderConcurrentScansAndVerifications(t *testing.T) {
 
 			b.scan(t, domain.ScanReceive, 5)
 			ok, _ = all(8, func(i int) error {
-				v, err := stores[i%2].Verify(ctx, b.nurse, domain.BedsideRequest{Wristband: "MRN0001",
-					Scan:    domain.CustodyScan{Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual, BagID: b.bag.BagID},
-					Witness: domain.WitnessFacts{Authenticated: true, UserID: b.witness.UserID, Name: b.witness.FullName, Roles: []domain.Role{domain.RoleNurse}}})
+				v, err := stores[i%2].Verify(ctx, b.nurse, b.bedsideRequest("MRN0001", domain.CustodyScan{}))
 				if err == nil && !v.Pass {
 					t.Errorf("verification %d: %+v", i, v)
 				}

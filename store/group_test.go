@@ -48,6 +48,11 @@ func queueInOrder(t *testing.T, queued func() int, writes ...func()) (wait func(
 	}
 }
 
+// rowWithID names the row of table with primary key id, for sameTransaction.
+func rowWithID(table string, id int64) string {
+	return table + " WHERE id = " + strconv.FormatInt(id, 10)
+}
+
 // sameTransaction tells whether the rows were written by one transaction.
 func sameTransaction(t *testing.T, st *store.Store, rows ...string) bool {
 	t.Helper()
@@ -92,12 +97,9 @@ func TestWritesWaitingTogetherCommitTogether(t *testing.T) {
 	b := preparedBag(t, st)
 	b.scan(t, domain.ScanDispatch, 5)
 	ctx := context.Background()
-	c := 5.0
-	receipt := domain.CustodyScan{Kind: domain.ScanReceive, Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual,
-		BagID: b.bag.BagID, Location: "ICU", TemperatureC: &c}
-	verifyReq := func(wristband, bagID string) domain.BedsideRequest {
-		return domain.BedsideRequest{Wristband: wristband, Scan: domain.CustodyScan{Code: bagID + "A", CodeKind: domain.CodeManual, BagID: bagID},
-			Witness: domain.WitnessFacts{Authenticated: true, UserID: b.witness.UserID, Name: b.witness.FullName, Roles: []domain.Role{domain.RoleNurse}}}
+	receipt := b.custodyScan(domain.ScanReceive, 5)
+	ofNoKnownBag := func(bagID string) domain.BedsideRequest {
+		return b.bedsideRequest("MRN0001", domain.CustodyScan{Code: bagID + "A", CodeKind: domain.CodeManual, BagID: bagID})
 	}
 	var first, second domain.CustodyEvent
 	var firstErr, secondErr, unknownErr, noBagErr, bagErr error
@@ -107,13 +109,9 @@ func TestWritesWaitingTogetherCommitTogether(t *testing.T) {
 	wait := queueInOrder(t, queued,
 		func() { first, firstErr = st.RecordScan(ctx, b.nurse, receipt) },
 		func() { second, secondErr = st.RecordScan(ctx, b.nurse, receipt) },
-		func() { unknown, unknownErr = st.Verify(ctx, b.nurse, verifyReq("MRN0001", "W00000000000000000001")) },
-		func() { noBag, noBagErr = st.Verify(ctx, b.nurse, verifyReq("MRN0001", "")) },
-		func() {
-			req := verifyReq("MRN0001", b.bag.BagID)
-			req.Scan.Code = b.bag.BagID + b.bag.Check
-			ofBag, bagErr = st.Verify(ctx, b.nurse, req)
-		},
+		func() { unknown, unknownErr = st.Verify(ctx, b.nurse, ofNoKnownBag("W00000000000000000001")) },
+		func() { noBag, noBagErr = st.Verify(ctx, b.nurse, ofNoKnownBag("")) },
+		func() { ofBag, bagErr = st.Verify(ctx, b.nurse, b.bedsideRequest("MRN0001", domain.CustodyScan{})) },
 	)
 	release()
 	wait()
@@ -142,11 +140,10 @@ func TestWritesWaitingTogetherCommitTogether(t *testing.T) {
 	if !ofBag.Pass {
 		t.Fatalf("verification of the received bag: %+v; want a pass", ofBag)
 	}
-	id := func(table string, id int64) string { return table + " WHERE id = " + strconv.FormatInt(id, 10) }
-	if !sameTransaction(t, st, id("custody_scans", first.ID), id("verifications", unknown.ID), id("verifications", noBag.ID)) {
+	if !sameTransaction(t, st, rowWithID("custody_scans", first.ID), rowWithID("verifications", unknown.ID), rowWithID("verifications", noBag.ID)) {
 		t.Fatal("the first receipt and the two verifications naming no known bag were not written in one transaction")
 	}
-	if sameTransaction(t, st, id("custody_scans", first.ID), id("custody_scans", second.ID)) {
+	if sameTransaction(t, st, rowWithID("custody_scans", first.ID), rowWithID("custody_scans", second.ID)) {
 		t.Fatal("two scans of one bag were written in one transaction")
 	}
 	if got := st.WriteGroupStats(); got.Groups < 1 || got.Together < 3 || got.Redone != 0 {
@@ -350,14 +347,8 @@ func TestAGroupReadsAndWritesEachWritesOwnRows(t *testing.T) {
 		b.scan(t, domain.ScanReceive, 5)
 	}
 	ctx := context.Background()
-	scan := func(b bedside, kind string, c float64) domain.CustodyScan {
-		return domain.CustodyScan{Kind: kind, Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual,
-			BagID: b.bag.BagID, Location: "ICU", TemperatureC: &c}
-	}
 	verify := func(wristband string, b bedside) (domain.Verification, error) {
-		return st.Verify(ctx, b.nurse, domain.BedsideRequest{Wristband: wristband,
-			Scan:    domain.CustodyScan{Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual, BagID: b.bag.BagID},
-			Witness: domain.WitnessFacts{Authenticated: true, UserID: b.witness.UserID, Name: b.witness.FullName, Roles: []domain.Role{domain.RoleNurse}}})
+		return st.Verify(ctx, b.nurse, b.bedsideRequest(wristband, domain.CustodyScan{}))
 	}
 	events := make([]domain.CustodyEvent, 4)
 	scanErrs := make([]error, 4)
@@ -366,10 +357,18 @@ func TestAGroupReadsAndWritesEachWritesOwnRows(t *testing.T) {
 
 	queued, release := st.HoldGroupsForTest()
 	wait := queueInOrder(t, queued,
-		func() { events[0], scanErrs[0] = st.RecordScan(ctx, bs[0].nurse, scan(bs[0], domain.ScanReceive, 5)) },
-		func() { events[1], scanErrs[1] = st.RecordScan(ctx, bs[1].nurse, scan(bs[1], domain.ScanReceive, 12)) },
-		func() { events[2], scanErrs[2] = st.RecordScan(ctx, bs[2].nurse, scan(bs[2], domain.ScanReceive, 5)) },
-		func() { events[3], scanErrs[3] = st.RecordScan(ctx, bs[3].pharm, scan(bs[3], domain.ScanDispatch, 5)) },
+		func() {
+			events[0], scanErrs[0] = st.RecordScan(ctx, bs[0].nurse, bs[0].custodyScan(domain.ScanReceive, 5))
+		},
+		func() {
+			events[1], scanErrs[1] = st.RecordScan(ctx, bs[1].nurse, bs[1].custodyScan(domain.ScanReceive, 12))
+		},
+		func() {
+			events[2], scanErrs[2] = st.RecordScan(ctx, bs[2].nurse, bs[2].custodyScan(domain.ScanReceive, 5))
+		},
+		func() {
+			events[3], scanErrs[3] = st.RecordScan(ctx, bs[3].pharm, bs[3].custodyScan(domain.ScanDispatch, 5))
+		},
 		func() { right, rightErr = verify("MRN0005", bs[4]) },
 		func() { wrong, wrongErr = verify("MRN0005", bs[5]) },
 	)
@@ -443,10 +442,9 @@ func TestAGroupReadsAndWritesEachWritesOwnRows(t *testing.T) {
 			t.Errorf("stored verification of bag %d: %+v; want bag %d at patient %d's bedside, pass %v", i, got, bs[i].bag.ID, bs[4].patient.ID, i == 4)
 		}
 	}
-	id := func(table string, id int64) string { return table + " WHERE id = " + strconv.FormatInt(id, 10) }
-	rows := []string{id("verifications", right.ID), id("verifications", wrong.ID)}
+	rows := []string{rowWithID("verifications", right.ID), rowWithID("verifications", wrong.ID)}
 	for _, ev := range events {
-		rows = append(rows, id("custody_scans", ev.ID))
+		rows = append(rows, rowWithID("custody_scans", ev.ID))
 	}
 	if !sameTransaction(t, st, rows...) {
 		t.Fatal("the six writes of six bags were not written in one transaction")
