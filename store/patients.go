@@ -169,10 +169,7 @@ func summarize(db *gorm.DB, rows []patientRow) ([]domain.PatientSummary, error) 
 	if len(rows) == 0 {
 		return []domain.PatientSummary{}, nil
 	}
-	ids := make([]int64, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
+	ids := patientRowIDs(rows)
 	var weights []patientWeightRow
 	if err := db.Where("patient_id IN ?", ids).Order("id").Find(&weights).Error; err != nil {
 		return nil, fmt.Errorf("list patients: weights: %w", err)
@@ -189,14 +186,19 @@ func summarize(db *gorm.DB, rows []patientRow) ([]domain.PatientSummary, error) 
 	return summarizeWith(db, rows, weight, orders)
 }
 
-// summarizeWith is summarize with each patient's latest weight and their dose orders (oldest
-// first) already read.
-func summarizeWith(db *gorm.DB, rows []patientRow, weight map[int64]float64, orders []doseOrderRow) ([]domain.PatientSummary, error) {
-	out := make([]domain.PatientSummary, 0, len(rows))
+func patientRowIDs(rows []patientRow) []int64 {
 	ids := make([]int64, len(rows))
 	for i, r := range rows {
 		ids[i] = r.ID
 	}
+	return ids
+}
+
+// summarizeWith is summarize with each patient's latest weight and their dose orders (oldest
+// first) already read.
+func summarizeWith(db *gorm.DB, rows []patientRow, weight map[int64]float64, orders []doseOrderRow) ([]domain.PatientSummary, error) {
+	out := make([]domain.PatientSummary, 0, len(rows))
+	ids := patientRowIDs(rows)
 	order := map[int64]doseOrderRow{}
 	for _, o := range orders {
 		order[o.PatientID] = o
