@@ -274,8 +274,9 @@ func (s *Store) writeGroup(group []*groupWrite) {
 }
 
 // writeTogether writes the group in one transaction, as writeOncePostgres writes one write:
-// BEGIN with every member's reads (the bags locked in the order of their ids, so that groups
-// written at once cannot deadlock), each member's work, then its statements, one audit_append
+// BEGIN with every member's reads, made together (readsTogether; lockBagsTogether locks the
+// bags in the order of their ids, so that groups written at once cannot deadlock), each
+// member's work in the order of their bag ids, then their statements, one audit_append
 // of every member's entries, the COMMIT and the wait for the disk. A failure before the
 // COMMIT, a member's work failing included, is errRedoAlone.
 func (s *Store) writeTogether(ctx context.Context, group []*groupWrite) error {

@@ -73,6 +73,12 @@ func newSQLQuery(q string) sqlQuery {
 	return sqlQuery{sqlite: q, postgres: dollarPlaceholders(q, 1)}
 }
 
+// writingMany is q that a group of writes runs once for all its rows as m.
+func (q sqlQuery) writingMany(m *manyRows) sqlQuery {
+	q.many = m
+	return q
+}
+
 // dollarPlaceholders numbers q's ? placeholders $first, $first+1…
 func dollarPlaceholders(q string, first int) string {
 	var b strings.Builder
@@ -148,12 +154,8 @@ func (t *tx) insertReturningID(q sqlQuery, args ...any) (int64, error) {
 }
 
 // setBagStatusQuery moves a locked dose bag to a new status (execAtEnd).
-var setBagStatusQuery = sqlQuery{
-	sqlite:   `UPDATE dose_bags SET status = ? WHERE id = ?`,
-	postgres: `UPDATE dose_bags SET status = $1 WHERE id = $2`,
-	many: &manyRows{sql: `UPDATE dose_bags SET status = v.status FROM unnest($1::text[], $2::bigint[]) AS v(status, id)
-		WHERE dose_bags.id = v.id`},
-}
+var setBagStatusQuery = newSQLQuery(`UPDATE dose_bags SET status = ? WHERE id = ?`).writingMany(&manyRows{
+	sql: `UPDATE dose_bags SET status = v.status FROM unnest($1::text[], $2::bigint[]) AS v(status, id) WHERE dose_bags.id = v.id`})
 
 var insertVerificationQuery = newInsertQuery("verifications", `dose_bag_id bigint, patient_id bigint, wristband text,
 	code text, code_kind text, pass boolean, checks text, failed text, nurse_id bigint, witness_id bigint, ward text,
@@ -355,12 +357,8 @@ func newInsertQuery(table, columnsWithTypes string) insertQuery {
 	return insertQuery{
 		table:     table,
 		returning: newSQLQuery(`INSERT INTO ` + table + ` (` + columns + `) VALUES (` + ph + `) RETURNING id`),
-		withID: sqlQuery{
-			sqlite:   `INSERT INTO ` + table + ` (id, ` + columns + `) VALUES (?, ` + ph + `)`,
-			postgres: `INSERT INTO ` + table + ` (id, ` + columns + `) VALUES (` + dollarPlaceholders(`?, `+ph, 1) + `)`,
-			many: &manyRows{sql: `INSERT INTO ` + table + ` (id, ` + columns + `)
-				SELECT * FROM unnest($1::bigint[], ` + strings.Join(arrays, ", ") + `)`},
-		},
+		withID: newSQLQuery(`INSERT INTO ` + table + ` (id, ` + columns + `) VALUES (?, ` + ph + `)`).writingMany(&manyRows{
+			sql: `INSERT INTO ` + table + ` (id, ` + columns + `) SELECT * FROM unnest($1::bigint[], ` + strings.Join(arrays, ", ") + `)`}),
 		reserveIDs: &readTogether{sql: `SELECT n, nextval('` + table + `_id_seq') FROM unnest($1::int[]) AS n`},
 	}
 }
