@@ -23,7 +23,7 @@ type lab struct {
 }
 
 func actorFor(u domain.User, role domain.Role) domain.Actor {
-	return domain.Actor{UserID: u.ID, Username: u.Username, FullName: u.FullName, Role: role, RequestID: "t"}
+	return u.ActingAs(role, "t")
 }
 
 func newLab(t *testing.T, st *store.Store) *lab {

@@ -136,7 +136,7 @@ func (s *Store) CheckPassword(ctx context.Context, username, password, requestID
 		return u, nil
 	}
 	var outcome error
-	actor := domain.Actor{UserID: u.ID, Username: u.Username, FullName: u.FullName, RequestID: requestID}
+	actor := u.ActingAs("", requestID)
 	err = s.write(ctx, actor, func(t *tx) error {
 		var locked userRow
 		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Preload("Roles").Take(&locked, u.ID).Error; err != nil {
@@ -191,7 +191,7 @@ func (s *Store) Login(ctx context.Context, username, password, requestID string)
 		return domain.Session{}, err
 	}
 	var sess domain.Session
-	actor := domain.Actor{UserID: u.ID, Username: u.Username, FullName: u.FullName, RequestID: requestID}
+	actor := u.ActingAs("", requestID)
 	err = s.write(ctx, actor, func(t *tx) error {
 		row := sessionRow{TokenHash: tokenHash(token), UserID: u.ID, CreatedAt: t.now, LastSeenAt: t.now}
 		if err := t.db.Create(&row).Error; err != nil {

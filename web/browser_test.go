@@ -105,7 +105,7 @@ func newSite(t *testing.T, backend string) *site {
 
 func (s *site) actor(name string) domain.Actor {
 	u := s.users[name]
-	return domain.Actor{UserID: u.ID, Username: u.Username, FullName: u.FullName, Role: u.Roles[0]}
+	return u.ActingAs(u.Roles[0], "")
 }
 
 // browser is one headless Chromium tab that fails the test on any console error.

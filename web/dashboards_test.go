@@ -32,7 +32,7 @@ func TestDashboardsFollowThePermissionTable(t *testing.T) {
 		}
 		as := func(role domain.Role) domain.Actor {
 			u := users[role]
-			return domain.Actor{UserID: u.ID, Username: u.Username, FullName: u.FullName, Role: role}
+			return u.ActingAs(role, "")
 		}
 		d, err := st.CreateDonation(ctx, as(domain.RoleQC), domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour), Eligibility: domain.Eligible})
 		if err != nil {

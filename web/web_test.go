@@ -88,7 +88,7 @@ func TestLoginAndLotPages(t *testing.T) {
 		ctx := context.Background()
 		st.EnsureAdmin(ctx, "admin password 1")
 		qc := newQC(t, st)
-		actor := domain.Actor{UserID: qc.ID, Username: qc.Username, FullName: qc.FullName, Role: domain.RoleQC}
+		actor := qc.ActingAs(domain.RoleQC, "")
 		d, _ := st.CreateDonation(ctx, actor, domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour), Eligibility: domain.Eligible})
 		lot, err := st.CreateLot(ctx, actor, domain.NewLot{DonationID: d.ID, LotNumber: "WEB-<b>1</b>", ManufacturedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().AddDate(1, 0, 0)})
 		if err != nil {
@@ -157,7 +157,7 @@ func TestPatientPagesOnlyForCarers(t *testing.T) {
 			doc = u
 		}
 	}
-	docActor := domain.Actor{UserID: doc.ID, Username: doc.Username, FullName: doc.FullName, Role: domain.RolePhysician}
+	docActor := doc.ActingAs(domain.RolePhysician, "")
 	p, err := st.Enrol(ctx, docActor,
 		domain.Patient{SubjectID: "SVP-001", MRN: "MRNSECRET1", Name: "Secret Name", DateOfBirth: "1960-05-01", WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: time.Now().UTC()})
 	if err != nil {
@@ -233,7 +233,7 @@ func TestPageReadFailureIsNotNotFound(t *testing.T) {
 	st := storetest.Open(t, storetest.SQLite, store.Options{})
 	ctx := context.Background()
 	qc := newQC(t, st)
-	actor := domain.Actor{UserID: qc.ID, Username: qc.Username, FullName: qc.FullName, Role: domain.RoleQC}
+	actor := qc.ActingAs(domain.RoleQC, "")
 	d, _ := st.CreateDonation(ctx, actor, domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour), Eligibility: domain.Eligible})
 	lot, err := st.CreateLot(ctx, actor, domain.NewLot{DonationID: d.ID, LotNumber: "WEB-1", ManufacturedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().AddDate(1, 0, 0)})
 	if err != nil {

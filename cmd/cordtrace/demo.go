@@ -40,7 +40,7 @@ func loadDemo(ctx context.Context, st *store.Store, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("demo user %s: %w", u.username, err)
 		}
-		actors[u.username] = domain.Actor{UserID: created.ID, Username: created.Username, FullName: created.FullName, Role: u.role, RequestID: "demo"}
+		actors[u.username] = created.ActingAs(u.role, "demo")
 	}
 	now := time.Now().UTC()
 	qc := actors["qc.lab"]
