@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 
 	"cordtrace/domain"
@@ -107,4 +108,52 @@ func (s *Store) GroupWritersStartedForTest() bool {
 	s.groups.mu.Lock()
 	defer s.groups.mu.Unlock()
 	return s.groups.started
+}
+
+// LockBagsTogetherForTest makes a group's bag locks (lockBagsTogether) for bagIDs times over on
+// one connection, each in a transaction rolled back, as a group's BEGIN makes them (with
+// readsTogether). It returns the bag ids in the order the last run locked their rows, and how
+// many of the runs PostgreSQL planned for their own arrays (custom) or ran the statement's
+// generic plan. With seqScan, the connection reads tables in their stored order, as PostgreSQL
+// may choose to. PostgreSQL only.
+func (s *Store) LockBagsTogetherForTest(ctx context.Context, bagIDs []string, times int, seqScan bool) (order []string, custom, generic int64, err error) {
+	conn, err := s.sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer func() {
+		// A connection whose settings or prepared statements the test changed is not handed back.
+		_ = conn.Raw(func(driverConn any) error { return driverConn.(*stdlib.Conn).Close() })
+		_ = conn.Close()
+	}()
+	if seqScan {
+		if _, err := conn.ExecContext(ctx, "SET enable_indexscan = off; SET enable_bitmapscan = off"); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	for range times {
+		order = order[:0]
+		var reads []rowReader
+		for _, id := range bagIDs {
+			var bag doseBagRow
+			var found bool
+			r := lockBag(id, &bag, &found)
+			read := r.row
+			r.row = func(scan func(...any) error) error {
+				err := read(scan)
+				order = append(order, bag.BagID)
+				return err
+			}
+			reads = append(reads, r)
+		}
+		if err := beginWithReads(ctx, conn, readsTogether(reads)); err != nil {
+			return nil, 0, 0, err
+		}
+		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	err = conn.QueryRowContext(ctx, `SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE statement = $1`,
+		lockBagsTogether.sql).Scan(&custom, &generic)
+	return order, custom, generic, err
 }

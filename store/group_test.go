@@ -475,3 +475,39 @@ func TestGroupWritersStartWithTheFirstGroupedWrite(t *testing.T) {
 		t.Fatal("a grouped write was written, but the group writers did not start")
 	}
 }
+
+// A group locks its bags in one statement. It must lock them in the order of their bag ids
+// whatever order the members came in and whatever plan PostgreSQL picks (two groups locking
+// the same bags in different orders could deadlock), and run that statement's generic plan:
+// planning it for each group's own arrays costs more than the reads.
+func TestGroupLocksBagsInOrderWithAGenericPlan(t *testing.T) {
+	storetest.PostgresOnly(t)
+	st := storetest.Open(t, storetest.Postgres, store.Options{})
+	bs := preparedBags(t, st, 4)
+	// Dispatching the first two stores their rows again after the others, so that reading the
+	// table in its stored order does not give the bag ids' order.
+	for _, b := range bs[:2] {
+		b.scan(t, domain.ScanDispatch, 5)
+	}
+	var ids []string
+	for _, b := range bs {
+		ids = append(ids, b.bag.BagID)
+	}
+	sorted := slices.Sorted(slices.Values(ids))
+	members := slices.Clone(ids)
+	slices.Reverse(members)
+	const runs = 7 // PostgreSQL plans the first five runs for their own values when left to itself
+	for _, seqScan := range []bool{false, true} {
+		order, custom, generic, err := st.LockBagsTogetherForTest(context.Background(), members, runs, seqScan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(order, sorted) {
+			t.Errorf("read the table in stored order: %v; bags locked in the order %v, want the order of their ids %v", seqScan, order, sorted)
+		}
+		if custom != 0 || generic != runs {
+			t.Errorf("read the table in stored order: %v; %d runs planned for their own arrays and %d on the generic plan, want 0 and %d",
+				seqScan, custom, generic, runs)
+		}
+	}
+}
