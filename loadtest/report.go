@@ -17,6 +17,9 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Micros
 func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nscenario %s, %d clients, %d requests in %s: %.0f requests/s\n",
 		r.Scenario, r.Concurrency, r.Requests, r.Elapsed.Round(time.Millisecond), r.PerSecond)
+	if r.Rate > 0 {
+		fmt.Fprintf(w, "paced at %.0f requests/s: each latency counts from when its request was due\n", r.Rate)
+	}
 	fmt.Fprintf(w, "seeded through the API in %s (%d requests)\n", r.SeedTime.Round(time.Millisecond), r.SeedRequests)
 	if r.PoolExhausted {
 		fmt.Fprintf(w, "note: the pool of bags for custody scans ran out before the end; raise -bags for a longer run\n")

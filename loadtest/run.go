@@ -41,6 +41,11 @@ type Config struct {
 	// Duration bounds the run; Count, when above 0, bounds it by requests instead.
 	Duration time.Duration
 	Count    int
+	// Rate, when above 0, paces the run: requests are due at that many a second in all, spread
+	// evenly, and each one's latency counts from when it was due, so that a service falling
+	// behind shows in the latencies instead of slowing the clients down. 0: each client sends
+	// its next request as soon as its last one is answered.
+	Rate     float64
 	Scenario string
 	// AdminUser and AdminPassword log in to create the run's users.
 	AdminUser, AdminPassword string
@@ -66,6 +71,9 @@ func (c *Config) validate() error {
 	}
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		return fmt.Errorf("concurrency %d: use 1 to 1024 clients", c.Concurrency)
+	}
+	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
+		return fmt.Errorf("rate %v: give requests a second above 0, or 0 for as fast as the clients go", c.Rate)
 	}
 	if c.Count <= 0 && c.Duration <= 0 {
 		return fmt.Errorf("give a duration (such as 30s) or a request count above 0")
@@ -99,6 +107,7 @@ type Stats struct {
 type Report struct {
 	Scenario      string
 	Concurrency   int
+	Rate          float64 // requests a second offered, when paced (Config.Rate)
 	Elapsed       time.Duration
 	Requests      int64
 	PerSecond     float64
@@ -156,6 +165,7 @@ type engine struct {
 	failed  atomic.Int64
 	nextBag atomic.Int64
 	out     atomic.Bool // the scan pool ran dry
+	start   time.Time   // of the timed run: request n of a paced run is due n/Rate seconds after it
 }
 
 // Run seeds the site, measures the baselines, drives the scenario and returns the report.
@@ -173,7 +183,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		if scanBags <= 0 {
 			scans := float64(cfg.Count)
 			if cfg.Count <= 0 {
-				scans = 2000 * cfg.Duration.Seconds()
+				perSecond := 2000.0
+				if cfg.Rate > 0 {
+					perSecond = cfg.Rate
+				}
+				scans = perSecond * cfg.Duration.Seconds()
 			}
 			if cfg.Scenario == ScenarioMixed {
 				scans /= 2
@@ -188,7 +202,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	fmt.Fprintf(cfg.Progress, "seeded in %s with %d requests (run tag %s)\n", s.seedTime.Round(time.Millisecond), s.seedRequests, s.tag)
 
-	rep := Report{Scenario: cfg.Scenario, Concurrency: cfg.Concurrency, SeedTime: s.seedTime, SeedRequests: s.seedRequests}
+	rep := Report{Scenario: cfg.Scenario, Concurrency: cfg.Concurrency, Rate: cfg.Rate, SeedTime: s.seedTime, SeedRequests: s.seedRequests}
 	if cfg.DatabaseURL != "" {
 		fmt.Fprintf(cfg.Progress, "measuring PostgreSQL baselines (%s each, %d connections)\n", cfg.BaselineDuration, cfg.Concurrency)
 		if rep.Select1, rep.Insert, err = baselines(ctx, cfg.DatabaseURL, cfg.Concurrency, cfg.BaselineDuration); err != nil {
@@ -197,32 +211,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 
 	e := &engine{cfg: cfg, c: c, site: s}
-	runCtx := ctx
-	if cfg.Count <= 0 {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
-		defer cancel()
-	}
 	groupsBefore, haveGroups, err := writeGroups(ctx, c)
 	if err != nil {
 		return Report{}, fmt.Errorf("read the service's /metrics: %w", err)
 	}
-	fmt.Fprintf(cfg.Progress, "running %s with %d clients\n", cfg.Scenario, cfg.Concurrency)
-	recs := make([]*recorder, cfg.Concurrency)
-	var wg sync.WaitGroup
-	start := time.Now()
-	stopProgress := e.progress(start)
-	for w := range cfg.Concurrency {
-		recs[w] = newRecorder()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.worker(runCtx, w, recs[w])
-		}()
+	if cfg.Rate > 0 {
+		fmt.Fprintf(cfg.Progress, "running %s with %d clients, paced at %.0f requests/s\n", cfg.Scenario, cfg.Concurrency, cfg.Rate)
+	} else {
+		fmt.Fprintf(cfg.Progress, "running %s with %d clients\n", cfg.Scenario, cfg.Concurrency)
 	}
-	wg.Wait()
-	rep.Elapsed = time.Since(start)
-	stopProgress()
+	var recs []*recorder
+	rep.Elapsed, recs = e.drive(ctx)
 	if err := ctx.Err(); err != nil {
 		return Report{}, err
 	}
@@ -243,6 +242,33 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep.PerSecond = float64(rep.Requests) / rep.Elapsed.Seconds()
 	return rep, nil
+}
+
+// drive runs the clients until the run's duration or count is reached, and returns how long
+// it took and each client's measurements.
+func (e *engine) drive(ctx context.Context) (time.Duration, []*recorder) {
+	runCtx := ctx
+	if e.cfg.Count <= 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, e.cfg.Duration)
+		defer cancel()
+	}
+	recs := make([]*recorder, e.cfg.Concurrency)
+	var wg sync.WaitGroup
+	e.start = time.Now()
+	stopProgress := e.progress(e.start)
+	for w := range e.cfg.Concurrency {
+		recs[w] = newRecorder()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.worker(runCtx, w, recs[w])
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(e.start)
+	stopProgress()
+	return elapsed, recs
 }
 
 func (e *engine) progress(start time.Time) (stop func()) {
@@ -277,12 +303,30 @@ func everySecond(report func(now time.Time)) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-// claim reserves the next request; false ends the worker.
-func (e *engine) claim(ctx context.Context) bool {
+// claim reserves the next request and returns when it is due: now, or in a paced run its
+// place in the schedule, waited for when still ahead. false ends the worker.
+func (e *engine) claim(ctx context.Context) (due time.Time, ok bool) {
 	if ctx.Err() != nil {
-		return false
+		return time.Time{}, false
 	}
-	return e.cfg.Count <= 0 || e.issued.Add(1) <= int64(e.cfg.Count)
+	n := e.issued.Add(1)
+	if e.cfg.Count > 0 && n > int64(e.cfg.Count) {
+		return time.Time{}, false
+	}
+	if e.cfg.Rate <= 0 {
+		return time.Now(), true
+	}
+	due = e.start.Add(time.Duration(float64(n-1) / e.cfg.Rate * float64(time.Second)))
+	if wait := time.Until(due); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return time.Time{}, false
+		case <-t.C:
+		}
+	}
+	return due, true
 }
 
 // worker runs one client. In the scan scenario it takes the next bag of the pool, dispatches
@@ -297,10 +341,11 @@ func (e *engine) worker(ctx context.Context, w int, rec *recorder) {
 	step := 0
 	for {
 		if e.cfg.Scenario == ScenarioVerify || (e.cfg.Scenario == ScenarioMixed && step%2 == 0) {
-			if !e.claim(ctx) {
+			due, ok := e.claim(ctx)
+			if !ok {
 				return
 			}
-			e.verify(ctx, rec, vb)
+			e.verify(ctx, rec, due, vb)
 		} else {
 			if sb == nil {
 				i := int(e.nextBag.Add(1) - 1)
@@ -309,15 +354,17 @@ func (e *engine) worker(ctx context.Context, w int, rec *recorder) {
 					return
 				}
 				sb = s.scanBags[i]
-				if !e.claim(ctx) {
+				due, ok := e.claim(ctx)
+				if !ok {
 					return
 				}
-				e.send(ctx, rec, EndpointDispatch, s.pharmacist, sb.dispatchBody, http.StatusCreated, nil)
+				e.send(ctx, rec, due, EndpointDispatch, s.pharmacist, sb.dispatchBody, http.StatusCreated, nil)
 			} else {
-				if !e.claim(ctx) {
+				due, ok := e.claim(ctx)
+				if !ok {
 					return
 				}
-				e.send(ctx, rec, EndpointReceive, s.nurse, sb.receiveBody, http.StatusCreated, nil)
+				e.send(ctx, rec, due, EndpointReceive, s.nurse, sb.receiveBody, http.StatusCreated, nil)
 				sb = nil
 			}
 		}
@@ -325,8 +372,8 @@ func (e *engine) worker(ctx context.Context, w int, rec *recorder) {
 	}
 }
 
-func (e *engine) verify(ctx context.Context, rec *recorder, b *bag) {
-	e.send(ctx, rec, EndpointVerify, e.site.nurse, b.verifyBody, http.StatusOK, func(body []byte) string {
+func (e *engine) verify(ctx context.Context, rec *recorder, due time.Time, b *bag) {
+	e.send(ctx, rec, due, EndpointVerify, e.site.nurse, b.verifyBody, http.StatusOK, func(body []byte) string {
 		var v struct {
 			Pass   bool `json:"pass"`
 			Checks []struct {
@@ -349,12 +396,12 @@ func (e *engine) verify(ctx context.Context, rec *recorder, b *bag) {
 	})
 }
 
-// send makes one measured request; check, if given, judges a body with the expected status.
-func (e *engine) send(ctx context.Context, rec *recorder, endpoint, token string, body []byte, want int, check func([]byte) string) {
+// send makes one measured request, due at due (its latency counts from then); check, if
+// given, judges a body with the expected status.
+func (e *engine) send(ctx context.Context, rec *recorder, due time.Time, endpoint, token string, body []byte, want int, check func([]byte) string) {
 	path := endpoint[len("POST "):]
-	start := time.Now()
 	status, resp, err := e.c.raw(ctx, http.MethodPost, path, token, body)
-	d := time.Since(start)
+	d := time.Since(due)
 	if err != nil && ctx.Err() != nil {
 		return // the run ended while this request was in flight: not a measurement
 	}

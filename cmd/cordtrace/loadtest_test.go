@@ -11,14 +11,15 @@ import (
 
 // A short load test against a real serve process seeds its site through the API, gets only
 // expected outcomes, and reports every figure: rates, percentiles, errors and, on PostgreSQL,
-// the cost relative to the database baselines. No timing is asserted.
+// the cost relative to the database baselines; paced, it says so. No timing is asserted.
 func TestLoadtestReportsTheFigures(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b, func(t *testing.T) {
 			vars := backendEnv(t, b)
 			base := startProcess(t, vars)
-			for _, scenario := range []string{"verify", "scan", "mixed"} {
-				args := []string{"loadtest", "-target", base, "-scenario", scenario, "-concurrency", "3", "-count", "24",
+			for _, c := range []struct{ scenario, rate string }{{"verify", "0"}, {"scan", "0"}, {"mixed", "0"}, {"verify", "400"}} {
+				scenario := c.scenario
+				args := []string{"loadtest", "-target", base, "-scenario", scenario, "-concurrency", "3", "-count", "24", "-rate", c.rate,
 					"-admin-password", vars["CORDTRACE_ADMIN_PASSWORD"], "-baseline-duration", "100ms"}
 				if b == storetest.Postgres {
 					args = append(args, "-database-url", vars["DATABASE_URL"])
@@ -37,6 +38,9 @@ func TestLoadtestReportsTheFigures(t *testing.T) {
 					want = append(want, "POST /api/v1/scans/dispatch", "POST /api/v1/scans/receive")
 				default:
 					want = append(want, "POST /api/v1/bedside/verify", "POST /api/v1/scans/dispatch", "POST /api/v1/scans/receive")
+				}
+				if c.rate != "0" {
+					want = append(want, "paced at "+c.rate+" requests/s")
 				}
 				if b == storetest.Postgres {
 					want = append(want, "SELECT 1", "INSERT one row", "÷ SELECT 1", "÷ INSERT")
@@ -61,6 +65,7 @@ func TestLoadtestUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"loadtest", "-scenario", "browse", "-admin-password", "x"},
 		{"loadtest", "-concurrency", "0", "-admin-password", "x"},
+		{"loadtest", "-rate", "-5", "-admin-password", "x"},
 		{"loadtest", "-admin-password", ""},
 	} {
 		code, _, errOut := runCmd(t, nil, "", args...)

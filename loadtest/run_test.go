@@ -1,0 +1,73 @@
+package loadtest
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// pacedRun drives count verifications at rate against a service that answers the first
+// request after stall and the others at once, with one client. Rate 0 is an unpaced run.
+func pacedRun(t *testing.T, rate float64, count int, stall time.Duration) (time.Duration, Stats) {
+	t.Helper()
+	var seen atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/bedside/verify" {
+			http.NotFound(w, r)
+			return
+		}
+		if seen.Add(1) == 1 {
+			time.Sleep(stall)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"pass":true,"checks":[]}`))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := Config{Target: srv.URL, Concurrency: 1, Count: count, Rate: rate, Scenario: ScenarioVerify, AdminPassword: "x"}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	e := &engine{cfg: cfg, c: newClient(srv.URL, 1), site: &site{verifyBags: []*bag{{verifyBody: []byte(`{}`)}}}}
+	elapsed, recs := e.drive(context.Background())
+	stats := merge(recs, elapsed)
+	if len(stats) != 1 || stats[0].Requests != int64(count) || stats[0].OK != int64(count) {
+		t.Fatalf("want %d verifications, all as expected; got %+v", count, stats)
+	}
+	return elapsed, stats[0]
+}
+
+// A paced run spreads its requests over the schedule instead of sending them as fast as the
+// clients go.
+func TestPacedRunKeepsToItsSchedule(t *testing.T) {
+	const rate, count = 200, 11 // the last one is due 50 ms after the first
+	elapsed, _ := pacedRun(t, rate, count, 0)
+	if elapsed < 50*time.Millisecond {
+		t.Fatalf("%d requests paced at %d/s took %s; the last was due after 50 ms", count, rate, elapsed)
+	}
+}
+
+// In a paced run, a request that could not be sent when it was due, because the service was
+// still busy with earlier ones, counts the wait in its latency: otherwise a stall would hide
+// behind the client that waited for it (coordinated omission).
+func TestPacedLatencyCountsFromWhenARequestWasDue(t *testing.T) {
+	const stall = 200 * time.Millisecond
+	// 20 requests due within 19 ms, all but the first sent only after the 200 ms stall: each
+	// waited at least 181 ms from when it was due.
+	_, paced := pacedRun(t, 1000, 20, stall)
+	if paced.P50 < stall-20*time.Millisecond {
+		t.Errorf("paced run: p50 %s behind a %s stall, want at least %s", paced.P50, stall, stall-20*time.Millisecond)
+	}
+}
+
+func TestRateMustBeARate(t *testing.T) {
+	for _, rate := range []float64{-1, math.NaN(), math.Inf(1)} {
+		cfg := Config{Target: "http://x", Concurrency: 1, Count: 1, Rate: rate, Scenario: ScenarioVerify, AdminPassword: "x"}
+		if err := cfg.validate(); err == nil {
+			t.Errorf("rate %v accepted", rate)
+		}
+	}
+}
