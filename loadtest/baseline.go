@@ -5,18 +5,30 @@ import (
 	"database/sql"
 	"fmt"
 	neturl "net/url"
+	"strings"
 	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
 
-// baselines measures, with as many connections as the run has clients, a bare round trip
-// (SELECT 1) and a single-row insert into a temporary table, each for d.
-func baselines(ctx context.Context, url string, conns int, d time.Duration) (sel, ins *Stats, err error) {
+// baseline is what the run's endpoints are compared with: PostgreSQL alone, on the same
+// database, with as many connections as the run has clients.
+type baseline struct {
+	Select1 *Stats // a bare round trip
+	Insert  *Stats // a one-row insert into a temporary table: no WAL, so no wait for the disk
+	// Durable is a one-row insert into a table of the database's own, whose commit waits for
+	// the disk as each of the service's writes does. Paced like the run when it is paced, it
+	// shows what the machine's disk and CPU let PostgreSQL alone hold at that rate.
+	Durable *Stats
+}
+
+// measureBaseline measures each baseline for d. tag names the durable insert's table,
+// which is dropped at the end; rate, when above 0, paces the durable insert.
+func measureBaseline(ctx context.Context, url, tag string, conns int, d time.Duration, rate float64) (baseline, error) {
 	db, err := sql.Open("pgx", url)
 	if err != nil {
-		return nil, nil, err
+		return baseline{}, err
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(conns)
@@ -24,55 +36,97 @@ func baselines(ctx context.Context, url string, conns int, d time.Duration) (sel
 	cs := make([]*sql.Conn, conns)
 	for i := range cs {
 		if cs[i], err = db.Conn(ctx); err != nil {
-			return nil, nil, fmt.Errorf("connect to %s: %w", redact(url), err)
+			return baseline{}, fmt.Errorf("connect to %s: %w", redact(url), err)
 		}
 		defer cs[i].Close()
 		// A temporary table is private to its connection and dropped with it.
 		if _, err := cs[i].ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS loadtest_probe
 			(id bigserial PRIMARY KEY, at timestamptz NOT NULL, note text NOT NULL)`); err != nil {
-			return nil, nil, fmt.Errorf("create the probe table: %w", err)
+			return baseline{}, fmt.Errorf("create the probe table: %w", err)
 		}
 	}
-	measure := func(name, query string, args ...any) (*Stats, error) {
-		recs := make([][]time.Duration, conns)
-		errs := make([]error, conns)
-		var wg sync.WaitGroup
-		start := time.Now()
-		deadline := start.Add(d)
-		for i, c := range cs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for time.Now().Before(deadline) {
-					t0 := time.Now()
-					if _, err := c.ExecContext(ctx, query, args...); err != nil {
-						errs[i] = err
-						return
-					}
-					recs[i] = append(recs[i], time.Since(t0))
+	durableTable := "loadtest_probe_" + strings.ToLower(tag)
+	if _, err := cs[0].ExecContext(ctx, `CREATE TABLE `+durableTable+`
+		(id bigserial PRIMARY KEY, at timestamptz NOT NULL, note text NOT NULL)`); err != nil {
+		return baseline{}, fmt.Errorf("create the durable probe table %s: %w", durableTable, err)
+	}
+	defer func() {
+		_, _ = cs[0].ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+durableTable)
+	}()
+
+	var b baseline
+	const note = "load test probe row"
+	if b.Select1, err = measureQuery(ctx, cs, d, 0, "SELECT 1", "SELECT 1"); err != nil {
+		return baseline{}, err
+	}
+	if b.Insert, err = measureQuery(ctx, cs, d, 0, "INSERT one row", "INSERT INTO loadtest_probe (at, note) VALUES (now(), $1)", note); err != nil {
+		return baseline{}, err
+	}
+	name := "INSERT one row, durable"
+	if rate > 0 {
+		name += fmt.Sprintf(", paced at %.0f/s", rate)
+	}
+	if b.Durable, err = measureQuery(ctx, cs, d, rate, name, "INSERT INTO "+durableTable+" (at, note) VALUES (now(), $1)", note); err != nil {
+		return baseline{}, err
+	}
+	return b, nil
+}
+
+// measureQuery runs query on every connection for d, each as fast as it is answered or, with
+// rate above 0, at rate a second in all, each latency counted from when it was due (as
+// engine.claim does).
+func measureQuery(ctx context.Context, cs []*sql.Conn, d time.Duration, rate float64, name, query string, args ...any) (*Stats, error) {
+	recs := make([][]time.Duration, len(cs))
+	errs := make([]error, len(cs))
+	var mu sync.Mutex // guards n, the requests scheduled so far
+	n := 0
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	next := func() (time.Time, bool) {
+		if rate <= 0 {
+			now := time.Now()
+			return now, now.Before(deadline)
+		}
+		mu.Lock()
+		due := start.Add(time.Duration(float64(n) / rate * float64(time.Second)))
+		n++
+		mu.Unlock()
+		if !due.Before(deadline) {
+			return due, false
+		}
+		time.Sleep(time.Until(due))
+		return due, true
+	}
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				due, ok := next()
+				if !ok {
+					return
 				}
-			}()
-		}
-		wg.Wait()
-		elapsed := time.Since(start)
-		var all []time.Duration
-		for i := range recs {
-			if errs[i] != nil {
-				return nil, fmt.Errorf("%s: %w", name, errs[i])
+				if _, err := c.ExecContext(ctx, query, args...); err != nil {
+					errs[i] = err
+					return
+				}
+				recs[i] = append(recs[i], time.Since(due))
 			}
-			all = append(all, recs[i]...)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for i := range recs {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("%s: %w", name, errs[i])
 		}
-		st := &Stats{Endpoint: name, Requests: int64(len(all)), OK: int64(len(all)), Errors: map[string]int64{}}
-		summarize(st, all, elapsed)
-		return st, nil
+		all = append(all, recs[i]...)
 	}
-	if sel, err = measure("SELECT 1", "SELECT 1"); err != nil {
-		return nil, nil, err
-	}
-	if ins, err = measure("INSERT one row", "INSERT INTO loadtest_probe (at, note) VALUES (now(), $1)", "load test probe row"); err != nil {
-		return nil, nil, err
-	}
-	return sel, ins, nil
+	st := &Stats{Endpoint: name, Requests: int64(len(all)), OK: int64(len(all)), Errors: map[string]int64{}}
+	summarize(st, all, elapsed)
+	return st, nil
 }
 
 // redact hides a password in a database URL shown in an error.

@@ -50,6 +50,9 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintln(tw, "PostgreSQL baseline, same database and number of connections:\t\t\t\t\t\t\t\t\t\t")
 		row(*r.Select1, false)
 		row(*r.Insert, false)
+		if r.Durable != nil {
+			row(*r.Durable, false)
+		}
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

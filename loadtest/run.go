@@ -115,8 +115,9 @@ type Report struct {
 	SeedTime      time.Duration
 	SeedRequests  int64
 	PoolExhausted bool
-	// Baselines on the same database: SELECT 1 and a single-row insert.
-	Select1, Insert *Stats
+	// Baselines on the same database: SELECT 1, a single-row insert, and a durable one paced
+	// like the run (see baseline).
+	Select1, Insert, Durable *Stats
 	// Groups is how the service wrote the run's writes, when its /metrics says (PostgreSQL).
 	Groups *WriteGroups
 }
@@ -205,9 +206,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep := Report{Scenario: cfg.Scenario, Concurrency: cfg.Concurrency, Rate: cfg.Rate, SeedTime: s.seedTime, SeedRequests: s.seedRequests}
 	if cfg.DatabaseURL != "" {
 		fmt.Fprintf(cfg.Progress, "measuring PostgreSQL baselines (%s each, %d connections)\n", cfg.BaselineDuration, cfg.Concurrency)
-		if rep.Select1, rep.Insert, err = baselines(ctx, cfg.DatabaseURL, cfg.Concurrency, cfg.BaselineDuration); err != nil {
+		b, err := measureBaseline(ctx, cfg.DatabaseURL, s.tag, cfg.Concurrency, cfg.BaselineDuration, cfg.Rate)
+		if err != nil {
 			return Report{}, fmt.Errorf("baseline: %w", err)
 		}
+		rep.Select1, rep.Insert, rep.Durable = b.Select1, b.Insert, b.Durable
 	}
 
 	e := &engine{cfg: cfg, c: c, site: s}

@@ -2,21 +2,32 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
 
+	"cordtrace/store"
 	"cordtrace/store/storetest"
 )
 
 // A short load test against a real serve process seeds its site through the API, gets only
 // expected outcomes, and reports every figure: rates, percentiles, errors and, on PostgreSQL,
-// the cost relative to the database baselines; paced, it says so. No timing is asserted.
+// the cost relative to the database baselines, and a durable insert's figures, whose table it
+// drops; paced, it says so, and paces that insert too. No timing is asserted.
 func TestLoadtestReportsTheFigures(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b, func(t *testing.T) {
 			vars := backendEnv(t, b)
 			base := startProcess(t, vars)
+			var db *sql.DB
+			if b == storetest.Postgres {
+				var err error
+				if db, _, err = store.OpenDB(store.Options{DatabaseURL: vars["DATABASE_URL"]}); err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+			}
 			for _, c := range []struct{ scenario, rate string }{{"verify", "0"}, {"scan", "0"}, {"mixed", "0"}, {"verify", "400"}} {
 				scenario := c.scenario
 				args := []string{"loadtest", "-target", base, "-scenario", scenario, "-concurrency", "3", "-count", "24", "-rate", c.rate,
@@ -43,7 +54,13 @@ func TestLoadtestReportsTheFigures(t *testing.T) {
 					want = append(want, "paced at "+c.rate+" requests/s")
 				}
 				if b == storetest.Postgres {
-					want = append(want, "SELECT 1", "INSERT one row", "÷ SELECT 1", "÷ INSERT")
+					want = append(want, "SELECT 1", "INSERT one row", "÷ SELECT 1", "÷ INSERT", "INSERT one row, durable")
+					if c.rate != "0" {
+						want = append(want, "INSERT one row, durable, paced at "+c.rate+"/s")
+					}
+					if n := countRows(t, db, `SELECT count(*) FROM pg_tables WHERE tablename LIKE 'loadtest\_probe%'`); n != 0 {
+						t.Errorf("%s: %d probe tables left in the service's database", scenario, n)
+					}
 				}
 				for _, w := range want {
 					if !strings.Contains(report, w) {
