@@ -41,7 +41,7 @@ declare -A port=([old]=18091 [new]=18092) bin=([old]=$OLD [new]=$NEW) serve load
 for b in old new; do
 	db=cordtrace_compare_$b
 	url="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"
-	psql -h 127.0.0.1 -U postgres -qc "SET client_min_messages = warning; DROP DATABASE IF EXISTS $db"
+	psql -h 127.0.0.1 -U postgres -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db"
 	createdb -h 127.0.0.1 -U postgres "$db"
 	CORDTRACE_ADMIN_PASSWORD="admin password 1" CORDTRACE_ADDR=127.0.0.1:${port[$b]} DATABASE_URL=$url \
 		"${bin[$b]}" serve >"$work/serve-$b.log" 2>&1 &
