@@ -40,33 +40,53 @@ type manyRows struct {
 
 // mergeRows replaces the statements of the same manyRows by one, where the first of them was.
 func mergeRows(atEnd []endStatement) []endStatement {
-	var out []endStatement
-	at := make(map[*manyRows]int) // where its statement is in out
-	rows := make(map[*manyRows][][]any)
-	for _, st := range atEnd {
-		if st.many == nil {
-			out = append(out, st)
-			continue
+	out, slot, members := gather(atEnd, func(st endStatement) (*manyRows, bool) { return st.many, st.many != nil })
+	for m, i := range slot {
+		rows := make([][]any, len(members[m]))
+		for r, st := range members[m] {
+			rows[r] = st.args
 		}
-		if _, ok := at[st.many]; !ok {
-			at[st.many] = len(out)
-			out = append(out, endStatement{sql: st.many.sql, many: st.many})
+		var args []any
+		for _, column := range columns(rows) {
+			args = append(args, column)
 		}
-		rows[st.many] = append(rows[st.many], st.args)
-	}
-	for m, i := range at {
-		rs := rows[m]
-		columns := make([]any, len(rs[0]))
-		for c := range columns {
-			column := make([]any, len(rs))
-			for r, row := range rs {
-				column[r] = row[c]
-			}
-			columns[c] = column
-		}
-		out[i].args = columns
+		out[i] = endStatement{sql: m.sql, args: args, many: m}
 	}
 	return out
+}
+
+// gather keeps items in order, except that the items with the same key take one slot, where
+// the first of them was: out holds a zero item in each slot, slot says where each key's slot
+// is and members holds each key's items in order. Items without a key (ok false) stay.
+func gather[T any, K comparable](items []T, key func(T) (k K, ok bool)) (out []T, slot map[K]int, members map[K][]T) {
+	slot, members = make(map[K]int), make(map[K][]T)
+	for _, it := range items {
+		k, ok := key(it)
+		if !ok {
+			out = append(out, it)
+			continue
+		}
+		if _, seen := slot[k]; !seen {
+			slot[k] = len(out)
+			var zero T
+			out = append(out, zero)
+		}
+		members[k] = append(members[k], it)
+	}
+	return out, slot, members
+}
+
+// columns turns rows of values, each as long as the first, into columns: column c holds each
+// row's value c in turn.
+func columns[T any](rows [][]T) [][]T {
+	cs := make([][]T, len(rows[0]))
+	for c := range cs {
+		cs[c] = make([]T, len(rows))
+		for r, row := range rows {
+			cs[c][r] = row[c]
+		}
+	}
+	return cs
 }
 
 func newSQLQuery(q string) sqlQuery {
@@ -211,40 +231,25 @@ type readTogether struct {
 }
 
 // readsTogether replaces the reads that have a readTogether by one read each, made where the
-// first of them was: the writes' reads must keep the same order among themselves.
+// first of them was (the writes' reads must keep the same order among themselves), after
+// genericPlans.
 func readsTogether(reads []rowReader) []rowReader {
-	out := []rowReader{genericPlans}
-	at := make(map[*readTogether]int) // where its read is in out
-	members := make(map[*readTogether]rowsByOrdinal)
-	for _, r := range reads {
-		if r.together == nil {
-			out = append(out, r)
-			continue
-		}
-		if _, ok := at[r.together]; !ok {
-			at[r.together] = len(out)
-			out = append(out, rowReader{})
-		}
-		members[r.together] = append(members[r.together], r)
-	}
-	for rt, i := range at {
-		rs := members[rt]
+	out, slot, members := gather(reads, func(r rowReader) (*readTogether, bool) { return r.together, r.together != nil })
+	for rt, i := range slot {
+		rs := rowsByOrdinal(members[rt])
 		ordinals := make([]int32, len(rs))
-		values := make([][]string, len(rs[0].each))
+		values := make([][]string, len(rs))
 		for n, r := range rs {
-			ordinals[n] = int32(n)
-			for v := range values {
-				values[v] = append(values[v], r.each[v])
-			}
+			ordinals[n], values[n] = int32(n), r.each
 		}
 		args := []any{ordinals}
-		for _, v := range values {
-			args = append(args, v)
+		for _, column := range columns(values) {
+			args = append(args, column)
 		}
 		out[i] = rowReader{q: sqlQuery{postgres: rt.sql}, args: append(args, rt.shared...),
 			row: func(scan func(...any) error) error { return scan(rs) }}
 	}
-	return out
+	return append([]rowReader{genericPlans}, out...)
 }
 
 // genericPlans makes the transaction's prepared statements run their generic plans. Left to
