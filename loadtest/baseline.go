@@ -7,6 +7,7 @@ import (
 	neturl "net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -78,8 +79,7 @@ func measureBaseline(ctx context.Context, url, tag string, conns int, d time.Dur
 func measureQuery(ctx context.Context, cs []*sql.Conn, d time.Duration, rate float64, name, query string, args ...any) (*Stats, error) {
 	recs := make([][]time.Duration, len(cs))
 	errs := make([]error, len(cs))
-	var mu sync.Mutex // guards n, the requests scheduled so far
-	n := 0
+	var scheduled atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	deadline := start.Add(d)
@@ -88,15 +88,8 @@ func measureQuery(ctx context.Context, cs []*sql.Conn, d time.Duration, rate flo
 			now := time.Now()
 			return now, now.Before(deadline)
 		}
-		mu.Lock()
-		due := start.Add(time.Duration(float64(n) / rate * float64(time.Second)))
-		n++
-		mu.Unlock()
-		if !due.Before(deadline) {
-			return due, false
-		}
-		time.Sleep(time.Until(due))
-		return due, true
+		due := dueAt(start, rate, scheduled.Add(1)-1)
+		return due, due.Before(deadline) && waitUntil(ctx, due)
 	}
 	for i, c := range cs {
 		wg.Add(1)

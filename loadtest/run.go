@@ -115,9 +115,9 @@ type Report struct {
 	SeedTime      time.Duration
 	SeedRequests  int64
 	PoolExhausted bool
-	// Baselines on the same database: SELECT 1, a single-row insert, and a durable one paced
-	// like the run (see baseline).
-	Select1, Insert, Durable *Stats
+	// baseline: SELECT 1, a single-row insert and a durable one on the same database, when
+	// the run was given it.
+	baseline
 	// Groups is how the service wrote the run's writes, when its /metrics says (PostgreSQL).
 	Groups *WriteGroups
 }
@@ -206,11 +206,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep := Report{Scenario: cfg.Scenario, Concurrency: cfg.Concurrency, Rate: cfg.Rate, SeedTime: s.seedTime, SeedRequests: s.seedRequests}
 	if cfg.DatabaseURL != "" {
 		fmt.Fprintf(cfg.Progress, "measuring PostgreSQL baselines (%s each, %d connections)\n", cfg.BaselineDuration, cfg.Concurrency)
-		b, err := measureBaseline(ctx, cfg.DatabaseURL, s.tag, cfg.Concurrency, cfg.BaselineDuration, cfg.Rate)
-		if err != nil {
+		if rep.baseline, err = measureBaseline(ctx, cfg.DatabaseURL, s.tag, cfg.Concurrency, cfg.BaselineDuration, cfg.Rate); err != nil {
 			return Report{}, fmt.Errorf("baseline: %w", err)
 		}
-		rep.Select1, rep.Insert, rep.Durable = b.Select1, b.Insert, b.Durable
 	}
 
 	e := &engine{cfg: cfg, c: c, site: s}
@@ -319,17 +317,29 @@ func (e *engine) claim(ctx context.Context) (due time.Time, ok bool) {
 	if e.cfg.Rate <= 0 {
 		return time.Now(), true
 	}
-	due = e.start.Add(time.Duration(float64(n-1) / e.cfg.Rate * float64(time.Second)))
-	if wait := time.Until(due); wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return time.Time{}, false
-		case <-t.C:
-		}
+	due = dueAt(e.start, e.cfg.Rate, n-1)
+	return due, waitUntil(ctx, due)
+}
+
+// dueAt is when request n (from 0) of a run paced at rate a second from start is due.
+func dueAt(start time.Time, rate float64, n int64) time.Time {
+	return start.Add(time.Duration(float64(n) / rate * float64(time.Second)))
+}
+
+// waitUntil waits for t, and tells false when ctx ended first.
+func waitUntil(ctx context.Context, t time.Time) bool {
+	wait := time.Until(t)
+	if wait <= 0 {
+		return ctx.Err() == nil
 	}
-	return due, true
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
 }
 
 // worker runs one client. In the scan scenario it takes the next bag of the pool, dispatches
