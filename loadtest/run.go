@@ -45,7 +45,13 @@ type Config struct {
 	// evenly, and each one's latency counts from when it was due, so that a service falling
 	// behind shows in the latencies instead of slowing the clients down. 0: each client sends
 	// its next request as soon as its last one is answered.
-	Rate     float64
+	Rate float64
+	// Warmup, when above 0, runs the scenario that long before the timed run, as the run
+	// would (paced, when it is), and leaves those requests out of the figures: the first
+	// requests after the seeding meet what a service meets only once, such as its first
+	// statements on new rows and sessions not yet checked. Their outcomes still count as
+	// unexpected when they are.
+	Warmup   time.Duration
 	Scenario string
 	// AdminUser and AdminPassword log in to create the run's users.
 	AdminUser, AdminPassword string
@@ -71,6 +77,9 @@ func (c *Config) validate() error {
 	}
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		return fmt.Errorf("concurrency %d: use 1 to 1024 clients", c.Concurrency)
+	}
+	if c.Warmup < 0 {
+		return fmt.Errorf("warm-up %s: give a duration of 0 or more", c.Warmup)
 	}
 	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
 		return fmt.Errorf("rate %v: give requests a second above 0, or 0 for as fast as the clients go", c.Rate)
@@ -115,6 +124,9 @@ type Report struct {
 	SeedTime      time.Duration
 	SeedRequests  int64
 	PoolExhausted bool
+	// Warmup is the requests before the timed run (Config.Warmup), left out of the figures
+	// above.
+	Warmup *Warmup
 	// baseline: SELECT 1, a single-row insert and a durable one on the same database, when
 	// the run was given it.
 	baseline
@@ -122,13 +134,31 @@ type Report struct {
 	Groups *WriteGroups
 }
 
-// UnexpectedErrors counts every request whose outcome was not the expected one.
+// Warmup sums up the requests of the warm-up, all endpoints together.
+type Warmup struct {
+	Elapsed    time.Duration
+	Requests   int64
+	P99, Max   time.Duration
+	Unexpected int64
+}
+
+// UnexpectedErrors counts every request whose outcome was not the expected one, the
+// warm-up's included.
 func (r Report) UnexpectedErrors() int64 {
 	var n int64
 	for _, e := range r.Endpoints {
-		for _, c := range e.Errors {
-			n += c
-		}
+		n += e.unexpected()
+	}
+	if r.Warmup != nil {
+		n += r.Warmup.Unexpected
+	}
+	return n
+}
+
+func (st Stats) unexpected() int64 {
+	var n int64
+	for _, c := range st.Errors {
+		n += c
 	}
 	return n
 }
@@ -161,12 +191,13 @@ type engine struct {
 	cfg     Config
 	c       *client
 	site    *site
-	issued  atomic.Int64 // requests started, for -count
-	done    atomic.Int64 // requests finished, for progress
+	count   int          // requests of the phase (warm-up or run), 0 for no bound
+	issued  atomic.Int64 // requests of the phase started, for count
+	done    atomic.Int64 // requests of the phase finished, for progress
 	failed  atomic.Int64
 	nextBag atomic.Int64
 	out     atomic.Bool // the scan pool ran dry
-	start   time.Time   // of the timed run: request n of a paced run is due n/Rate seconds after it
+	start   time.Time   // of the phase: request n of a paced run is due n/Rate seconds after it
 }
 
 // Run seeds the site, measures the baselines, drives the scenario and returns the report.
@@ -190,6 +221,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				}
 				scans = perSecond * cfg.Duration.Seconds()
 			}
+			scans += 2000 * cfg.Warmup.Seconds()
 			if cfg.Scenario == ScenarioMixed {
 				scans /= 2
 			}
@@ -212,6 +244,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 
 	e := &engine{cfg: cfg, c: c, site: s}
+	if cfg.Warmup > 0 {
+		fmt.Fprintf(cfg.Progress, "warming up for %s (not counted)\n", cfg.Warmup)
+		rep.Warmup = e.warmUp(ctx)
+		if err := ctx.Err(); err != nil {
+			return Report{}, err
+		}
+	}
 	groupsBefore, haveGroups, err := writeGroups(ctx, c)
 	if err != nil {
 		return Report{}, fmt.Errorf("read the service's /metrics: %w", err)
@@ -246,7 +285,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 }
 
 // drive runs the clients until the run's duration or count is reached, and returns how long
-// it took and each client's measurements.
+// it took and each client's measurements. Requests still in flight at the end are cut off.
 func (e *engine) drive(ctx context.Context) (time.Duration, []*recorder) {
 	runCtx := ctx
 	if e.cfg.Count <= 0 {
@@ -254,6 +293,39 @@ func (e *engine) drive(ctx context.Context) (time.Duration, []*recorder) {
 		runCtx, cancel = context.WithTimeout(ctx, e.cfg.Duration)
 		defer cancel()
 	}
+	return e.phase(runCtx, runCtx, e.cfg.Count)
+}
+
+// warmUp runs the clients for the warm-up and sums up its requests. Those in flight at its
+// end are waited for, so that the timed run starts with none of them.
+func (e *engine) warmUp(ctx context.Context) *Warmup {
+	claimCtx, cancel := context.WithTimeout(ctx, e.cfg.Warmup)
+	defer cancel()
+	elapsed, recs := e.phase(claimCtx, ctx, 0)
+	w := &Warmup{Elapsed: elapsed}
+	var all []time.Duration
+	for _, r := range recs {
+		for ep, ds := range r.lat {
+			all = append(all, ds...)
+			for _, n := range r.errors[ep] {
+				w.Unexpected += n
+			}
+		}
+	}
+	var st Stats
+	summarize(&st, all, elapsed)
+	w.Requests, w.P99, w.Max = int64(len(all)), st.P99, st.Max
+	return w
+}
+
+// phase runs the clients, each claiming requests until claimCtx ends or count (when above 0)
+// were claimed and sending them with reqCtx, and returns how long it took and each client's
+// measurements.
+func (e *engine) phase(claimCtx, reqCtx context.Context, count int) (time.Duration, []*recorder) {
+	e.count = count
+	e.issued.Store(0)
+	e.done.Store(0)
+	e.failed.Store(0)
 	recs := make([]*recorder, e.cfg.Concurrency)
 	var wg sync.WaitGroup
 	e.start = time.Now()
@@ -263,7 +335,7 @@ func (e *engine) drive(ctx context.Context) (time.Duration, []*recorder) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.worker(runCtx, w, recs[w])
+			e.worker(claimCtx, reqCtx, w, recs[w])
 		}()
 	}
 	wg.Wait()
@@ -311,7 +383,7 @@ func (e *engine) claim(ctx context.Context) (due time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	n := e.issued.Add(1)
-	if e.cfg.Count > 0 && n > int64(e.cfg.Count) {
+	if e.count > 0 && n > int64(e.count) {
 		return time.Time{}, false
 	}
 	if e.cfg.Rate <= 0 {
@@ -342,9 +414,10 @@ func waitUntil(ctx context.Context, t time.Time) bool {
 	}
 }
 
-// worker runs one client. In the scan scenario it takes the next bag of the pool, dispatches
-// it and receives it; in the mixed one it verifies its own bag between two scans.
-func (e *engine) worker(ctx context.Context, w int, rec *recorder) {
+// worker runs one client, claiming its requests with claimCtx and sending them with ctx. In
+// the scan scenario it takes the next bag of the pool, dispatches it and receives it; in the
+// mixed one it verifies its own bag between two scans.
+func (e *engine) worker(claimCtx, ctx context.Context, w int, rec *recorder) {
 	s := e.site
 	var vb *bag
 	if len(s.verifyBags) > 0 {
@@ -354,7 +427,7 @@ func (e *engine) worker(ctx context.Context, w int, rec *recorder) {
 	step := 0
 	for {
 		if e.cfg.Scenario == ScenarioVerify || (e.cfg.Scenario == ScenarioMixed && step%2 == 0) {
-			due, ok := e.claim(ctx)
+			due, ok := e.claim(claimCtx)
 			if !ok {
 				return
 			}
@@ -367,13 +440,13 @@ func (e *engine) worker(ctx context.Context, w int, rec *recorder) {
 					return
 				}
 				sb = s.scanBags[i]
-				due, ok := e.claim(ctx)
+				due, ok := e.claim(claimCtx)
 				if !ok {
 					return
 				}
 				e.send(ctx, rec, due, EndpointDispatch, s.pharmacist, sb.dispatchBody, http.StatusCreated, nil)
 			} else {
-				due, ok := e.claim(ctx)
+				due, ok := e.claim(claimCtx)
 				if !ok {
 					return
 				}

@@ -71,3 +71,45 @@ func TestRateMustBeARate(t *testing.T) {
 		}
 	}
 }
+
+// The warm-up's requests, the slow first one here, are left out of the run's figures and
+// summed up apart; the timed run starts once the warm-up's last request is answered.
+func TestWarmupIsLeftOutOfTheFigures(t *testing.T) {
+	const stall, count = 200 * time.Millisecond, 5
+	var seen atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen.Add(1) == 1 {
+			time.Sleep(stall)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"pass":true,"checks":[]}`))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := Config{Target: srv.URL, Concurrency: 1, Count: count, Warmup: 10 * time.Millisecond, Scenario: ScenarioVerify, AdminPassword: "x"}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	e := &engine{cfg: cfg, c: newClient(srv.URL, 1), site: &site{verifyBags: []*bag{{verifyBody: []byte(`{}`)}}}}
+	warm := e.warmUp(context.Background())
+	if warm.Requests < 1 || warm.Max < stall || warm.Unexpected != 0 {
+		t.Fatalf("warm-up: %+v, want the stalled request in it, answered as expected", warm)
+	}
+	elapsed, recs := e.drive(context.Background())
+	stats := merge(recs, elapsed)
+	if len(stats) != 1 || stats[0].Requests != count || stats[0].OK != count {
+		t.Fatalf("run: want %d verifications, all as expected; got %+v", count, stats)
+	}
+	if stats[0].Max >= stall {
+		t.Fatalf("run: max %s, want the warm-up's stalled request left out", stats[0].Max)
+	}
+	if got, want := seen.Load(), warm.Requests+count; got != want {
+		t.Fatalf("the service answered %d requests, want %d: the warm-up's %d and the run's %d", got, want, warm.Requests, count)
+	}
+}
+
+func TestWarmupMustNotBeNegative(t *testing.T) {
+	cfg := Config{Target: "http://x", Concurrency: 1, Count: 1, Warmup: -time.Second, Scenario: ScenarioVerify, AdminPassword: "x"}
+	if err := cfg.validate(); err == nil {
+		t.Error("a negative warm-up was accepted")
+	}
+}

@@ -20,6 +20,7 @@ func cmdLoadtest(ctx context.Context, e env, args []string) int {
 	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "concurrent clients")
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to run (ignored when -count is given)")
 	fs.IntVar(&cfg.Count, "count", 0, "stop after this many requests instead of after -duration")
+	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "how long to run the scenario before the timed run, left out of the figures (0: none)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "requests a second in all, paced evenly, each latency counted from when it was due (0: as fast as the clients go)")
 	fs.StringVar(&cfg.Scenario, "scenario", loadtest.ScenarioVerify, "verify (bedside verifications), scan (dispatch and receipt) or mixed")
 	fs.StringVar(&cfg.AdminUser, "admin-user", "admin", "an administrator, who creates the run's users")

@@ -14,7 +14,8 @@ import (
 // A short load test against a real serve process seeds its site through the API, gets only
 // expected outcomes, and reports every figure: rates, percentiles, errors and, on PostgreSQL,
 // the cost relative to the database baselines, and a durable insert's figures, whose table it
-// drops; paced, it says so, and paces that insert too. No timing is asserted.
+// drops; paced, it says so, and paces that insert too. The warm-up is summed up apart, and
+// its writes are not counted as the run's. No timing is asserted.
 func TestLoadtestReportsTheFigures(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b, func(t *testing.T) {
@@ -31,7 +32,7 @@ func TestLoadtestReportsTheFigures(t *testing.T) {
 			for _, c := range []struct{ scenario, rate string }{{"verify", "0"}, {"scan", "0"}, {"mixed", "0"}, {"verify", "400"}} {
 				scenario := c.scenario
 				args := []string{"loadtest", "-target", base, "-scenario", scenario, "-concurrency", "3", "-count", "24", "-rate", c.rate,
-					"-admin-password", vars["CORDTRACE_ADMIN_PASSWORD"], "-baseline-duration", "100ms"}
+					"-admin-password", vars["CORDTRACE_ADMIN_PASSWORD"], "-baseline-duration", "100ms", "-warmup", "100ms"}
 				if b == storetest.Postgres {
 					args = append(args, "-database-url", vars["DATABASE_URL"])
 				}
@@ -41,7 +42,7 @@ func TestLoadtestReportsTheFigures(t *testing.T) {
 					t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", scenario, code, out.String(), errOut.String())
 				}
 				report := out.String()
-				want := []string{"requests/s", "p50", "p95", "p99", "unexpected outcomes: 0"}
+				want := []string{"requests/s", "p50", "p95", "p99", "unexpected outcomes: 0", "warm-up before the run, not counted below: "}
 				switch scenario {
 				case "verify":
 					want = append(want, "POST /api/v1/bedside/verify")
@@ -83,6 +84,7 @@ func TestLoadtestUsage(t *testing.T) {
 		{"loadtest", "-scenario", "browse", "-admin-password", "x"},
 		{"loadtest", "-concurrency", "0", "-admin-password", "x"},
 		{"loadtest", "-rate", "-5", "-admin-password", "x"},
+		{"loadtest", "-warmup", "-1s", "-admin-password", "x"},
 		{"loadtest", "-admin-password", ""},
 	} {
 		code, _, errOut := runCmd(t, nil, "", args...)
