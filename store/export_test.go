@@ -157,3 +157,44 @@ func (s *Store) LockBagsTogetherForTest(ctx context.Context, bagIDs []string, ti
 		lockBagsTogether.sql).Scan(&custom, &generic)
 	return order, custom, generic, err
 }
+
+// GroupFactsPlansForTest returns PostgreSQL's plan (EXPLAIN, JSON) of each facts query of a
+// group whose members are the bags bagIDs at the bedsides of mrns (bagIDs[i] at mrns[i]),
+// built as readsTogether builds them: the bedside facts and the custody scans' facts, by name.
+// Nested loops are priced out (enable_nestloop off), as larger tables would price them for a
+// planner free to choose: only a query that must run per member then keeps one.
+func (s *Store) GroupFactsPlansForTest(ctx context.Context, mrns, bagIDs []string) (map[string]string, error) {
+	conn, err := s.sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		// A connection whose settings the test changed is not handed back.
+		_ = conn.Raw(func(driverConn any) error { return driverConn.(*stdlib.Conn).Close() })
+		_ = conn.Close()
+	}()
+	if _, err := conn.ExecContext(ctx, "SET enable_nestloop = off"); err != nil {
+		return nil, err
+	}
+	var bedside []bedsideFactsRow
+	var scan scanFacts
+	var found bool
+	var reads []rowReader
+	for i := range bagIDs {
+		reads = append(reads, readBedsideFacts(mrns[i], bagIDs[i], &bedside), readScanFacts(bagIDs[i], &scan, &found))
+	}
+	names := map[string]string{bedsideFactsTogether.sql: "bedside facts", scanFactsTogether.sql: "scan facts"}
+	plans := map[string]string{}
+	for _, r := range readsTogether(reads) {
+		name, ok := names[r.q.postgres]
+		if !ok {
+			continue // genericPlans
+		}
+		var plan string
+		if err := conn.QueryRowContext(ctx, "EXPLAIN (FORMAT JSON) "+r.q.postgres, r.args...).Scan(&plan); err != nil {
+			return nil, err
+		}
+		plans[name] = plan
+	}
+	return plans, nil
+}

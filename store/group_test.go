@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -510,4 +511,79 @@ func TestGroupLocksBagsInOrderWithAGenericPlan(t *testing.T) {
 				seqScan, custom, generic, runs)
 		}
 	}
+}
+
+// A group's facts queries look up each member in turn: each member's own query stays a
+// subquery run for each row of the members' arrays (its OFFSET 0), instead of being merged
+// into one join that PostgreSQL may plan as a hash join over whole tables.
+func TestGroupFactsQueriesLookUpEachMember(t *testing.T) {
+	storetest.PostgresOnly(t)
+	st := storetest.Open(t, storetest.Postgres, store.Options{})
+	bs := preparedBags(t, st, 2)
+	var mrns, ids []string
+	for _, b := range bs {
+		mrns, ids = append(mrns, b.patient.MRN), append(ids, b.bag.BagID)
+	}
+	plans, err := st.GroupFactsPlansForTest(context.Background(), mrns, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 2 {
+		t.Fatalf("plans of %d facts queries, want the bedside facts' and the scan facts'", len(plans))
+	}
+	for name, plan := range plans {
+		var root []struct {
+			Plan planNode `json:"Plan"`
+		}
+		if err := json.Unmarshal([]byte(plan), &root); err != nil || len(root) != 1 {
+			t.Fatalf("%s: unreadable plan (%v): %s", name, err, plan)
+		}
+		if !root[0].Plan.runsPerMember("q", root[0].Plan.aliases()) {
+			t.Errorf("%s: the member's query is not run whole for each member:\n%s", name, plan)
+		}
+	}
+}
+
+// planNode is a node of PostgreSQL's EXPLAIN (FORMAT JSON).
+type planNode struct {
+	NodeType string     `json:"Node Type"`
+	Alias    string     `json:"Alias"`
+	Plans    []planNode `json:"Plans"`
+}
+
+// aliases are the relations and functions the node and those under it scan.
+func (n planNode) aliases() map[string]bool {
+	out := map[string]bool{}
+	if n.Alias != "" {
+		out[n.Alias] = true
+	}
+	for _, c := range n.Plans {
+		for a := range c.aliases() {
+			out[a] = true
+		}
+	}
+	return out
+}
+
+// runsPerMember tells whether the plan has a nested loop whose outer side scans only the
+// members' arrays (alias members) and whose inner side scans every other relation of all.
+func (n planNode) runsPerMember(members string, all map[string]bool) bool {
+	if n.NodeType == "Nested Loop" && len(n.Plans) == 2 && n.Plans[0].NodeType == "Function Scan" && n.Plans[0].Alias == members {
+		inner := n.Plans[1].aliases()
+		whole := true
+		for a := range all {
+			if a != members && !inner[a] {
+				whole = false
+			}
+		}
+		if whole {
+			return true
+		}
+	}
+	for _, c := range n.Plans {
+		if c.runsPerMember(members, all) {
+			return true
+		}
+	}
+	return false
 }
