@@ -40,11 +40,16 @@ func measureBaseline(ctx context.Context, url, tag string, conns int, d time.Dur
 			return baseline{}, fmt.Errorf("connect to %s: %w", redact(url), err)
 		}
 		defer cs[i].Close()
-		// A temporary table is private to its connection and dropped with it.
+		// A temporary table is private to its connection. It is dropped before the connection
+		// closes: a backend drops its temporary tables only as it exits, after the close has
+		// returned, and the run ends with the baselines.
 		if _, err := cs[i].ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS loadtest_probe
 			(id bigserial PRIMARY KEY, at timestamptz NOT NULL, note text NOT NULL)`); err != nil {
 			return baseline{}, fmt.Errorf("create the probe table: %w", err)
 		}
+		defer func(c *sql.Conn) {
+			_, _ = c.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS pg_temp.loadtest_probe`)
+		}(cs[i])
 	}
 	durableTable := "loadtest_probe_" + strings.ToLower(tag)
 	if _, err := cs[0].ExecContext(ctx, `CREATE TABLE `+durableTable+`
