@@ -75,6 +75,9 @@ func (c *Config) validate() error {
 	if c.Target == "" {
 		return fmt.Errorf("give the service's URL, such as http://127.0.0.1:8080")
 	}
+	if _, err := newConn(c.Target); err != nil {
+		return err
+	}
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		return fmt.Errorf("concurrency %d: use 1 to 1024 clients", c.Concurrency)
 	}
@@ -190,6 +193,7 @@ func (r *recorder) add(endpoint string, d time.Duration, outcome string) {
 type engine struct {
 	cfg     Config
 	c       *client
+	conns   []*conn // each client's own, for the measured requests (made by phase)
 	site    *site
 	count   int          // requests of the phase (warm-up or run), 0 for no bound
 	issued  atomic.Int64 // requests of the phase started, for count
@@ -238,6 +242,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep := Report{Scenario: cfg.Scenario, Concurrency: cfg.Concurrency, Rate: cfg.Rate, SeedTime: s.seedTime, SeedRequests: s.seedRequests}
 
 	e := &engine{cfg: cfg, c: c, site: s}
+	defer e.closeConns()
 	if cfg.Warmup > 0 {
 		fmt.Fprintf(cfg.Progress, "warming up for %s (not counted)\n", cfg.Warmup)
 		rep.Warmup = e.warmUp(ctx)
@@ -300,6 +305,13 @@ func (e *engine) drive(ctx context.Context) (time.Duration, []*recorder) {
 	return e.phase(runCtx, runCtx, e.cfg.Count)
 }
 
+// closeConns closes the clients' connections.
+func (e *engine) closeConns() {
+	for _, cn := range e.conns {
+		_ = cn.close()
+	}
+}
+
 // warmUp runs the clients for the warm-up and sums up its requests. Those in flight at its
 // end are waited for, so that the timed run starts with none of them.
 func (e *engine) warmUp(ctx context.Context) *Warmup {
@@ -326,6 +338,12 @@ func (e *engine) warmUp(ctx context.Context) *Warmup {
 // were claimed and sending them with reqCtx, and returns how long it took and each client's
 // measurements.
 func (e *engine) phase(claimCtx, reqCtx context.Context, count int) (time.Duration, []*recorder) {
+	if e.conns == nil {
+		e.conns = make([]*conn, e.cfg.Concurrency)
+		for w := range e.conns {
+			e.conns[w], _ = newConn(e.cfg.Target) // the target was checked (Config.validate)
+		}
+	}
 	e.count = count
 	e.issued.Store(0)
 	e.done.Store(0)
@@ -428,6 +446,7 @@ func (e *engine) worker(claimCtx, ctx context.Context, w int, rec *recorder) {
 		vb = s.verifyBags[w%len(s.verifyBags)]
 	}
 	var sb *bag
+	cn := e.conns[w]
 	step := 0
 	for {
 		if e.cfg.Scenario == ScenarioVerify || (e.cfg.Scenario == ScenarioMixed && step%2 == 0) {
@@ -435,7 +454,7 @@ func (e *engine) worker(claimCtx, ctx context.Context, w int, rec *recorder) {
 			if !ok {
 				return
 			}
-			e.verify(ctx, rec, due, vb)
+			e.verify(ctx, rec, cn, due, vb)
 		} else {
 			if sb == nil {
 				i := int(e.nextBag.Add(1) - 1)
@@ -448,13 +467,13 @@ func (e *engine) worker(claimCtx, ctx context.Context, w int, rec *recorder) {
 				if !ok {
 					return
 				}
-				e.send(ctx, rec, due, EndpointDispatch, s.pharmacist, sb.dispatchBody, http.StatusCreated, nil)
+				e.send(ctx, rec, cn, due, EndpointDispatch, s.pharmacist, sb.dispatchBody, http.StatusCreated, nil)
 			} else {
 				due, ok := e.claim(claimCtx)
 				if !ok {
 					return
 				}
-				e.send(ctx, rec, due, EndpointReceive, s.nurse, sb.receiveBody, http.StatusCreated, nil)
+				e.send(ctx, rec, cn, due, EndpointReceive, s.nurse, sb.receiveBody, http.StatusCreated, nil)
 				sb = nil
 			}
 		}
@@ -462,8 +481,8 @@ func (e *engine) worker(claimCtx, ctx context.Context, w int, rec *recorder) {
 	}
 }
 
-func (e *engine) verify(ctx context.Context, rec *recorder, due time.Time, b *bag) {
-	e.send(ctx, rec, due, EndpointVerify, e.site.nurse, b.verifyBody, http.StatusOK, func(body []byte) string {
+func (e *engine) verify(ctx context.Context, rec *recorder, cn *conn, due time.Time, b *bag) {
+	e.send(ctx, rec, cn, due, EndpointVerify, e.site.nurse, b.verifyBody, http.StatusOK, func(body []byte) string {
 		var v struct {
 			Pass   bool `json:"pass"`
 			Checks []struct {
@@ -486,11 +505,11 @@ func (e *engine) verify(ctx context.Context, rec *recorder, due time.Time, b *ba
 	})
 }
 
-// send makes one measured request, due at due (its latency counts from then); check, if
-// given, judges a body with the expected status.
-func (e *engine) send(ctx context.Context, rec *recorder, due time.Time, endpoint, token string, body []byte, want int, check func([]byte) string) {
+// send makes one measured request on the client's connection cn, due at due (its latency
+// counts from then); check, if given, judges a body with the expected status.
+func (e *engine) send(ctx context.Context, rec *recorder, cn *conn, due time.Time, endpoint, token string, body []byte, want int, check func([]byte) string) {
 	path := endpoint[len("POST "):]
-	status, resp, err := e.c.raw(ctx, http.MethodPost, path, token, body)
+	status, resp, err := cn.post(ctx, path, token, body)
 	d := time.Since(due)
 	if err != nil && ctx.Err() != nil {
 		return // the run ended while this request was in flight: not a measurement
