@@ -22,6 +22,8 @@ type conn struct {
 	c          net.Conn
 	r          *bufio.Reader
 	w          *bufio.Writer
+	// afterFunc is context.AfterFunc, or a test's that runs the cut when it chooses.
+	afterFunc func(ctx context.Context, f func()) (stop func() bool)
 }
 
 // newConn is a connection to the service at base (http only; dialled at the first request).
@@ -37,7 +39,7 @@ func newConn(base string) (*conn, error) {
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
-	return &conn{addr: addr, host: u.Host}, nil
+	return &conn{addr: addr, host: u.Host, afterFunc: context.AfterFunc}, nil
 }
 
 // post sends body as JSON with the bearer token and returns the status and the answer. A
@@ -51,7 +53,10 @@ func (c *conn) post(ctx context.Context, path, token string, body []byte) (statu
 		}
 		c.r, c.w = bufio.NewReader(c.c), bufio.NewWriter(c.c)
 	}
-	cut := context.AfterFunc(ctx, func() { _ = c.c.SetDeadline(time.Unix(1, 0)) })
+	// The cut runs on a goroutine of its own, which may start only after the answer came
+	// and c.c was closed and cleared: it holds on to the connection it is for.
+	nc := c.c
+	cut := c.afterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	keep := false
 	defer func() {
 		if !cut() || !keep {

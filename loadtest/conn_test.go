@@ -104,3 +104,31 @@ func TestConnTalksHTTP(t *testing.T) {
 		}
 	}
 }
+
+// A request whose context ends just as its answer arrives, as at the end of every run, is
+// answered, and the cut, whose goroutine may start only after post returned and closed the
+// connection, acts on that connection alone: the next request is answered on a new one.
+func TestConnSurvivesACutAfterTheAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	cn, err := newConn(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.close()
+	var late func()
+	cn.afterFunc = func(_ context.Context, f func()) func() bool {
+		late = f
+		return func() bool { return false } // already started: the cut is on its way
+	}
+	if status, _, err := cn.post(context.Background(), "/", "", nil); err != nil || status != http.StatusOK {
+		t.Fatalf("the request whose context ended: %d %v", status, err)
+	}
+	late() // the cut's goroutine, starting only now
+	cn.afterFunc = context.AfterFunc
+	if status, body, err := cn.post(context.Background(), "/", "", nil); err != nil || status != http.StatusOK || string(body) != "ok" {
+		t.Fatalf("after the cut: %d %q %v", status, body, err)
+	}
+}
