@@ -83,4 +83,4 @@ for b in old new; do
 	echo "$b: $w writes in 10 s; CPU per write $(echo "scale=3; $cpu * 10 / $w" | bc) ms, of which PostgreSQL $(echo "scale=3; $pgcpu * 10 / $w" | bc) ms"
 done
 wait "${loadgen[@]}"
-for b in old new; do echo "$b: $(grep -E 'requests/s|unexpected' "$work/load-$b.out" | tr '\n' ' ')"; done
+for b in old new; do echo "$b: $(grep -E 'requests/s|^unexpected outcomes' "$work/load-$b.out" | tr '\n' ' ')"; done

@@ -3,7 +3,6 @@ package loadtest
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -86,15 +85,12 @@ func (c *conn) post(ctx context.Context, path, token string, body []byte) (statu
 	return res.StatusCode, answer, nil
 }
 
-// close closes the connection, if open.
+// close closes the connection, if open (post clears a connection it closed).
 func (c *conn) close() error {
 	if c.c == nil {
 		return nil
 	}
 	err := c.c.Close()
 	c.c = nil
-	if errors.Is(err, net.ErrClosed) {
-		return nil
-	}
 	return err
 }

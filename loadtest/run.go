@@ -204,6 +204,10 @@ type engine struct {
 	start   time.Time   // of the phase: request n of a paced run is due n/Rate seconds after it
 }
 
+// unpacedScansPerSecond is the most custody scans a second an unpaced run is given bags for
+// (Config.Bags).
+const unpacedScansPerSecond = 2000.0
+
 // Run seeds the site, drives the scenario, measures the baselines and returns the report.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := cfg.validate(); err != nil {
@@ -219,13 +223,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		if scanBags <= 0 {
 			scans := float64(cfg.Count)
 			if cfg.Count <= 0 {
-				perSecond := 2000.0
+				perSecond := unpacedScansPerSecond
 				if cfg.Rate > 0 {
 					perSecond = cfg.Rate
 				}
 				scans = perSecond * cfg.Duration.Seconds()
 			}
-			scans += 2000 * cfg.Warmup.Seconds()
+			scans += unpacedScansPerSecond * cfg.Warmup.Seconds()
 			if cfg.Scenario == ScenarioMixed {
 				scans /= 2
 			}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
@@ -110,6 +111,18 @@ func (s *Store) GroupWritersStartedForTest() bool {
 	return s.groups.started
 }
 
+// connForTest is a connection of the pool for a test that changes its settings or prepared
+// statements; discard closes it instead of handing it back.
+func (s *Store) connForTest(ctx context.Context) (conn *sql.Conn, discard func(), err error) {
+	if conn, err = s.sqlDB.Conn(ctx); err != nil {
+		return nil, nil, err
+	}
+	return conn, func() {
+		_ = conn.Raw(func(driverConn any) error { return driverConn.(*stdlib.Conn).Close() })
+		_ = conn.Close()
+	}, nil
+}
+
 // LockBagsTogetherForTest makes a group's bag locks (lockBagsTogether) for bagIDs times over on
 // one connection, each in a transaction rolled back, as a group's BEGIN makes them (with
 // readsTogether). It returns the bag ids in the order the last run locked their rows, and how
@@ -117,15 +130,11 @@ func (s *Store) GroupWritersStartedForTest() bool {
 // generic plan. With seqScan, the connection reads tables in their stored order, as PostgreSQL
 // may choose to. PostgreSQL only.
 func (s *Store) LockBagsTogetherForTest(ctx context.Context, bagIDs []string, times int, seqScan bool) (order []string, custom, generic int64, err error) {
-	conn, err := s.sqlDB.Conn(ctx)
+	conn, discard, err := s.connForTest(ctx)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	defer func() {
-		// A connection whose settings or prepared statements the test changed is not handed back.
-		_ = conn.Raw(func(driverConn any) error { return driverConn.(*stdlib.Conn).Close() })
-		_ = conn.Close()
-	}()
+	defer discard()
 	if seqScan {
 		if _, err := conn.ExecContext(ctx, "SET enable_indexscan = off; SET enable_bitmapscan = off"); err != nil {
 			return nil, 0, 0, err
@@ -164,15 +173,11 @@ func (s *Store) LockBagsTogetherForTest(ctx context.Context, bagIDs []string, ti
 // Nested loops are priced out (enable_nestloop off), as larger tables would price them for a
 // planner free to choose: only a query that must run per member then keeps one.
 func (s *Store) GroupFactsPlansForTest(ctx context.Context, mrns, bagIDs []string) (map[string]string, error) {
-	conn, err := s.sqlDB.Conn(ctx)
+	conn, discard, err := s.connForTest(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		// A connection whose settings the test changed is not handed back.
-		_ = conn.Raw(func(driverConn any) error { return driverConn.(*stdlib.Conn).Close() })
-		_ = conn.Close()
-	}()
+	defer discard()
 	if _, err := conn.ExecContext(ctx, "SET enable_nestloop = off"); err != nil {
 		return nil, err
 	}
