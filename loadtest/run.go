@@ -58,7 +58,7 @@ type Config struct {
 	// DatabaseURL is the service's PostgreSQL database, for the baseline; empty skips it.
 	DatabaseURL string
 	// Bags is the pool of prepared bags for custody scans (two scans each); 0 sizes it from
-	// Count, or from Duration assuming at most 2,000 scans/s.
+	// Count, or from Duration at Rate or, unpaced, at most 2,000 scans/s (bagsToSeed).
 	Bags int
 	// BaselineDuration is how long each PostgreSQL baseline runs (default 2 s).
 	BaselineDuration time.Duration
@@ -208,34 +208,42 @@ type engine struct {
 // (Config.Bags).
 const unpacedScansPerSecond = 2000.0
 
+// bagsToSeed is how many bags the run prepares: one per client for the bedside (verifications
+// of one bag queue on its row lock), and for custody scans Config.Bags or, when that is 0,
+// enough for the run and its warm-up, two scans a bag, at the run's rate when it is paced and
+// at unpacedScansPerSecond when it is not, half of it in a mixed run.
+func (cfg Config) bagsToSeed() (verifyBags, scanBags int) {
+	if cfg.Scenario != ScenarioScan {
+		verifyBags = cfg.Concurrency
+	}
+	if cfg.Scenario == ScenarioVerify {
+		return verifyBags, 0
+	}
+	if cfg.Bags > 0 {
+		return verifyBags, cfg.Bags
+	}
+	perSecond := unpacedScansPerSecond
+	if cfg.Rate > 0 {
+		perSecond = cfg.Rate
+	}
+	scans := float64(cfg.Count)
+	if cfg.Count <= 0 {
+		scans = perSecond * cfg.Duration.Seconds()
+	}
+	scans += perSecond * cfg.Warmup.Seconds()
+	if cfg.Scenario == ScenarioMixed {
+		scans /= 2
+	}
+	return verifyBags, int(math.Ceil(scans/2)) + cfg.Concurrency
+}
+
 // Run seeds the site, drives the scenario, measures the baselines and returns the report.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := cfg.validate(); err != nil {
 		return Report{}, err
 	}
 	c := newClient(cfg.Target, cfg.Concurrency)
-	verifyBags, scanBags := 0, 0
-	if cfg.Scenario != ScenarioScan {
-		verifyBags = cfg.Concurrency // one per client: verifications of one bag queue on its row lock
-	}
-	if cfg.Scenario != ScenarioVerify {
-		scanBags = cfg.Bags
-		if scanBags <= 0 {
-			scans := float64(cfg.Count)
-			if cfg.Count <= 0 {
-				perSecond := unpacedScansPerSecond
-				if cfg.Rate > 0 {
-					perSecond = cfg.Rate
-				}
-				scans = perSecond * cfg.Duration.Seconds()
-			}
-			scans += unpacedScansPerSecond * cfg.Warmup.Seconds()
-			if cfg.Scenario == ScenarioMixed {
-				scans /= 2
-			}
-			scanBags = int(math.Ceil(scans/2)) + cfg.Concurrency
-		}
-	}
+	verifyBags, scanBags := cfg.bagsToSeed()
 	fmt.Fprintf(cfg.Progress, "seeding through the API: %d users, %d bags for the bedside, %d bags for custody scans\n", 6, verifyBags, scanBags)
 	s, err := seed(ctx, c, cfg, verifyBags, scanBags, cfg.Progress)
 	if err != nil {

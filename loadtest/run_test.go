@@ -113,3 +113,28 @@ func TestWarmupMustNotBeNegative(t *testing.T) {
 		t.Error("a negative warm-up was accepted")
 	}
 }
+
+// The pool of bags for custody scans holds the run's scans and its warm-up's, two a bag, and
+// a bag more for each client; a paced run sizes both at its rate.
+func TestBagsToSeedCoverTheRunAndItsWarmup(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		cfg              Config
+		verify, scanBags int
+	}{
+		{"verify: a bag per client", Config{Scenario: ScenarioVerify, Concurrency: 16, Duration: time.Minute, Warmup: time.Second}, 16, 0},
+		{"scan, given bags", Config{Scenario: ScenarioScan, Concurrency: 16, Count: 8000, Bags: 6000, Warmup: time.Second}, 0, 6000},
+		{"scan, by count, unpaced warm-up", Config{Scenario: ScenarioScan, Concurrency: 16, Count: 8000, Warmup: time.Second}, 0, (8000+2000)/2 + 16},
+		{"scan, by duration, unpaced", Config{Scenario: ScenarioScan, Concurrency: 4, Duration: 10 * time.Second, Warmup: time.Second}, 0, (20000+2000)/2 + 4},
+		{"scan, paced: run and warm-up at the rate", Config{Scenario: ScenarioScan, Concurrency: 4, Duration: 10 * time.Second, Rate: 100, Warmup: 2 * time.Second}, 0, (1000+200)/2 + 4},
+		{"mixed: half the requests are scans", Config{Scenario: ScenarioMixed, Concurrency: 8, Duration: 10 * time.Second, Rate: 400, Warmup: time.Second}, 8, (4000+400)/4 + 8},
+		{"scan, no warm-up", Config{Scenario: ScenarioScan, Concurrency: 2, Count: 10}, 0, 5 + 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			verify, scan := tc.cfg.bagsToSeed()
+			if verify != tc.verify || scan != tc.scanBags {
+				t.Errorf("bags to seed: %d for the bedside and %d for scans, want %d and %d", verify, scan, tc.verify, tc.scanBags)
+			}
+		})
+	}
+}

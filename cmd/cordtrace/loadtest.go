@@ -26,7 +26,7 @@ func cmdLoadtest(ctx context.Context, e env, args []string) int {
 	fs.StringVar(&cfg.AdminUser, "admin-user", "admin", "an administrator, who creates the run's users")
 	fs.StringVar(&cfg.AdminPassword, "admin-password", e.getenv("CORDTRACE_LOADTEST_ADMIN_PASSWORD"), "the administrator's password (CORDTRACE_LOADTEST_ADMIN_PASSWORD)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", e.getenv("DATABASE_URL"), "the service's PostgreSQL database, for the SELECT 1 and INSERT baselines (DATABASE_URL); empty: no baseline")
-	fs.IntVar(&cfg.Bags, "bags", 0, "bags prepared for custody scans, two scans each (0: enough for -count, or for 2,000 scans/s over -duration)")
+	fs.IntVar(&cfg.Bags, "bags", 0, "bags prepared for custody scans, two scans each (0: enough for -count, or for -duration at -rate or at most 2,000 scans/s, and for the warm-up)")
 	fs.DurationVar(&cfg.BaselineDuration, "baseline-duration", 2*time.Second, "how long each PostgreSQL baseline runs")
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: cordtrace loadtest [flags]\n\nSeeds its own users, lots, patients and dose bags through the API of a running service,\n"+
