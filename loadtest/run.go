@@ -192,7 +192,6 @@ func (r *recorder) add(endpoint string, d time.Duration, outcome string) {
 // engine runs the scenario's workers.
 type engine struct {
 	cfg     Config
-	c       *client
 	conns   []*conn // each client's own, for the measured requests (made by phase)
 	site    *site
 	count   int          // requests of the phase (warm-up or run), 0 for no bound
@@ -253,7 +252,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	rep := Report{Scenario: cfg.Scenario, Concurrency: cfg.Concurrency, Rate: cfg.Rate, SeedTime: s.seedTime, SeedRequests: s.seedRequests}
 
-	e := &engine{cfg: cfg, c: c, site: s}
+	e := &engine{cfg: cfg, site: s}
 	defer e.closeConns()
 	if cfg.Warmup > 0 {
 		fmt.Fprintf(cfg.Progress, "warming up for %s (not counted)\n", cfg.Warmup)

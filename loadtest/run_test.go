@@ -31,7 +31,7 @@ func pacedRun(t *testing.T, rate float64, count int, stall time.Duration) (time.
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	e := &engine{cfg: cfg, c: newClient(srv.URL, 1), site: &site{verifyBags: []*bag{{verifyBody: []byte(`{}`)}}}}
+	e := &engine{cfg: cfg, site: &site{verifyBags: []*bag{{verifyBody: []byte(`{}`)}}}}
 	elapsed, recs := e.drive(context.Background())
 	stats := merge(recs, elapsed)
 	if len(stats) != 1 || stats[0].Requests != int64(count) || stats[0].OK != int64(count) {
@@ -89,7 +89,7 @@ func TestWarmupIsLeftOutOfTheFigures(t *testing.T) {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	e := &engine{cfg: cfg, c: newClient(srv.URL, 1), site: &site{verifyBags: []*bag{{verifyBody: []byte(`{}`)}}}}
+	e := &engine{cfg: cfg, site: &site{verifyBags: []*bag{{verifyBody: []byte(`{}`)}}}}
 	warm := e.warmUp(context.Background())
 	if warm.Requests < 1 || warm.Max < stall || warm.Unexpected != 0 {
 		t.Fatalf("warm-up: %+v, want the stalled request in it, answered as expected", warm)
