@@ -329,19 +329,19 @@ func (e *engine) warmUp(ctx context.Context) *Warmup {
 	claimCtx, cancel := context.WithTimeout(ctx, e.cfg.Warmup)
 	defer cancel()
 	elapsed, recs := e.phase(claimCtx, ctx, 0)
-	w := &Warmup{Elapsed: elapsed}
+	// One percentile over every endpoint's latencies: merge gives one for each.
 	var all []time.Duration
 	for _, r := range recs {
-		for ep, ds := range r.lat {
+		for _, ds := range r.lat {
 			all = append(all, ds...)
-			for _, n := range r.errors[ep] {
-				w.Unexpected += n
-			}
 		}
 	}
-	var st Stats
-	summarize(&st, all, elapsed)
-	w.Requests, w.P99, w.Max = int64(len(all)), st.P99, st.Max
+	var pooled Stats
+	summarize(&pooled, all, elapsed)
+	w := &Warmup{Elapsed: elapsed, Requests: int64(len(all)), P99: pooled.P99, Max: pooled.Max}
+	for _, st := range merge(recs, elapsed) {
+		w.Unexpected += st.unexpected()
+	}
 	return w
 }
 

@@ -107,6 +107,32 @@ func TestWarmupIsLeftOutOfTheFigures(t *testing.T) {
 	}
 }
 
+// An unexpected outcome in the warm-up is counted, and fails the run as one in the run would.
+func TestWarmupCountsItsUnexpectedOutcomes(t *testing.T) {
+	var seen atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen.Add(1) == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"pass":true,"checks":[]}`))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := Config{Target: srv.URL, Concurrency: 1, Count: 1, Warmup: 10 * time.Millisecond, Scenario: ScenarioVerify, AdminPassword: "x"}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	e := &engine{cfg: cfg, site: &site{verifyBags: []*bag{{verifyBody: []byte(`{}`)}}}}
+	warm := e.warmUp(context.Background())
+	if warm.Unexpected != 1 {
+		t.Fatalf("warm-up: %+v, want its one 503 counted as unexpected", warm)
+	}
+	if n := (Report{Warmup: warm}).UnexpectedErrors(); n != 1 {
+		t.Fatalf("the report counts %d unexpected outcomes, want the warm-up's one", n)
+	}
+}
+
 func TestWarmupMustNotBeNegative(t *testing.T) {
 	cfg := Config{Target: "http://x", Concurrency: 1, Count: 1, Warmup: -time.Second, Scenario: ScenarioVerify, AdminPassword: "x"}
 	if err := cfg.validate(); err == nil {

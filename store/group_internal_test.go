@@ -7,9 +7,10 @@ import (
 )
 
 // queueForTest is a queue of writes whose writers are not started, with busy groups being
-// written and one write queued for each of ages (how long ago it joined the queue).
+// written and one write queued for each of ages (how long ago it joined the queue); a second
+// group needs secondGroupMin writes, or the oldest to have waited wait.
 func queueForTest(busy int, wait time.Duration, ages ...time.Duration) *writeGroups {
-	g := &writeGroups{started: true, busy: busy, secondMin: 8, secondWait: wait}
+	g := &writeGroups{started: true, busy: busy, secondMin: secondGroupMin, secondWait: wait}
 	g.arrived = sync.NewCond(&g.mu)
 	now := time.Now()
 	for _, age := range ages {
@@ -41,6 +42,7 @@ func takeSoon(t *testing.T, g *writeGroups) []*groupWrite {
 // enough.
 func TestNextGroupStartsWhenItIsWorthIt(t *testing.T) {
 	const long = time.Hour
+	enough := make([]time.Duration, secondGroupMin+1)
 	tests := []struct {
 		name string
 		busy int
@@ -49,7 +51,7 @@ func TestNextGroupStartsWhenItIsWorthIt(t *testing.T) {
 	}{
 		{"no group being written, one write", 0, []time.Duration{0}, 1},
 		{"no group being written, three writes", 0, []time.Duration{0, 0, 0}, 3},
-		{"a group being written, enough writes for another", 1, []time.Duration{0, 0, 0, 0, 0, 0, 0, 0, 0}, 9},
+		{"a group being written, enough writes for another", 1, enough, len(enough)},
 		{"a group being written, the oldest write waited long enough", 1, []time.Duration{2 * long, 0, 0}, 3},
 	}
 	for _, tt := range tests {
@@ -65,8 +67,8 @@ func TestNextGroupStartsWhenItIsWorthIt(t *testing.T) {
 	}
 }
 
-// While a group is being written, three writes wait for more: the group taken once five more
-// arrive has all eight.
+// While a group is being written, three writes wait for more: the group taken once enough
+// more arrive for a group of secondGroupMin has them all.
 func TestNextGroupWaitsForEnoughWrites(t *testing.T) {
 	g := queueForTest(1, time.Hour, 0, 0, 0)
 	taken := make(chan []*groupWrite, 1)
@@ -89,15 +91,15 @@ func TestNextGroupWaitsForEnoughWrites(t *testing.T) {
 		case <-time.After(time.Millisecond):
 		}
 	}
-	for range 5 {
+	for range secondGroupMin - 3 {
 		if !g.add(&groupWrite{done: make(chan struct{})}) {
 			t.Fatal("the queue refused a write")
 		}
 	}
 	select {
 	case group := <-taken:
-		if len(group) != 8 {
-			t.Fatalf("took %d writes, want 8", len(group))
+		if len(group) != secondGroupMin {
+			t.Fatalf("took %d writes, want %d", len(group), secondGroupMin)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no group was taken")
