@@ -7,11 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"cordtrace/loadtest"
 	"cordtrace/store"
 	"cordtrace/store/storetest"
 )
 
-// A short load test against a real serve process seeds its site through the API, gets only
+// A short run of the load program (cordtrace-load) against a real serve process seeds its site through the API, gets only
 // expected outcomes, and reports every figure: rates, percentiles, errors and, on PostgreSQL,
 // the cost relative to the database baselines, and a durable insert's figures, whose table it
 // drops, after the run; paced, it says so, and paces that insert too. The warm-up is summed
@@ -31,14 +32,14 @@ func TestLoadtestReportsTheFigures(t *testing.T) {
 			}
 			for _, c := range []struct{ scenario, rate string }{{"verify", "0"}, {"scan", "0"}, {"mixed", "0"}, {"verify", "400"}} {
 				scenario := c.scenario
-				args := []string{"loadtest", "-target", base, "-scenario", scenario, "-concurrency", "3", "-count", "24", "-rate", c.rate,
+				args := []string{"-target", base, "-scenario", scenario, "-concurrency", "3", "-count", "24", "-rate", c.rate,
 					"-admin-password", vars["CORDTRACE_ADMIN_PASSWORD"], "-baseline-duration", "100ms", "-warmup", "100ms"}
 				if b == storetest.Postgres {
 					args = append(args, "-database-url", vars["DATABASE_URL"])
 				}
 				var out, errOut strings.Builder
-				code := run(context.Background(), args, envOf(nil), nil, &out, &errOut)
-				if code != exitOK {
+				code := loadtest.Main(context.Background(), args, envOf(nil), &out, &errOut)
+				if code != loadtest.ExitOK {
 					t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", scenario, code, out.String(), errOut.String())
 				}
 				report := out.String()
@@ -89,15 +90,16 @@ func TestLoadtestReportsTheFigures(t *testing.T) {
 
 func TestLoadtestUsage(t *testing.T) {
 	for _, args := range [][]string{
-		{"loadtest", "-scenario", "browse", "-admin-password", "x"},
-		{"loadtest", "-concurrency", "0", "-admin-password", "x"},
-		{"loadtest", "-rate", "-5", "-admin-password", "x"},
-		{"loadtest", "-warmup", "-1s", "-admin-password", "x"},
-		{"loadtest", "-admin-password", ""},
+		{"-scenario", "browse", "-admin-password", "x"},
+		{"-concurrency", "0", "-admin-password", "x"},
+		{"-rate", "-5", "-admin-password", "x"},
+		{"-warmup", "-1s", "-admin-password", "x"},
+		{"-admin-password", ""},
 	} {
-		code, _, errOut := runCmd(t, nil, "", args...)
-		if code == exitOK || !strings.Contains(errOut, "cordtrace loadtest:") {
-			t.Errorf("%v: exit %d, %q", args, code, errOut)
+		var out, errOut strings.Builder
+		code := loadtest.Main(context.Background(), args, envOf(nil), &out, &errOut)
+		if code == loadtest.ExitOK || !strings.Contains(errOut.String(), "cordtrace-load:") {
+			t.Errorf("%v: exit %d, %q", args, code, errOut.String())
 		}
 	}
 }

@@ -5,7 +5,6 @@
 //	cordtrace user add -username NAME -full-name "NAME" -roles qc,qa [-password-stdin]
 //	cordtrace audit verify
 //	cordtrace label-key rotate
-//	cordtrace loadtest -target URL [-scenario verify|scan|mixed] [-concurrency 16] [-duration 30s | -count N]
 package main
 
 import (
@@ -31,7 +30,6 @@ commands:
   user add              create a user: -username, -full-name, -roles, password on stdin
   audit verify          recompute the audit chain; exit status 1 names the first broken entry
   label-key rotate      retire the label signing key and start signing with a new one
-  loadtest              drive a running service with bedside verifications and custody scans
 
 Configuration comes from environment variables; 'cordtrace serve -h' lists them.
 `
@@ -69,8 +67,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdAudit(ctx, e, rest)
 	case "label-key":
 		return cmdLabelKey(ctx, e, rest)
-	case "loadtest":
-		return cmdLoadtest(ctx, e, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
