@@ -10,11 +10,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"cordtrace/domain"
 	"cordtrace/store"
@@ -68,21 +71,31 @@ func demoSite(t *testing.T, vars map[string]string) string {
 // proxy is a TCP proxy between serve and PostgreSQL that a test can cut and restore, so that
 // the database "goes away" for one process without touching the shared server.
 type proxy struct {
-	t      *testing.T
-	addr   string
-	target string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]bool
+	t    *testing.T
+	addr string
+	// network and target are PostgreSQL's own address: "tcp" and host:port, or "unix" and the
+	// socket's path when the URL names a socket directory (?host=/var/run/postgresql).
+	network, target string
+	mu              sync.Mutex
+	ln              net.Listener
+	conns           map[net.Conn]bool
 }
 
-func startProxy(t *testing.T, target string) *proxy {
+func startProxy(t *testing.T, dbURL string) *proxy {
 	t.Helper()
+	cfg, err := pgconn.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	network, target := "tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	if strings.HasPrefix(cfg.Host, "/") {
+		network, target = "unix", fmt.Sprintf("%s/.s.PGSQL.%d", cfg.Host, cfg.Port)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{t: t, addr: ln.Addr().String(), target: target, conns: map[net.Conn]bool{}}
+	p := &proxy{t: t, addr: ln.Addr().String(), network: network, target: target, conns: map[net.Conn]bool{}}
 	p.serve(ln)
 	t.Cleanup(p.cut)
 	return p
@@ -98,7 +111,7 @@ func (p *proxy) serve(ln net.Listener) {
 			if err != nil {
 				return
 			}
-			up, err := net.Dial("tcp", p.target)
+			up, err := net.Dial(p.network, p.target)
 			if err != nil {
 				down.Close()
 				continue
@@ -142,7 +155,8 @@ func (p *proxy) restore() {
 	p.t.Fatalf("proxy cannot listen again on %s: %v", p.addr, err)
 }
 
-// viaProxy returns the database URL with its host replaced by the proxy's address.
+// viaProxy returns the database URL with its host replaced by the proxy's address, whether it
+// named a host or a socket directory.
 func viaProxy(t *testing.T, dbURL, addr string) string {
 	t.Helper()
 	u, err := url.Parse(dbURL)
@@ -150,6 +164,10 @@ func viaProxy(t *testing.T, dbURL, addr string) string {
 		t.Fatal(err)
 	}
 	u.Host = addr
+	q := u.Query()
+	q.Del("host")
+	q.Del("port")
+	u.RawQuery = q.Encode()
 	return u.String()
 }
 
@@ -171,8 +189,7 @@ func TestDatabaseLossGives503AndRecovers(t *testing.T) {
 	storetest.PostgresOnly(t)
 	vars := backendEnv(t, storetest.Postgres)
 	code := demoSite(t, vars)
-	dbURL, _ := url.Parse(vars["DATABASE_URL"])
-	px := startProxy(t, dbURL.Host)
+	px := startProxy(t, vars["DATABASE_URL"])
 	procVars := map[string]string{}
 	for k, v := range vars {
 		procVars[k] = v
