@@ -438,3 +438,44 @@ func TestErrorsForBrowsersArePages(t *testing.T) {
 		t.Fatalf("a FHIR error asked for by a browser: %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
 }
+
+// The session cookie set by POST /auth/login is Secure when the server is configured so
+// (CORDTRACE_SECURE_COOKIES) or when the request came over HTTPS, here by X-Forwarded-Proto.
+func TestLoginCookieSecure(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			loginCookie := func(ts *testServer, header http.Header) *http.Cookie {
+				t.Helper()
+				body := strings.NewReader(`{"username":"admin","password":"` + adminPassword + `"}`)
+				req, _ := http.NewRequest(http.MethodPost, ts.url+"/api/v1/auth/login", body)
+				req.Header.Set("Content-Type", "application/json")
+				for k, v := range header {
+					req.Header[k] = v
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				for _, ck := range res.Cookies() {
+					if ck.Name == api.SessionCookie {
+						return ck
+					}
+				}
+				t.Fatalf("login: %d, no session cookie", res.StatusCode)
+				return nil
+			}
+			plain := newTestServer(t, b)
+			if loginCookie(plain, nil).Secure {
+				t.Error("a plain-HTTP login without the setting got a Secure cookie")
+			}
+			if !loginCookie(plain, http.Header{"X-Forwarded-Proto": {"https"}}).Secure {
+				t.Error("a login through a TLS proxy got a cookie that is not Secure")
+			}
+			configured := newTestServerConfig(t, b, store.Options{}, api.Config{SecureCookies: true})
+			if !loginCookie(configured, nil).Secure {
+				t.Error("with SecureCookies the cookie is not Secure")
+			}
+		})
+	}
+}

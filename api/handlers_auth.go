@@ -57,7 +57,7 @@ func (s *Server) login(c echo.Context) error {
 	}
 	c.SetCookie(&http.Cookie{
 		Name: SessionCookie, Value: sess.Token, Path: "/", HttpOnly: true,
-		Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
+		Secure: s.secureCookie(c), SameSite: http.SameSiteStrictMode,
 	})
 	return c.JSON(http.StatusOK, map[string]any{
 		"token":             sess.Token,
@@ -66,12 +66,19 @@ func (s *Server) login(c echo.Context) error {
 	})
 }
 
+// secureCookie tells whether the session cookie is sent over HTTPS only: always when the
+// configuration says so, else when the request itself came over HTTPS (directly, or behind a
+// proxy that says so with X-Forwarded-Proto).
+func (s *Server) secureCookie(c echo.Context) bool {
+	return s.cfg.SecureCookies || c.Scheme() == "https"
+}
+
 func (s *Server) logout(c echo.Context) error {
 	if err := s.svc.Auth.Logout(c.Request().Context(), currentActor(c), sessionToken(c)); err != nil {
 		return err
 	}
 	c.SetCookie(&http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
+		Secure: s.secureCookie(c), SameSite: http.SameSiteStrictMode})
 	return noContent(c)
 }
 

@@ -124,17 +124,29 @@ type Services struct {
 	Records domain.RecordService
 }
 
-// Handler serves the pages.
-type Handler struct {
-	pages  *Pages
-	svc    Services
-	cookie string
-	secure bool
+// Session is how the pages keep a login: the cookie's name, whether it is sent over HTTPS
+// only, and the idle time after which the service ends a session (said on the login page).
+type Session struct {
+	Cookie string
+	// Secure marks the cookie Secure always; without it, only requests that came over HTTPS
+	// (directly or, behind a proxy, by X-Forwarded-Proto) get a Secure cookie.
+	Secure bool
+	Idle   time.Duration
 }
 
-// Register adds the pages and static files to e. cookie is the session cookie's name.
-func Register(e *echo.Echo, pages *Pages, svc Services, cookie string, secure bool) {
-	h := &Handler{pages: pages, svc: svc, cookie: cookie, secure: secure}
+// Handler serves the pages.
+type Handler struct {
+	pages   *Pages
+	svc     Services
+	session Session
+}
+
+// Register adds the pages and static files to e.
+func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
+	if session.Idle <= 0 {
+		session.Idle = domain.DefaultSessionIdle
+	}
+	h := &Handler{pages: pages, svc: svc, session: session}
 	static, _ := fs.Sub(staticFS, "static")
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServer(http.FS(static)))))
 	e.GET("/", h.home)
@@ -164,7 +176,7 @@ func Register(e *echo.Echo, pages *Pages, svc Services, cookie string, secure bo
 func (h *Handler) withUser(next func(c echo.Context, u domain.User) error) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		back := url.QueryEscape(c.Request().URL.RequestURI())
-		ck, err := c.Cookie(h.cookie)
+		ck, err := c.Cookie(h.session.Cookie)
 		if err != nil {
 			return c.Redirect(http.StatusSeeOther, "/login?next="+back)
 		}
@@ -193,7 +205,7 @@ func (h *Handler) withPerm(perm domain.Permission, next func(echo.Context, domai
 }
 
 func (h *Handler) home(c echo.Context) error {
-	ck, err := c.Cookie(h.cookie)
+	ck, err := c.Cookie(h.session.Cookie)
 	if err != nil {
 		return c.Redirect(http.StatusSeeOther, "/login")
 	}
@@ -220,6 +232,33 @@ func homeOf(u domain.User) string {
 	return "/trace"
 }
 
+// durationText writes a session's idle time as the login page says it: "15 minutes",
+// "1 hour", "1 hour 30 minutes".
+func durationText(d time.Duration) string {
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	total := int(d.Round(time.Minute) / time.Minute)
+	if total < 1 {
+		return plural(int(d.Round(time.Second)/time.Second), "second")
+	}
+	h, m := total/60, total%60
+	switch {
+	case h == 0:
+		return plural(m, "minute")
+	case m == 0:
+		return plural(h, "hour")
+	}
+	return plural(h, "hour") + " " + plural(m, "minute")
+}
+
+func (h *Handler) secureCookie(c echo.Context) bool {
+	return h.session.Secure || c.Scheme() == "https"
+}
+
 // loginData keeps what was typed, and the page to return to after logging in.
 type loginData struct{ Username, Next string }
 
@@ -234,7 +273,7 @@ func safeNext(next string) string {
 func (h *Handler) loginPage(c echo.Context) error {
 	v := View{Title: "Log in", Data: loginData{Next: safeNext(c.QueryParam("next"))}}
 	if c.QueryParam("expired") != "" {
-		v.Flash = "Your session has ended (after 15 minutes without activity). Log in again to go on; everything you saved is kept."
+		v.Flash = fmt.Sprintf("Your session has ended (after %s without activity). Log in again to go on; everything you saved is kept.", durationText(h.session.Idle))
 	}
 	return h.pages.Render(c.Response(), http.StatusOK, "login", v)
 }
@@ -245,7 +284,7 @@ func (h *Handler) login(c echo.Context) error {
 	if err != nil {
 		return h.pages.Render(c.Response(), http.StatusUnauthorized, "login", View{Title: "Log in", Flash: domain.ErrorMessage(err), Data: loginData{Username: username, Next: next}})
 	}
-	c.SetCookie(&http.Cookie{Name: h.cookie, Value: sess.Token, Path: "/", HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode})
+	c.SetCookie(&http.Cookie{Name: h.session.Cookie, Value: sess.Token, Path: "/", HttpOnly: true, Secure: h.secureCookie(c), SameSite: http.SameSiteStrictMode})
 	if next == "" {
 		next = homeOf(sess.User)
 	}
@@ -256,7 +295,7 @@ func (h *Handler) login(c echo.Context) error {
 // told so and the cookie stays, so that they can try again: a session that only looked ended
 // would stay open, on a shared ward computer, for whoever comes next.
 func (h *Handler) logout(c echo.Context) error {
-	if ck, err := c.Cookie(h.cookie); err == nil {
+	if ck, err := c.Cookie(h.session.Cookie); err == nil {
 		ctx := c.Request().Context()
 		u, err := h.svc.Auth.Authenticate(ctx, ck.Value)
 		switch {
@@ -268,6 +307,6 @@ func (h *Handler) logout(c echo.Context) error {
 			return err
 		}
 	}
-	c.SetCookie(&http.Cookie{Name: h.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode})
+	c.SetCookie(&http.Cookie{Name: h.session.Cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.secureCookie(c), SameSite: http.SameSiteStrictMode})
 	return c.Redirect(http.StatusSeeOther, "/login")
 }

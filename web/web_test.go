@@ -33,7 +33,7 @@ func registerPages(t *testing.T, e *echo.Echo, st *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, api.SessionCookie, false)
+	web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, web.Session{Cookie: api.SessionCookie})
 }
 
 // getPage fetches a page as client, returning its status and body.
@@ -310,6 +310,66 @@ func TestLogoutThatFailsKeepsTheSession(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode < 500 || len(res.Cookies()) != 0 {
 			t.Fatalf("logout without a database: %d, cookies set %v; want an error and the session's cookie kept", res.StatusCode, res.Cookies())
+		}
+	})
+}
+
+// The login page says the configured idle time, and the session cookie is Secure when the
+// configuration says so or when the request came over HTTPS (behind a proxy, by
+// X-Forwarded-Proto); otherwise a plain-HTTP test site keeps working.
+func TestSessionSettings(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		newQC(t, st)
+		pages, err := web.Parse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		serve := func(session web.Session) string {
+			e := echo.New()
+			web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, session)
+			srv := httptest.NewServer(e)
+			t.Cleanup(srv.Close)
+			return srv.URL
+		}
+		for _, tc := range []struct {
+			idle time.Duration
+			text string
+		}{{15 * time.Minute, "after 15 minutes without activity"}, {time.Hour, "after 1 hour without activity"}, {90 * time.Minute, "after 1 hour 30 minutes without activity"}} {
+			base := serve(web.Session{Cookie: api.SessionCookie, Idle: tc.idle})
+			if _, body := getPage(t, http.DefaultClient, base+"/login?expired=1"); !strings.Contains(body, tc.text) {
+				t.Errorf("idle %s: the login page does not say %q", tc.idle, tc.text)
+			}
+		}
+		secureAfterLogin := func(base string, header http.Header) bool {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(url.Values{"username": {"qc.ann"}, "password": {"a good password"}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for k, v := range header {
+				req.Header[k] = v
+			}
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			res, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			for _, ck := range res.Cookies() {
+				if ck.Name == api.SessionCookie && ck.Value != "" {
+					return ck.Secure
+				}
+			}
+			t.Fatalf("no session cookie after logging in: %d", res.StatusCode)
+			return false
+		}
+		plain := serve(web.Session{Cookie: api.SessionCookie})
+		if secureAfterLogin(plain, nil) {
+			t.Error("plain HTTP without the setting: the cookie is Secure, which a browser would not send back")
+		}
+		if !secureAfterLogin(plain, http.Header{"X-Forwarded-Proto": {"https"}}) {
+			t.Error("behind a TLS proxy: the cookie is not Secure")
+		}
+		if !secureAfterLogin(serve(web.Session{Cookie: api.SessionCookie, Secure: true}), nil) {
+			t.Error("CORDTRACE_SECURE_COOKIES: the cookie is not Secure")
 		}
 	})
 }

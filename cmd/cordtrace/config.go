@@ -31,10 +31,12 @@ type Config struct {
 	LogFormat     string         // CORDTRACE_LOG_FORMAT: text or json
 	LogLevel      slog.Level     // CORDTRACE_LOG_LEVEL
 	MRNSystem     string         // CORDTRACE_MRN_SYSTEM
+	SecureCookies bool           // CORDTRACE_SECURE_COOKIES
 	logLevelText  string
 	sessionIdle   string
 	dbTimeout     string
 	dbConns       string
+	secureCookies string
 }
 
 // configVars documents every variable with its default; the README's table is this list.
@@ -51,6 +53,7 @@ var configVars = []struct{ name, def, help string }{
 	{"CORDTRACE_DB_CONNS", "", "most connections to PostgreSQL this process opens (1 to 500); unset: 2 per CPU and 2 more"},
 	{"CORDTRACE_LOG_FORMAT", "text", "log format: text or json"},
 	{"CORDTRACE_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
+	{"CORDTRACE_SECURE_COOKIES", "false", "true: the session cookie is sent over HTTPS only; false: only when the request came over HTTPS (directly, or X-Forwarded-Proto from a proxy)"},
 	{"CORDTRACE_MRN_SYSTEM", fhir.SystemMRN, "FHIR identifier system of patients' MRNs: the hospital's own (urn:oid:… or a URL)"},
 }
 
@@ -73,6 +76,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		AdminPassword: env("CORDTRACE_ADMIN_PASSWORD"), LogFormat: env("CORDTRACE_LOG_FORMAT"),
 		logLevelText: env("CORDTRACE_LOG_LEVEL"), sessionIdle: env("CORDTRACE_SESSION_IDLE"),
 		dbTimeout: env("CORDTRACE_DB_TIMEOUT"), dbConns: env("CORDTRACE_DB_CONNS"), MRNSystem: env("CORDTRACE_MRN_SYSTEM"),
+		secureCookies: env("CORDTRACE_SECURE_COOKIES"),
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on (CORDTRACE_ADDR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (DATABASE_URL)")
@@ -130,6 +134,11 @@ func (c *Config) validate() error {
 	if err := c.LogLevel.UnmarshalText([]byte(c.logLevelText)); err != nil {
 		return fmt.Errorf("CORDTRACE_LOG_LEVEL %q must be debug, info, warn or error", c.logLevelText)
 	}
+	secure, err := strconv.ParseBool(c.secureCookies)
+	if err != nil {
+		return fmt.Errorf("CORDTRACE_SECURE_COOKIES %q must be true or false", c.secureCookies)
+	}
+	c.SecureCookies = secure
 	if !absoluteURI(c.MRNSystem) {
 		return fmt.Errorf("CORDTRACE_MRN_SYSTEM %q must be an absolute URI naming the hospital's MRN system, such as urn:oid:2.16.840.1.113883.19.5 or https://hospital.example/fhir/mrn", c.MRNSystem)
 	}

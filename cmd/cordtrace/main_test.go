@@ -96,6 +96,17 @@ func TestConfig(t *testing.T) {
 		{"MRN system not a URI", map[string]string{"CORDTRACE_MRN_SYSTEM": "hospital MRN"}, nil, "CORDTRACE_MRN_SYSTEM", nil},
 		{"MRN system without a scheme", map[string]string{"CORDTRACE_MRN_SYSTEM": "hospital.example/mrn"}, nil, "CORDTRACE_MRN_SYSTEM", nil},
 		{"MRN system scheme only", map[string]string{"CORDTRACE_MRN_SYSTEM": "urn:"}, nil, "CORDTRACE_MRN_SYSTEM", nil},
+		{"secure cookies", map[string]string{"CORDTRACE_SECURE_COOKIES": "true"}, nil, "", func(t *testing.T, c Config) {
+			if !c.SecureCookies {
+				t.Error("CORDTRACE_SECURE_COOKIES=true did not set SecureCookies")
+			}
+		}},
+		{"secure cookies by default off", nil, nil, "", func(t *testing.T, c Config) {
+			if c.SecureCookies {
+				t.Error("SecureCookies set without CORDTRACE_SECURE_COOKIES")
+			}
+		}},
+		{"secure cookies not a bool", map[string]string{"CORDTRACE_SECURE_COOKIES": "sometimes"}, nil, "CORDTRACE_SECURE_COOKIES", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -119,7 +119,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	logger.Info("label signing key", "kid", key.KID)
 
 	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Records: st, Ping: st.Ping},
-		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, Site: cfg.Site, DBTimeout: cfg.DBTimeout, MRNSystem: cfg.MRNSystem})
+		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, SecureCookies: cfg.SecureCookies, Site: cfg.Site, DBTimeout: cfg.DBTimeout, MRNSystem: cfg.MRNSystem})
 	srv.RegisterDB(st.SQLDB())
 	srv.Register(writeGroupMetrics(st)...)
 	pages, err := web.Parse()
@@ -127,7 +127,8 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		logger.Error("cannot parse the web pages", "err", err)
 		return exitRuntime
 	}
-	web.Register(srv.Echo(), pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, api.SessionCookie, false)
+	web.Register(srv.Echo(), pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st},
+		web.Session{Cookie: api.SessionCookie, Secure: cfg.SecureCookies, Idle: cfg.SessionIdle})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		logger.Error("cannot listen", "addr", cfg.Addr, "err", err)
