@@ -19,16 +19,13 @@ type witnessInput struct {
 
 // witness authenticates the witness. A failure is not an error of the request: it is the
 // WITNESS check failing, which the verification reports with the others.
-// checked is the witness's session check made with the nurse's (authenticateWithWitness), if any.
-func (s *Server) witness(ctx context.Context, in *witnessInput, requestID string, checked *witnessAuth) domain.WitnessFacts {
+func (s *Server) witness(ctx context.Context, in *witnessInput, requestID string) domain.WitnessFacts {
 	if in == nil || (in.Token == "" && in.Username == "") {
 		return domain.WitnessFacts{Problem: "no witness confirmed"}
 	}
 	var u domain.User
 	var err error
-	if in.Token != "" && checked != nil && checked.token == in.Token && checked.check.Decided {
-		u, err = checked.check.User, checked.check.Err
-	} else if in.Token != "" {
+	if in.Token != "" {
 		u, err = s.svc.Auth.Authenticate(ctx, in.Token)
 	} else {
 		u, err = s.svc.Auth.CheckPassword(ctx, in.Username, in.Password, requestID)
@@ -60,12 +57,8 @@ func (s *Server) bedsideVerify(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var checked *witnessAuth
-	if w, ok := c.Get(ctxWitness).(witnessAuth); ok {
-		checked = &w
-	}
 	v, err := s.svc.Bedside.Verify(ctx, currentActor(c), domain.BedsideRequest{
-		Wristband: in.Wristband, Scan: sc, Witness: s.witness(ctx, in.Witness, requestID(c), checked), Ward: in.Ward,
+		Wristband: in.Wristband, Scan: sc, Witness: s.witness(ctx, in.Witness, requestID(c)), Ward: in.Ward,
 		WristbandEntry: in.WristbandEntry, CodeEntry: in.CodeEntry,
 	})
 	if err != nil {

@@ -18,16 +18,6 @@ type Session struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// SessionCheck is a session token checked ahead of its use (AuthService.AuthenticatePair): User
-// and Err are what Authenticate would return, without keeping the session alive. Decided is
-// false when that check was not made: the first token failed, or the session is due for its
-// keep-alive write, which only a use makes; the user of the token then calls Authenticate.
-type SessionCheck struct {
-	User    User
-	Err     error
-	Decided bool
-}
-
 // AuthService logs people in and checks who is asking.
 type AuthService interface {
 	// Login checks the password and opens a session. Wrong username or password:
@@ -36,9 +26,6 @@ type AuthService interface {
 	// Authenticate returns the user behind a session token and keeps the session alive.
 	// Unknown, ended or idle-expired token: EUnauthenticated.
 	Authenticate(ctx context.Context, token string) (User, error)
-	// AuthenticatePair is Authenticate for token, checking other (a witness's session token)
-	// in the same query, ahead of its use; see SessionCheck.
-	AuthenticatePair(ctx context.Context, token, other string) (User, error, SessionCheck)
 	// Logout ends the session of token.
 	Logout(ctx context.Context, actor Actor, token string) error
 	// CheckPassword re-authenticates a person for an electronic signature or as a witness.

@@ -52,24 +52,21 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		return domain.Verification{}, err
 	}
 	var out domain.Verification
-	var bag doseBagRow
-	var found bool
-	var facts []bedsideFactsRow
-	var reservedID int64
-	// The bag is locked first, and the facts are read after the lock was granted, so they
-	// include every scan, print and infusion committed before then.
-	reads := func() []rowReader {
-		var first []rowReader
+	err := s.write(ctx, actor, func(t *tx) error {
+		// The bag is locked first, and the facts are read after the lock was granted, so they
+		// include every scan, print and infusion committed before then.
+		var bag doseBagRow
+		found := false
 		if req.Scan.BagID != "" {
-			first = append(first, lockBag(req.Scan.BagID, &bag, &found))
+			var err error
+			if found, err = t.lockBag(req.Scan.BagID, &bag); err != nil {
+				return err
+			}
 		}
-		first = append(first, readBedsideFacts(req.Wristband, req.Scan.BagID, &facts))
-		if s.pg() {
-			first = append(first, insertVerificationQuery.reserveID(&reservedID))
+		facts, err := readBedsideFacts(t, req.Wristband, req.Scan.BagID)
+		if err != nil {
+			return err
 		}
-		return first
-	}
-	err := s.writeBag(ctx, actor, req.Scan.BagID, reads, func(t *tx) error {
 		f := domain.BedsideFacts{Now: t.now, Site: s.opts.Site, WristbandMRN: req.Wristband, NurseUserID: actor.UserID,
 			Witness: req.Witness, LabelAuthentic: req.Scan.LabelRefusal == "", LabelProblem: req.Scan.LabelRefusal}
 		var bagRowID *int64
@@ -98,11 +95,7 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		if req.Witness.Authenticated {
 			row.WitnessID = &req.Witness.UserID
 		}
-		var err error
-		row.ID, err = t.insertRow(insertVerificationQuery, reservedID, row.DoseBagID, row.PatientID, row.Wristband, row.Code,
-			row.CodeKind, row.Pass, row.Checks, row.Failed, row.NurseID, row.WitnessID, row.Ward, row.VerifiedAt,
-			row.WristbandEntry, row.CodeEntry)
-		if err != nil {
+		if err := t.db.Create(&row).Error; err != nil {
 			return fmt.Errorf("store verification: %w", err)
 		}
 		out = domain.Verification{ID: row.ID, Pass: verdict.Pass, Checks: verdict.Checks, CodeKind: row.CodeKind, VerifiedAt: t.now,
@@ -118,7 +111,7 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		// (the verification itself is recorded and audited above).
 		if verdict.Pass && bag.Status != string(domain.BagVerified) {
 			if err := domain.DoseBagTransition(domain.DoseBagStatus(bag.Status), domain.BagVerified); err == nil {
-				if err := t.execAtEnd(setBagStatusQuery, string(domain.BagVerified), bag.ID); err != nil {
+				if err := t.db.Model(&doseBagRow{}).Where("id = ?", bag.ID).Update("status", string(domain.BagVerified)).Error; err != nil {
 					return err
 				}
 				t.audit("dose_bag.verify", "dose_bag", bag.ID, map[string]any{"status": bag.Status}, map[string]any{"status": domain.BagVerified}, "")
@@ -129,21 +122,8 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 	return out, err
 }
 
-// bedsideFactsQuery: see readBedsideFacts.
-var bedsideFactsQuery = newSQLQuery(bedsideFactsSQL("?", "?"))
-
-// bedsideFactsTogether is bedsideFactsQuery for a group (readTogether).
-var bedsideFactsTogether = &readTogether{
-	sql: `SELECT q.n, f.* FROM unnest($1::int[], $2::text[], $3::text[]) AS q(n, mrn, wanted)
-		CROSS JOIN LATERAL (` + dollarPlaceholders(bedsideFactsSQL("q.mrn", "q.wanted"), 4) + ` OFFSET 0) AS f`,
-	shared: []any{domain.ScanDispatch, domain.ScanReceive, string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)},
-}
-
-// bedsideFactsSQL is the query of readBedsideFacts for the patient's MRN mrn and the bag id
-// bagID (each a placeholder or a column); its other placeholders are bedsideFactsTogether's
-// shared values, in order.
-func bedsideFactsSQL(mrn, bagID string) string {
-	return `SELECT sv.version AS spec_version,
+// bedsideFactsSQL is the query of readBedsideFacts.
+const bedsideFactsSQL = `SELECT sv.version AS spec_version,
 			p.id, p.subject_id, p.mrn, p.name, p.date_of_birth, p.arm, p.enrolled_at, p.chain_of_identity,
 			(SELECT w.weight_kg FROM patient_weights w WHERE w.patient_id = p.id ORDER BY w.id DESC LIMIT 1) AS weight_kg,
 			EXISTS (SELECT 1 FROM infusions i WHERE i.patient_id = p.id) AS patient_infused,
@@ -155,12 +135,11 @@ func bedsideFactsSQL(mrn, bagID string) string {
 			` + bagPrintSerialSQL + ` AS print_serial,
 			s.action AS sign_action, s.user_id AS sign_user_id
 		FROM (SELECT ` + currentSpecVersionSQL + ` AS version) sv
-			LEFT JOIN patients p ON p.mrn = ` + mrn + `
-			LEFT JOIN dose_bags b ON b.bag_id = ` + bagID + `
+			LEFT JOIN patients p ON p.mrn = ?
+			LEFT JOIN dose_bags b ON b.bag_id = ?
 			LEFT JOIN patients o ON o.id = b.patient_id
 			LEFT JOIN lots l ON l.id = b.lot_id
 			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)`
-}
 
 // bedsideFactsRow is one row of bedsideFactsQuery.
 type bedsideFactsRow struct {
@@ -193,21 +172,21 @@ type bedsideFactsRow struct {
 // when bagID names a bag, its owner's MRN, lot, custody (dispatched, received, open
 // excursion), infusion, current print serial and the lot's exceptional-release signatures
 // for the bag's patient, one a row.
-func readBedsideFacts(mrn, bagID string, rows *[]bedsideFactsRow) rowReader {
-	*rows = nil
+func readBedsideFacts(t *tx, mrn, bagID string) ([]bedsideFactsRow, error) {
+	var rows []bedsideFactsRow
 	args := []any{domain.ScanDispatch, domain.ScanReceive, mrn, bagID,
 		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)}
-	return rowReader{q: bedsideFactsQuery, args: args, together: bedsideFactsTogether, each: []string{mrn, bagID},
-		row: func(scan func(...any) error) error {
-			var r bedsideFactsRow
-			if err := scan(&r.SpecVersion, &r.ID, &r.SubjectID, &r.MRN, &r.Name, &r.DateOfBirth, &r.Arm, &r.EnrolledAt,
-				&r.ChainOfIdentity, &r.WeightKg, &r.PatientInfused, &r.OwnerMRN, &r.LotNumber, &r.LotStatus, &r.LotExpiresAt,
-				&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID); err != nil {
-				return fmt.Errorf("read the facts of the verification: %w", err)
-			}
-			*rows = append(*rows, r)
-			return nil
-		}}
+	err := t.queryRows(bedsideFactsSQL, args, func(scan func(...any) error) error {
+		var r bedsideFactsRow
+		if err := scan(&r.SpecVersion, &r.ID, &r.SubjectID, &r.MRN, &r.Name, &r.DateOfBirth, &r.Arm, &r.EnrolledAt,
+			&r.ChainOfIdentity, &r.WeightKg, &r.PatientInfused, &r.OwnerMRN, &r.LotNumber, &r.LotStatus, &r.LotExpiresAt,
+			&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID); err != nil {
+			return fmt.Errorf("read the facts of the verification: %w", err)
+		}
+		rows = append(rows, r)
+		return nil
+	})
+	return rows, err
 }
 
 // bedsideFacts fills f from the rows of readBedsideFacts; found tells whether the scan named
