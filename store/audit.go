@@ -18,11 +18,12 @@ const auditLockID = 0x6175646974 // "audit"
 // appendAudit seals one entry per recorded change onto the end of the chain, in Go
 // (domain.AuditEntry.Seal), and inserts them. The chain is locked first, so that no other
 // transaction appends between the read of its head and the commit: on PostgreSQL by the
-// advisory lock auditLockID, held until the transaction ends; SQLite's IMMEDIATE transaction
-// already holds the database's single write lock.
+// advisory lock auditLockID, held until the transaction ends, whose commit is then made
+// asynchronous (Store.waitForDisk waits for the disk after it); SQLite's IMMEDIATE
+// transaction already holds the database's single write lock.
 func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
 	if s.pg() {
-		if err := t.db.Exec(`SELECT pg_advisory_xact_lock(?)`, int64(auditLockID)).Error; err != nil {
+		if err := t.db.Exec(`SELECT pg_advisory_xact_lock(?), set_config('synchronous_commit', 'off', true)`, int64(auditLockID)).Error; err != nil {
 			return fmt.Errorf("lock the audit chain: %w", err)
 		}
 	}

@@ -255,9 +255,9 @@ const maxAttempts = 4
 
 // write runs fn in one transaction (gorm's Transaction, the same statements on both databases)
 // and commits its changes with their audit entries, sealed onto the chain last (appendAudit).
-// A transaction that records no change is rolled back, so nothing unaudited can commit. The
-// commit returns once it is on disk: PostgreSQL's synchronous_commit and SQLite's
-// synchronous=FULL; PostgreSQL shares one flush among the commits waiting for it.
+// A transaction that records no change is rolled back, so nothing unaudited can commit. A
+// write returns once its commit is on disk (SQLite: synchronous=FULL; PostgreSQL: see
+// waitForDisk).
 func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.DBTimeout)
 	defer cancel()
@@ -288,7 +288,29 @@ func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx
 	if errors.Is(err, errNothingRecorded) {
 		return nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return s.waitForDisk(ctx)
+}
+
+// waitForDisk returns once the last commit is on disk. On PostgreSQL, appendAudit makes the
+// write's commit asynchronous, because the audit chain's lock is held until the commit ends:
+// a synchronous commit would hold it through the wait for the disk, so that one write per
+// flush could go through. This waits instead, after the lock is released, by committing a
+// tiny transaction that writes WAL (an empty logical message, which nothing stores) with the
+// connection's synchronous_commit, on: it returns once the WAL is on disk up to its commit,
+// which comes after the write's, and concurrent waits share one flush. WAL is replayed in
+// order, so a crash cannot keep a write and lose one the chain holds before it. On SQLite
+// the commit itself waited (synchronous=FULL), and this does nothing.
+func (s *Store) waitForDisk(ctx context.Context) error {
+	if !s.pg() {
+		return nil
+	}
+	if _, err := s.sqlDB.ExecContext(ctx, `SELECT pg_logical_emit_message(true, 'cordtrace.durable', '')`); err != nil {
+		return fmt.Errorf("wait for the commit to reach the disk: %w", err)
+	}
+	return nil
 }
 
 // lockByID reads the row with primary key id into dest and locks it until the transaction
