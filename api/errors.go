@@ -31,7 +31,12 @@ var statusByCode = map[string]int{
 	domain.ETooLarge:        http.StatusRequestEntityTooLarge,
 	domain.EUnavailable:     http.StatusServiceUnavailable,
 	domain.EInternal:        http.StatusInternalServerError,
+	codeUnsupportedMedia:    http.StatusUnsupportedMediaType,
 }
+
+// codeUnsupportedMedia is a request body in a format the call does not take: an HTTP matter,
+// not a domain one.
+const codeUnsupportedMedia = "unsupported_media_type"
 
 // errorBody is the error format of SPEC §11: {"error":{"code","message"}}, with the field at
 // fault and the request id added for whoever has to follow it up.

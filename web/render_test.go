@@ -106,7 +106,13 @@ func TestBlockedLotsAreFlagged(t *testing.T) {
 }
 
 func TestSafeNextStaysOnSite(t *testing.T) {
-	for in, want := range map[string]string{"/lots/3": "/lots/3", "//evil.example": "", "https://evil.example": "", "": "", "/\\evil": ""} {
+	for in, want := range map[string]string{
+		"/lots/3": "/lots/3", "/patients?subject=SVP-0": "/patients?subject=SVP-0",
+		"//evil.example": "", "https://evil.example": "", "": "", "/\\evil": "",
+		// Browsers drop tabs and line breaks from addresses: each of these is //evil.example.
+		"/\t/evil.example": "", "/\n/evil.example": "", "/\r/evil.example": "", "/ /evil.example": "",
+		"javascript:alert(1)": "", "/\x00/evil.example": "",
+	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
 		}
