@@ -51,7 +51,8 @@ func (s *Server) login(c echo.Context) error {
 	if err := required("username", in.Username, "password", in.Password); err != nil {
 		return err
 	}
-	sess, err := s.svc.Auth.Login(c.Request().Context(), in.Username, in.Password, requestID(c))
+	sess, err := s.svc.Auth.Login(c.Request().Context(), domain.Credentials{Username: in.Username, Password: in.Password,
+		RequestID: requestID(c), ClientAddress: c.RealIP()})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"cordtrace/api"
+	"cordtrace/domain"
 	"cordtrace/store/storetest"
 )
 
@@ -139,4 +141,45 @@ func TestLoginRedirectStaysOnSite(t *testing.T) {
 			t.Errorf("next %q: %d Location %q", next, res.StatusCode, loc)
 		}
 	}
+}
+
+// Spraying a few passwords over many accounts from one client: after
+// domain.LoginFailuresPerAddress failures in the window, the client is told to wait (429 with
+// Retry-After, the wait in the message), even with a right password; another client is not.
+func TestPasswordSprayingIsThrottled(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		for i := range 12 {
+			ts.userWith(admin, fmt.Sprintf("nurse.%02d", i), domain.RoleNurse)
+		}
+		login := func(user, pw, from string) response {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodPost, ts.url+"/api/v1/auth/login", strings.NewReader(`{"username":"`+user+`","password":"`+pw+`"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-For", from) // the test's proxy, on the loopback, is trusted
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			return response{status: res.StatusCode, header: res.Header, body: b}
+		}
+		refused := 0
+		for i := range domain.LoginFailuresPerAddress {
+			if r := login(fmt.Sprintf("nurse.%02d", i), "Winter2026!", "198.51.100.7"); r.status == 401 {
+				refused++
+			}
+		}
+		if refused != domain.LoginFailuresPerAddress {
+			t.Fatalf("%d of %d wrong passwords answered 401", refused, domain.LoginFailuresPerAddress)
+		}
+		r := login("nurse.11", "a good password", "198.51.100.7")
+		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || !strings.Contains(fmt.Sprint(r.errorOf(t)["message"]), "wait ") {
+			t.Fatalf("the right password after the spray: %d %v %s, want 429 with Retry-After and the wait", r.status, r.header, r.body)
+		}
+		if r := login("nurse.11", "a good password", "203.0.113.9"); r.status != http.StatusOK {
+			t.Fatalf("another client: %d %s", r.status, r.body)
+		}
+	})
 }

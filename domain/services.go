@@ -30,9 +30,11 @@ type SessionCheck struct {
 
 // AuthService logs people in and checks who is asking.
 type AuthService interface {
-	// Login checks the password and opens a session. Wrong username or password:
-	// EUnauthenticated (the failure is counted and audited); locked account: EAccountLocked.
-	Login(ctx context.Context, username, password, requestID string) (Session, error)
+	// Login checks the password and opens a session. Wrong username or password, or a locked
+	// account with a wrong password: EUnauthenticated (the failure is counted and audited);
+	// locked account with the right password: EAccountLocked; too many failures from the
+	// client's address: ETooManyRequests (Error.RetryAfter says how long to wait).
+	Login(ctx context.Context, c Credentials) (Session, error)
 	// Authenticate returns the user behind a session token and keeps the session alive.
 	// Unknown, ended or idle-expired token: EUnauthenticated.
 	Authenticate(ctx context.Context, token string) (User, error)

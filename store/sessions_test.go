@@ -34,7 +34,7 @@ func TestSessionCacheFollowsChangesInEveryProcess(t *testing.T) {
 			}
 			login := func() domain.Session {
 				t.Helper()
-				sess, err := one.Login(ctx, "nurse.cache", "correct horse battery", "r")
+				sess, err := one.Login(ctx, domain.Credentials{Username: "nurse.cache", Password: "correct horse battery", RequestID: "r"})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -138,7 +138,7 @@ func TestSessionCacheIsOffWithoutItsListener(t *testing.T) {
 	if _, err := st.CreateUser(ctx, admin, newUser("nurse.cache", domain.RoleNurse)); err != nil {
 		t.Fatal(err)
 	}
-	sess, err := st.Login(ctx, "nurse.cache", "correct horse battery", "r")
+	sess, err := st.Login(ctx, domain.Credentials{Username: "nurse.cache", Password: "correct horse battery", RequestID: "r"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestSessionsAreKeptOnlyWhenAsked(t *testing.T) {
 	if _, err := st.CreateUser(ctx, admin, newUser("nurse.once", domain.RoleNurse)); err != nil {
 		t.Fatal(err)
 	}
-	sess, err := st.Login(ctx, "nurse.once", "correct horse battery", "r")
+	sess, err := st.Login(ctx, domain.Credentials{Username: "nurse.once", Password: "correct horse battery", RequestID: "r"})
 	if err != nil {
 		t.Fatal(err)
 	}

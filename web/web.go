@@ -300,7 +300,8 @@ func (h *Handler) loginPage(c echo.Context) error {
 
 func (h *Handler) login(c echo.Context) error {
 	username, password, next := c.FormValue("username"), c.FormValue("password"), safeNext(c.FormValue("next"))
-	sess, err := h.svc.Auth.Login(c.Request().Context(), username, password, c.Response().Header().Get(echo.HeaderXRequestID))
+	sess, err := h.svc.Auth.Login(c.Request().Context(), domain.Credentials{Username: username, Password: password,
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID), ClientAddress: c.RealIP()})
 	if err != nil {
 		return h.pages.Render(c.Response(), http.StatusUnauthorized, "login", View{Title: "Log in", Flash: domain.ErrorMessage(err), Data: loginData{Username: username, Next: next}})
 	}
