@@ -50,6 +50,8 @@ type patientData struct {
 	TargetHigh    int64  // the target plus the tolerance
 	PerKg         int64  // the protocol's cells per kg
 	Severities    []string
+	// WeightReasonPct: a weight further than this from the last one needs a reason.
+	WeightReasonPct int
 }
 
 func (h *Handler) patient(c echo.Context, u domain.User) error {
@@ -74,7 +76,8 @@ func (h *Handler) patient(c echo.Context, u domain.User) error {
 	if err := h.disclose(c, u, []int64{d.ID}); err != nil {
 		return err
 	}
-	data := patientData{PatientDetail: d, Bags: care.Bags, AdverseEvents: care.AdverseEvents, Severities: domain.Severities}
+	data := patientData{PatientDetail: d, Bags: care.Bags, AdverseEvents: care.AdverseEvents, Severities: domain.Severities,
+		WeightReasonPct: domain.WeightChangeReasonPct}
 	data.CanOrder, data.CannotOrder = d.CanOrder()
 	tol := d.TolerancePct / 100
 	data.PerKg = int64(d.CellsPerKg)
