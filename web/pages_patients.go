@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -104,4 +106,19 @@ func (h *Handler) disclose(c echo.Context, u domain.User, patientIDs []int64) er
 	actor := u.ActingAs(role, c.Response().Header().Get(echo.HeaderXRequestID))
 	return h.svc.Records.RecordDisclosure(c.Request().Context(), actor,
 		domain.Disclosure{Channel: domain.ChannelApp, What: "GET " + c.Request().URL.RequestURI(), PatientIDs: patientIDs})
+}
+
+// specVersion is the specification version a dose order was made under: the pages show its
+// dose per kg and tolerance for that order, never a later version's.
+func (h *Handler) specVersion(ctx context.Context, version int) (domain.ReleaseSpec, error) {
+	versions, err := h.svc.Lab.SpecVersions(ctx)
+	if err != nil {
+		return domain.ReleaseSpec{}, err
+	}
+	for _, v := range versions {
+		if v.Spec.Version == version {
+			return v.Spec, nil
+		}
+	}
+	return domain.ReleaseSpec{}, fmt.Errorf("specification v%d is not stored", version)
 }
