@@ -269,3 +269,24 @@ func (s *Server) createSpecVersion(c echo.Context) error {
 	}
 	return c.JSON(http.StatusCreated, v)
 }
+
+// signSpecVersion is a physician's co-signature of a version QA proposed: with it the version
+// is in force.
+func (s *Server) signSpecVersion(c echo.Context) error {
+	version, err := idParam(c, "version")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Password string `json:"password"`
+		Reason   string `json:"reason"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := s.svc.Lab.SignSpecVersion(c.Request().Context(), currentActor(c), int(version), in.Password, in.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}

@@ -69,11 +69,12 @@ func (s *Server) recordWeight(c echo.Context) error {
 	}
 	var in struct {
 		WeightKg float64 `json:"weight_kg"`
+		Reason   string  `json:"reason"`
 	}
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	p, err := s.svc.Patients.RecordWeight(c.Request().Context(), currentActor(c), id, in.WeightKg)
+	p, err := s.svc.Patients.RecordWeight(c.Request().Context(), currentActor(c), id, in.WeightKg, in.Reason)
 	if err != nil {
 		return err
 	}
@@ -108,4 +109,25 @@ func (s *Server) exceptionalRelease(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, d)
+}
+
+// confirmDoseOrder is the physician's e-signature that an order awaiting review after a later
+// weight stands as made.
+func (s *Server) confirmDoseOrder(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Password string `json:"password"`
+		Reason   string `json:"reason"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	o, err := s.svc.Patients.ConfirmDoseOrder(c.Request().Context(), currentActor(c), id, in.Password, in.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, o)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -70,6 +71,14 @@ type ProtocolRule struct {
 	WindowDays        int
 }
 
+// OrderFacts is the dose order a bag fills, as the bedside judges it (SPEC §6): the target and
+// the spec version the order fixed, and its weight, tolerance and any later weight.
+type OrderFacts struct {
+	TargetViableCells int64
+	SpecVersion       int
+	OrderReviewFacts
+}
+
 // WitnessFacts is the second person confirming the administration.
 type WitnessFacts struct {
 	Authenticated bool
@@ -96,6 +105,8 @@ type BedsideFacts struct {
 	Lot *LotFacts
 
 	Protocol ProtocolRule
+	// Order is the dose order the bag was prepared for; nil when no bag was identified.
+	Order *OrderFacts
 
 	NurseUserID int64
 	Witness     WitnessFacts
@@ -223,14 +234,22 @@ func siteOrUTC(l *time.Location) *time.Location {
 }
 
 func checkDose(f BedsideFacts) Check {
-	if f.Bag == nil || f.Patient == nil {
-		return fail(CheckDose, "Cannot check the dose: the bag or the patient is not identified.")
+	if f.Bag == nil || f.Patient == nil || f.Order == nil {
+		return fail(CheckDose, "Cannot check the dose: the bag, its order or the patient is not identified.")
 	}
-	target := TargetDose(f.Patient.WeightKg, f.Protocol.CellsPerKg)
-	diff := DoseDeviationPct(f.Bag.ViableCells, target)
-	detail := fmt.Sprintf("the bag holds %s viable cells; the target for %.1f kg is %s; difference %+.1f %% (allowed ±%g %%)",
-		CellsText(f.Bag.ViableCells), f.Patient.WeightKg, CellsText(target), diff, f.Protocol.DoseTolerancePct)
-	if !DoseWithinTolerance(f.Bag.ViableCells, target, f.Protocol.DoseTolerancePct) {
+	o := f.Order
+	diff := DoseDeviationPct(f.Bag.ViableCells, o.TargetViableCells)
+	detail := fmt.Sprintf("the bag holds %s viable cells; the order's target for %.1f kg is %s (specification v%d); difference %+.1f %% (allowed ±%g %%)",
+		CellsText(f.Bag.ViableCells), o.OrderWeightKg, CellsText(o.TargetViableCells), o.SpecVersion, diff, o.TolerancePct)
+	wrong := !DoseWithinTolerance(f.Bag.ViableCells, o.TargetViableCells, o.TolerancePct)
+	review := ReviewOrder(o.OrderReviewFacts)
+	switch {
+	case wrong && review.NeedsReview:
+		return fail(CheckDose, "WRONG DOSE: %s. Also %s. Do not infuse; call the pharmacy and the physician.", detail, review.Sentence(o.OrderWeightKg, o.TolerancePct))
+	case review.NeedsReview:
+		s := review.Sentence(o.OrderWeightKg, o.TolerancePct)
+		return fail(CheckDose, "%s%s. Do not infuse until the physician confirms the order or orders again (%s).", strings.ToUpper(s[:1]), s[1:], detail)
+	case wrong:
 		return fail(CheckDose, "WRONG DOSE: %s. Do not infuse; call the pharmacy.", detail)
 	}
 	return pass(CheckDose, "Dose correct: %s.", detail)

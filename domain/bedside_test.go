@@ -24,6 +24,7 @@ func goodFacts() BedsideFacts {
 			ViableCells: 70_000_000, Dispatched: true, Received: true},
 		Lot:         &LotFacts{LotNumber: "L-1", Status: "released", ExpiresAt: now.AddDate(1, 0, 0)},
 		Protocol:    ProtocolRule{CellsPerKg: 1e6, DoseTolerancePct: 10, InfusionDayOffset: 1, WindowDays: 0},
+		Order:       &OrderFacts{TargetViableCells: 70_000_000, SpecVersion: 1, OrderReviewFacts: OrderReviewFacts{OrderWeightKg: 70, TolerancePct: 10, LaterWeightID: 0}},
 		NurseUserID: 1,
 		Witness:     WitnessFacts{Authenticated: true, UserID: 2, Name: "Nurse Two", Roles: []Role{RoleNurse}},
 	}
@@ -68,7 +69,17 @@ func TestBedsideEachCheckFailsAlone(t *testing.T) {
 		{CheckNotExpired, "bag expired", func(f *BedsideFacts) { f.Bag.ExpiresAt = f.Now }, "bag expired"},
 		{CheckNotExpired, "lot expired", func(f *BedsideFacts) { f.Lot.ExpiresAt = f.Now.Add(-time.Minute) }, "Lot L-1 expired"},
 		{CheckDose, "11 % over", func(f *BedsideFacts) { f.Bag.ViableCells = 77_700_000 }, "+11.0 %"},
-		{CheckDose, "weight changed since the order", func(f *BedsideFacts) { f.Patient.WeightKg = 80 }, "80.0 kg"},
+		{CheckDose, "a later weight awaits review", func(f *BedsideFacts) {
+			f.Patient.WeightKg, f.Order.LaterWeightID, f.Order.LaterWeightKg = 80, 9, 80
+		}, "A later weight awaits the physician's review: 80.0 kg was recorded after the dose was ordered for 70.0 kg"},
+		{CheckDose, "judged against the order, not the latest weight", func(f *BedsideFacts) {
+			f.Patient.WeightKg, f.Bag.ViableCells = 90, 90_000_000
+			f.Order.LaterWeightID, f.Order.LaterWeightKg, f.Order.ConfirmedWeightID = 9, 90, 9
+		}, "WRONG DOSE: the bag holds 9.00×10^7 viable cells; the order's target for 70.0 kg is 7.00×10^7"},
+		{CheckDose, "the order's tolerance, not the current spec's", func(f *BedsideFacts) {
+			f.Protocol.DoseTolerancePct, f.Order.TolerancePct, f.Bag.ViableCells = 20, 5, 74_200_000
+		}, "allowed ±5 %"},
+		{CheckDose, "no order", func(f *BedsideFacts) { f.Order = nil }, "its order"},
 		{CheckWindow, "day 0", func(f *BedsideFacts) {
 			f.Now = time.Date(2026, 11, 24, 23, 59, 0, 0, shanghai)
 			f.Bag.ExpiresAt = f.Now.Add(time.Hour)

@@ -172,6 +172,7 @@ type WeightRecord struct {
 	WeightKg   float64   `json:"weight_kg"`
 	RecordedBy string    `json:"recorded_by"` // the user's full name
 	RecordedAt time.Time `json:"recorded_at"`
+	Reason     string    `json:"reason,omitempty"`
 }
 
 // PatientDetail is a patient with their weights (oldest first), dose orders (oldest first) and
@@ -189,6 +190,10 @@ type PatientDetail struct {
 	TolerancePct float64        `json:"dose_tolerance_pct"`
 	SpecVersion  int            `json:"spec_version"`
 	TargetNow    int64          `json:"target_viable_cells_now"` // the target an order placed now would get
+	// OrderReview says whether the latest order (Order) awaits a physician's review after a
+	// later weight (ReviewOrder); OrderTolerancePct is that order's dose tolerance.
+	OrderReview       OrderReview `json:"order_review"`
+	OrderTolerancePct float64     `json:"order_tolerance_pct,omitempty"`
 }
 
 // CanOrder says whether a dose may be ordered for the patient now, and if not, why, in words

@@ -14,6 +14,7 @@ const (
 	PermRecordLab        Permission = "lab.record" // donations, lots, units, QC results
 	PermSignLot          Permission = "lots.sign"  // release, reject, hold, recall
 	PermManageSpec       Permission = "spec.manage"
+	PermCosignSpec       Permission = "spec.cosign" // a physician's signature that makes a proposed version current
 	PermDisposeExcursion Permission = "excursions.dispose"
 	PermManagePatients   Permission = "patients.manage" // enrol, dose orders
 	PermRecordWeight     Permission = "patients.weigh"
@@ -46,6 +47,7 @@ var permissionRoles = map[Permission][]Role{
 	PermRecordLab:        {RoleQC},
 	PermSignLot:          {RoleQA},
 	PermManageSpec:       {RoleQA},
+	PermCosignSpec:       {RolePhysician},
 	PermDisposeExcursion: {RoleQA},
 	PermManagePatients:   {RolePhysician},
 	PermRecordWeight:     {RolePhysician, RoleNurse},

@@ -153,13 +153,19 @@ func bedsideFactsSQL(mrn, bagID string) string {
 			` + openExcursionSQL + ` AS open_excursion,
 			EXISTS (SELECT 1 FROM infusions i WHERE i.dose_bag_id = b.id) AS bag_infused,
 			` + bagPrintSerialSQL + ` AS print_serial,
-			s.action AS sign_action, s.user_id AS sign_user_id
+			s.action AS sign_action, s.user_id AS sign_user_id,
+			d.weight_kg AS order_weight_kg, d.target_viable_cells AS order_target, d.spec_version AS order_spec_version,
+			lw.id AS later_weight_id, lw.weight_kg AS later_weight_kg,
+			(SELECT MAX(dc.weight_id) FROM dose_order_confirmations dc WHERE dc.dose_order_id = d.id) AS confirmed_weight_id
 		FROM (SELECT ` + currentSpecVersionSQL + ` AS version) sv
 			LEFT JOIN patients p ON p.mrn = ` + mrn + `
 			LEFT JOIN dose_bags b ON b.bag_id = ` + bagID + `
 			LEFT JOIN patients o ON o.id = b.patient_id
 			LEFT JOIN lots l ON l.id = b.lot_id
-			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)`
+			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)
+			LEFT JOIN dose_orders d ON d.id = b.dose_order_id
+			LEFT JOIN patient_weights lw ON lw.id = (SELECT MAX(w.id) FROM patient_weights w
+				WHERE w.patient_id = d.patient_id AND w.id > COALESCE(d.weight_id, 0))`
 }
 
 // bedsideFactsRow is one row of bedsideFactsQuery.
@@ -186,12 +192,21 @@ type bedsideFactsRow struct {
 	PrintSerial     sql.NullInt64
 	SignAction      sql.NullString
 	SignUserID      sql.NullInt64
+	// The bag's dose order: its weight, target and spec version, the latest weight recorded
+	// after it and the latest weight a physician confirmed it against.
+	OrderWeightKg     sql.NullFloat64
+	OrderTarget       sql.NullInt64
+	OrderSpecVersion  sql.NullInt64
+	LaterWeightID     sql.NullInt64
+	LaterWeightKg     sql.NullFloat64
+	ConfirmedWeightID sql.NullInt64
 }
 
 // readBedsideFacts reads what the checks look at in one query: the current specification,
 // the patient wearing the wristband (their latest weight, whether they were infused) and,
 // when bagID names a bag, its owner's MRN, lot, custody (dispatched, received, open
-// excursion), infusion, current print serial and the lot's exceptional-release signatures
+// excursion), infusion, current print serial, dose order (weight, target, spec version, the
+// latest weight after it and its confirmation) and the lot's exceptional-release signatures
 // for the bag's patient, one a row.
 func readBedsideFacts(mrn, bagID string, rows *[]bedsideFactsRow) rowReader {
 	*rows = nil
@@ -202,7 +217,8 @@ func readBedsideFacts(mrn, bagID string, rows *[]bedsideFactsRow) rowReader {
 			var r bedsideFactsRow
 			if err := scan(&r.SpecVersion, &r.ID, &r.SubjectID, &r.MRN, &r.Name, &r.DateOfBirth, &r.Arm, &r.EnrolledAt,
 				&r.ChainOfIdentity, &r.WeightKg, &r.PatientInfused, &r.OwnerMRN, &r.LotNumber, &r.LotStatus, &r.LotExpiresAt,
-				&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID); err != nil {
+				&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID,
+				&r.OrderWeightKg, &r.OrderTarget, &r.OrderSpecVersion, &r.LaterWeightID, &r.LaterWeightKg, &r.ConfirmedWeightID); err != nil {
 				return fmt.Errorf("read the facts of the verification: %w", err)
 			}
 			*rows = append(*rows, r)
@@ -241,6 +257,19 @@ func (s *Store) bedsideFacts(t *tx, rows []bedsideFactsRow, found bool, bag dose
 	if !r.LotStatus.Valid || !r.LotExpiresAt.Valid {
 		return fmt.Errorf("read the bag's lot: %w", gorm.ErrRecordNotFound)
 	}
+	if !r.OrderWeightKg.Valid || !r.OrderTarget.Valid || !r.OrderSpecVersion.Valid {
+		return fmt.Errorf("read the bag's dose order: %w", gorm.ErrRecordNotFound)
+	}
+	// The bag is judged by the spec version its order was made under (dose, tolerance,
+	// infusion day), never by a later one.
+	orderSpec, err := s.specForVersion(t.db, int(r.OrderSpecVersion.Int64))
+	if err != nil {
+		return err
+	}
+	f.Protocol = orderSpec.Protocol()
+	f.Order = &domain.OrderFacts{TargetViableCells: r.OrderTarget.Int64, SpecVersion: int(r.OrderSpecVersion.Int64),
+		OrderReviewFacts: domain.OrderReviewFacts{OrderWeightKg: r.OrderWeightKg.Float64, TolerancePct: orderSpec.DoseTolerancePct,
+			LaterWeightID: r.LaterWeightID.Int64, LaterWeightKg: r.LaterWeightKg.Float64, ConfirmedWeightID: r.ConfirmedWeightID.Int64}}
 	labelMRN := str(r.OwnerMRN) // a typed or ISBT-scanned id carries no MRN: the bag's record does
 	if scan.CodeKind == domain.CodeQR && scan.LabelRefusal == "" {
 		labelMRN = scan.MRN

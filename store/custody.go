@@ -185,8 +185,9 @@ func readScanFacts(bagID string, f *scanFacts, found *bool) rowReader {
 // print): a scanned label with another serial was replaced by a reprint.
 const bagPrintSerialSQL = `(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.entity_type = 'dose_bag' AND lp.entity_id = b.id)`
 
-// currentSpecVersionSQL is the version of the specification in force: the latest signed.
-const currentSpecVersionSQL = `(SELECT MAX(sv.version) FROM spec_versions sv)`
+// currentSpecVersionSQL is the version of the specification in force: the latest signed by QA
+// and a physician.
+const currentSpecVersionSQL = `(SELECT MAX(sv.version) FROM spec_versions sv WHERE sv.effective_at IS NOT NULL)`
 
 var scanFactsQuery = newSQLQuery(scanFactsSQL("?"))
 

@@ -23,7 +23,7 @@ func (s *Store) WriteForTest(ctx context.Context, actor domain.Actor, fn func(db
 func Models() []any {
 	return []any{&userRow{}, &userRoleRow{}, &sessionRow{}, &auditRow{},
 		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &signatureRow{}, &unitRow{},
-		&patientRow{}, &patientWeightRow{}, &labelKeyRow{}, &labelPrintRow{},
+		&patientRow{}, &patientWeightRow{}, &doseOrderConfirmationRow{}, &labelKeyRow{}, &labelPrintRow{},
 		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{},
 		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{}}
 }

@@ -169,7 +169,7 @@ func (s *Store) CurrentSpec(ctx context.Context) (domain.ReleaseSpec, error) {
 
 func currentSpec(db *gorm.DB) (domain.ReleaseSpec, error) {
 	var row specVersionRow
-	if err := db.Order("version DESC").Take(&row).Error; err != nil {
+	if err := db.Where("effective_at IS NOT NULL").Order("version DESC").Take(&row).Error; err != nil {
 		return domain.ReleaseSpec{}, classify(fmt.Errorf("read specification: %w", err))
 	}
 	return decodeSpec(row)
@@ -586,9 +586,10 @@ func (s *Store) ExpireLots(ctx context.Context) (int, error) {
 	return expired, nil
 }
 
-// CreateSpecVersion adds a specification version, e-signed by QA: the signer re-enters their
+// CreateSpecVersion proposes a specification version, e-signed by QA: the signer re-enters their
 // password, and the version records printed name, meaning and time. Versions are numbered in
-// order and never changed; lots are evaluated against the latest from then on.
+// order and never changed; a version is in force once a physician co-signs it (SignSpecVersion),
+// and lots and new orders follow the latest in force from then on.
 func (s *Store) CreateSpecVersion(ctx context.Context, actor domain.Actor, spec domain.ReleaseSpec, password, reason string) (domain.SpecVersion, error) {
 	spec.Version = 1 // validated as a version; the number itself is assigned below
 	if err := spec.Validate(); err != nil {
@@ -606,25 +607,79 @@ func (s *Store) CreateSpecVersion(ctx context.Context, actor domain.Actor, spec 
 		if err != nil {
 			return err
 		}
-		spec.Version = current.Version + 1
+		var last struct{ Max int }
+		if err := t.db.Model(&specVersionRow{}).Select("COALESCE(MAX(version), 0) AS max").Scan(&last).Error; err != nil {
+			return err
+		}
+		spec.Version = last.Max + 1
 		body, _ := json.Marshal(spec)
 		uid := actor.UserID
 		row := specVersionRow{Version: spec.Version, Spec: string(body), CreatedBy: &uid, PrintedName: actor.FullName,
-			Meaning: fmt.Sprintf("Specification v%d approved for release decisions: %s", spec.Version, strings.TrimSpace(reason)), CreatedAt: t.now}
+			Meaning: fmt.Sprintf("Specification v%d proposed by QA: %s", spec.Version, strings.TrimSpace(reason)), CreatedAt: t.now}
 		if err := t.db.Create(&row).Error; err != nil {
 			if isUnique(err) {
 				return domain.Errorf(domain.EConflict, "another specification version was signed at the same moment; reload and sign again")
 			}
 			return fmt.Errorf("insert specification: %w", err)
 		}
-		out = domain.SpecVersion{Spec: spec, PrintedName: row.PrintedName, Meaning: row.Meaning, CreatedAt: row.CreatedAt}
-		t.audit("spec.create", "spec_version", spec.Version, current, spec, reason)
+		out = row.toDomain(spec)
+		t.audit("spec.create", "spec_version", spec.Version, current, out, reason)
 		return nil
 	})
 	return out, err
 }
 
-// SpecVersions lists every specification version, oldest first.
+// SignSpecVersion is a physician's co-signature of a version QA proposed: with it the version
+// is in force. The two-person rule and the rest are domain.CheckSpecCoSignature's.
+func (s *Store) SignSpecVersion(ctx context.Context, actor domain.Actor, version int, password, reason string) (domain.SpecVersion, error) {
+	if strings.TrimSpace(reason) == "" {
+		return domain.SpecVersion{}, domain.FieldError("reason", "say why the new specification version is approved")
+	}
+	if err := s.reauthenticate(ctx, actor, password); err != nil {
+		return domain.SpecVersion{}, err
+	}
+	var out domain.SpecVersion
+	err := s.write(ctx, actor, func(t *tx) error {
+		var row specVersionRow
+		if err := t.lockByID(&row, int64(version), "specification version"); err != nil {
+			return err
+		}
+		current, err := currentSpec(t.db)
+		if err != nil {
+			return err
+		}
+		var proposer int64
+		if row.CreatedBy != nil {
+			proposer = *row.CreatedBy
+		}
+		if err := domain.CheckSpecCoSignature(domain.SpecSignatureFacts{Version: row.Version, ProposedBy: proposer, Effective: row.EffectiveAt != nil,
+			CurrentVersion: current.Version, SignerID: actor.UserID, SignerRoles: []domain.Role{actor.Role}, Reason: reason}); err != nil {
+			return err
+		}
+		spec, err := decodeSpec(row)
+		if err != nil {
+			return err
+		}
+		before := row.toDomain(spec)
+		uid, now := actor.UserID, t.now
+		row.CosignedBy, row.CosignerPrintedName, row.EffectiveAt = &uid, actor.FullName, &now
+		row.CosignMeaning = fmt.Sprintf("Specification v%d approved by a physician, in force from now: %s", row.Version, strings.TrimSpace(reason))
+		res := t.db.Model(&specVersionRow{}).Where("version = ? AND effective_at IS NULL", row.Version).
+			Updates(map[string]any{"cosigned_by": uid, "cosigner_printed_name": row.CosignerPrintedName, "cosign_meaning": row.CosignMeaning, "effective_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("co-sign specification: %w", res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return domain.Errorf(domain.EConflict, "specification v%d was co-signed at the same moment; reload", row.Version)
+		}
+		out = row.toDomain(spec)
+		t.audit("spec.cosign", "spec_version", row.Version, before, out, reason)
+		return nil
+	})
+	return out, err
+}
+
+// SpecVersions lists every specification version, oldest first, proposed ones included.
 func (s *Store) SpecVersions(ctx context.Context) ([]domain.SpecVersion, error) {
 	var rows []specVersionRow
 	if err := s.read(ctx).Order("version").Find(&rows).Error; err != nil {
@@ -636,7 +691,7 @@ func (s *Store) SpecVersions(ctx context.Context) ([]domain.SpecVersion, error) 
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, domain.SpecVersion{Spec: spec, PrintedName: r.PrintedName, Meaning: r.Meaning, CreatedAt: r.CreatedAt.UTC()})
+		out = append(out, r.toDomain(spec))
 	}
 	return out, nil
 }

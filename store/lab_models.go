@@ -39,9 +39,25 @@ type specVersionRow struct {
 	PrintedName string
 	Meaning     string
 	CreatedAt   time.Time
+	// A physician's co-signature; with it (or for versions signed before co-signatures) the
+	// version is in force from EffectiveAt.
+	CosignedBy          *int64
+	CosignerPrintedName string
+	CosignMeaning       string
+	EffectiveAt         *time.Time
 }
 
 func (specVersionRow) TableName() string { return "spec_versions" }
+
+func (r specVersionRow) toDomain(spec domain.ReleaseSpec) domain.SpecVersion {
+	v := domain.SpecVersion{Spec: spec, PrintedName: r.PrintedName, Meaning: r.Meaning, CreatedAt: r.CreatedAt.UTC(),
+		Status: domain.SpecProposed, CosignerPrintedName: r.CosignerPrintedName, CosignMeaning: r.CosignMeaning}
+	if r.EffectiveAt != nil {
+		at := r.EffectiveAt.UTC()
+		v.Status, v.EffectiveAt = domain.SpecInForce, &at
+	}
+	return v
+}
 
 type lotRow struct {
 	ID             int64 `gorm:"primaryKey"`

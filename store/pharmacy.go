@@ -22,6 +22,7 @@ type doseOrderRow struct {
 	Status            string
 	OrderedBy         int64
 	OrderedAt         time.Time
+	WeightID          *int64 // the weight record the order was computed from
 }
 
 func (doseOrderRow) TableName() string { return "dose_orders" }
@@ -116,8 +117,13 @@ func (s *Store) OrderDose(ctx context.Context, actor domain.Actor, patientID int
 		if err != nil {
 			return err
 		}
-		row := doseOrderRow{PatientID: patientID, WeightKg: p.WeightKg, TargetViableCells: domain.TargetDose(p.WeightKg, spec.DoseCellsPerKg),
-			SpecVersion: spec.Version, Status: domain.OrderOpen, OrderedBy: actor.UserID, OrderedAt: t.now}
+		// The order fixes the weight (this record), the target and the spec version (SPEC §6).
+		var weight patientWeightRow
+		if err := t.db.Where("patient_id = ?", patientID).Order("id DESC").Take(&weight).Error; err != nil {
+			return classify(fmt.Errorf("read weight: %w", err))
+		}
+		row := doseOrderRow{PatientID: patientID, WeightKg: weight.WeightKg, TargetViableCells: domain.TargetDose(weight.WeightKg, spec.DoseCellsPerKg),
+			SpecVersion: spec.Version, Status: domain.OrderOpen, OrderedBy: actor.UserID, OrderedAt: t.now, WeightID: &weight.ID}
 		if err := t.db.Create(&row).Error; err != nil {
 			if isUnique(err) {
 				return domain.Errorf(domain.EConflict, "subject %s already has an open dose order", p.SubjectID)
@@ -131,9 +137,23 @@ func (s *Store) OrderDose(ctx context.Context, actor domain.Actor, patientID int
 	return out, err
 }
 
+// orderSpec is the specification version a dose order was made under: its protocol parameters
+// (post-thaw viability, shelf life, tolerance) govern the order's bag. An unknown order gets the
+// version in force, and the write that follows reports the order missing.
+func (s *Store) orderSpec(ctx context.Context, orderID int64) (domain.ReleaseSpec, error) {
+	db := s.read(ctx)
+	var o doseOrderRow
+	if err := db.Select("id", "spec_version").Take(&o, orderID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return currentSpec(db)
+	} else if err != nil {
+		return domain.ReleaseSpec{}, classify(err)
+	}
+	return s.specForVersion(db, o.SpecVersion)
+}
+
 // PrepareDoseBag records the thaw of units of one lot into the bag of an open order.
 func (s *Store) PrepareDoseBag(ctx context.Context, actor domain.Actor, orderID int64, n domain.NewDoseBag) (domain.DoseBag, error) {
-	spec, err := s.CurrentSpec(ctx)
+	spec, err := s.orderSpec(ctx, orderID)
 	if err != nil {
 		return domain.DoseBag{}, err
 	}

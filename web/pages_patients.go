@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -50,6 +52,8 @@ type patientData struct {
 	TargetHigh    int64  // the target plus the tolerance
 	PerKg         int64  // the protocol's cells per kg
 	Severities    []string
+	// WeightReasonPct: a weight further than this from the last one needs a reason.
+	WeightReasonPct int
 }
 
 func (h *Handler) patient(c echo.Context, u domain.User) error {
@@ -74,7 +78,8 @@ func (h *Handler) patient(c echo.Context, u domain.User) error {
 	if err := h.disclose(c, u, []int64{d.ID}); err != nil {
 		return err
 	}
-	data := patientData{PatientDetail: d, Bags: care.Bags, AdverseEvents: care.AdverseEvents, Severities: domain.Severities}
+	data := patientData{PatientDetail: d, Bags: care.Bags, AdverseEvents: care.AdverseEvents, Severities: domain.Severities,
+		WeightReasonPct: domain.WeightChangeReasonPct}
 	data.CanOrder, data.CannotOrder = d.CanOrder()
 	tol := d.TolerancePct / 100
 	data.PerKg = int64(d.CellsPerKg)
@@ -101,4 +106,19 @@ func (h *Handler) disclose(c echo.Context, u domain.User, patientIDs []int64) er
 	actor := u.ActingAs(role, c.Response().Header().Get(echo.HeaderXRequestID))
 	return h.svc.Records.RecordDisclosure(c.Request().Context(), actor,
 		domain.Disclosure{Channel: domain.ChannelApp, What: "GET " + c.Request().URL.RequestURI(), PatientIDs: patientIDs})
+}
+
+// specVersion is the specification version a dose order was made under: the pages show its
+// dose per kg and tolerance for that order, never a later version's.
+func (h *Handler) specVersion(ctx context.Context, version int) (domain.ReleaseSpec, error) {
+	versions, err := h.svc.Lab.SpecVersions(ctx)
+	if err != nil {
+		return domain.ReleaseSpec{}, err
+	}
+	for _, v := range versions {
+		if v.Spec.Version == version {
+			return v.Spec, nil
+		}
+	}
+	return domain.ReleaseSpec{}, fmt.Errorf("specification v%d is not stored", version)
 }

@@ -21,7 +21,7 @@ type Config struct {
 	DatabaseURL   string         // DATABASE_URL; empty selects the embedded SQLite file
 	DataDir       string         // CORDTRACE_DATA_DIR
 	SiteTZ        string         // CORDTRACE_SITE_TZ
-	Site          *time.Location // SiteTZ, loaded
+	Site          *time.Location // SiteTZ, loaded; the machine's zone when SiteTZ is unset (embedded database only)
 	FacilityID    string         // CORDTRACE_FACILITY_ID
 	ProductCode   string         // CORDTRACE_PRODUCT_CODE
 	AdminPassword string         // CORDTRACE_ADMIN_PASSWORD
@@ -44,7 +44,7 @@ var configVars = []struct{ name, def, help string }{
 	{"CORDTRACE_ADDR", ":8080", "address the service listens on"},
 	{"DATABASE_URL", "", "postgres:// URL of the PostgreSQL database; unset: embedded SQLite file in CORDTRACE_DATA_DIR"},
 	{"CORDTRACE_DATA_DIR", "./data", "directory of the embedded database and the label signing keys"},
-	{"CORDTRACE_SITE_TZ", "UTC", "IANA time zone of the site, for infusion days and printed times"},
+	{"CORDTRACE_SITE_TZ", "", "IANA time zone of the site, for infusion days and printed times; required with DATABASE_URL; unset with the embedded database: the machine's zone, logged at start"},
 	{"CORDTRACE_FACILITY_ID", "A9999", "ISBT 128 facility identification number for new DINs"},
 	{"CORDTRACE_PRODUCT_CODE", "S1234", "ISBT 128 product description code of the site's HUC-MSC units (a letter and 4 digits)"},
 	{"CORDTRACE_ADMIN_PASSWORD", "", "password of the first admin, created when there are no users; unset: random, printed once"},
@@ -87,6 +87,17 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	return c, c.validate()
 }
 
+// SiteZone describes the site's time zone for the start-up log: its name, its offset now, and
+// where it came from (CORDTRACE_SITE_TZ, or the machine when that is unset).
+func (c Config) SiteZone(now time.Time) (name, offset, source string) {
+	name, source = c.Site.String(), "CORDTRACE_SITE_TZ"
+	if c.SiteTZ == "" {
+		source = "the machine's zone (CORDTRACE_SITE_TZ unset)"
+	}
+	abbr, _ := now.In(c.Site).Zone()
+	return name, abbr + " " + now.In(c.Site).Format("-07:00"), source
+}
+
 // validate checks every setting and says which variable is wrong and how to fix it.
 func (c *Config) validate() error {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
@@ -95,11 +106,18 @@ func (c *Config) validate() error {
 	if c.Addr == "" {
 		return fmt.Errorf("CORDTRACE_ADDR is empty; give an address such as :8080")
 	}
-	loc, err := time.LoadLocation(c.SiteTZ)
-	if err != nil {
-		return fmt.Errorf("CORDTRACE_SITE_TZ %q is not a time zone; use an IANA name such as Asia/Shanghai", c.SiteTZ)
+	switch {
+	case c.SiteTZ == "" && c.DatabaseURL != "":
+		return fmt.Errorf("CORDTRACE_SITE_TZ is required with PostgreSQL (DATABASE_URL): infusion days are counted in the site's time zone; set its IANA name, such as Asia/Shanghai")
+	case c.SiteTZ == "":
+		c.Site = time.Local
+	default:
+		loc, err := time.LoadLocation(c.SiteTZ)
+		if err != nil {
+			return fmt.Errorf("CORDTRACE_SITE_TZ %q is not a time zone; use an IANA name such as Asia/Shanghai", c.SiteTZ)
+		}
+		c.Site = loc
 	}
-	c.Site = loc
 	if err := domain.ValidateFacilityID(c.FacilityID); err != nil {
 		return fmt.Errorf("CORDTRACE_FACILITY_ID %q: %s", c.FacilityID, domain.ErrorMessage(err))
 	}

@@ -142,7 +142,9 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "database", st.Dialect(), "site_tz", cfg.SiteTZ)
+	zone, offset, source := cfg.SiteZone(time.Now())
+	logger.Info("site time zone", "site_tz", zone, "offset", offset, "from", source)
+	logger.Info("listening", "addr", ln.Addr().String(), "database", st.Dialect(), "site_tz", zone)
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
 	go expireLots(ctx, st, logger)

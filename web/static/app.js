@@ -626,6 +626,16 @@
     const target = Math.round(kg * Number(form.dataset.cellsPerKg));
     out.className = "preview pass";
     out.textContent = "At " + kg + " kg the target dose is " + (target > 0 ? sci(target) : "0") + " viable cells.";
+    // A change beyond the limit needs a reason (the server decides; this only asks early).
+    const prev = Number(form.dataset.previousKg), reason = form.querySelector('[name="reason"]');
+    if (prev > 0 && reason) {
+      const change = (kg - prev) / prev * 100;
+      reason.required = Math.abs(change) > Number(form.dataset.reasonPct);
+      if (reason.required) {
+        out.className = "preview fail";
+        out.textContent += " That is " + (change > 0 ? "+" : "") + change.toFixed(1) + " % from the last weight of " + prev + " kg: give the reason for the change.";
+      }
+    }
   }
 
   // ---------- wiring ----------
