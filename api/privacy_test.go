@@ -114,3 +114,50 @@ func TestTracesShowPatientIdentityOnlyToThoseWhoMay(t *testing.T) {
 		}
 	})
 }
+
+// The audit trail holds patients as enrolled and the MRNs a bedside verification quotes: an
+// admin reading it sees those entries with their values withheld; QA sees them, and each
+// patient shown is a patient.disclose entry (via api.audit).
+func TestAuditTrailWithholdsPatientIdentityFromAdmins(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		preparedBag(t, ts, admin)
+		qa := ts.login("s.qa", "a good password")
+		r := ts.do("GET", "/api/v1/audit?entity_type=patient&limit=1000", admin, nil)
+		if r.status != 200 || strings.Contains(string(r.body), "Li Wei") || strings.Contains(string(r.body), "MRN0001") {
+			t.Fatalf("admin reads the patients' audit entries: %d %s; want no name or MRN", r.status, r.body)
+		}
+		var enrol map[string]any
+		for _, e := range r.json(t)["entries"].([]any) {
+			if e := e.(map[string]any); e["action"] == "patient.enrol" {
+				enrol = e
+			}
+		}
+		if enrol == nil || enrol["after"] != nil || enrol["withheld"] == nil || enrol["hash"] == "" {
+			t.Fatalf("the enrolment as admin reads it: %v; want it listed with its values withheld", enrol)
+		}
+		patientID := enrol["entity_id"].(string)
+		if got := patientDisclosures(t, ts, admin, mustAtoi(t, patientID)); len(got) != 0 {
+			t.Fatalf("admin's withheld read recorded disclosures: %q", got)
+		}
+		r = ts.do("GET", "/api/v1/audit?entity_type=patient&limit=1000", qa, nil)
+		if r.status != 200 || !strings.Contains(string(r.body), "Li Wei") {
+			t.Fatalf("QA reads the patients' audit entries: %d; want the enrolment with the name", r.status)
+		}
+		if got := patientDisclosures(t, ts, admin, mustAtoi(t, patientID)); !slices.Equal(got, []string{"qa api.audit name,mrn,date_of_birth"}) {
+			t.Errorf("disclosures after QA's read: %q", got)
+		}
+		if r := ts.do("GET", "/api/v1/audit/verify", admin, nil); r.json(t)["ok"] != true {
+			t.Fatalf("audit chain: %s", r.body)
+		}
+	})
+}
+
+func mustAtoi(t *testing.T, s string) int64 {
+	t.Helper()
+	var n int64
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

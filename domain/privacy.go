@@ -1,7 +1,9 @@
 package domain
 
 import (
+	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -138,4 +140,48 @@ func (t LotTrace) IdentifiedPatients() []int64 {
 		}
 	}
 	return ids
+}
+
+// Audit actions whose values carry a patient's identifying data: the enrolment holds the
+// patient as entered (name, MRN, date of birth); a bedside verification's checks quote the
+// MRNs of the wristband and the label.
+const (
+	AuditPatientEnrol      = "patient.enrol"
+	AuditBedsideVerify     = "bedside.verify"
+	ViaAPIAudit            = "api.audit"
+	auditWithheldForReader = "withheld: it carries a patient's name, MRN or date of birth, which your roles may not see"
+)
+
+// ShowsPatientIdentity reports whether the entry's values carry a patient's name, MRN or date
+// of birth.
+func (e AuditEntry) ShowsPatientIdentity() bool {
+	return e.Action == AuditPatientEnrol || e.Action == AuditBedsideVerify
+}
+
+// WithoutPatientIdentity is e as shown to a reader who may not see patients' identity: the
+// entry is listed with who, what and when and its hashes, its before and after values withheld.
+func (e AuditEntry) WithoutPatientIdentity() AuditEntry {
+	if e.ShowsPatientIdentity() {
+		e.Before, e.After, e.Withheld = "", "", auditWithheldForReader
+	}
+	return e
+}
+
+// IdentifiedPatient is the patient whose identity the entry shows: the enrolled patient, or
+// the patient whose wristband was verified; false when there is none (a wristband that
+// matched nobody).
+func (e AuditEntry) IdentifiedPatient() (int64, bool) {
+	switch e.Action {
+	case AuditPatientEnrol:
+		id, err := strconv.ParseInt(e.EntityID, 10, 64)
+		return id, err == nil && e.EntityType == "patient"
+	case AuditBedsideVerify:
+		var v struct {
+			PatientID int64 `json:"patient_id"`
+		}
+		if json.Unmarshal([]byte(e.After), &v) == nil && v.PatientID != 0 {
+			return v.PatientID, true
+		}
+	}
+	return 0, false
 }

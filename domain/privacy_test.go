@@ -72,3 +72,30 @@ func TestDisclosureValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditEntriesThatShowPatientIdentity(t *testing.T) {
+	for _, c := range []struct {
+		e       AuditEntry
+		shows   bool
+		patient int64
+	}{
+		{AuditEntry{Action: "patient.enrol", EntityType: "patient", EntityID: "3", After: `{"name":"Li Wei","mrn":"MRN0001"}`}, true, 3},
+		{AuditEntry{Action: "bedside.verify", EntityType: "verification", EntityID: "9", After: `{"patient_id":4,"checks":[{"message":"MRN0001"}]}`}, true, 4},
+		{AuditEntry{Action: "bedside.verify", EntityType: "verification", EntityID: "10", After: `{"checks":[{"message":"no patient has MRN0009"}]}`}, true, 0},
+		{AuditEntry{Action: "patient.weigh", EntityType: "patient", EntityID: "3", After: `{"weight_kg":70}`}, false, 0},
+		{AuditEntry{Action: "patient.disclose", EntityType: "patient", EntityID: "3", After: `{"fields":["name"],"via":"api.lot_trace"}`}, false, 0},
+		{AuditEntry{Action: "lot.create", EntityType: "lot", EntityID: "1", After: `{"lot_number":"L1"}`}, false, 0},
+	} {
+		if got := c.e.ShowsPatientIdentity(); got != c.shows {
+			t.Errorf("%s: shows identity %v, want %v", c.e.Action, got, c.shows)
+		}
+		id, ok := c.e.IdentifiedPatient()
+		if id != c.patient || ok != (c.patient != 0) {
+			t.Errorf("%s %s: patient %d %v, want %d", c.e.Action, c.e.EntityID, id, ok, c.patient)
+		}
+		w := c.e.WithoutPatientIdentity()
+		if c.shows && (w.After != "" || w.Before != "" || w.Withheld == "") || !c.shows && w != c.e {
+			t.Errorf("%s without identity: %+v", c.e.Action, w)
+		}
+	}
+}
