@@ -161,3 +161,28 @@ func mustAtoi(t *testing.T, s string) int64 {
 	}
 	return n
 }
+
+// A dose bag's signed code carries its patient's MRN; checking the label shows it to those who
+// may see it with the bag in hand (nurse, pharmacist), not to QC or admin.
+func TestLabelCheckShowsTheMRNOnlyToThoseWhoMay(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		_, code, _ := preparedBag(t, ts, admin)
+		nurse := ts.userWith(admin, "nurse.dee", domain.RoleNurse)
+		for _, who := range []struct {
+			role  string
+			token string
+			shows bool
+		}{{"qc", ts.login("s.qc", "a good password"), false}, {"admin", admin, false},
+			{"pharmacist", ts.login("ph.eve", "a good password"), true}, {"nurse", nurse, true}} {
+			r := ts.do("POST", "/api/v1/labels/verify", who.token, map[string]string{"code": code})
+			v := r.json(t)
+			if r.status != 200 || v["authentic"] != true {
+				t.Fatalf("%s checks the label: %d %s", who.role, r.status, r.body)
+			}
+			if m := v["fields"].(map[string]any)["M"]; (m == "MRN0001") != who.shows {
+				t.Errorf("%s checks the label: MRN %v, want shown %v", who.role, m, who.shows)
+			}
+		}
+	})
+}
