@@ -40,6 +40,7 @@ const (
 	ViaFHIRLotBundle       = "fhir.Bundle"
 	ViaTrialExport         = "export.trial"
 	ViaBedsideVerification = "bedside.verify"
+	ViaDoseBagLabel        = "dose_bag.label"
 )
 
 // ViaFHIR is the via of a FHIR read of one resource type, e.g. fhir.Procedure.

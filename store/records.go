@@ -212,19 +212,21 @@ func (s *Store) RecordDisclosure(ctx context.Context, actor domain.Actor, d doma
 	if err := d.Validate(); err != nil {
 		return err
 	}
-	return s.write(ctx, actor, func(t *tx) error {
-		t.disclose(d)
-		return nil
-	})
+	return s.write(ctx, actor, func(t *tx) error { return t.disclose(d) })
 }
 
-// disclose adds the patient.disclose entries of d to t, for a write that shows patient data in
-// its answer (the bedside verification) and records the showing with its own change.
-func (t *tx) disclose(d domain.Disclosure) {
+// disclose adds the patient.disclose entries of d to t: the one way they are written. A write
+// whose answer shows patient data (the bedside verification, a dose-bag label) calls it inside
+// its own transaction, so the showing and the change are recorded together.
+func (t *tx) disclose(d domain.Disclosure) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
 	after := map[string]any{"fields": d.Fields, "via": d.Via}
 	for _, id := range sortedUnique(d.PatientIDs) {
 		t.audit("patient.disclose", "patient", id, nil, after, "")
 	}
+	return nil
 }
 
 // RecordPatient is the patient a dispatch, infusion or adverse event belongs to. A dispatch is
