@@ -134,8 +134,8 @@ func TestBedsideJourney(t *testing.T) {
 		if bt["subject_id"] != "SVP-001" || bt["infusion"] == nil || len(bt["custody"].([]any)) != 2 || len(bt["verifications"].([]any)) != 5 {
 			t.Fatalf("bag trace: %v", bt)
 		}
-		if strings.Contains(string(tr.body), "Li Wei") {
-			t.Fatal("the lot trace shows the patient's name; it must tie product and patient without it")
+		if qcTrace := ts.do("GET", lotPath+"/trace", ts.login("s.qc", "a good password"), nil); strings.Contains(string(qcTrace.body), "Li Wei") {
+			t.Fatal("the lot trace shows QC the patient's name; it must tie product and patient without it")
 		}
 		pt := ts.do("GET", fmt.Sprintf("/api/v1/patients/%d/trace", int64(pass["patient_id"].(float64))), nurse, nil).json(t)
 		if dons := pt["donations"].([]any); len(dons) != 1 || dons[0].(map[string]any)["din"] != lot["lot"].(map[string]any)["din"] {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -341,25 +342,35 @@ func TestFHIRJourney(t *testing.T) {
 			fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d", j.patientID), "", 401)
 			fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d", j.patientID), ts.login("admin", adminPassword), 403)
 
-			// Each read of patient data is a disclosure in the audit trail, by the reader.
+			// Each read of patient data is a disclosure in the audit trail, by the reader, naming
+			// what showed it and which fields.
 			audit := ts.do("GET", fmt.Sprintf("/api/v1/audit?entity_type=patient&entity_id=%d&limit=1000", j.patientID), ts.login("admin", adminPassword), nil).json(t)
-			var what []string
+			var via []string
 			for _, e := range audit["entries"].([]any) {
 				e := e.(map[string]any)
 				if e["action"] == "patient.disclose" {
 					if e["user_name"] != "Full dr.cho" || e["role"] != "physician" {
 						t.Errorf("disclosure by %v as %v", e["user_name"], e["role"])
 					}
-					what = append(what, fmt.Sprint(e["after"]))
+					var d struct {
+						Fields []string
+						Via    string
+					}
+					if err := json.Unmarshal([]byte(e["after"].(string)), &d); err != nil {
+						t.Fatalf("disclosure after %v: %v", e["after"], err)
+					}
+					if !slices.Contains(d.Fields, "name") || !slices.Contains(d.Fields, "mrn") || !slices.Contains(d.Fields, "date_of_birth") {
+						t.Errorf("disclosure %s: fields %v, want name, mrn and date_of_birth", d.Via, d.Fields)
+					}
+					via = append(via, d.Via)
 				}
 			}
-			if len(what) != 3+len(single) || !strings.Contains(what[0], "$everything") || !strings.Contains(what[1], "/fhir/Patient/") || !strings.Contains(what[2], "lot=") {
-				t.Fatalf("disclosures of the patient: %q, want $everything, Patient, lot Bundle, then %q", what, single)
+			wantVia := []string{"fhir.Patient.$everything", "fhir.Patient", "fhir.Bundle"}
+			for _, path := range single {
+				wantVia = append(wantVia, "fhir."+strings.Split(strings.TrimPrefix(path, "/fhir/"), "/")[0])
 			}
-			for i, path := range single {
-				if !strings.Contains(what[3+i], "GET "+path) {
-					t.Errorf("disclosure %d: %s, want one for GET %s", 3+i, what[3+i], path)
-				}
+			if !slices.Equal(via, wantVia) {
+				t.Fatalf("disclosures of the patient: %q, want %q", via, wantVia)
 			}
 			if r := ts.do("GET", "/api/v1/audit/verify", ts.login("admin", adminPassword), nil); r.json(t)["ok"] != true {
 				t.Fatalf("audit chain: %s", r.body)
@@ -518,7 +529,7 @@ func TestTrialExportGolden(t *testing.T) {
 			audit := ts.do("GET", fmt.Sprintf("/api/v1/audit?entity_type=patient&entity_id=%d&limit=1000", j.routineID), ts.login("admin", adminPassword), nil).json(t)
 			n := 0
 			for _, e := range audit["entries"].([]any) {
-				if e := e.(map[string]any); e["action"] == "patient.disclose" && strings.Contains(fmt.Sprint(e["after"]), "trial_export") && e["user_name"] == "Full qa.bob" {
+				if e := e.(map[string]any); e["action"] == "patient.disclose" && e["after"] == `{"fields":["subject_id","clinical"],"via":"export.trial"}` && e["user_name"] == "Full qa.bob" {
 					n++
 				}
 			}

@@ -235,6 +235,9 @@ func (s *Server) verifyLabel(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	out := map[string]any{"authentic": false, "current": false, "fields": map[string]any{}}
+	// A dose bag's code carries its patient's MRN: shown to those who may see it with the bag
+	// in hand (domain.MaySeePatientIdentity), left out for the others (qc, admin).
+	_, showMRN := domain.MaySeePatientIdentity(currentUser(c).Roles, true)
 	p, err := s.verifyCode(ctx, in.Code)
 	if err != nil {
 		var ve *labels.VerifyError
@@ -243,11 +246,11 @@ func (s *Server) verifyLabel(c echo.Context) error {
 		}
 		out["reason"], out["message"] = ve.Reason, ve.Message
 		if parsed, perr := labels.Parse(in.Code); perr == nil {
-			out["fields"] = payloadFields(parsed)
+			out["fields"] = payloadFields(parsed, showMRN)
 		}
 		return c.JSON(http.StatusOK, out)
 	}
-	out["authentic"], out["fields"] = true, payloadFields(p)
+	out["authentic"], out["fields"] = true, payloadFields(p, showMRN)
 	out["reason"], out["message"] = "", "The label is genuine."
 	entity, entityID, err := s.labelEntity(ctx, p)
 	if err != nil {
@@ -268,10 +271,10 @@ func (s *Server) verifyLabel(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func payloadFields(p labels.Payload) map[string]any {
+func payloadFields(p labels.Payload, showMRN bool) map[string]any {
 	f := map[string]any{"T": string(rune(p.Kind)), "ID": p.ID, "N": p.ViableCells,
 		"X": p.Expiry.UTC().Format("20060102T1504Z"), "P": p.PrintSerial, "K": p.KeyID}
-	if p.MRN != "" {
+	if p.MRN != "" && showMRN {
 		f["M"] = p.MRN
 	}
 	return f

@@ -48,14 +48,15 @@ func (s *Server) listPatients(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.disclose(c, domain.ChannelApp, domain.PatientIDs(ps)); err != nil {
+	// The list shows each patient's name, MRN and date of birth with their dose state.
+	if err := s.disclose(c, domain.ViaAPIPatients, patientFields, domain.PatientIDs(ps)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, ps)
 }
 
 func (s *Server) getPatient(c echo.Context) error {
-	p, err := s.disclosedPatient(c, domain.ChannelApp)
+	p, err := s.disclosedPatient(c, domain.ViaAPIPatient)
 	if err != nil {
 		return err
 	}

@@ -18,12 +18,14 @@ const (
 
 // Patient is an enrolled trial subject.
 type Patient struct {
-	ID          int64     `json:"id"`
-	SubjectID   string    `json:"subject_id"`
-	MRN         string    `json:"mrn"`
-	Name        string    `json:"name"`
-	DateOfBirth string    `json:"date_of_birth"` // YYYY-MM-DD: a calendar date, not an instant
-	WeightKg    float64   `json:"weight_kg"`     // the current (latest) recorded weight
+	ID        int64  `json:"id"`
+	SubjectID string `json:"subject_id"`
+	// MRN, name and date of birth are empty (and left out of JSON) where the reader may not
+	// see them (MaySeePatientIdentity, WithoutIdentity).
+	MRN         string    `json:"mrn,omitempty"`
+	Name        string    `json:"name,omitempty"`
+	DateOfBirth string    `json:"date_of_birth,omitempty"` // YYYY-MM-DD: a calendar date, not an instant
+	WeightKg    float64   `json:"weight_kg"`               // the current (latest) recorded weight
 	Arm         Arm       `json:"arm"`
 	EnrolledAt  time.Time `json:"enrolled_at"`
 	ChainID     string    `json:"chain_of_identity"`
