@@ -22,7 +22,7 @@ func (s *Store) WriteForTest(ctx context.Context, actor domain.Actor, fn func(db
 // Models lists every row type, for the schema test.
 func Models() []any {
 	return []any{&userRow{}, &userRoleRow{}, &sessionRow{}, &auditRow{},
-		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &signatureRow{}, &unitRow{},
+		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &qcInvestigationRow{}, &signatureRow{}, &unitRow{},
 		&patientRow{}, &patientWeightRow{}, &labelKeyRow{}, &labelPrintRow{},
 		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{},
 		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{}}
