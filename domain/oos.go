@@ -50,9 +50,13 @@ func (inv Investigation) covers(r QCResult) bool {
 	return inv.Status == InvestigationOpen || r.ID <= inv.LastResultID
 }
 
-// InvestigationMeaning is the statement the closing signature makes (21 CFR 11.50).
-func InvestigationMeaning(conclusion string, resultID int64) string {
+// InvestigationMeaning is the statement the closing signature makes (21 CFR 11.50); the
+// investigation reviewed the results from resultID to lastResultID.
+func InvestigationMeaning(conclusion string, resultID, lastResultID int64) string {
 	if conclusion == ConclusionLabError {
+		if lastResultID > resultID {
+			return fmt.Sprintf("OOS investigation closed: laboratory error; results %d to %d invalidated", resultID, lastResultID)
+		}
 		return fmt.Sprintf("OOS investigation closed: laboratory error; result %d invalidated", resultID)
 	}
 	return fmt.Sprintf("OOS investigation closed: failure of result %d confirmed", resultID)

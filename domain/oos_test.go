@@ -230,3 +230,20 @@ func TestFailureHoldsLot(t *testing.T) {
 		}
 	}
 }
+
+func TestInvestigationMeaning(t *testing.T) {
+	cases := []struct {
+		conclusion  string
+		first, last int64
+		want        string
+	}{
+		{ConclusionLabError, 7, 7, "laboratory error; result 7 invalidated"},
+		{ConclusionLabError, 7, 9, "laboratory error; results 7 to 9 invalidated"},
+		{ConclusionConfirmed, 7, 9, "failure of result 7 confirmed"},
+	}
+	for _, tc := range cases {
+		if got := InvestigationMeaning(tc.conclusion, tc.first, tc.last); !strings.HasSuffix(got, tc.want) {
+			t.Errorf("%s %d–%d: %q, want …%q", tc.conclusion, tc.first, tc.last, got, tc.want)
+		}
+	}
+}

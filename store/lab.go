@@ -408,9 +408,12 @@ func (s *Store) CloseInvestigation(ctx context.Context, actor domain.Actor, lotI
 		if err := t.db.Model(&qcResultRow{}).Select("MAX(id) AS max").Where("lot_id = ? AND test = ?", lotID, row.Test).Scan(&last).Error; err != nil {
 			return err
 		}
+		if last.Max == nil {
+			return fmt.Errorf("OOS investigation %d: its failing result %d is missing", row.ID, row.ResultID)
+		}
 		uid, now := actor.UserID, t.now
 		row.Status, row.Conclusion, row.Reason = domain.InvestigationClosed, req.Conclusion, strings.TrimSpace(req.Reason)
-		row.ClosedBy, row.PrintedName, row.Meaning, row.ClosedAt, row.LastResultID = &uid, actor.FullName, domain.InvestigationMeaning(req.Conclusion, row.ResultID), &now, last.Max
+		row.ClosedBy, row.PrintedName, row.Meaning, row.ClosedAt, row.LastResultID = &uid, actor.FullName, domain.InvestigationMeaning(req.Conclusion, row.ResultID, *last.Max), &now, last.Max
 		res := t.db.Model(&qcInvestigationRow{}).Where("id = ? AND status = ?", row.ID, domain.InvestigationOpen).Updates(map[string]any{
 			"status": row.Status, "conclusion": row.Conclusion, "reason": row.Reason, "closed_by": uid, "printed_name": row.PrintedName,
 			"meaning": row.Meaning, "closed_at": now, "last_result_id": row.LastResultID})
