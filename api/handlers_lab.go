@@ -203,6 +203,27 @@ func (s *Server) signLot(action domain.SignatureAction) echo.HandlerFunc {
 	}
 }
 
+// closeInvestigation is QA's signed closing of an OOS investigation.
+func (s *Server) closeInvestigation(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	inv, err := idParam(c, "inv")
+	if err != nil {
+		return err
+	}
+	var in domain.CloseInvestigation
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	d, err := s.svc.Lab.CloseInvestigation(c.Request().Context(), currentActor(c), id, inv, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, d)
+}
+
 func (s *Server) createUnits(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {

@@ -133,6 +133,7 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/lots/:id/reject", domain.PermSignLot, s.signLot(domain.SignReject))
 	s.handle(http.MethodPost, "/lots/:id/hold", domain.PermSignLot, s.signLot(domain.SignHold))
 	s.handle(http.MethodPost, "/lots/:id/recall", domain.PermSignLot, s.signLot(domain.SignRecall))
+	s.handle(http.MethodPost, "/lots/:id/investigations/:inv/close", domain.PermSignLot, s.closeInvestigation)
 	s.handle(http.MethodPost, "/lots/:id/units", domain.PermRecordLab, s.createUnits)
 	// withReason gets closures, not method values such as s.svc.Lab.DiscardUnit: a method
 	// value of a nil service would panic here, and the route list is read without services.

@@ -133,6 +133,8 @@ type LotDetail struct {
 	// InfusedPatients lists the patients already infused from this lot: who a recall must
 	// follow up.
 	InfusedPatients []int64 `json:"infused_patients"`
+	// Investigations lists every OOS investigation of the lot, open or closed (SPEC §4).
+	Investigations []Investigation `json:"investigations"`
 	// AdverseEvents linked to the lot through an infusion; serious ones are flagged there.
 	AdverseEvents []AdverseEvent `json:"adverse_events"`
 }
@@ -185,9 +187,14 @@ type LabService interface {
 	LotDetail(ctx context.Context, id int64) (LotDetail, error)
 	// Quarantine marks manufacturing complete; EConflict from a state other than in_process.
 	Quarantine(ctx context.Context, actor Actor, lotID int64) (Lot, error)
-	// AddQCResult validates and records a result; a failing result on a released lot puts it
-	// on hold in the same transaction.
+	// AddQCResult validates and records a result; a failing result opens an OOS
+	// investigation, and on a released lot (or after an exceptional release) puts it on hold,
+	// in the same transaction.
 	AddQCResult(ctx context.Context, actor Actor, lotID int64, r QCResult) (QCResult, error)
+	// CloseInvestigation closes an OOS investigation with QA's electronic signature. Wrong
+	// password: EUnauthenticated; already closed: EConflict; the signer recorded the failing
+	// result: ERuleViolated.
+	CloseInvestigation(ctx context.Context, actor Actor, lotID, investigationID int64, req CloseInvestigation) (LotDetail, error)
 	Evaluation(ctx context.Context, lotID int64) (Evaluation, error)
 	// Sign releases, rejects, holds or recalls a lot. Wrong password: EUnauthenticated;
 	// release rules broken: ERuleViolated; wrong state: EConflict.

@@ -262,8 +262,9 @@ func (s *Store) Quarantine(ctx context.Context, actor domain.Actor, lotID int64)
 	return out, err
 }
 
-// AddQCResult records a result or a correction. A result that fails the specification on a
-// released lot puts the lot on hold in the same transaction (SPEC §5).
+// AddQCResult records a result or a correction. A failing result opens an OOS investigation
+// (SPEC §4), and one that fails after release or after an exceptional release puts the lot on
+// hold (SPEC §5), each in the same transaction.
 func (s *Store) AddQCResult(ctx context.Context, actor domain.Actor, lotID int64, r domain.QCResult) (domain.QCResult, error) {
 	spec, err := s.CurrentSpec(ctx)
 	if err != nil {
@@ -280,25 +281,26 @@ func (s *Store) AddQCResult(ctx context.Context, actor domain.Actor, lotID int64
 		if err != nil {
 			return err
 		}
-		switch domain.LotStatus(lot.Status) {
-		case domain.LotRejected, domain.LotRecalled, domain.LotExpired:
-			return domain.Errorf(domain.EConflict, "lot is %s; QC results can no longer be recorded for it", lot.Status)
-		}
+		facts := domain.QCEntryFacts{LotStatus: domain.LotStatus(lot.Status), Result: r}
 		action := "qc_result.create"
 		if r.Corrects != nil {
 			action = "qc_result.correct"
 			var old qcResultRow
-			if err := t.db.Where("id = ? AND lot_id = ?", *r.Corrects, lotID).Take(&old).Error; err != nil {
-				return domain.FieldError("corrects", "lot %d has no QC result %d to correct", lotID, *r.Corrects)
+			err := t.db.Where("id = ? AND lot_id = ?", *r.Corrects, lotID).Take(&old).Error
+			if err == nil {
+				corrected := old.toDomain()
+				facts.Corrected = &corrected
+				var later int64
+				if err := t.db.Model(&qcResultRow{}).Where("corrects_id = ?", old.ID).Count(&later).Error; err != nil {
+					return err
+				}
+				facts.CorrectedAlready = later > 0
+			} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+				return err
 			}
-			if old.Test != string(r.Test) {
-				return domain.FieldError("corrects", "result %d is a %s result; a correction must be of the same test", old.ID, old.Test)
-			}
-			var later int64
-			t.db.Model(&qcResultRow{}).Where("corrects_id = ?", old.ID).Count(&later)
-			if later > 0 {
-				return domain.Errorf(domain.EConflict, "result %d was already corrected; correct the latest version instead", old.ID)
-			}
+		}
+		if err := domain.CheckQCEntry(facts); err != nil {
+			return err
 		}
 		r.EnteredAt = t.now
 		row := qcRowFrom(r)
@@ -310,18 +312,128 @@ func (s *Store) AddQCResult(ctx context.Context, actor domain.Actor, lotID int64
 		}
 		r.ID = row.ID
 		t.audit(action, "lot", lotID, nil, r, r.Reason)
-		if domain.LotStatus(lot.Status) == domain.LotReleased && domain.FailsSpec(spec, r) {
-			before := lot
+		if err := s.openInvestigations(t, spec, lotID); err != nil {
+			return err
+		}
+		var exceptional int64
+		if domain.LotStatus(lot.Status) == domain.LotQuarantine {
+			if err := t.db.Model(&signatureRow{}).Where("lot_id = ? AND action IN ?", lotID,
+				[]string{string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)}).Count(&exceptional).Error; err != nil {
+				return err
+			}
+		}
+		hold := domain.FailureHoldsLot(domain.HoldFacts{Spec: spec, LotStatus: domain.LotStatus(lot.Status), ExceptionalSigned: exceptional > 0, Result: r})
+		if hold != "" {
+			before := lot.Status
+			if err := domain.LotTransition(domain.LotStatus(before), domain.LotOnHold); err != nil {
+				return err
+			}
 			lot.Status, lot.UpdatedAt = string(domain.LotOnHold), t.now
 			if err := t.db.Save(&lot).Error; err != nil {
 				return err
 			}
-			t.audit("lot.hold", "lot", lotID, map[string]any{"status": before.Status}, map[string]any{"status": lot.Status},
-				fmt.Sprintf("QC result %d (%s) fails specification v%d after release", r.ID, r.Test, spec.Version))
+			t.audit("lot.hold", "lot", lotID, map[string]any{"status": before}, map[string]any{"status": lot.Status}, hold)
 		}
 		return nil
 	})
 	return r, err
+}
+
+// openInvestigations opens the OOS investigations the lot's results call for (OOSToOpen),
+// each audited.
+func (s *Store) openInvestigations(t *tx, spec domain.ReleaseSpec, lotID int64) error {
+	results, err := lotResults(t.db, lotID)
+	if err != nil {
+		return err
+	}
+	invs, err := lotInvestigations(t.db, lotID)
+	if err != nil {
+		return err
+	}
+	for _, r := range domain.OOSToOpen(spec, results, invs) {
+		row := qcInvestigationRow{LotID: lotID, Test: string(r.Test), ResultID: r.ID, Status: domain.InvestigationOpen, OpenedAt: t.now}
+		if err := t.db.Create(&row).Error; err != nil {
+			if isUnique(err) {
+				return domain.Errorf(domain.EConflict, "an OOS investigation of %s was opened at the same moment; record the result again", r.Test)
+			}
+			return fmt.Errorf("open OOS investigation: %w", err)
+		}
+		t.audit("qc_investigation.open", "lot", lotID, nil, row.toDomain(),
+			fmt.Sprintf("QC result %d (%s) fails specification v%d", r.ID, r.Test, spec.Version))
+	}
+	return nil
+}
+
+func lotInvestigations(db *gorm.DB, lotID int64) ([]domain.Investigation, error) {
+	var rows []qcInvestigationRow
+	if err := db.Where("lot_id = ?", lotID).Order("id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read OOS investigations: %w", err)
+	}
+	out := make([]domain.Investigation, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}
+
+// CloseInvestigation closes an OOS investigation with QA's electronic signature: the signer
+// re-enters their password; the record keeps printed name, time, meaning, conclusion and
+// reason, and the results it reviewed.
+func (s *Store) CloseInvestigation(ctx context.Context, actor domain.Actor, lotID, invID int64, req domain.CloseInvestigation) (domain.LotDetail, error) {
+	if err := req.Validate(); err != nil {
+		return domain.LotDetail{}, err
+	}
+	if err := s.reauthenticate(ctx, actor, req.Password); err != nil {
+		return domain.LotDetail{}, err
+	}
+	err := s.write(ctx, actor, func(t *tx) error {
+		if _, err := lockLot(t, lotID); err != nil {
+			return err
+		}
+		var row qcInvestigationRow
+		if err := t.db.Where("id = ? AND lot_id = ?", invID, lotID).Take(&row).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return domain.Errorf(domain.ENotFound, "lot %d has no OOS investigation %d", lotID, invID)
+		} else if err != nil {
+			return err
+		}
+		var failing qcResultRow
+		if err := t.db.Take(&failing, row.ResultID).Error; err != nil {
+			return err
+		}
+		before := row.toDomain()
+		if err := domain.CheckCloseInvestigation(domain.CloseFacts{Investigation: before, Request: req, SignerID: actor.UserID, FailingEnteredBy: failing.EnteredBy}); err != nil {
+			return err
+		}
+		var last struct{ Max *int64 }
+		if err := t.db.Model(&qcResultRow{}).Select("MAX(id) AS max").Where("lot_id = ? AND test = ?", lotID, row.Test).Scan(&last).Error; err != nil {
+			return err
+		}
+		if last.Max == nil {
+			return fmt.Errorf("OOS investigation %d: its failing result %d is missing", row.ID, row.ResultID)
+		}
+		uid, now := actor.UserID, t.now
+		row.Status, row.Conclusion, row.Reason = domain.InvestigationClosed, req.Conclusion, strings.TrimSpace(req.Reason)
+		row.ClosedBy, row.PrintedName, row.Meaning, row.ClosedAt, row.LastResultID = &uid, actor.FullName, domain.InvestigationMeaning(req.Conclusion, row.ResultID, *last.Max), &now, last.Max
+		res := t.db.Model(&qcInvestigationRow{}).Where("id = ? AND status = ?", row.ID, domain.InvestigationOpen).Updates(map[string]any{
+			"status": row.Status, "conclusion": row.Conclusion, "reason": row.Reason, "closed_by": uid, "printed_name": row.PrintedName,
+			"meaning": row.Meaning, "closed_at": now, "last_result_id": row.LastResultID})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return domain.Errorf(domain.EConflict, "OOS investigation %d was closed by someone else at the same moment; reload the lot", row.ID)
+		}
+		t.audit("qc_investigation.close", "lot", lotID, before, row.toDomain(), row.Reason)
+		spec, err := currentSpec(t.db)
+		if err != nil {
+			return err
+		}
+		return s.openInvestigations(t, spec, lotID)
+	})
+	if err != nil {
+		return domain.LotDetail{}, err
+	}
+	return s.LotDetail(ctx, lotID)
 }
 
 // Evaluation judges the lot's standing results against the specification in force.
@@ -340,7 +452,11 @@ func (s *Store) Evaluation(ctx context.Context, lotID int64) (domain.Evaluation,
 	if err != nil {
 		return domain.Evaluation{}, classify(err)
 	}
-	return domain.Evaluate(spec, results), nil
+	invs, err := lotInvestigations(db, lotID)
+	if err != nil {
+		return domain.Evaluation{}, classify(err)
+	}
+	return domain.EvaluateLot(spec, results, invs), nil
 }
 
 // LotDetail returns everything about one lot.
@@ -364,7 +480,10 @@ func (s *Store) LotDetail(ctx context.Context, id int64) (domain.LotDetail, erro
 	if err != nil {
 		return d, err
 	}
-	d.Evaluation, d.Spec = domain.Evaluate(spec, d.Results), spec
+	if d.Investigations, err = lotInvestigations(db, id); err != nil {
+		return d, classify(err)
+	}
+	d.Evaluation, d.Spec = domain.EvaluateLot(spec, d.Results, d.Investigations), spec
 	var units []unitRow
 	if err := db.Where("lot_id = ?", id).Order("division").Find(&units).Error; err != nil {
 		return d, classify(err)
@@ -385,7 +504,7 @@ func (s *Store) LotDetail(ctx context.Context, id int64) (domain.LotDetail, erro
 			if err != nil {
 				return d, err
 			}
-			d.SignedEvaluationCurrent = domain.Evaluate(signedSpec, d.Results).Hash == sg.EvaluationHash
+			d.SignedEvaluationCurrent = domain.EvaluateLot(signedSpec, d.Results, d.Investigations).Hash == sg.EvaluationHash
 		}
 	}
 	d.ExceptionalFor = domain.ExceptionalPatients(d.Signatures)
@@ -444,7 +563,11 @@ func (s *Store) Sign(ctx context.Context, actor domain.Actor, lotID int64, req d
 		if err != nil {
 			return err
 		}
-		eval := domain.Evaluate(spec, results)
+		invs, err := lotInvestigations(t.db, lotID)
+		if err != nil {
+			return err
+		}
+		eval := domain.EvaluateLot(spec, results, invs)
 		don, err := s.donationDIN(t.db, lot.DonationID)
 		if err != nil {
 			return err
@@ -735,7 +858,11 @@ func (s *Store) ExceptionalRelease(ctx context.Context, actor domain.Actor, lotI
 		if err != nil {
 			return err
 		}
-		eval := domain.Evaluate(spec, results)
+		invs, err := lotInvestigations(t.db, lotID)
+		if err != nil {
+			return err
+		}
+		eval := domain.EvaluateLot(spec, results, invs)
 		if eval.Releasable {
 			return domain.Errorf(domain.ERuleViolated, "the lot meets its specification: release it normally instead")
 		}
