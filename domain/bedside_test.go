@@ -17,9 +17,9 @@ func goodFacts() BedsideFacts {
 	p := &Patient{ID: 7, SubjectID: "SVP-007", MRN: "MRN0007", Name: "Li Wei", DateOfBirth: "1961-03-02", WeightKg: 70, Arm: ArmHUCMSC, EnrolledAt: enrolled}
 	return BedsideFacts{
 		Now: now, Site: shanghai,
-		Label:          LabelFacts{CodeKind: CodeQR, ScannedSerial: 1, CurrentSerial: 1},
-		WristbandMRN:   "MRN0007",
-		Patient:        p,
+		Label:        LabelFacts{CodeKind: CodeQR, ScannedSerial: 1, CurrentSerial: 1},
+		WristbandMRN: "MRN0007",
+		Patient:      p,
 		Bag: &BagFacts{BagID: "B-1", PatientID: 7, LabelMRN: "MRN0007", ExpiresAt: now.Add(2 * time.Hour),
 			ViableCells: 70_000_000, Dispatched: true, Received: true},
 		Lot:         &LotFacts{LotNumber: "L-1", Status: "released", ExpiresAt: now.AddDate(1, 0, 0)},

@@ -186,7 +186,7 @@ func (s *Store) GroupFactsPlansForTest(ctx context.Context, mrns, bagIDs []strin
 	var found bool
 	var reads []rowReader
 	for i := range bagIDs {
-		reads = append(reads, readBedsideFacts(mrns[i], bagIDs[i], &bedside), readScanFacts(bagIDs[i], &scan, &found))
+		reads = append(reads, readBedsideFacts(mrns[i], bagIDs[i], "", &bedside), readScanFacts(bagIDs[i], &scan, &found))
 	}
 	names := map[string]string{bedsideFactsTogether.sql: "bedside facts", scanFactsTogether.sql: "scan facts"}
 	plans := map[string]string{}
