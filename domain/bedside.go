@@ -154,8 +154,7 @@ func checkPatient(f BedsideFacts) Check {
 	case f.Bag.LabelMRN != f.WristbandMRN || f.Bag.PatientID != f.Patient.ID:
 		return fail(CheckPatientMatch, "WRONG PATIENT: the bag is for MRN %s, the wristband is MRN %s. Do not infuse.", f.Bag.LabelMRN, f.WristbandMRN)
 	}
-	return pass(CheckPatientMatch, "The bag is for this patient: %s, born %s (MRN %s, subject %s). Confirm the name and date of birth with the patient.",
-		f.Patient.Name, f.Patient.DateOfBirth, f.Patient.MRN, f.Patient.SubjectID)
+	return pass(CheckPatientMatch, "The bag is for this patient (MRN %s, subject %s).", f.Patient.MRN, f.Patient.SubjectID)
 }
 
 func checkArm(f BedsideFacts) Check {
@@ -355,9 +354,11 @@ type Verification struct {
 	WristbandEntry string       `json:"wristband_entry,omitempty"`
 	CodeEntry      string       `json:"code_entry,omitempty"`
 	EntryReason    *EntryReason `json:"entry_reason,omitempty"`
-	// Patient is who wears the wristband, when it names an enrolled patient: the nurse
-	// confirms the name and date of birth with the person.
+	// Patient is who wears the wristband, when it names an enrolled patient, and Message the
+	// verdict in a sentence (VerdictMessage): the nurse confirms the name and date of birth
+	// with the person. Neither is stored with the checks, which traces show to every role.
 	Patient *PatientIdent `json:"patient,omitempty"`
+	Message string        `json:"message,omitempty"`
 }
 
 // Infusion is the administration of a dose bag.

@@ -184,5 +184,18 @@ type PatientIdent struct {
 	SubjectID   string `json:"subject_id"`
 }
 
+// VerdictMessage is the verdict in one sentence. A PASS names the person (SPEC §7, two
+// identifiers): name and date of birth beside the MRN and subject id.
+func VerdictMessage(pass bool, failed []string, p *PatientIdent) string {
+	if !pass {
+		return fmt.Sprintf("STOP: do not infuse (%s).", strings.Join(failed, ", "))
+	}
+	if p == nil {
+		return "PASS."
+	}
+	return fmt.Sprintf("PASS: give this bag to %s, born %s (MRN %s, subject %s). Ask the patient their name and date of birth before you start.",
+		p.Name, p.DateOfBirth, p.MRN, p.SubjectID)
+}
+
 // PatientDisclosedFields are the patient's fields a verification shows (patient.disclose).
 var PatientDisclosedFields = []string{"name", "date_of_birth", "mrn", "subject_id"}

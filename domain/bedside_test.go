@@ -129,14 +129,18 @@ func TestBedsideExpiredLot(t *testing.T) {
 	}
 }
 
-// A PASS names the person: name and date of birth beside the MRN and subject id.
-func TestBedsidePassNamesThePatient(t *testing.T) {
-	v := VerifyBedside(goodFacts())
-	msg := v.Checks[1].Message
-	for _, want := range []string{"Li Wei", "1961-03-02", "MRN0007", "SVP-007"} {
+// A PASS names the person: name and date of birth beside the MRN and subject id; a STOP names
+// the failed checks.
+func TestVerdictMessage(t *testing.T) {
+	p := &PatientIdent{Name: "Li Wei", DateOfBirth: "1961-03-02", MRN: "MRN0007", SubjectID: "SVP-007"}
+	msg := VerdictMessage(true, nil, p)
+	for _, want := range []string{"PASS", "Li Wei", "1961-03-02", "MRN0007", "SVP-007"} {
 		if !strings.Contains(msg, want) {
-			t.Errorf("PATIENT_MATCH %q does not name %s", msg, want)
+			t.Errorf("PASS %q does not say %s", msg, want)
 		}
+	}
+	if msg := VerdictMessage(false, []string{CheckDose}, p); !strings.Contains(msg, "STOP") || !strings.Contains(msg, CheckDose) || strings.Contains(msg, "Li Wei") {
+		t.Errorf("STOP %q", msg)
 	}
 }
 

@@ -142,6 +142,7 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		if p := f.Patient; p != nil {
 			out.Patient = &domain.PatientIdent{Name: p.Name, DateOfBirth: p.DateOfBirth, MRN: p.MRN, SubjectID: p.SubjectID}
 		}
+		out.Message = domain.VerdictMessage(verdict.Pass, verdict.Failed(), out.Patient)
 		if bagRowID != nil {
 			out.DoseBagID = *bagRowID
 		}
@@ -438,6 +439,6 @@ func (s *Store) EndInfusion(ctx context.Context, actor domain.Actor, infusionID 
 // verificationAudit is a verification as its audit entry keeps it: without the patient's name
 // and date of birth, whose showing is its own entry (patient.disclose).
 func verificationAudit(v domain.Verification) domain.Verification {
-	v.Patient = nil
+	v.Patient, v.Message = nil, ""
 	return v
 }
