@@ -25,7 +25,8 @@ func Models() []any {
 		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &signatureRow{}, &unitRow{},
 		&patientRow{}, &patientWeightRow{}, &labelKeyRow{}, &labelPrintRow{},
 		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{},
-		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{}}
+		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{},
+		&witnessTokenRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.
