@@ -1,10 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -131,57 +128,6 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(ctxUser, u)
 		return next(c)
 	}
-}
-
-// witnessAuth is the witness's session check made together with the nurse's by
-// authenticateWithWitness, for the handler to use instead of a second query.
-type witnessAuth struct {
-	token string
-	check domain.SessionCheck
-}
-
-const ctxWitness = "cordtrace.witness"
-
-// authenticateWithWitness is authenticate for a request whose JSON body may name a witness by
-// session token ({"witness": {"token": ...}}): both tokens are checked in one query, and the
-// witness's result is kept for the handler (see Server.witness). The body is read here and put
-// back unchanged, so the handler decodes it as strictly as ever; a body that is not JSON, or
-// whose read fails, names no witness here and the handler reports it as before.
-func (s *Server) authenticateWithWitness(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		body, readErr := io.ReadAll(req.Body)
-		req.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errorReader{readErr}))
-		var peek struct {
-			Witness *struct {
-				Token string `json:"token"`
-			} `json:"witness"`
-		}
-		var other string
-		if readErr == nil && json.Unmarshal(body, &peek) == nil && peek.Witness != nil {
-			other = peek.Witness.Token
-		}
-		if other == "" {
-			return s.authenticate(next)(c)
-		}
-		u, err, check := s.svc.Auth.AuthenticatePair(req.Context(), sessionToken(c), other)
-		if err != nil {
-			return err
-		}
-		c.Set(ctxUser, u)
-		c.Set(ctxWitness, witnessAuth{token: other, check: check})
-		return next(c)
-	}
-}
-
-// errorReader returns err, or io.EOF when err is nil.
-type errorReader struct{ err error }
-
-func (r errorReader) Read([]byte) (int, error) {
-	if r.err != nil {
-		return 0, r.err
-	}
-	return 0, io.EOF
 }
 
 // require refuses users whose roles do not hold p, and records the role they act under.

@@ -88,8 +88,9 @@ func TestCustodyScans(t *testing.T) {
 		}
 
 		// The open excursion blocks the bedside until QA decides.
-		witness := ts.userWith(admin, "nurse.fay", domain.RoleNurse)
-		v := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code, "witness": map[string]string{"token": witness}}).json(t)
+		ts.userWith(admin, "nurse.fay", domain.RoleNurse)
+		witness := map[string]string{"username": "nurse.fay", "password": "a good password"}
+		v := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code, "witness": witness}).json(t)
 		if v["pass"] != false || !slices.Contains(failedChecks(t, v), "CUSTODY") {
 			t.Fatalf("verification with an open excursion: %v", failedChecks(t, v))
 		}
@@ -102,7 +103,7 @@ func TestCustodyScans(t *testing.T) {
 		if r := ts.do("POST", bagPath+"/excursion-disposition", qa, map[string]string{"decision": "use", "reason": "again"}); r.status != 409 {
 			t.Fatalf("disposition without an open excursion: %d", r.status)
 		}
-		v = ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code, "witness": map[string]string{"token": witness}}).json(t)
+		v = ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code, "witness": witness}).json(t)
 		if slices.Contains(failedChecks(t, v), "CUSTODY") {
 			t.Fatalf("CUSTODY still fails after QA cleared the excursion: %v", v["checks"])
 		}

@@ -115,6 +115,7 @@ func New(svc Services, cfg Config) *Server {
 
 	s.handle(http.MethodPost, "/auth/login", "", s.login)
 	s.handle(http.MethodPost, "/auth/logout", domain.PermAnyUser, s.logout)
+	s.handle(http.MethodPost, "/auth/witness", domain.PermBedside, s.issueWitnessToken)
 	s.handle(http.MethodGet, "/me", domain.PermAnyUser, s.me)
 	s.handle(http.MethodPost, "/me/password", domain.PermAnyUser, s.changePassword)
 	s.handle(http.MethodPost, "/users", domain.PermManageUsers, s.createUser)
@@ -174,7 +175,7 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/scans/dispatch", domain.PermDispatch, s.scan(domain.ScanDispatch))
 	s.handle(http.MethodPost, "/scans/receive", domain.PermReceive, s.scan(domain.ScanReceive))
 	// The witness's session token is checked with the nurse's, in one query.
-	s.handleAuth(APIPrefix, http.MethodPost, "/bedside/verify", domain.PermBedside, s.authenticateWithWitness, s.bedsideVerify)
+	s.handle(http.MethodPost, "/bedside/verify", domain.PermBedside, s.bedsideVerify)
 	s.handle(http.MethodPost, "/infusions", domain.PermBedside, s.startInfusion)
 	s.handle(http.MethodPost, "/infusions/:id/end", domain.PermBedside, s.endInfusion)
 	s.handle(http.MethodPost, "/adverse-events", domain.PermAdverseEvent, s.reportAdverseEvent)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 )
@@ -86,6 +85,9 @@ type WitnessFacts struct {
 	UserID        int64
 	Name          string
 	Roles         []Role
+	// TokenID is the witness token the witness confirmed with (0 for a password): the
+	// verification uses it up.
+	TokenID int64
 }
 
 // BedsideFacts is everything the checks look at, gathered by the store from one scan.
@@ -93,9 +95,8 @@ type BedsideFacts struct {
 	Now  time.Time
 	Site *time.Location
 
-	// LabelAuthentic: the signature is valid and the scan is of the bag's current print.
-	LabelAuthentic bool
-	LabelProblem   string
+	// Label is how the bag's code was read and what it proves (LabelAuthenticity).
+	Label LabelFacts
 
 	WristbandMRN   string
 	Patient        *Patient // the patient wearing the wristband; nil when no patient has that MRN
@@ -153,16 +154,7 @@ func fail(code, format string, args ...any) Check {
 
 const unknownBag = "the scanned code names no dose bag we know: re-scan the bag label"
 
-func checkLabel(f BedsideFacts) Check {
-	if !f.LabelAuthentic {
-		problem := f.LabelProblem
-		if problem == "" {
-			problem = "the label could not be verified"
-		}
-		return fail(CheckLabelAuthentic, "Label not trusted: %s. Do not infuse; call the pharmacy for a new label.", problem)
-	}
-	return pass(CheckLabelAuthentic, "The label is genuine and is the bag's current print.")
-}
+func checkLabel(f BedsideFacts) Check { return LabelAuthenticity(f.Label) }
 
 func checkPatient(f BedsideFacts) Check {
 	switch {
@@ -190,16 +182,18 @@ func checkLot(f BedsideFacts) Check {
 	if f.Lot == nil {
 		return fail(CheckLotReleased, "Cannot check the lot: %s.", unknownBag)
 	}
-	switch f.Lot.Status {
-	case "released":
-		return pass(CheckLotReleased, "Lot %s is released by QA.", f.Lot.LotNumber)
-	case "on_hold", "recalled", "rejected", "expired":
-		return fail(CheckLotReleased, "Lot %s is %s. Do not infuse; return the bag to the pharmacy.", f.Lot.LotNumber, humanStatus(f.Lot.Status))
+	var patientID int64
+	if f.Patient != nil {
+		patientID = f.Patient.ID
 	}
-	if f.Patient != nil && f.Lot.ExceptionalForPatientID != 0 && f.Lot.ExceptionalForPatientID == f.Patient.ID {
-		return pass(CheckLotReleased, "Lot %s is released by exception for this patient only (QA and physician signed).", f.Lot.LotNumber)
+	use := LotUsability(*f.Lot, patientID, f.Now)
+	switch {
+	case use.Usable:
+		return pass(CheckLotReleased, "%s.", use.Capitalized())
+	case use.Blocked:
+		return fail(CheckLotReleased, "%s. Do not infuse; return the bag to the pharmacy.", use.Capitalized())
 	}
-	return fail(CheckLotReleased, "Lot %s is not released (it is %s). Do not infuse.", f.Lot.LotNumber, humanStatus(f.Lot.Status))
+	return fail(CheckLotReleased, "%s. Do not infuse.", use.Capitalized())
 }
 
 func humanStatus(s string) string {
@@ -323,10 +317,9 @@ func checkWitness(f BedsideFacts) Check {
 			problem = "no witness confirmed"
 		}
 		return fail(CheckWitness, "Witness not confirmed: %s. A second nurse or physician must confirm with their own login.", problem)
-	case w.UserID == f.NurseUserID:
-		return fail(CheckWitness, "The witness must be a different person from the nurse giving the infusion.")
-	case !slices.Contains(w.Roles, RoleNurse) && !slices.Contains(w.Roles, RolePhysician):
-		return fail(CheckWitness, "%s is not a nurse or physician and cannot witness an infusion.", w.Name)
+	}
+	if problem := WitnessProblem(w.UserID, w.Name, w.Roles, f.NurseUserID); problem != "" {
+		return fail(CheckWitness, "%s", problem)
 	}
 	return pass(CheckWitness, "Witnessed by %s.", w.Name)
 }
@@ -341,6 +334,11 @@ type BedsideRequest struct {
 	// WristbandEntry and CodeEntry tell how the page got each code (Entry*; empty when the
 	// client does not say), so that typed entries can be reported per ward.
 	WristbandEntry, CodeEntry string
+	// EntryReason is why a code was typed or is not the signed QR (ValidateEntryReason).
+	EntryReason *EntryReason
+	// WitnessToken is the witness token the witness confirmed with, when they did not enter
+	// their password (Witness is then decided in the verification's transaction).
+	WitnessToken string
 }
 
 // How a code reached a scan field (SPEC §7): a keyboard-wedge scanner types a whole code in a
@@ -372,8 +370,14 @@ type Verification struct {
 	CodeKind   string    `json:"code_kind"`
 	VerifiedAt time.Time `json:"verified_at"`
 	// How the wristband and the bag's code were entered (Entry*), when the client said.
-	WristbandEntry string `json:"wristband_entry,omitempty"`
-	CodeEntry      string `json:"code_entry,omitempty"`
+	WristbandEntry string       `json:"wristband_entry,omitempty"`
+	CodeEntry      string       `json:"code_entry,omitempty"`
+	EntryReason    *EntryReason `json:"entry_reason,omitempty"`
+	// Patient is who wears the wristband, when it names an enrolled patient, and Message the
+	// verdict in a sentence (VerdictMessage): the nurse confirms the name and date of birth
+	// with the person. Neither is stored with the checks, which traces show to every role.
+	Patient *PatientIdent `json:"patient,omitempty"`
+	Message string        `json:"message,omitempty"`
 }
 
 // Infusion is the administration of a dose bag.

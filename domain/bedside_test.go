@@ -14,12 +14,12 @@ var shanghai, _ = time.LoadLocation("Asia/Shanghai")
 func goodFacts() BedsideFacts {
 	enrolled := time.Date(2026, 11, 24, 15, 0, 0, 0, shanghai)
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, shanghai)
-	p := &Patient{ID: 7, SubjectID: "SVP-007", MRN: "MRN0007", Name: "Li Wei", WeightKg: 70, Arm: ArmHUCMSC, EnrolledAt: enrolled}
+	p := &Patient{ID: 7, SubjectID: "SVP-007", MRN: "MRN0007", Name: "Li Wei", DateOfBirth: "1961-03-02", WeightKg: 70, Arm: ArmHUCMSC, EnrolledAt: enrolled}
 	return BedsideFacts{
 		Now: now, Site: shanghai,
-		LabelAuthentic: true,
-		WristbandMRN:   "MRN0007",
-		Patient:        p,
+		Label:        LabelFacts{CodeKind: CodeQR, ScannedSerial: 1, CurrentSerial: 1},
+		WristbandMRN: "MRN0007",
+		Patient:      p,
 		Bag: &BagFacts{BagID: "B-1", PatientID: 7, LabelMRN: "MRN0007", ExpiresAt: now.Add(2 * time.Hour),
 			ViableCells: 70_000_000, Dispatched: true, Received: true},
 		Lot:         &LotFacts{LotNumber: "L-1", Status: "released", ExpiresAt: now.AddDate(1, 0, 0)},
@@ -55,8 +55,9 @@ func TestBedsideEachCheckFailsAlone(t *testing.T) {
 		edit  func(*BedsideFacts)
 		inMsg string
 	}{
-		{CheckLabelAuthentic, "forged label", func(f *BedsideFacts) { f.LabelAuthentic, f.LabelProblem = false, "signature does not match" }, "signature does not match"},
-		{CheckLabelAuthentic, "superseded print", func(f *BedsideFacts) { f.LabelAuthentic, f.LabelProblem = false, "a newer print exists" }, "newer print"},
+		{CheckLabelAuthentic, "forged label", func(f *BedsideFacts) { f.Label.Refusal = "signature does not match" }, "signature does not match"},
+		{CheckLabelAuthentic, "superseded print", func(f *BedsideFacts) { f.Label.CurrentSerial = 2 }, "print 2 replaced it"},
+		{CheckLabelAuthentic, "typed without a reason", func(f *BedsideFacts) { f.Label.CodeKind = CodeManual }, "not proven"},
 		{CheckPatientMatch, "label for another MRN", func(f *BedsideFacts) { f.Bag.LabelMRN = "MRN0008" }, "WRONG PATIENT"},
 		{CheckPatientMatch, "bag prepared for another patient", func(f *BedsideFacts) { f.Bag.PatientID = 8 }, "WRONG PATIENT"},
 		{CheckArm, "routine arm", func(f *BedsideFacts) { f.Patient.Arm = ArmRoutine }, "routine"},
@@ -67,7 +68,7 @@ func TestBedsideEachCheckFailsAlone(t *testing.T) {
 			f.Lot.Status, f.Lot.ExceptionalForPatientID = "quarantine", 99
 		}, "not released"},
 		{CheckNotExpired, "bag expired", func(f *BedsideFacts) { f.Bag.ExpiresAt = f.Now }, "bag expired"},
-		{CheckNotExpired, "lot expired", func(f *BedsideFacts) { f.Lot.ExpiresAt = f.Now.Add(-time.Minute) }, "Lot L-1 expired"},
+
 		{CheckDose, "11 % over", func(f *BedsideFacts) { f.Bag.ViableCells = 77_700_000 }, "+11.0 %"},
 		{CheckDose, "a later weight awaits review", func(f *BedsideFacts) {
 			f.Patient.WeightKg, f.Order.LaterWeightID, f.Order.LaterWeightKg = 80, 9, 80
@@ -126,6 +127,34 @@ func TestBedsideEachCheckFailsAlone(t *testing.T) {
 	}
 }
 
+// An expired lot is unusable (LOT_RELEASED) and expired (NOT_EXPIRED): both say so.
+func TestBedsideExpiredLot(t *testing.T) {
+	f := goodFacts()
+	f.Lot.ExpiresAt = f.Now.Add(-time.Minute)
+	v := VerifyBedside(f)
+	if failed := v.Failed(); !slices.Equal(failed, []string{CheckLotReleased, CheckNotExpired}) {
+		t.Fatalf("failed %v", failed)
+	}
+	if !strings.Contains(v.Checks[4].Message, "Lot L-1 expired") || !strings.Contains(v.Checks[3].Message, "expired on") {
+		t.Fatalf("messages %q / %q", v.Checks[3].Message, v.Checks[4].Message)
+	}
+}
+
+// A PASS names the person: name and date of birth beside the MRN and subject id; a STOP names
+// the failed checks.
+func TestVerdictMessage(t *testing.T) {
+	p := &PatientIdent{Name: "Li Wei", DateOfBirth: "1961-03-02", MRN: "MRN0007", SubjectID: "SVP-007"}
+	msg := VerdictMessage(true, nil, p)
+	for _, want := range []string{"PASS", "Li Wei", "1961-03-02", "MRN0007", "SVP-007"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("PASS %q does not say %s", msg, want)
+		}
+	}
+	if msg := VerdictMessage(false, []string{CheckDose}, p); !strings.Contains(msg, "STOP") || !strings.Contains(msg, CheckDose) || strings.Contains(msg, "Li Wei") {
+		t.Errorf("STOP %q", msg)
+	}
+}
+
 func TestBedsideExceptionalReleaseForThisPatient(t *testing.T) {
 	f := goodFacts()
 	f.Lot.Status, f.Lot.ExceptionalForPatientID = "quarantine", f.Patient.ID
@@ -140,7 +169,7 @@ func TestBedsideExceptionalReleaseForThisPatient(t *testing.T) {
 
 func TestBedsideUnknownBagOrPatientFailsSafe(t *testing.T) {
 	f := goodFacts()
-	f.Bag, f.Lot, f.LabelAuthentic = nil, nil, false
+	f.Bag, f.Lot, f.Label.Refusal = nil, nil, "no dose bag has that id"
 	v := VerifyBedside(f)
 	if v.Pass || len(v.Failed()) < 5 {
 		t.Fatalf("unknown bag: %v", v.Failed())

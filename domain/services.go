@@ -18,7 +18,7 @@ type Session struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// SessionCheck is a session token checked ahead of its use (AuthService.AuthenticatePair): User
+// SessionCheck is a session token checked ahead of its use (the store's AuthenticatePair): User
 // and Err are what Authenticate would return, without keeping the session alive. Decided is
 // false when that check was not made: the first token failed, or the session is due for its
 // keep-alive write, which only a use makes; the user of the token then calls Authenticate.
@@ -38,14 +38,22 @@ type AuthService interface {
 	// Authenticate returns the user behind a session token and keeps the session alive.
 	// Unknown, ended or idle-expired token: EUnauthenticated.
 	Authenticate(ctx context.Context, token string) (User, error)
-	// AuthenticatePair is Authenticate for token, checking other (a witness's session token)
-	// in the same query, ahead of its use; see SessionCheck.
-	AuthenticatePair(ctx context.Context, token, other string) (User, error, SessionCheck)
 	// Logout ends the session of token.
 	Logout(ctx context.Context, actor Actor, token string) error
 	// CheckPassword re-authenticates a person for an electronic signature or as a witness.
 	// Failures count toward the lockout like failed logins.
 	CheckPassword(ctx context.Context, username, password, requestID string) (User, error)
+	// IssueWitnessToken checks the password of the witness username, entered on the device of
+	// actor (a nurse or physician), and issues a token that confirms them as the witness of
+	// one verification by actor within WitnessTokenLife. Wrong password: EUnauthenticated;
+	// a witness who cannot witness for actor: ERuleViolated.
+	IssueWitnessToken(ctx context.Context, actor Actor, username, password string) (WitnessToken, error)
+}
+
+// WitnessToken is a witness's one-time confirmation (SPEC §7); the store keeps its hash.
+type WitnessToken struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // UserService manages accounts.

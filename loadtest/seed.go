@@ -36,6 +36,9 @@ type bag struct {
 type site struct {
 	tag                        string
 	nurse, witness, pharmacist string // session tokens
+	// witnessUser is the witness's username: the witness enters it with their password at each
+	// verification (a login token is never a witness).
+	witnessUser                string
 	verifyBags                 []*bag // dispatched and received: ready for the bedside
 	scanBags                   []*bag // prepared: ready to be dispatched, then received
 	seedTime                   time.Duration
@@ -85,6 +88,9 @@ func seed(ctx context.Context, c *client, cfg Config, verifyBags, scanBags int, 
 		{"pharmacist", "pharmacist", &s.pharmacist}, {"nurse", "nurse", &s.nurse}, {"witness", "nurse", &s.witness},
 	} {
 		username := "lt" + lower(s.tag) + "." + u.name
+		if u.name == "witness" {
+			s.witnessUser = username
+		}
 		if err := c.call(ctx, 201, "POST", "/api/v1/users", s.adminToken, map[string]any{
 			"username": username, "full_name": "Load test " + u.name + " " + s.tag, "password": s.password, "roles": []string{u.role},
 		}, nil); err != nil {
@@ -245,7 +251,7 @@ func (s *site) preparedBag(ctx context.Context, c *client, i int, forBedside boo
 	if err != nil {
 		return nil, fmt.Errorf("bag %d label: %w", b.id, err)
 	}
-	b.verifyBody, _ = json.Marshal(map[string]any{"wristband": b.mrn, "code": b.code, "witness": map[string]string{"token": s.witness}, "ward": "ICU-LT"})
+	b.verifyBody, _ = json.Marshal(map[string]any{"wristband": b.mrn, "code": b.code, "witness": map[string]string{"username": s.witnessUser, "password": s.password}, "ward": "ICU-LT"})
 	b.dispatchBody, _ = json.Marshal(map[string]any{"code": b.code, "to": "ICU-LT", "temperature_c": 5})
 	b.receiveBody, _ = json.Marshal(map[string]any{"code": b.code, "location": "ICU-LT", "temperature_c": 4.5})
 	if forBedside {

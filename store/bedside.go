@@ -32,6 +32,12 @@ type verificationRow struct {
 	// WristbandEntry and CodeEntry: domain.Entry*, or empty when not said.
 	WristbandEntry string
 	CodeEntry      string
+	// WitnessTokenID is the witness token the witness confirmed with; the database lets one
+	// verification use it.
+	WitnessTokenID *int64
+	// EntryReason and EntryReasonText: why a code was typed or not a signed QR (domain.Reason*).
+	EntryReason     string
+	EntryReasonText string
 }
 
 func (verificationRow) TableName() string { return "verifications" }
@@ -51,6 +57,19 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 	if err := domain.ValidateEntry("code_entry", req.CodeEntry); err != nil {
 		return domain.Verification{}, err
 	}
+	if req.EntryReason != nil {
+		r := domain.EntryReason{Code: strings.TrimSpace(req.EntryReason.Code), Text: strings.TrimSpace(req.EntryReason.Text)}
+		req.EntryReason = &r
+	}
+	label := domain.LabelFacts{CodeKind: req.Scan.CodeKind, Refusal: req.Scan.LabelRefusal, ScannedSerial: req.Scan.PrintSerial,
+		CodeEntry: req.CodeEntry, WristbandEntry: req.WristbandEntry, Reason: req.EntryReason}
+	if err := domain.ValidateEntryReason(label); err != nil {
+		return domain.Verification{}, err
+	}
+	witnessHash := ""
+	if req.WitnessToken != "" {
+		witnessHash = tokenHash(req.WitnessToken)
+	}
 	var out domain.Verification
 	var bag doseBagRow
 	var found bool
@@ -63,7 +82,7 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		if req.Scan.BagID != "" {
 			first = append(first, lockBag(req.Scan.BagID, &bag, &found))
 		}
-		first = append(first, readBedsideFacts(req.Wristband, req.Scan.BagID, &facts))
+		first = append(first, readBedsideFacts(req.Wristband, req.Scan.BagID, witnessHash, &facts))
 		if s.pg() {
 			first = append(first, insertVerificationQuery.reserveID(&reservedID))
 		}
@@ -71,18 +90,22 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 	}
 	err := s.writeBag(ctx, actor, req.Scan.BagID, reads, func(t *tx) error {
 		f := domain.BedsideFacts{Now: t.now, Site: s.opts.Site, WristbandMRN: req.Wristband, NurseUserID: actor.UserID,
-			Witness: req.Witness, LabelAuthentic: req.Scan.LabelRefusal == "", LabelProblem: req.Scan.LabelRefusal}
+			Witness: req.Witness, Label: label}
 		var bagRowID *int64
 		switch {
 		case found:
 			bagRowID = &bag.ID
+		case f.Label.Refusal != "":
 		case req.Scan.BagID != "":
-			f.LabelAuthentic, f.LabelProblem = false, "no dose bag has the id "+req.Scan.BagID
-		case f.LabelAuthentic:
-			f.LabelAuthentic, f.LabelProblem = false, "the scanned code names no dose bag"
+			f.Label.Refusal = "no dose bag has the id " + req.Scan.BagID
+		default:
+			f.Label.Refusal = "the scanned code names no dose bag"
 		}
 		if err := s.bedsideFacts(t, facts, found, bag, req.Scan, &f); err != nil {
 			return err
+		}
+		if req.WitnessToken != "" {
+			f.Witness = domain.WitnessFromToken(witnessTokenFacts(facts), actor.UserID, t.now)
 		}
 		var patientRowID *int64
 		if f.Patient != nil {
@@ -95,25 +118,46 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 			CodeKind: req.Scan.CodeKind, Pass: verdict.Pass, Checks: string(checks), Failed: strings.Join(verdict.Failed(), ","),
 			NurseID: actor.UserID, Ward: strings.TrimSpace(req.Ward), VerifiedAt: t.now,
 			WristbandEntry: req.WristbandEntry, CodeEntry: req.CodeEntry}
-		if req.Witness.Authenticated {
-			row.WitnessID = &req.Witness.UserID
+		if f.Witness.Authenticated {
+			row.WitnessID = &f.Witness.UserID
+		}
+		if f.Witness.TokenID != 0 {
+			row.WitnessTokenID = &f.Witness.TokenID
+		}
+		if req.EntryReason != nil {
+			row.EntryReason, row.EntryReasonText = req.EntryReason.Code, req.EntryReason.Text
 		}
 		var err error
 		row.ID, err = t.insertRow(insertVerificationQuery, reservedID, row.DoseBagID, row.PatientID, row.Wristband, row.Code,
 			row.CodeKind, row.Pass, row.Checks, row.Failed, row.NurseID, row.WitnessID, row.Ward, row.VerifiedAt,
-			row.WristbandEntry, row.CodeEntry)
+			row.WristbandEntry, row.CodeEntry, row.WitnessTokenID, row.EntryReason, row.EntryReasonText)
+		if isUnique(err) {
+			return domain.Errorf(domain.EConflict, "the witness token was used by another verification at the same moment; the witness must enter their password again")
+		}
 		if err != nil {
 			return fmt.Errorf("store verification: %w", err)
 		}
 		out = domain.Verification{ID: row.ID, Pass: verdict.Pass, Checks: verdict.Checks, CodeKind: row.CodeKind, VerifiedAt: t.now,
-			WristbandEntry: row.WristbandEntry, CodeEntry: row.CodeEntry}
+			WristbandEntry: row.WristbandEntry, CodeEntry: row.CodeEntry, EntryReason: req.EntryReason}
+		if p := f.Patient; p != nil {
+			out.Patient = &domain.PatientIdent{Name: p.Name, DateOfBirth: p.DateOfBirth, MRN: p.MRN, SubjectID: p.SubjectID}
+		}
+		out.Message = domain.VerdictMessage(verdict.Pass, verdict.Failed(), out.Patient)
 		if bagRowID != nil {
 			out.DoseBagID = *bagRowID
 		}
 		if patientRowID != nil {
 			out.PatientID = *patientRowID
 		}
-		t.audit("bedside.verify", "verification", row.ID, nil, out, row.Failed)
+		t.audit("bedside.verify", "verification", row.ID, nil, verificationAudit(out), row.Failed)
+		if out.Patient != nil {
+			t.audit("patient.disclose", "patient", out.PatientID, nil,
+				map[string]any{"fields": domain.PatientDisclosedFields, "via": "bedside.verify", "verification_id": row.ID}, "")
+		}
+		if row.WitnessTokenID != nil {
+			t.audit("witness_token.use", "witness_token", *row.WitnessTokenID, nil,
+				map[string]any{"verification_id": row.ID, "witness_id": f.Witness.UserID, "used_at": t.now}, "")
+		}
 		// A bag verified again stays verified: nothing changes, so nothing is written for it
 		// (the verification itself is recorded and audited above).
 		if verdict.Pass && bag.Status != string(domain.BagVerified) {
@@ -130,19 +174,19 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 }
 
 // bedsideFactsQuery: see readBedsideFacts.
-var bedsideFactsQuery = newSQLQuery(bedsideFactsSQL("?", "?"))
+var bedsideFactsQuery = newSQLQuery(bedsideFactsSQL("?", "?", "?"))
 
 // bedsideFactsTogether is bedsideFactsQuery for a group (readTogether).
 var bedsideFactsTogether = &readTogether{
-	sql: `SELECT q.n, f.* FROM unnest($1::int[], $2::text[], $3::text[]) AS q(n, mrn, wanted)
-		CROSS JOIN LATERAL (` + dollarPlaceholders(bedsideFactsSQL("q.mrn", "q.wanted"), 4) + ` OFFSET 0) AS f`,
+	sql: `SELECT q.n, f.* FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) AS q(n, mrn, wanted, token)
+		CROSS JOIN LATERAL (` + dollarPlaceholders(bedsideFactsSQL("q.mrn", "q.wanted", "q.token"), 5) + ` OFFSET 0) AS f`,
 	shared: []any{domain.ScanDispatch, domain.ScanReceive, string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)},
 }
 
-// bedsideFactsSQL is the query of readBedsideFacts for the patient's MRN mrn and the bag id
-// bagID (each a placeholder or a column); its other placeholders are bedsideFactsTogether's
-// shared values, in order.
-func bedsideFactsSQL(mrn, bagID string) string {
+// bedsideFactsSQL is the query of readBedsideFacts for the patient's MRN mrn, the bag id
+// bagID and the witness token's hash token (each a placeholder or a column); its other
+// placeholders are bedsideFactsTogether's shared values, in order.
+func bedsideFactsSQL(mrn, bagID, token string) string {
 	return `SELECT sv.version AS spec_version,
 			p.id, p.subject_id, p.mrn, p.name, p.date_of_birth, p.arm, p.enrolled_at, p.chain_of_identity,
 			(SELECT w.weight_kg FROM patient_weights w WHERE w.patient_id = p.id ORDER BY w.id DESC LIMIT 1) AS weight_kg,
@@ -156,7 +200,12 @@ func bedsideFactsSQL(mrn, bagID string) string {
 			s.action AS sign_action, s.user_id AS sign_user_id,
 			d.weight_kg AS order_weight_kg, d.target_viable_cells AS order_target, d.spec_version AS order_spec_version,
 			lw.id AS later_weight_id, lw.weight_kg AS later_weight_kg,
-			(SELECT MAX(dc.weight_id) FROM dose_order_confirmations dc WHERE dc.dose_order_id = d.id) AS confirmed_weight_id
+			(SELECT MAX(dc.weight_id) FROM dose_order_confirmations dc WHERE dc.dose_order_id = d.id) AS confirmed_weight_id,
+			wt.id AS wt_id, wt.witness_id AS wt_witness_id, wt.issued_to AS wt_issued_to, wt.expires_at AS wt_expires_at,
+			EXISTS (SELECT 1 FROM verifications v WHERE v.witness_token_id = wt.id) AS wt_used,
+			wu.full_name AS wt_witness_name,
+			EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = wt.witness_id AND r.role = '` + string(domain.RoleNurse) + `') AS wt_nurse,
+			EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = wt.witness_id AND r.role = '` + string(domain.RolePhysician) + `') AS wt_physician
 		FROM (SELECT ` + currentSpecVersionSQL + ` AS version) sv
 			LEFT JOIN patients p ON p.mrn = ` + mrn + `
 			LEFT JOIN dose_bags b ON b.bag_id = ` + bagID + `
@@ -165,7 +214,9 @@ func bedsideFactsSQL(mrn, bagID string) string {
 			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)
 			LEFT JOIN dose_orders d ON d.id = b.dose_order_id
 			LEFT JOIN patient_weights lw ON lw.id = (SELECT MAX(w.id) FROM patient_weights w
-				WHERE w.patient_id = d.patient_id AND w.id > COALESCE(d.weight_id, 0))`
+				WHERE w.patient_id = d.patient_id AND w.id > COALESCE(d.weight_id, 0))
+			LEFT JOIN witness_tokens wt ON wt.token_hash = ` + token + `
+			LEFT JOIN users wu ON wu.id = wt.witness_id`
 }
 
 // bedsideFactsRow is one row of bedsideFactsQuery.
@@ -200,6 +251,32 @@ type bedsideFactsRow struct {
 	LaterWeightID     sql.NullInt64
 	LaterWeightKg     sql.NullFloat64
 	ConfirmedWeightID sql.NullInt64
+	// The witness token named by the verification, if any.
+	TokenID          sql.NullInt64
+	TokenWitnessID   sql.NullInt64
+	TokenIssuedTo    sql.NullInt64
+	TokenExpiresAt   sql.NullTime
+	TokenUsed        bool
+	TokenWitnessName sql.NullString
+	TokenNurse       bool
+	TokenPhysician   bool
+}
+
+// witnessTokenFacts reads the witness token from the rows of readBedsideFacts.
+func witnessTokenFacts(rows []bedsideFactsRow) domain.WitnessTokenFacts {
+	if len(rows) == 0 || !rows[0].TokenID.Valid {
+		return domain.WitnessTokenFacts{}
+	}
+	r := rows[0]
+	f := domain.WitnessTokenFacts{Found: true, ID: r.TokenID.Int64, UserID: r.TokenWitnessID.Int64, Name: r.TokenWitnessName.String,
+		IssuedTo: r.TokenIssuedTo.Int64, ExpiresAt: r.TokenExpiresAt.Time, Used: r.TokenUsed}
+	if r.TokenNurse {
+		f.Roles = append(f.Roles, domain.RoleNurse)
+	}
+	if r.TokenPhysician {
+		f.Roles = append(f.Roles, domain.RolePhysician)
+	}
+	return f
 }
 
 // readBedsideFacts reads what the checks look at in one query: the current specification,
@@ -207,18 +284,21 @@ type bedsideFactsRow struct {
 // when bagID names a bag, its owner's MRN, lot, custody (dispatched, received, open
 // excursion), infusion, current print serial, dose order (weight, target, spec version, the
 // latest weight after it and its confirmation) and the lot's exceptional-release signatures
-// for the bag's patient, one a row.
-func readBedsideFacts(mrn, bagID string, rows *[]bedsideFactsRow) rowReader {
+// for the bag's patient, one a row; and the witness token whose hash is tokenHash ("" for
+// none): its witness, device, expiry and whether a verification used it.
+func readBedsideFacts(mrn, bagID, tokenHash string, rows *[]bedsideFactsRow) rowReader {
 	*rows = nil
 	args := []any{domain.ScanDispatch, domain.ScanReceive, mrn, bagID,
-		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)}
-	return rowReader{q: bedsideFactsQuery, args: args, together: bedsideFactsTogether, each: []string{mrn, bagID},
+		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician), tokenHash}
+	return rowReader{q: bedsideFactsQuery, args: args, together: bedsideFactsTogether, each: []string{mrn, bagID, tokenHash},
 		row: func(scan func(...any) error) error {
 			var r bedsideFactsRow
 			if err := scan(&r.SpecVersion, &r.ID, &r.SubjectID, &r.MRN, &r.Name, &r.DateOfBirth, &r.Arm, &r.EnrolledAt,
 				&r.ChainOfIdentity, &r.WeightKg, &r.PatientInfused, &r.OwnerMRN, &r.LotNumber, &r.LotStatus, &r.LotExpiresAt,
 				&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID,
-				&r.OrderWeightKg, &r.OrderTarget, &r.OrderSpecVersion, &r.LaterWeightID, &r.LaterWeightKg, &r.ConfirmedWeightID); err != nil {
+				&r.OrderWeightKg, &r.OrderTarget, &r.OrderSpecVersion, &r.LaterWeightID, &r.LaterWeightKg, &r.ConfirmedWeightID,
+				&r.TokenID, &r.TokenWitnessID, &r.TokenIssuedTo, &r.TokenExpiresAt, &r.TokenUsed, &r.TokenWitnessName,
+				&r.TokenNurse, &r.TokenPhysician); err != nil {
 				return fmt.Errorf("read the facts of the verification: %w", err)
 			}
 			*rows = append(*rows, r)
@@ -279,14 +359,8 @@ func (s *Store) bedsideFacts(t *tx, rows []bedsideFactsRow, found bool, bag dose
 	if st := domain.DoseBagStatus(bag.Status); st == domain.BagReturned || st == domain.BagDiscarded {
 		f.Bag.TakenBack = st
 	}
-	if f.LabelAuthentic && scan.PrintSerial > 0 {
-		var current int64
-		if r.PrintSerial.Valid {
-			current = r.PrintSerial.Int64
-		}
-		if current != scan.PrintSerial {
-			f.LabelAuthentic, f.LabelProblem = false, fmt.Sprintf("this is print %d, but print %d replaced it", scan.PrintSerial, current)
-		}
+	if r.PrintSerial.Valid {
+		f.Label.CurrentSerial = r.PrintSerial.Int64
 	}
 	var sigs []domain.Signature
 	for _, r := range rows {
@@ -314,17 +388,16 @@ func (s *Store) StartInfusion(ctx context.Context, actor domain.Actor, verificat
 		} else if err != nil {
 			return err
 		}
-		if !v.Pass || v.DoseBagID == nil || v.PatientID == nil {
-			return domain.Errorf(domain.ERuleViolated, "verification %d did not pass (%s): an infusion needs a passing verification", v.ID, v.Failed)
+		f := domain.InfusionStartFacts{Now: t.now, VerificationID: v.ID, Pass: v.Pass, Failed: v.Failed,
+			Complete: v.DoseBagID != nil && v.PatientID != nil, VerifiedAt: v.VerifiedAt}
+		if !f.Complete {
+			return domain.CanStartInfusion(f)
 		}
 		spec, err := currentSpec(t.db)
 		if err != nil {
 			return err
 		}
-		if age := t.now.Sub(v.VerifiedAt); age >= spec.VerificationMaxAge() {
-			return domain.Errorf(domain.ERuleViolated, "the verification is %d minutes old; verify again at the bedside (at most %d minutes before starting)",
-				int(age.Minutes()), spec.VerificationMaxAgeMin)
-		}
+		f.MaxAge = spec.VerificationMaxAge()
 		var bag doseBagRow
 		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&bag, *v.DoseBagID).Error; err != nil {
 			return err
@@ -333,13 +406,11 @@ func (s *Store) StartInfusion(ctx context.Context, actor domain.Actor, verificat
 		if err := t.db.Take(&lot, bag.LotID).Error; err != nil {
 			return err
 		}
-		if err := s.lotUsableFor(t, lot, bag.PatientID); err != nil {
+		if f.Lot, err = lotFactsFor(t, lot, bag.PatientID); err != nil {
 			return err
 		}
-		if !t.now.Before(bag.ExpiresAt) {
-			return domain.Errorf(domain.ERuleViolated, "the bag expired at %s", bag.ExpiresAt.UTC().Format("15:04 UTC"))
-		}
-		if err := domain.DoseBagTransition(domain.DoseBagStatus(bag.Status), domain.BagInfused); err != nil {
+		f.PatientID, f.BagExpires, f.BagStatus = bag.PatientID, bag.ExpiresAt, domain.DoseBagStatus(bag.Status)
+		if err := domain.CanStartInfusion(f); err != nil {
 			return err
 		}
 		row := infusionRow{VerificationID: v.ID, DoseBagID: bag.ID, PatientID: bag.PatientID, StartedBy: actor.UserID, StartedAt: t.now}
@@ -392,4 +463,11 @@ func (s *Store) EndInfusion(ctx context.Context, actor domain.Actor, infusionID 
 		return nil
 	})
 	return out, err
+}
+
+// verificationAudit is a verification as its audit entry keeps it: without the patient's name
+// and date of birth, whose showing is its own entry (patient.disclose).
+func verificationAudit(v domain.Verification) domain.Verification {
+	v.Patient, v.Message = nil, ""
+	return v
 }

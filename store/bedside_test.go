@@ -94,8 +94,12 @@ func (b bedside) bedsideRequest(wristband string, sc domain.CustodyScan) domain.
 	if sc.Code == "" {
 		sc = domain.CustodyScan{Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual, BagID: b.bag.BagID}
 	}
-	return domain.BedsideRequest{Wristband: wristband, Scan: sc,
+	req := domain.BedsideRequest{Wristband: wristband, Scan: sc,
 		Witness: domain.WitnessFacts{Authenticated: true, UserID: b.witness.UserID, Name: b.witness.FullName, Roles: []domain.Role{domain.RoleNurse}}}
+	if sc.CodeKind != domain.CodeQR {
+		req.EntryReason = &domain.EntryReason{Code: domain.ReasonLabelDamaged}
+	}
+	return req
 }
 
 // verify verifies the bag at the bedside of the wristband's patient, as scanned.
@@ -342,7 +346,7 @@ func TestRecordScanReadsEveryFact(t *testing.T) {
 		if err := db.Exec(`UPDATE lots SET status = 'on_hold' WHERE id = ?`, b.lot.ID).Error; err != nil {
 			t.Fatal(err)
 		}
-		if _, err := scan(domain.ScanDispatch, b.pharm, 2, 5); domain.ErrorCode(err) != domain.ERuleViolated || !strings.Contains(err.Error(), "on_hold") {
+		if _, err := scan(domain.ScanDispatch, b.pharm, 2, 5); domain.ErrorCode(err) != domain.ERuleViolated || !strings.Contains(err.Error(), "on hold") {
 			t.Fatalf("scan of a bag whose lot is on hold: %v", err)
 		}
 		if err := db.Exec(`UPDATE lots SET status = 'released' WHERE id = ?`, b.lot.ID).Error; err != nil {

@@ -25,7 +25,8 @@ func Models() []any {
 		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &qcInvestigationRow{}, &signatureRow{}, &unitRow{},
 		&patientRow{}, &patientWeightRow{}, &doseOrderConfirmationRow{}, &labelKeyRow{}, &labelPrintRow{}, &loginFailureRow{},
 		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{},
-		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{}}
+		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{},
+		&witnessTokenRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.
@@ -186,7 +187,7 @@ func (s *Store) GroupFactsPlansForTest(ctx context.Context, mrns, bagIDs []strin
 	var found bool
 	var reads []rowReader
 	for i := range bagIDs {
-		reads = append(reads, readBedsideFacts(mrns[i], bagIDs[i], &bedside), readScanFacts(bagIDs[i], &scan, &found))
+		reads = append(reads, readBedsideFacts(mrns[i], bagIDs[i], "", &bedside), readScanFacts(bagIDs[i], &scan, &found))
 	}
 	names := map[string]string{bedsideFactsTogether.sql: "bedside facts", scanFactsTogether.sql: "scan facts"}
 	plans := map[string]string{}

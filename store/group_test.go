@@ -173,7 +173,7 @@ func TestRefusedGroupIsWrittenWriteByWrite(t *testing.T) {
 	verify := func(wristband string, v *domain.Verification, err *error) func() {
 		return func() {
 			*v, *err = st.Verify(ctx, b.nurse, domain.BedsideRequest{Wristband: wristband,
-				Scan: domain.CustodyScan{Code: "x", CodeKind: domain.CodeManual}})
+				Scan: domain.CustodyScan{Code: "x", CodeKind: domain.CodeManual}, EntryReason: damaged})
 		}
 	}
 	var before, refused, after domain.Verification
@@ -216,7 +216,7 @@ func TestCloseWritesWhatWaits(t *testing.T) {
 	for i := range errs {
 		writes = append(writes, func() {
 			_, errs[i] = stores[0].Verify(ctx, b.nurse, domain.BedsideRequest{Wristband: "MRN0001",
-				Scan: domain.CustodyScan{Code: "x", CodeKind: domain.CodeManual}})
+				Scan: domain.CustodyScan{Code: "x", CodeKind: domain.CodeManual}, EntryReason: damaged})
 		})
 	}
 	queued, _ := stores[0].HoldGroupsForTest()
@@ -281,7 +281,7 @@ func TestQueuedWriteGivesUpAtItsDeadline(t *testing.T) {
 	wait := queueInOrder(t, queued, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
-		_, err = st.Verify(ctx, b.nurse, domain.BedsideRequest{Wristband: "MRN0001", Scan: domain.CustodyScan{Code: "x", CodeKind: domain.CodeManual}})
+		_, err = st.Verify(ctx, b.nurse, domain.BedsideRequest{Wristband: "MRN0001", Scan: domain.CustodyScan{Code: "x", CodeKind: domain.CodeManual}, EntryReason: damaged})
 	})
 	wait()
 	if domain.ErrorCode(err) != domain.EUnavailable {
@@ -291,7 +291,7 @@ func TestQueuedWriteGivesUpAtItsDeadline(t *testing.T) {
 		t.Fatalf("%d writes still queued after giving up", n)
 	}
 	release()
-	if _, err := st.Verify(context.Background(), b.nurse, domain.BedsideRequest{Wristband: "MRN0002", Scan: domain.CustodyScan{Code: "x", CodeKind: domain.CodeManual}}); err != nil {
+	if _, err := st.Verify(context.Background(), b.nurse, domain.BedsideRequest{Wristband: "MRN0002", Scan: domain.CustodyScan{Code: "x", CodeKind: domain.CodeManual}, EntryReason: damaged}); err != nil {
 		t.Fatal(err)
 	}
 	var kept int
@@ -587,3 +587,6 @@ func (n planNode) runsPerMember(members string, all map[string]bool) bool {
 	}
 	return false
 }
+
+// damaged is the entry reason of the tests' typed bag ids.
+var damaged = &domain.EntryReason{Code: domain.ReasonLabelDamaged}

@@ -232,29 +232,34 @@ func (s *Store) PrepareDoseBag(ctx context.Context, actor domain.Actor, orderID 
 	return out, err
 }
 
-// lotUsableFor refuses a lot that may not be given to the patient: not released (or released
-// by exception for this patient), or expired.
+// lotUsableFor refuses a lot that may not be given to the patient (domain.LotUsability).
 func (s *Store) lotUsableFor(t *tx, lot lotRow, patientID int64) error {
-	if !t.now.Before(lot.ExpiresAt) {
-		return domain.Errorf(domain.ERuleViolated, "lot %s expired on %s", lot.LotNumber, lot.ExpiresAt.UTC().Format(time.DateOnly))
+	f, err := lotFactsFor(t, lot, patientID)
+	if err != nil {
+		return err
 	}
-	switch domain.LotStatus(lot.Status) {
-	case domain.LotReleased:
-		return nil
-	case domain.LotQuarantine:
-		var sigs []signatureRow
-		if err := t.db.Where("lot_id = ?", lot.ID).Find(&sigs).Error; err != nil {
-			return err
-		}
-		list := make([]domain.Signature, len(sigs))
-		for i, sg := range sigs {
-			list[i] = sg.toDomain()
-		}
-		if slices.Contains(domain.ExceptionalPatients(list), patientID) {
-			return nil
-		}
+	if use := domain.LotUsability(f, patientID, t.now); !use.Usable {
+		return domain.Errorf(domain.ERuleViolated, "%s: its units may not be given to this patient", use.Capitalized())
 	}
-	return domain.Errorf(domain.ERuleViolated, "lot %s is %s and not released for this patient", lot.LotNumber, lot.Status)
+	return nil
+}
+
+// lotFactsFor gathers what domain.LotUsability looks at for lot and the patient patientID:
+// its status, expiry and whether QA and a physician released it by exception for them.
+func lotFactsFor(t *tx, lot lotRow, patientID int64) (domain.LotFacts, error) {
+	f := domain.LotFacts{LotNumber: lot.LotNumber, Status: lot.Status, ExpiresAt: lot.ExpiresAt}
+	var sigs []signatureRow
+	if err := t.db.Where("lot_id = ? AND patient_id = ?", lot.ID, patientID).Find(&sigs).Error; err != nil {
+		return f, err
+	}
+	list := make([]domain.Signature, len(sigs))
+	for i, sg := range sigs {
+		list[i] = sg.toDomain()
+	}
+	if slices.Contains(domain.ExceptionalPatients(list), patientID) {
+		f.ExceptionalForPatientID = patientID
+	}
+	return f, nil
 }
 
 func (s *Store) doseBag(db *gorm.DB, q *gorm.DB) (domain.DoseBag, error) {

@@ -179,7 +179,8 @@ var setBagStatusQuery = newSQLQuery(`UPDATE dose_bags SET status = ? WHERE id = 
 
 var insertVerificationQuery = newInsertQuery("verifications", `dose_bag_id bigint, patient_id bigint, wristband text,
 	code text, code_kind text, pass boolean, checks text, failed text, nurse_id bigint, witness_id bigint, ward text,
-	verified_at timestamptz, wristband_entry text, code_entry text`)
+	verified_at timestamptz, wristband_entry text, code_entry text, witness_token_id bigint, entry_reason text,
+	entry_reason_text text`)
 
 var insertScanQuery = newInsertQuery("custody_scans", `kind text, dose_bag_id bigint, code text, code_kind text,
 	location text, temperature_c float8, excursion boolean, accepted boolean, refusal text, from_user bigint,

@@ -579,17 +579,36 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	b.shot("09-receive")
 
-	verify := func(wristband chromedp.Action) {
+	// verify verifies at the bedside; reason, when given, is chosen as the entry reason the page
+	// asks for when a code was typed or is not the bag's signed QR code.
+	verify := func(wristband chromedp.Action, reason string) {
 		t.Helper()
 		b.open("/bedside")
 		b.run(chromedp.EmulateViewport(390, 844))
-		b.run(wristband, scanInto("#bag-code", code),
-			chromedp.SendKeys("#witness-user", "rn.fay"), chromedp.SendKeys("#witness-password", password+"\r"))
+		b.run(wristband, scanInto("#bag-code", code), chromedp.SendKeys("#witness-user", "rn.fay"))
+		if reason != "" {
+			b.run(chromedp.SetValue("#entry-reason", reason, chromedp.ByID))
+		}
+		b.run(chromedp.SendKeys("#witness-password", password+"\r"))
 		b.waitFor(`!document.getElementById("verdict").hidden`)
 	}
-	// The wrong patient's wristband, typed key by key: a red STOP naming the failed check in
-	// plain words, and the page's log of its last scans marks the typed wristband (SPEC §7).
-	verify(typeSlowly("#wristband", "MRN0002"))
+	// A wristband typed key by key proves less than a scan: the page asks why before it sends
+	// anything, and says what was not proven (SPEC §7).
+	b.open("/bedside")
+	b.run(chromedp.EmulateViewport(390, 844))
+	b.run(typeSlowly("#wristband", "MRN0002"), scanInto("#bag-code", code), chromedp.SendKeys("#witness-user", "rn.fay"),
+		chromedp.SendKeys("#witness-password", password+"\r"))
+	var asked bool
+	b.run(chromedp.Evaluate(`!document.getElementById("entry-reason-box").hidden && document.getElementById("verdict").hidden &&
+		document.getElementById("entry-reason").getAttribute("aria-invalid") === "true"`, &asked))
+	if why := b.text("#entry-reason-why"); !asked || !strings.Contains(why, "wristband was typed by hand") {
+		t.Fatalf("a typed wristband without a reason: asked %v, %q; want the reason asked for, nothing sent", asked, why)
+	}
+	b.shot("10a-bedside-entry-reason")
+	// The wrong patient's wristband, typed key by key, with its reason: a red STOP naming the
+	// failed check in plain words, and the page's log of its last scans marks the typed
+	// wristband (SPEC §7).
+	verify(typeSlowly("#wristband", "MRN0002"), "wristband_unreadable")
 	if v := b.text("#verdict-word"); v != "STOP" {
 		t.Fatalf("wrong patient: verdict %q", v)
 	}
@@ -637,9 +656,16 @@ func TestBrowserJourney(t *testing.T) {
 	if bagField != "" || !stayed {
 		t.Fatalf("after a double read of the wristband the bag's field holds %q (focused: %v); want it empty and waiting", bagField, stayed)
 	}
-	verify(scanInto("#wristband", "]QMRN0001"))
+	verify(scanInto("#wristband", "]QMRN0001"), "")
 	if v := b.text("#verdict-word"); v != "PASS" {
 		t.Fatalf("right patient: verdict %q; checks %s", v, b.text("#verdict-checks"))
+	}
+	// Two identifiers: the PASS shows the person's name and date of birth, large.
+	if name, dob := b.text("#patient-name"), b.text("#patient-dob"); name != "Patient SVP-001" || !strings.Contains(dob, "1960-05-01") {
+		t.Fatalf("the PASS shows %q, %q; want the patient's name and date of birth", name, dob)
+	}
+	if label := b.text(`#verdict-checks li[data-code="LABEL_AUTHENTIC"]`); !strings.Contains(label, "genuine and is the bag's current print") {
+		t.Errorf("a scanned QR: LABEL_AUTHENTIC says %q", label)
 	}
 	b.run(chromedp.Evaluate(`!document.getElementById("return-box").hidden`, &offered))
 	if offered {
@@ -750,7 +776,7 @@ func TestBrowserJourney(t *testing.T) {
 		}
 	}
 	b.login("rn.dee")
-	verify(scanInto("#wristband", "MRN0001"))
+	verify(scanInto("#wristband", "MRN0001"), "label_damaged")
 	if v := b.text("#verdict-word"); v != "STOP" {
 		t.Fatalf("SVP-002's bag at SVP-001's bedside: verdict %q", v)
 	}
@@ -761,7 +787,10 @@ func TestBrowserJourney(t *testing.T) {
 		t.Errorf("after returning the bag the page says %q", done)
 	}
 	b.shot("19-bedside-bag-returned")
-	verify(scanInto("#wristband", "MRN0002"))
+	verify(scanInto("#wristband", "MRN0002"), "label_damaged")
+	if label := b.text(`#verdict-checks li[data-code="LABEL_AUTHENTIC"]`); label != "" && strings.Contains(label, "genuine") {
+		t.Errorf("a typed bag id: LABEL_AUTHENTIC says %q", label)
+	}
 	var custody string
 	b.run(chromedp.Evaluate(`(document.querySelector('#verdict-checks li.bad[data-code="CUSTODY"]') || {}).textContent || ""`, &custody))
 	if v := b.text("#verdict-word"); v != "STOP" || !strings.Contains(custody, "returned") {

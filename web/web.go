@@ -42,7 +42,7 @@ var funcs = template.FuncMap{
 	"sci":     func(v float64) string { return formatCells(int64(v)) },
 	"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"day":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-	"blocked": func(s domain.LotStatus) bool { return s == domain.LotOnHold || s == domain.LotRecalled },
+	"blocked": domain.LotStatusBlocks,
 	"meaning": func(a string) string { return domain.SignatureAction(a).Meaning() },
 	"join":    strings.Join,
 	// replicates numbers the BV2 assay's wells: three per group.

@@ -82,7 +82,11 @@ func TestTwoProcessesStartOneInfusion(t *testing.T) {
 			code := bag["bag_id"].(string) + bag["check"].(string) // typed at the bedside: no scanner needed here
 			mustCall(t, 201, a, users["ph"], "POST", "/scans/dispatch", map[string]any{"code": code, "to": "ICU", "temperature_c": 5})
 			mustCall(t, 201, c, users["rn1"], "POST", "/scans/receive", map[string]any{"code": code, "temperature_c": 5})
-			v := mustCall(t, 200, c, users["rn1"], "POST", "/bedside/verify", map[string]any{"wristband": "MRN0001", "code": code, "witness": map[string]string{"token": users["rn2"]}})
+			// The witness enters their password on the nurse's device (served by one process); the
+			// verification goes to the other.
+			w := mustCall(t, 201, a, users["rn1"], "POST", "/auth/witness", map[string]string{"username": "u.rn2", "password": "a long password"})
+			v := mustCall(t, 200, c, users["rn1"], "POST", "/bedside/verify", map[string]any{"wristband": "MRN0001", "code": code,
+				"witness": map[string]any{"token": w["token"]}, "entry_reason": map[string]string{"code": "scanner_down"}})
 			if v["pass"] != true {
 				t.Fatalf("verification did not pass: %v", v["checks"])
 			}
