@@ -170,6 +170,11 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		}
 		return nil
 	})
+	if isUnique(err) {
+		// Two verifications named one witness token at the same moment; the database let one
+		// of them record it.
+		return domain.Verification{}, domain.Errorf(domain.EConflict, "the witness token was used for another verification at the same moment: the witness must confirm again")
+	}
 	return out, err
 }
 

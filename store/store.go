@@ -567,7 +567,11 @@ func classify(err error) error {
 
 // isUnique reports whether err is a unique-constraint violation, for callers that turn it into
 // a specific message.
-func isUnique(err error) bool { return errors.Is(err, gorm.ErrDuplicatedKey) }
+// isUnique reports a unique violation, translated by gorm or straight from PostgreSQL.
+func isUnique(err error) bool {
+	var pg *pgconn.PgError
+	return errors.Is(err, gorm.ErrDuplicatedKey) || (errors.As(err, &pg) && pg.Code == "23505")
+}
 
 func sqliteBusy(err error) bool {
 	msg := err.Error()
