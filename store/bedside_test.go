@@ -47,6 +47,7 @@ func preparedBags(t *testing.T, st *store.Store, n int) []bedside {
 	}
 	b := bedside{st: st, lot: lot, doc: mk("dr.a", domain.RolePhysician), pharm: mk("ph.b", domain.RolePharmacist),
 		nurse: mk("rn.c", domain.RoleNurse), witness: mk("rn.d", domain.RoleNurse)}
+	checker := mk("ph.k", domain.RolePharmacist)
 	var out []bedside
 	for i := range n {
 		b := b
@@ -64,6 +65,9 @@ func preparedBags(t *testing.T, st *store.Store, n int) []bedside {
 			ThawedAt: time.Now().Add(-5 * time.Minute), PostThawViabilityPct: 88, ViableCells: 70_000_000, VolumeML: 50})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if b.bag, err = st.CheckDoseBag(ctx, b.pharm, b.bag.ID, checker.Username, "correct horse battery"); err != nil {
+			t.Fatalf("second pharmacist's check: %v", err)
 		}
 		out = append(out, b)
 	}

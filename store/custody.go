@@ -216,6 +216,11 @@ func checkBagForScan(t *tx, bag doseBagRow, f scanFacts, sc domain.CustodyScan, 
 			refuse(domain.ERuleViolated, "this label is print %d, but print %d replaced it: use the newest label and destroy this one", sc.PrintSerial, current)
 		}
 	}
+	if sc.Kind == domain.ScanDispatch {
+		if err := domain.BagChecked(bag.BagID, bag.CheckedBy, "dispatched"); err != nil {
+			refuse(domain.ErrorCode(err), "%s", domain.ErrorMessage(err))
+		}
+	}
 	switch domain.LotStatus(f.LotStatus) {
 	case domain.LotRecalled, domain.LotOnHold, domain.LotRejected, domain.LotExpired:
 		refuse(domain.ERuleViolated, "lot %s is %s: this bag is blocked; return it to the pharmacy", f.LotNumber, f.LotStatus)
