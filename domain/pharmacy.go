@@ -164,6 +164,8 @@ type AvailableUnit struct {
 type BagNotGiven struct {
 	DoseBag
 	SubjectID string `json:"subject_id"`
+	// LabelPrints is each serial of the bag's label, with the copies printed of it.
+	LabelPrints []LabelPrint `json:"label_prints"`
 }
 
 // PharmacyWorklist is what the pharmacy's pages list: orders waiting, the units to fill them
