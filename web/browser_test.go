@@ -708,6 +708,9 @@ func TestBrowserJourney(t *testing.T) {
 		!strings.Contains(txt, "code typed by hand") {
 		t.Errorf("lot trace lacks the infusion, the refused verification, its typed wristband or the typed receipt")
 	}
+	if prints := b.text("main .bag-prints"); !strings.Contains(prints, "Checked by a second pharmacist") || !strings.Contains(prints, "print 1 × 1") {
+		t.Errorf("lot trace shows the check and prints as %q, want the check and print 1 × 1", prints)
+	}
 	b.shot("13-trace-lot")
 	b.open(fmt.Sprintf("/trace/patients/%d", p1.ID))
 	b.shot("14-trace-patient")
