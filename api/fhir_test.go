@@ -98,7 +98,7 @@ func runJourney(t *testing.T, backend string) *journey {
 		name string
 		role domain.Role
 	}{{"qc.ann", domain.RoleQC}, {"qa.bob", domain.RoleQA}, {"dr.cho", domain.RolePhysician}, {"ph.eve", domain.RolePharmacist},
-		{"nurse.dee", domain.RoleNurse}, {"nurse.fay", domain.RoleNurse}} {
+		{"ph.sam", domain.RolePharmacist}, {"nurse.dee", domain.RoleNurse}, {"nurse.fay", domain.RoleNurse}} {
 		ts.userWith(j.admin, u.name, u.role)
 	}
 
@@ -132,6 +132,9 @@ func runJourney(t *testing.T, backend string) *journey {
 	bag := must(ts.do("POST", fmt.Sprintf("/api/v1/dose-orders/%d/dose-bags", int64(order["id"].(float64))), pharm, map[string]any{
 		"unit_ids": j.unitIDs[:2], "thawed_at": "2026-03-10T08:05:00Z", "post_thaw_viability_pct": 85, "viable_cells": 72000000, "volume_ml": 50}), 201, "bag")
 	j.bagID = int64(bag["id"].(float64))
+	must(ts.do("POST", fmt.Sprintf("/api/v1/dose-bags/%d/check", j.bagID), as("08:11", "ph.eve"),
+		map[string]string{"username": "ph.sam", "password": "a good password"}), 200, "second pharmacist's check")
+	pharm = as("08:12", "ph.eve")
 	code := scanQR(t, ts.do("GET", fmt.Sprintf("/api/v1/dose-bags/%d/label.png", j.bagID), pharm, nil).body)
 	must(ts.do("POST", "/api/v1/scans/dispatch", as("08:15", "ph.eve"), map[string]any{"code": code, "to": "ICU-3", "temperature_c": 5}), 201, "dispatch")
 	must(ts.do("POST", "/api/v1/scans/receive", as("08:25", "nurse.dee"), map[string]any{"code": code, "temperature_c": 4.5}), 201, "receive")

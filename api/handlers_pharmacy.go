@@ -58,6 +58,27 @@ func (s *Server) getDoseBag(c echo.Context) error {
 	return c.JSON(http.StatusOK, bag)
 }
 
+// checkDoseBag records the second pharmacist's check of a bag: the body is the checker's own
+// username and password, typed on this device.
+func (s *Server) checkDoseBag(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	bag, err := s.svc.Pharmacy.CheckDoseBag(c.Request().Context(), currentActor(c), id, in.Username, in.Password)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, bag)
+}
+
 // bagContent is what a dose bag's label shows, its QR signed for the given print serial.
 func (s *Server) bagContent(c echo.Context, signer *labels.Signer, bag domain.DoseBag, serial int64) (labels.Content, error) {
 	ctx := c.Request().Context()

@@ -26,6 +26,7 @@ func preparedBag(t *testing.T, ts *testServer, admin string) (map[string]any, st
 	o := ts.do("POST", fmt.Sprintf("/api/v1/patients/%d/dose-orders", int64(p["id"].(float64))), doc, nil).json(t)
 	bag := ts.do("POST", fmt.Sprintf("/api/v1/dose-orders/%d/dose-bags", int64(o["id"].(float64))), pharm, map[string]any{
 		"unit_ids": units[:2], "thawed_at": now.Add(-10 * time.Minute), "post_thaw_viability_pct": 85, "viable_cells": 70_000_000, "volume_ml": 50}).json(t)
+	checkBag(t, ts, admin, fmt.Sprintf("/api/v1/dose-bags/%d", int64(bag["id"].(float64))))
 	code := scanQR(t, ts.do("GET", fmt.Sprintf("/api/v1/dose-bags/%d/label.png", int64(bag["id"].(float64))), pharm, nil).body)
 	return bag, code, lotPath
 }

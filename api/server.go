@@ -148,10 +148,10 @@ func New(svc Services, cfg Config) *Server {
 
 	s.handle(http.MethodGet, "/label-keys", "", s.labelKeys)
 	s.handle(http.MethodPost, "/labels/verify", domain.PermAnyUser, s.verifyLabel)
-	s.handle(http.MethodGet, "/units/:id/label.png", domain.PermAnyUser, s.unitLabel("png"))
-	s.handle(http.MethodGet, "/units/:id/label.pdf", domain.PermAnyUser, s.unitLabel("pdf"))
-	s.handle(http.MethodGet, "/units/:id/label.zpl", domain.PermAnyUser, s.unitLabel("zpl"))
-	s.handle(http.MethodGet, "/lots/:id/labels.pdf", domain.PermAnyUser, s.lotLabelSheet)
+	s.handle(http.MethodGet, "/units/:id/label.png", domain.PermPrintUnitLabel, s.unitLabel("png"))
+	s.handle(http.MethodGet, "/units/:id/label.pdf", domain.PermPrintUnitLabel, s.unitLabel("pdf"))
+	s.handle(http.MethodGet, "/units/:id/label.zpl", domain.PermPrintUnitLabel, s.unitLabel("zpl"))
+	s.handle(http.MethodGet, "/lots/:id/labels.pdf", domain.PermPrintUnitLabel, s.lotLabelSheet)
 
 	s.handle(http.MethodPost, "/patients", domain.PermManagePatients, s.enrol)
 	s.handle(http.MethodGet, "/patients", domain.PermListPatients, s.listPatients)
@@ -163,9 +163,10 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/dose-orders/:id/dose-bags", domain.PermPrepareDose, s.prepareDoseBag)
 	s.handle(http.MethodPost, "/dose-orders/:id/confirm", domain.PermManagePatients, s.confirmDoseOrder)
 	s.handle(http.MethodGet, "/dose-bags/:id", domain.PermAnyUser, s.getDoseBag)
-	s.handle(http.MethodGet, "/dose-bags/:id/label.png", domain.PermAnyUser, s.doseBagLabel("png"))
-	s.handle(http.MethodGet, "/dose-bags/:id/label.pdf", domain.PermAnyUser, s.doseBagLabel("pdf"))
-	s.handle(http.MethodGet, "/dose-bags/:id/label.zpl", domain.PermAnyUser, s.doseBagLabel("zpl"))
+	s.handle(http.MethodGet, "/dose-bags/:id/label.png", domain.PermPrintBagLabel, s.doseBagLabel("png"))
+	s.handle(http.MethodGet, "/dose-bags/:id/label.pdf", domain.PermPrintBagLabel, s.doseBagLabel("pdf"))
+	s.handle(http.MethodGet, "/dose-bags/:id/label.zpl", domain.PermPrintBagLabel, s.doseBagLabel("zpl"))
+	s.handle(http.MethodPost, "/dose-bags/:id/check", domain.PermPrepareDose, s.checkDoseBag)
 	s.handle(http.MethodPost, "/dose-bags/:id/reprint", domain.PermPrepareDose, withReason(s.reprintDoseBag))
 	s.handle(http.MethodPost, "/dose-orders/:id/cancel", domain.PermManagePatients, withReason(func(ctx context.Context, a domain.Actor, id int64, reason string) (domain.DoseOrder, error) {
 		return s.svc.Pharmacy.CancelDoseOrder(ctx, a, id, reason)

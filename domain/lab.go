@@ -272,6 +272,7 @@ type LabelPrint struct {
 	Serial     int64     `json:"serial"`
 	Reason     string    `json:"reason,omitempty"`
 	PrintedAt  time.Time `json:"printed_at"`
+	Copies     int       `json:"copies"` // copies printed of this serial so far
 }
 
 // LabelService keeps signing keys and the record of prints.

@@ -103,13 +103,18 @@ func DoseWithinTolerance(cells, target int64, tolerancePct float64) bool {
 }
 
 // VolumeToDraw is the volume of a bag holding bagCells in bagVolumeML that contains target
-// cells; the pharmacist draws it when the bag holds more than the dose.
+// cells; the pharmacist draws it when the bag holds more than the dose. It is rounded to
+// 0.1 mL, as a syringe is read (SPEC §6); never more than the bag holds, and the whole of a
+// bag too small to measure in tenths.
 func VolumeToDraw(target, bagCells int64, bagVolumeML float64) float64 {
 	if bagCells <= 0 {
 		return 0
 	}
-	v := float64(target) / float64(bagCells) * bagVolumeML
-	return math.Min(v, bagVolumeML)
+	v := math.Round(float64(target)/float64(bagCells)*bagVolumeML*10) / 10
+	if v > bagVolumeML || v <= 0 {
+		return bagVolumeML
+	}
+	return v
 }
 
 // InfusionDay is the calendar date, in the site's time zone, on which the protocol infuses:

@@ -29,6 +29,8 @@ type BagTrace struct {
 	Custody         []CustodyEvent        `json:"custody"`
 	Verifications   []VerificationSummary `json:"verifications"`
 	Infusion        *Infusion             `json:"infusion,omitempty"`
+	// LabelPrints is each serial of the bag's label, with how many copies of it were printed.
+	LabelPrints []LabelPrint `json:"label_prints"`
 }
 
 // LotTrace follows a lot forward: donation → lot → units → dose bags → patients (SPEC §1).

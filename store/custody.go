@@ -227,6 +227,11 @@ func checkBagForScan(t *tx, bag doseBagRow, f scanFacts, sc domain.CustodyScan, 
 			refuse(domain.ERuleViolated, "this label is print %d, but print %d replaced it: use the newest label and destroy this one", sc.PrintSerial, current)
 		}
 	}
+	if sc.Kind == domain.ScanDispatch {
+		if err := domain.BagChecked(bag.BagID, bag.CheckedBy, "dispatched"); err != nil {
+			refuse(domain.ErrorCode(err), "%s", domain.ErrorMessage(err))
+		}
+	}
 	lot := domain.LotFacts{LotNumber: f.LotNumber, Status: f.LotStatus, ExpiresAt: f.LotExpiresAt}
 	var sigs []domain.Signature
 	if f.ExceptionalQA != 0 {

@@ -213,6 +213,10 @@ func dashboardJourney(t *testing.T, st *store.Store, ward string) journey {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checker := mk("j.ph2", domain.RolePharmacist)
+	if bag, err = st.CheckDoseBag(ctx, pharm, bag.ID, checker.Username, "correct horse battery"); err != nil {
+		t.Fatalf("second pharmacist's check: %v", err)
+	}
 	temp := 5.0
 	scan := domain.CustodyScan{Code: bag.BagID + bag.Check, CodeKind: domain.CodeQR, BagID: bag.BagID, Location: ward, TemperatureC: &temp}
 	scan.Kind = domain.ScanDispatch

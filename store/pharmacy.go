@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -47,6 +48,8 @@ type doseBagRow struct {
 	Status               string
 	PreparedBy           int64
 	PreparedAt           time.Time
+	CheckedBy            *int64 // the second pharmacist (SPEC §6); nil until checked
+	CheckedAt            *time.Time
 }
 
 func (doseBagRow) TableName() string { return "dose_bags" }
@@ -74,11 +77,16 @@ func (infusionRow) TableName() string { return "infusions" }
 
 func (r doseBagRow) toDomain(order doseOrderRow, units []int64) domain.DoseBag {
 	u, _ := domain.ParseUnitID(r.BagID)
-	return domain.DoseBag{ID: r.ID, BagID: r.BagID, Check: string(u.Check()), EyeReadable: u.EyeReadable(),
+	bag := domain.DoseBag{ID: r.ID, BagID: r.BagID, Check: string(u.Check()), EyeReadable: u.EyeReadable(),
 		DoseOrderID: r.DoseOrderID, PatientID: r.PatientID, LotID: r.LotID, ThawedAt: r.ThawedAt.UTC(),
 		PostThawViabilityPct: r.PostThawViabilityPct, ViableCells: r.ViableCells, VolumeML: r.VolumeML,
 		TargetViableCells: order.TargetViableCells, OrderWeightKg: order.WeightKg, VolumeToDrawML: r.VolumeToDrawML, ExpiresAt: r.ExpiresAt.UTC(),
-		Status: domain.DoseBagStatus(r.Status), PreparedAt: r.PreparedAt.UTC(), UnitIDs: units}
+		Status: domain.DoseBagStatus(r.Status), PreparedAt: r.PreparedAt.UTC(), UnitIDs: units, CheckedBy: r.CheckedBy}
+	if r.CheckedAt != nil {
+		at := r.CheckedAt.UTC()
+		bag.CheckedAt = &at
+	}
+	return bag
 }
 
 func patientInfused(db *gorm.DB, patientID int64) (bool, error) {
@@ -189,6 +197,18 @@ func (s *Store) PrepareDoseBag(ctx context.Context, actor domain.Actor, orderID 
 			return err
 		}
 		if err := s.lotUsableFor(t, lot, order.PatientID); err != nil {
+			return err
+		}
+		orderSpec, err := s.specForVersion(t.db, order.SpecVersion)
+		if err != nil {
+			return err
+		}
+		unitCells := make([]int64, len(units))
+		for i, u := range units {
+			unitCells[i] = u.ViableCells
+		}
+		if err := domain.CheckPreparation(domain.PreparationFacts{BagViableCells: n.ViableCells, UnitViableCells: unitCells,
+			TargetViableCells: order.TargetViableCells, TolerancePct: orderSpec.DoseTolerancePct}); err != nil {
 			return err
 		}
 		don, err := s.donationDIN(t.db, lot.DonationID)
@@ -345,6 +365,60 @@ func (s *Store) TakeBackDoseBag(ctx context.Context, actor domain.Actor, bagID i
 			action = "dose_bag.discard"
 		}
 		return t.setStatus(&doseBagRow{}, "dose_bag", bag.ID, bag.Status, string(to), action, reason)
+	})
+	if err != nil {
+		return domain.DoseBag{}, err
+	}
+	return s.DoseBag(ctx, bagID)
+}
+
+// CheckDoseBag records the second pharmacist's independent check of a prepared bag (SPEC §6).
+// The checker types their own username and password on the device of the pharmacist logged
+// in; a wrong password counts toward the checker's lockout. The check is audited as made by
+// the checker, with who was logged in on the device.
+func (s *Store) CheckDoseBag(ctx context.Context, actor domain.Actor, bagID int64, username, password string) (domain.DoseBag, error) {
+	username = strings.TrimSpace(username)
+	if username == "" {
+		return domain.DoseBag{}, domain.FieldError("username", "the second pharmacist types their username")
+	}
+	if password == "" {
+		return domain.DoseBag{}, domain.FieldError("password", "the second pharmacist types their password")
+	}
+	checker, err := s.CheckPassword(ctx, username, password, actor.RequestID)
+	if err != nil {
+		// The checker's credentials are input of this request, not the session of the one who
+		// sends it: a failure names the field rather than ending that session.
+		switch domain.ErrorCode(err) {
+		case domain.EUnauthenticated:
+			return domain.DoseBag{}, domain.FieldError("password", "the username or password of the second pharmacist is wrong, so nothing was checked; they type their own again")
+		case domain.EAccountLocked:
+			return domain.DoseBag{}, domain.FieldError("username", "%s", domain.ErrorMessage(err))
+		}
+		return domain.DoseBag{}, err
+	}
+	signer := checker.ActingAs(domain.RolePharmacist, actor.RequestID)
+	err = s.write(ctx, signer, func(t *tx) error {
+		var bag doseBagRow
+		if err := t.lockByID(&bag, bagID, "dose bag"); err != nil {
+			return err
+		}
+		if err := domain.CheckPharmacistCheck(domain.PharmacistCheckFacts{BagID: bag.BagID, Status: domain.DoseBagStatus(bag.Status),
+			PreparedBy: bag.PreparedBy, CheckedBy: bag.CheckedBy, Checker: checker}); err != nil {
+			return err
+		}
+		now := t.now
+		res := t.db.Model(&doseBagRow{}).Where("id = ? AND checked_by IS NULL", bag.ID).
+			Updates(map[string]any{"checked_by": checker.ID, "checked_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("record the check: %w", res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return domain.Errorf(domain.EConflict, "bag %s has already been checked by a second pharmacist", bag.BagID)
+		}
+		t.audit("dose_bag.check", "dose_bag", bag.ID, map[string]any{"checked_by": nil},
+			map[string]any{"checked_by": checker.ID, "checked_by_username": checker.Username, "checked_at": now,
+				"prepared_by": bag.PreparedBy, "entered_on_device_of": actor.Username}, "")
+		return nil
 	})
 	if err != nil {
 		return domain.DoseBag{}, err

@@ -143,7 +143,7 @@ var lockBagQuery = sqlQuery{
 }
 
 const doseBagColumns = `id, bag_id, dose_order_id, patient_id, lot_id, thawed_at, post_thaw_viability_pct, viable_cells,
-	volume_ml, volume_to_draw_ml, expires_at, status, prepared_by, prepared_at`
+	volume_ml, volume_to_draw_ml, expires_at, status, prepared_by, prepared_at, checked_by, checked_at`
 
 // lockBagsTogether is lockBagQuery for a group's bags (readTogether), locked in the order of
 // their ids, so that groups written at once cannot deadlock.
@@ -155,10 +155,18 @@ var lockBagsTogether = &readTogether{sql: `SELECT ($1::int[])[array_position($2:
 func lockBag(bagID string, bag *doseBagRow, found *bool) rowReader {
 	*bag, *found = doseBagRow{}, false
 	return rowReader{q: lockBagQuery, args: []any{bagID}, together: lockBagsTogether, each: []string{bagID}, row: func(scan func(...any) error) error {
+		var checkedBy sql.NullInt64
+		var checkedAt sql.NullTime
 		if err := scan(&bag.ID, &bag.BagID, &bag.DoseOrderID, &bag.PatientID, &bag.LotID, &bag.ThawedAt,
 			&bag.PostThawViabilityPct, &bag.ViableCells, &bag.VolumeML, &bag.VolumeToDrawML, &bag.ExpiresAt, &bag.Status,
-			&bag.PreparedBy, &bag.PreparedAt); err != nil {
+			&bag.PreparedBy, &bag.PreparedAt, &checkedBy, &checkedAt); err != nil {
 			return fmt.Errorf("lock dose bag %s: %w", bagID, err)
+		}
+		if checkedBy.Valid {
+			bag.CheckedBy = &checkedBy.Int64
+		}
+		if checkedAt.Valid {
+			bag.CheckedAt = &checkedAt.Time
 		}
 		*found = true
 		return nil

@@ -32,6 +32,9 @@ func (s *Store) bagTraces(db *gorm.DB, where string, arg any) ([]domain.BagTrace
 		bt := domain.BagTrace{Bag: bag, SubjectID: p.SubjectID, ChainOfIdentity: p.ChainOfIdentity,
 			Patient: &domain.PatientIdentity{ID: p.ID, Name: p.Name, MRN: p.MRN, DateOfBirth: p.DateOfBirth},
 			Custody: []domain.CustodyEvent{}, Verifications: []domain.VerificationSummary{}}
+		if bt.LabelPrints, err = labelPrints(db, "dose_bag", b.ID); err != nil {
+			return nil, err
+		}
 		var scans []custodyScanRow
 		if err := db.Where("dose_bag_id = ?", b.ID).Order("id").Find(&scans).Error; err != nil {
 			return nil, err

@@ -65,6 +65,9 @@ func demoSite(t *testing.T, vars map[string]string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.CheckDoseBag(ctx, actor("pharmacist", domain.RolePharmacist), bag.ID, "pharmacist2", demoPassword); err != nil {
+		t.Fatalf("second pharmacist's check: %v", err)
+	}
 	return bag.BagID + bag.Check
 }
 

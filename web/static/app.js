@@ -198,8 +198,23 @@
         document.getElementById("bag-draw").textContent = bag.volume_to_draw_ml + " mL";
         document.getElementById("bag-expires").textContent = new Date(bag.expires_at).toLocaleString();
         for (const f of ["pdf", "png", "zpl"]) document.getElementById("bag-label-" + f).href = "/api/v1/dose-bags/" + bag.id + "/label." + f;
+        document.getElementById("check-bag").dataset.url = "/api/v1/dose-bags/" + bag.id + "/check";
         out.hidden = false;
         out.scrollIntoView();
+      });
+    },
+    // The second pharmacist's check (SPEC §6): their own username and password, typed on this
+    // device; the label links appear once the server has recorded it.
+    "check-bag"(form) {
+      if (firstInvalid(form)) return;
+      const b = formBody(form);
+      submitJSON(form, form.dataset.url, { username: b.username, password: b.password }, (bag) => {
+        form.hidden = true;
+        form.reset();
+        const done = document.getElementById("bag-checked");
+        done.textContent = "Checked by " + b.username + " at " + new Date(bag.checked_at).toLocaleString() + ". The label may be printed.";
+        done.hidden = false;
+        document.getElementById("bag-labels").hidden = false;
       });
     },
     scan: scanSubmit,
@@ -656,9 +671,12 @@
       const draw = (target / cells) * vol;
       lines.push("Volume to draw: " + draw.toFixed(1) + " mL of " + vol + " mL.");
       if (cells < target * (1 - tol / 100)) lines.push("The bag holds less than the target dose less " + tol + " %: it cannot give the ordered dose.");
+      if (cells > target * (1 + tol / 100)) lines.push("The bag holds more than the target dose plus " + tol + " %: it cannot fill the order.");
     }
+    const overUnits = picked > 0 && cells > picked;
+    if (overUnits) lines.push("The bag's " + sci(cells) + " viable cells exceed the " + sci(picked) + " of the units ticked: a bag never holds more than its units.");
     out.textContent = lines.join(" ") || "Enter the viable cells and the volume to see the volume to draw.";
-    out.className = "preview" + (lots.size > 1 || (cells > 0 && cells < target * (1 - tol / 100)) ? " fail" : "");
+    out.className = "preview" + (lots.size > 1 || overUnits || (cells > 0 && Math.abs(cells - target) > target * tol / 100) ? " fail" : "");
   }
 
   // cellsText writes a cell count as the pages do: 7.25 × 10^7.
