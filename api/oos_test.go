@@ -258,7 +258,9 @@ func TestFailureAfterExceptionalReleaseHoldsTheLot(t *testing.T) {
 		if bagR.status != 201 {
 			t.Fatalf("bag from the exceptional lot: %d %s", bagR.status, bagR.body)
 		}
-		code := scanQR(t, ts.do("GET", fmt.Sprintf("/api/v1/dose-bags/%d/label.png", int64(bagR.json(t)["id"].(float64))), pharm, nil).body)
+		bagPath := fmt.Sprintf("/api/v1/dose-bags/%d", int64(bagR.json(t)["id"].(float64)))
+		checkBag(t, ts, admin, bagPath)
+		code := scanQR(t, ts.do("GET", bagPath+"/label.png", pharm, nil).body)
 		verify := func() []string {
 			r := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code, "witness": map[string]string{"token": witness}})
 			if r.status != 200 {

@@ -44,6 +44,7 @@ func orderedBag(t *testing.T, ts *testServer, admin, prefix, subject, mrn string
 			t.Fatal(err)
 		}
 	}
+	checkBag(t, ts, admin, fmt.Sprintf("/api/v1/dose-bags/%d", bagRowID))
 	code = scanQR(t, ts.do("GET", fmt.Sprintf("/api/v1/dose-bags/%d/label.png", bagRowID), pharm, nil).body)
 	return patientID, orderID, bagRowID, code
 }
