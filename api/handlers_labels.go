@@ -116,12 +116,12 @@ func (s *Server) unitContent(signer *labels.Signer, u domain.Unit, lot domain.Lo
 	if err != nil {
 		return labels.Content{}, err
 	}
-	din, product, expiry := uid.DIN.DINBarcode(), uid.Product.ProductBarcode(), domain.ExpiryBarcode(exp, s.cfg.Site)
-	return labels.Content{
+	c := labels.Content{
 		ProductName: ProductName, EyeReadableID: uid.EyeReadable(), Check: string(uid.Check()), LotNumber: lot.LotNumber,
-		ViableCells: u.ViableCells, VolumeML: u.VolumeML, Storage: unitStorage, Expiry: exp, Site: s.cfg.Site,
-		QR: qr, DINBarcode: din, ProductBarcode: product, ExpiryBarcode: expiry, DataMatrix: din + product + expiry,
-	}, nil
+		ViableCells: u.ViableCells, VolumeML: u.VolumeML, Storage: unitStorage, Expiry: exp, Site: s.cfg.Site, QR: qr,
+	}
+	c.SetISBT(uid, domain.ExpiryBarcode(exp, s.cfg.Site), nil)
+	return c, nil
 }
 
 // serveLabel records a print of an entity's label and serves it in a format. layout builds the

@@ -45,6 +45,11 @@ func RenderPDF(w io.Writer, layouts ...Layout) error {
 	return pdf.Output(w)
 }
 
+// seam is how far a dark run reaches into the row below it (mm): rasterizers anti-alias the
+// shared edge of two abutting rectangles into a light hairline, which a 2-D reader can take for
+// a light row.
+const seam = 0.05
+
 // drawVectorModules draws a symbol's dark modules as filled rectangles, one per horizontal run,
 // sized like the PNG renderer's so that both print the same symbol at the same size.
 func drawVectorModules(pdf *fpdf.Fpdf, m [][]bool, e Element) {
@@ -66,7 +71,11 @@ func drawVectorModules(pdf *fpdf.Fpdf, m [][]bool, e Element) {
 			for c < cols && row[c] {
 				c++
 			}
-			pdf.Rect(e.X+float64(start)*mw, e.Y+float64(r)*mh, float64(c-start)*mw, mh, "F")
+			h := mh
+			if rows > 1 && r+1 < rows {
+				h += seam // overlap the row below, so no hairline shows between dark modules
+			}
+			pdf.Rect(e.X+float64(start)*mw, e.Y+float64(r)*mh, float64(c-start)*mw, h, "F")
 		}
 	}
 }
