@@ -51,15 +51,19 @@ func RenderPDF(w io.Writer, layouts ...Layout) error {
 const seam = 0.05
 
 // drawVectorModules draws a symbol's dark modules as filled rectangles, one per horizontal run,
-// sized like the PNG renderer's so that both print the same symbol at the same size.
+// sized like the PNG renderer's so that both print the same symbol at the same size: whole
+// dots of a 300-dpi printer per module, from a dot of that grid, so that a module never
+// straddles two printer dots unevenly (a reader misjudges a QR's version from uneven ones).
 func drawVectorModules(pdf *fpdf.Fpdf, m [][]bool, e Element) {
 	cols, rows := len(m[0]), len(m)
-	mw := e.W / float64(cols)
+	dot := 25.4 / PNGDPI
+	mw := float64(max(1, mmToPx(e.W, PNGDPI)/cols)) * dot
 	mh := e.H
 	if rows > 1 {
-		mw = min(e.W/float64(cols), e.H/float64(rows))
+		mw = float64(max(1, min(mmToPx(e.W, PNGDPI)/cols, mmToPx(e.H, PNGDPI)/rows))) * dot
 		mh = mw
 	}
+	e.X, e.Y = float64(mmToPx(e.X, PNGDPI))*dot, float64(mmToPx(e.Y, PNGDPI))*dot
 	pdf.SetFillColor(0, 0, 0)
 	for r, row := range m {
 		for c := 0; c < cols; {
