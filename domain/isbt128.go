@@ -593,7 +593,16 @@ func ReadLabelMessage(msg string) (LabelMessage, error) {
 	}
 	var m LabelMessage
 	var haveDIN, haveProduct bool
+	seen := map[string]bool{}
 	for _, p := range parts {
+		kind := p[:2]
+		if p[1] != '<' && p[1] != ',' && p[0] == '=' && isDigitOrCapital(p[1]) {
+			kind = "=" // every DIN shares one identifier
+		}
+		if seen[kind] {
+			return LabelMessage{}, FieldError("code", "the compound message holds the data structure %q twice: it names no single unit", kind)
+		}
+		seen[kind] = true
 		switch {
 		case p[1] == '<':
 			if m.Unit.Product, err = ParseProductBarcode(p); err != nil {

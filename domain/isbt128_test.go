@@ -335,6 +335,7 @@ func TestReadLabelMessage(t *testing.T) {
 		{"structures in another order", CompoundMessage("&>0263652359", coi.String(), bag.Product.ProductBarcode(), bag.DIN.DINBarcode()), bag, true, ""},
 		{"old concatenated form", d.DINBarcode() + "=<S12340A0&>0263652359", UnitID{}, false, "without the compound message header"},
 		{"99 without 032", CompoundMessage(d.DINBarcode(), "=<S1234V99", "&>0263652359"), UnitID{}, false, "Product Divisions"},
+		{"two product codes", CompoundMessage(d.DINBarcode(), "=<S1234VAa", "=<S1234VAb"), UnitID{}, false, "twice"},
 		{"no product code", CompoundMessage(d.DINBarcode(), "&>0263652359"), UnitID{}, false, "product code"},
 		{"bad chain of identity", CompoundMessage(append(bag.Barcodes(), "&/CHO999926000007")...), UnitID{}, false, "chain of identity"},
 	}
