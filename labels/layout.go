@@ -173,8 +173,10 @@ func (l *Layout) chainOfIdentity(id string, y, pt float64) {
 	s := "Chain of identity " + coi.EyeReadable()
 	l.text(margin, y, pt, false, "%s", s)
 	bx := margin + textWidthMM(s, pt, false) + 1.2
-	l.Elements = append(l.Elements, Element{Kind: ElemBox, X: bx, Y: y - pt*0.36, W: pt * 0.3, H: pt * 0.42})
-	l.text(bx+pt*0.06, y, pt, true, "%c", coi.Check())
+	k := string(coi.Check())
+	w := textWidthMM(k, pt, true) + pt*0.12 // a wide letter (M, W) fits too
+	l.Elements = append(l.Elements, Element{Kind: ElemBox, X: bx, Y: y - pt*0.36, W: w, H: pt * 0.42})
+	l.text(bx+pt*0.06, y, pt, true, "%s", k)
 }
 
 func (l *Layout) statement(y float64) {
