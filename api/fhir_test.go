@@ -234,7 +234,7 @@ func TestFHIRJourney(t *testing.T) {
 					t.Errorf("bag parents %s lack unit %d", parents, u)
 				}
 			}
-			if bagRes["division"] != "A0" || bagRes["expirationDate"] != "2026-03-10T12:05:00Z" ||
+			if bagRes["division"] != "Aa" || bagRes["expirationDate"] != "2026-03-10T12:05:00Z" ||
 				bagRes["productStatus"].(map[string]any)["code"] != "unavailable" || bagRes["productCode"].(map[string]any)["coding"] == nil {
 				t.Errorf("bag: division %v, expiry %v, status %v, code %v", bagRes["division"], bagRes["expirationDate"], bagRes["productStatus"], bagRes["productCode"])
 			}

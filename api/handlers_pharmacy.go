@@ -101,14 +101,18 @@ func (s *Server) bagContent(c echo.Context, signer *labels.Signer, bag domain.Do
 	}
 	// The label shows the weight the dose was computed from, not a later one.
 	weight := bag.OrderWeightKg
-	din, product, expiry := uid.DIN.DINBarcode(), uid.Product.ProductBarcode(), domain.ExpiryBarcode(exp, s.cfg.Site)
-	return labels.Content{
+	content := labels.Content{
 		ProductName: ProductName, EyeReadableID: uid.EyeReadable(), Check: string(uid.Check()), LotNumber: lot.Lot.LotNumber,
-		ViableCells: bag.ViableCells, VolumeML: bag.VolumeML, Storage: "2–8 °C", Expiry: exp, Site: s.cfg.Site,
-		QR: qr, DINBarcode: din, ProductBarcode: product, ExpiryBarcode: expiry, DataMatrix: din + product + expiry,
+		ViableCells: bag.ViableCells, VolumeML: bag.VolumeML, Storage: "2–8 °C", Expiry: exp, Site: s.cfg.Site, QR: qr,
 		Patient: &labels.PatientBlock{Name: p.Name, MRN: p.MRN, DateOfBirth: p.DateOfBirth, SubjectID: p.SubjectID,
 			ChainOfIdentity: p.ChainID, WeightKg: weight, DosePerKg: math.Round(float64(bag.TargetViableCells) / weight), PreparedAt: bag.PreparedAt},
-	}, nil
+	}
+	coi, err := domain.ParseChainOfIdentity(p.ChainID)
+	if err != nil {
+		return labels.Content{}, err
+	}
+	content.SetISBT(uid, domain.ExpiryBarcode(exp, s.cfg.Site), &coi)
+	return content, nil
 }
 
 // doseBagLabel serves a dose bag's label in a format; printing it is recorded.

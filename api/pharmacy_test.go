@@ -129,7 +129,7 @@ func TestDoseOrderBagAndLabel(t *testing.T) {
 			t.Fatalf("prepare: %d %s", r.status, r.body)
 		}
 		b := r.json(t)
-		if b["volume_to_draw_ml"].(float64) < 48.6 || b["volume_to_draw_ml"].(float64) > 48.7 || !strings.HasSuffix(b["bag_id"].(string), "A0") || b["status"] != "prepared" {
+		if b["volume_to_draw_ml"].(float64) < 48.6 || b["volume_to_draw_ml"].(float64) > 48.7 || !strings.HasSuffix(b["bag_id"].(string), "VAa") || b["status"] != "prepared" {
 			t.Fatalf("bag %s", r.body)
 		}
 		thawed, _ := time.Parse(time.RFC3339, b["thawed_at"].(string))

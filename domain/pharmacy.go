@@ -113,14 +113,16 @@ type DoseBag struct {
 	CheckedAt *time.Time `json:"checked_at"`
 }
 
-// BagDivision is the division code of the nth dose bag made from one donation: A0, B0 … Z0,
-// A1 … Z9. Letters keep bag ids apart from unit ids, whose divisions are digits.
+// BagDivision is the division code of the nth dose bag made from one donation: Aa, Ab … Az,
+// Ba … Zz. A dose bag is a part of the donation's product made for one patient, so it takes
+// ISBT 128's subdivision form (a capital, then a lower-case letter); units use A0…Z0 or 99,
+// never a lower-case letter, so a bag id can never equal a unit id, and 21 characters hold it.
 func BagDivision(n int) (string, error) {
-	if n < 1 || n > 260 {
-		return "", Errorf(ERuleViolated, "a donation can yield at most 260 dose bags")
+	if n < 1 || n > 26*26 {
+		return "", Errorf(ERuleViolated, "a donation can yield at most %d dose bags", 26*26)
 	}
 	n--
-	return fmt.Sprintf("%c%d", 'A'+n%26, n/26), nil
+	return string([]byte{byte('A' + n/26), byte('a' + n%26)}), nil
 }
 
 // PharmacyService orders and prepares doses.

@@ -655,12 +655,13 @@ func (s *Store) CreateUnits(ctx context.Context, actor domain.Actor, lotID int64
 			first = *last.Max + 1
 		}
 		rows := make([]unitRow, 0, n.Count)
-		for div := first; div < first+n.Count; div++ {
-			code, err := domain.DivisionCode(div)
+		total := first - 1 + n.Count
+		for div := first; div <= total; div++ {
+			code, divisions, err := domain.UnitDivision(div, total)
 			if err != nil {
-				return domain.FieldError("count", "lot %s already has %d units; at most 99 are possible", lot.LotNumber, first-1)
+				return domain.FieldError("count", "lot %s already has %d units; at most %d are possible", lot.LotNumber, first-1, domain.MaxUnitsPerLot)
 			}
-			uid := domain.UnitID{DIN: din, Product: domain.ProductCode{Description: s.opts.ProductCode, Donation: '0', Division: code}}
+			uid := domain.UnitID{DIN: din, Product: domain.ProductCode{Description: s.opts.ProductCode, Donation: s.opts.CollectionType, Division: code}, Divisions: divisions}
 			rows = append(rows, unitRow{LotID: lotID, UnitID: uid.String(), Division: div, ViableCells: n.ViableCells,
 				VolumeML: n.VolumeML, Status: string(domain.UnitAvailable), CreatedAt: t.now})
 		}

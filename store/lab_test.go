@@ -238,7 +238,7 @@ func TestLotRules(t *testing.T) {
 			t.Fatalf("units %+v %v", units, err)
 		}
 		more, _ := st.CreateUnits(ctx, l.qc, lot.ID, domain.NewUnits{Count: 1, ViableCells: 1e8, VolumeML: 50})
-		if more[0].Division != 4 || !strings.HasSuffix(more[0].UnitID, "04") {
+		if more[0].Division != 4 || !strings.HasSuffix(more[0].UnitID, "VD0") {
 			t.Fatalf("next division: %+v", more[0])
 		}
 

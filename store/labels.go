@@ -221,7 +221,7 @@ func (s *Store) UnitForLabel(ctx context.Context, id int64) (domain.Unit, domain
 	return s.unitWithLot(db, db.Where("id = ?", id))
 }
 
-// UnitByCode returns a unit by its 21-character unit id, and its lot.
+// UnitByCode returns a unit by its unit id (21 characters, 27 with Product Divisions), and its lot.
 func (s *Store) UnitByCode(ctx context.Context, unitID string) (domain.Unit, domain.Lot, error) {
 	db := s.read(ctx)
 	return s.unitWithLot(db, db.Where("unit_id = ?", unitID))

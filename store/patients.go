@@ -84,7 +84,7 @@ func (s *Store) Enrol(ctx context.Context, actor domain.Actor, p domain.Patient)
 			return fmt.Errorf("insert patient: %w", err)
 		}
 		// The chain-of-identity sequence is the patient's own id: unique without a counter.
-		coi := domain.ChainOfIdentity{Facility: s.opts.FacilityID, Year: row.EnrolledAt.In(s.opts.Site).Year() % 100, Sequence: int(row.ID)}
+		coi := domain.NewChainOfIdentity(s.opts.FacilityID, row.EnrolledAt.In(s.opts.Site).Year()%100, row.ID)
 		row.ChainOfIdentity = coi.String()
 		if err := t.db.Model(&row).Update("chain_of_identity", row.ChainOfIdentity).Error; err != nil {
 			return err

@@ -224,7 +224,7 @@ func (s *Store) PrepareDoseBag(ctx context.Context, actor domain.Actor, orderID 
 		if err != nil {
 			return err
 		}
-		bagID := domain.UnitID{DIN: din, Product: domain.ProductCode{Description: s.opts.ProductCode, Donation: '0', Division: division}}
+		bagID := domain.UnitID{DIN: din, Product: domain.ProductCode{Description: s.opts.ProductCode, Donation: s.opts.CollectionType, Division: division}}
 		bag := doseBagRow{BagID: bagID.String(), DoseOrderID: orderID, PatientID: order.PatientID, LotID: lot.ID,
 			ThawedAt: n.ThawedAt.UTC(), PostThawViabilityPct: n.PostThawViabilityPct, ViableCells: n.ViableCells, VolumeML: n.VolumeML,
 			VolumeToDrawML: domain.VolumeToDraw(order.TargetViableCells, n.ViableCells, n.VolumeML),

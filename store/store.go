@@ -51,10 +51,12 @@ type Options struct {
 	// PostgreSQL only; a one-off command has no use for it.
 	KeepSessions bool
 	// Site is the site's time zone; FacilityID its ISBT 128 facility for new DINs;
-	// ProductCode the product description code of its units.
-	Site        *time.Location
-	FacilityID  string
-	ProductCode string
+	// ProductCode the product description code of its units; CollectionType the type of
+	// collection in their product codes (ISBT 128 Table 7; default V).
+	Site           *time.Location
+	FacilityID     string
+	ProductCode    string
+	CollectionType byte
 }
 
 func (o *Options) setDefaults() {
@@ -87,6 +89,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.ProductCode == "" {
 		o.ProductCode = "S1234"
+	}
+	if o.CollectionType == 0 {
+		o.CollectionType = domain.DefaultCollectionType
 	}
 }
 

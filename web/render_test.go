@@ -24,7 +24,7 @@ func TestEveryPageRenders(t *testing.T) {
 	lot := domain.Lot{ID: 1, LotNumber: "L-1", DIN: "A999926000001", Status: domain.LotOnHold, ExpiresAt: now}
 	spec := domain.DefaultSpecV1()
 	vol := 48.5
-	bag := domain.BagTrace{Bag: domain.DoseBag{ID: 3, BagID: "A99992600000100S1234A0", PatientID: 9, ViableCells: 70_000_000, Status: domain.BagInfused},
+	bag := domain.BagTrace{Bag: domain.DoseBag{ID: 3, BagID: "A999926000001S1234VAa", PatientID: 9, ViableCells: 70_000_000, Status: domain.BagInfused},
 		SubjectID: "SVP-001", Custody: []domain.CustodyEvent{{Kind: "dispatch", Location: "ICU", Accepted: true, ScannedAt: now}},
 		Verifications: []domain.VerificationSummary{{Pass: false, Failed: []string{"PATIENT_MATCH"}, VerifiedAt: now}, {Pass: true, VerifiedAt: now}},
 		Infusion:      &domain.Infusion{StartedAt: now, EndedAt: &now, VolumeML: &vol}}

@@ -89,6 +89,31 @@ func TestConfig(t *testing.T) {
 		{"log format", map[string]string{"CORDTRACE_LOG_FORMAT": "xml"}, nil, "CORDTRACE_LOG_FORMAT", nil},
 		{"log level", map[string]string{"CORDTRACE_LOG_LEVEL": "loud"}, nil, "CORDTRACE_LOG_LEVEL", nil},
 		{"product code", map[string]string{"CORDTRACE_PRODUCT_CODE": "s12345"}, nil, "CORDTRACE_PRODUCT_CODE", nil},
+		{"product code of a tissue", map[string]string{"CORDTRACE_PRODUCT_CODE": "T1295"}, nil, "CORDTRACE_PRODUCT_CODE", nil},
+		{"clinical-trial product code", map[string]string{"CORDTRACE_PRODUCT_CODE": "YA123"}, nil, "", func(t *testing.T, c Config) {
+			if c.ProductCode != "YA123" {
+				t.Errorf("product code = %q", c.ProductCode)
+			}
+		}},
+		{"clinical-trial product code with 4 digits", map[string]string{"CORDTRACE_PRODUCT_CODE": "YA1234"}, nil, "CORDTRACE_PRODUCT_CODE", nil},
+		{"collection type default", nil, nil, "", func(t *testing.T, c Config) {
+			if c.CollectionType != 'V' {
+				t.Errorf("collection type = %q, want V (volunteer allogeneic)", c.CollectionType)
+			}
+		}},
+		{"collection type of Table 7", map[string]string{"CORDTRACE_COLLECTION_TYPE": "E"}, nil, "", func(t *testing.T, c Config) {
+			if c.CollectionType != 'E' {
+				t.Errorf("collection type = %q", c.CollectionType)
+			}
+		}},
+		{"collection type lower case of Table 7", map[string]string{"CORDTRACE_COLLECTION_TYPE": "r"}, nil, "", func(t *testing.T, c Config) {
+			if c.CollectionType != 'r' {
+				t.Errorf("collection type = %q, want r (paid research), distinct from R", c.CollectionType)
+			}
+		}},
+		{"collection type not in Table 7", map[string]string{"CORDTRACE_COLLECTION_TYPE": "Z"}, nil, "CORDTRACE_COLLECTION_TYPE", nil},
+		{"collection type lower case not in Table 7", map[string]string{"CORDTRACE_COLLECTION_TYPE": "v"}, nil, "CORDTRACE_COLLECTION_TYPE", nil},
+		{"collection type two characters", map[string]string{"CORDTRACE_COLLECTION_TYPE": "VV"}, nil, "CORDTRACE_COLLECTION_TYPE", nil},
 		{"MRN system default", nil, nil, "", func(t *testing.T, c Config) {
 			if c.MRNSystem != "urn:cordtrace:mrn" {
 				t.Errorf("MRN system = %q", c.MRNSystem)

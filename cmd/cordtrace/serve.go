@@ -60,7 +60,8 @@ func configure(e env, fs *flag.FlagSet, args []string) (Config, int) {
 
 func storeOptions(cfg Config, logger *slog.Logger) store.Options {
 	return store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: logger, SessionIdle: cfg.SessionIdle,
-		Site: cfg.Site, DBTimeout: cfg.DBTimeout, MaxConns: cfg.DBConns, FacilityID: cfg.FacilityID, ProductCode: cfg.ProductCode}
+		Site: cfg.Site, DBTimeout: cfg.DBTimeout, MaxConns: cfg.DBConns, FacilityID: cfg.FacilityID, ProductCode: cfg.ProductCode,
+		CollectionType: cfg.CollectionType}
 }
 
 // The service's live heap is small and nearly all it allocates lives for one request, so at
