@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -29,9 +30,15 @@ var statusByCode = map[string]int{
 	domain.EConflict:        http.StatusConflict,
 	domain.ERuleViolated:    http.StatusUnprocessableEntity,
 	domain.ETooLarge:        http.StatusRequestEntityTooLarge,
+	domain.ETooManyRequests: http.StatusTooManyRequests,
 	domain.EUnavailable:     http.StatusServiceUnavailable,
 	domain.EInternal:        http.StatusInternalServerError,
+	codeUnsupportedMedia:    http.StatusUnsupportedMediaType,
 }
+
+// codeUnsupportedMedia is a request body in a format the call does not take: an HTTP matter,
+// not a domain one.
+const codeUnsupportedMedia = "unsupported_media_type"
 
 // errorBody is the error format of SPEC §11: {"error":{"code","message"}}, with the field at
 // fault and the request id added for whoever has to follow it up.
@@ -94,6 +101,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	code := domain.ErrorCode(err)
 	status := statusOf(code)
+	if wait := domain.ErrorRetryAfter(err); wait > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
+	}
 	if status >= 500 {
 		// The cause stays in the log; the client gets a sentence it can act on.
 		c.Set(ctxError, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -97,7 +98,7 @@ func runJourney(t *testing.T, backend string) *journey {
 		name string
 		role domain.Role
 	}{{"qc.ann", domain.RoleQC}, {"qa.bob", domain.RoleQA}, {"dr.cho", domain.RolePhysician}, {"ph.eve", domain.RolePharmacist},
-		{"nurse.dee", domain.RoleNurse}, {"nurse.fay", domain.RoleNurse}} {
+		{"ph.sam", domain.RolePharmacist}, {"nurse.dee", domain.RoleNurse}, {"nurse.fay", domain.RoleNurse}} {
 		ts.userWith(j.admin, u.name, u.role)
 	}
 
@@ -131,14 +132,17 @@ func runJourney(t *testing.T, backend string) *journey {
 	bag := must(ts.do("POST", fmt.Sprintf("/api/v1/dose-orders/%d/dose-bags", int64(order["id"].(float64))), pharm, map[string]any{
 		"unit_ids": j.unitIDs[:2], "thawed_at": "2026-03-10T08:05:00Z", "post_thaw_viability_pct": 85, "viable_cells": 72000000, "volume_ml": 50}), 201, "bag")
 	j.bagID = int64(bag["id"].(float64))
+	must(ts.do("POST", fmt.Sprintf("/api/v1/dose-bags/%d/check", j.bagID), as("08:11", "ph.eve"),
+		map[string]string{"username": "ph.sam", "password": "a good password"}), 200, "second pharmacist's check")
+	pharm = as("08:12", "ph.eve")
 	code := scanQR(t, ts.do("GET", fmt.Sprintf("/api/v1/dose-bags/%d/label.png", j.bagID), pharm, nil).body)
 	must(ts.do("POST", "/api/v1/scans/dispatch", as("08:15", "ph.eve"), map[string]any{"code": code, "to": "ICU-3", "temperature_c": 5}), 201, "dispatch")
 	must(ts.do("POST", "/api/v1/scans/receive", as("08:25", "nurse.dee"), map[string]any{"code": code, "temperature_c": 4.5}), 201, "receive")
 
-	witness := as("08:30", "nurse.fay")
+	as("08:30", "nurse.fay")
 	nurse := ts.login("nurse.dee", "a good password")
 	v := must(ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code,
-		"witness": map[string]string{"token": witness}, "ward": "ICU-3"}), 200, "verify")
+		"witness": map[string]string{"username": "nurse.fay", "password": "a good password"}, "ward": "ICU-3"}), 200, "verify")
 	if v["pass"] != true {
 		t.Fatalf("bedside verification did not pass: %v", v)
 	}
@@ -230,7 +234,7 @@ func TestFHIRJourney(t *testing.T) {
 					t.Errorf("bag parents %s lack unit %d", parents, u)
 				}
 			}
-			if bagRes["division"] != "A0" || bagRes["expirationDate"] != "2026-03-10T12:05:00Z" ||
+			if bagRes["division"] != "Aa" || bagRes["expirationDate"] != "2026-03-10T12:05:00Z" ||
 				bagRes["productStatus"].(map[string]any)["code"] != "unavailable" || bagRes["productCode"].(map[string]any)["coding"] == nil {
 				t.Errorf("bag: division %v, expiry %v, status %v, code %v", bagRes["division"], bagRes["expirationDate"], bagRes["productStatus"], bagRes["productCode"])
 			}
@@ -341,25 +345,35 @@ func TestFHIRJourney(t *testing.T) {
 			fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d", j.patientID), "", 401)
 			fhirGet(t, ts, fmt.Sprintf("/fhir/Patient/%d", j.patientID), ts.login("admin", adminPassword), 403)
 
-			// Each read of patient data is a disclosure in the audit trail, by the reader.
+			// Each read of patient data is a disclosure in the audit trail, by the reader, naming
+			// what showed it and which fields.
 			audit := ts.do("GET", fmt.Sprintf("/api/v1/audit?entity_type=patient&entity_id=%d&limit=1000", j.patientID), ts.login("admin", adminPassword), nil).json(t)
-			var what []string
+			var via []string
 			for _, e := range audit["entries"].([]any) {
 				e := e.(map[string]any)
-				if e["action"] == "patient.disclose" {
+				if e["action"] == "patient.disclose" && !strings.Contains(fmt.Sprint(e["after"]), "bedside.verify") {
 					if e["user_name"] != "Full dr.cho" || e["role"] != "physician" {
 						t.Errorf("disclosure by %v as %v", e["user_name"], e["role"])
 					}
-					what = append(what, fmt.Sprint(e["after"]))
+					var d struct {
+						Fields []string
+						Via    string
+					}
+					if err := json.Unmarshal([]byte(e["after"].(string)), &d); err != nil {
+						t.Fatalf("disclosure after %v: %v", e["after"], err)
+					}
+					if !slices.Contains(d.Fields, "name") || !slices.Contains(d.Fields, "mrn") || !slices.Contains(d.Fields, "date_of_birth") {
+						t.Errorf("disclosure %s: fields %v, want name, mrn and date_of_birth", d.Via, d.Fields)
+					}
+					via = append(via, d.Via)
 				}
 			}
-			if len(what) != 3+len(single) || !strings.Contains(what[0], "$everything") || !strings.Contains(what[1], "/fhir/Patient/") || !strings.Contains(what[2], "lot=") {
-				t.Fatalf("disclosures of the patient: %q, want $everything, Patient, lot Bundle, then %q", what, single)
+			wantVia := []string{"fhir.Patient.$everything", "fhir.Patient", "fhir.Bundle"}
+			for _, path := range single {
+				wantVia = append(wantVia, "fhir."+strings.Split(strings.TrimPrefix(path, "/fhir/"), "/")[0])
 			}
-			for i, path := range single {
-				if !strings.Contains(what[3+i], "GET "+path) {
-					t.Errorf("disclosure %d: %s, want one for GET %s", 3+i, what[3+i], path)
-				}
+			if !slices.Equal(via, wantVia) {
+				t.Fatalf("disclosures of the patient: %q, want %q", via, wantVia)
 			}
 			if r := ts.do("GET", "/api/v1/audit/verify", ts.login("admin", adminPassword), nil); r.json(t)["ok"] != true {
 				t.Fatalf("audit chain: %s", r.body)
@@ -518,7 +532,7 @@ func TestTrialExportGolden(t *testing.T) {
 			audit := ts.do("GET", fmt.Sprintf("/api/v1/audit?entity_type=patient&entity_id=%d&limit=1000", j.routineID), ts.login("admin", adminPassword), nil).json(t)
 			n := 0
 			for _, e := range audit["entries"].([]any) {
-				if e := e.(map[string]any); e["action"] == "patient.disclose" && strings.Contains(fmt.Sprint(e["after"]), "trial_export") && e["user_name"] == "Full qa.bob" {
+				if e := e.(map[string]any); e["action"] == "patient.disclose" && e["after"] == `{"fields":["subject_id","clinical"],"via":"export.trial"}` && e["user_name"] == "Full qa.bob" {
 					n++
 				}
 			}

@@ -51,7 +51,8 @@ func (s *Server) login(c echo.Context) error {
 	if err := required("username", in.Username, "password", in.Password); err != nil {
 		return err
 	}
-	sess, err := s.svc.Auth.Login(c.Request().Context(), in.Username, in.Password, requestID(c))
+	sess, err := s.svc.Auth.Login(c.Request().Context(), domain.Credentials{Username: in.Username, Password: in.Password,
+		RequestID: requestID(c), ClientAddress: c.RealIP()})
 	if err != nil {
 		return err
 	}
@@ -132,6 +133,24 @@ func (s *Server) listAudit(c echo.Context) error {
 	}
 	if entries == nil {
 		entries = []domain.AuditEntry{}
+	}
+	// Enrolments and bedside verifications carry patients' names, MRNs or dates of birth:
+	// withheld from readers who may not see them (admin), a recorded disclosure for the others.
+	u := currentUser(c)
+	if role, ok := domain.MaySeePatientIdentity(u.Roles, false); !ok {
+		for i := range entries {
+			entries[i] = entries[i].WithoutPatientIdentity()
+		}
+	} else {
+		var ids []int64
+		for _, e := range entries {
+			if id, ok := e.IdentifiedPatient(); ok {
+				ids = append(ids, id)
+			}
+		}
+		if err := s.discloseAs(c, u.ActingAs(role, requestID(c)), domain.ViaAPIAudit, domain.IdentityFields, ids); err != nil {
+			return err
+		}
 	}
 	out := map[string]any{"entries": entries}
 	if len(entries) > 0 {

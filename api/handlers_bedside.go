@@ -3,37 +3,54 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"cordtrace/domain"
 )
 
-// witnessInput confirms a bedside administration: a second nurse or physician, by their
-// credentials or by their own current session token.
+// witnessInput confirms a bedside administration: the witness, a second nurse or physician,
+// enters their username and password on the bedside device, or the page sends the witness
+// token they got there (POST /auth/witness). A login token is never a witness.
 type witnessInput struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	Token    string `json:"token"`
 }
 
-// witness authenticates the witness. A failure is not an error of the request: it is the
-// WITNESS check failing, which the verification reports with the others.
+// witness authenticates a witness who entered their password. A failure is not an error of
+// the request: it is the WITNESS check failing, which the verification reports with the
+// others. A witness token is decided in the verification's transaction, which uses it up.
 func (s *Server) witness(ctx context.Context, in *witnessInput, requestID string) domain.WitnessFacts {
 	if in == nil || (in.Token == "" && in.Username == "") {
 		return domain.WitnessFacts{Problem: "no witness confirmed"}
 	}
-	var u domain.User
-	var err error
 	if in.Token != "" {
-		u, err = s.svc.Auth.Authenticate(ctx, in.Token)
-	} else {
-		u, err = s.svc.Auth.CheckPassword(ctx, in.Username, in.Password, requestID)
+		return domain.WitnessFacts{}
 	}
+	u, err := s.svc.Auth.CheckPassword(ctx, in.Username, in.Password, requestID)
 	if err != nil {
 		return domain.WitnessFacts{Problem: "the witness login failed (" + domain.ErrorMessage(err) + ")"}
 	}
 	return domain.WitnessFacts{Authenticated: true, UserID: u.ID, Name: u.FullName, Roles: u.Roles}
+}
+
+// issueWitnessToken: the witness enters their username and password on the bedside device,
+// whose user asks; the token confirms them for one verification by that user, for 2 minutes.
+func (s *Server) issueWitnessToken(c echo.Context) error {
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	tok, err := s.svc.Auth.IssueWitnessToken(c.Request().Context(), currentActor(c), strings.TrimSpace(in.Username), in.Password)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, tok)
 }
 
 func (s *Server) bedsideVerify(c echo.Context) error {
@@ -45,6 +62,8 @@ func (s *Server) bedsideVerify(c echo.Context) error {
 		// How the page got each code (domain.Entry*), when it can tell.
 		WristbandEntry string `json:"wristband_entry"`
 		CodeEntry      string `json:"code_entry"`
+		// Why a code was typed or is not the signed QR (domain.Reason*).
+		EntryReason *domain.EntryReason `json:"entry_reason"`
 	}
 	if err := decode(c, &in); err != nil {
 		return err
@@ -57,10 +76,14 @@ func (s *Server) bedsideVerify(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.svc.Bedside.Verify(ctx, currentActor(c), domain.BedsideRequest{
+	req := domain.BedsideRequest{
 		Wristband: in.Wristband, Scan: sc, Witness: s.witness(ctx, in.Witness, requestID(c)), Ward: in.Ward,
-		WristbandEntry: in.WristbandEntry, CodeEntry: in.CodeEntry,
-	})
+		WristbandEntry: in.WristbandEntry, CodeEntry: in.CodeEntry, EntryReason: in.EntryReason,
+	}
+	if in.Witness != nil {
+		req.WitnessToken = in.Witness.Token
+	}
+	v, err := s.svc.Bedside.Verify(ctx, currentActor(c), req)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,9 @@ func (s *Server) trialExport(format string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if err := s.disclose(c, domain.ChannelTrialExport, r.PatientIDs()); err != nil {
+		// The export names subjects by subject id only (no name, MRN or date of birth), with
+		// their records of care: still patient-level data, recorded per subject.
+		if err := s.disclose(c, domain.ViaTrialExport, []string{domain.FieldSubjectID, domain.FieldClinical}, r.PatientIDs()); err != nil {
 			return err
 		}
 		rows := domain.TrialRows(r)

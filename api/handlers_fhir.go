@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,17 +53,27 @@ func fhirJSON(c echo.Context, status int, v any) error {
 	return c.Blob(status, fhir.ContentType, b)
 }
 
-// disclose records in the audit trail that the acting user is shown these patients' data;
-// nothing is shown if that fails.
-func (s *Server) disclose(c echo.Context, channel string, patientIDs []int64) error {
-	what := c.Request().Method + " " + c.Request().URL.RequestURI()
-	return s.svc.Records.RecordDisclosure(c.Request().Context(), currentActor(c),
-		domain.Disclosure{Channel: channel, What: what, PatientIDs: patientIDs})
+// disclose records in the audit trail that the acting user is shown these fields of these
+// patients through via (one patient.disclose entry each); nothing is shown if that fails.
+func (s *Server) disclose(c echo.Context, via string, fields []string, patientIDs []int64) error {
+	return s.discloseAs(c, currentActor(c), via, fields, patientIDs)
 }
 
+func (s *Server) discloseAs(c echo.Context, actor domain.Actor, via string, fields []string, patientIDs []int64) error {
+	return s.svc.Records.RecordDisclosure(c.Request().Context(), actor,
+		domain.Disclosure{Via: via, Fields: fields, PatientIDs: patientIDs})
+}
+
+// The fields each read shows: a Patient resource identifies the patient; the other resources
+// and Bundles add the record of care, and name the patient by reference or carry the Patient.
+var (
+	patientFields = append(slices.Clone(domain.IdentityFields), domain.FieldSubjectID)
+	recordFields  = append(slices.Clone(patientFields), domain.FieldClinical)
+)
+
 // disclosedPatient reads the patient at :id and records that the acting user is shown them
-// through channel; nothing is returned if that fails.
-func (s *Server) disclosedPatient(c echo.Context, channel string) (domain.Patient, error) {
+// through via; nothing is returned if that fails.
+func (s *Server) disclosedPatient(c echo.Context, via string) (domain.Patient, error) {
 	id, err := idParam(c, "id")
 	if err != nil {
 		return domain.Patient{}, err
@@ -71,14 +82,14 @@ func (s *Server) disclosedPatient(c echo.Context, channel string) (domain.Patien
 	if err != nil {
 		return domain.Patient{}, err
 	}
-	if err := s.disclose(c, channel, []int64{p.ID}); err != nil {
+	if err := s.disclose(c, via, patientFields, []int64{p.ID}); err != nil {
 		return domain.Patient{}, err
 	}
 	return p, nil
 }
 
 func (s *Server) fhirPatient(c echo.Context) error {
-	p, err := s.disclosedPatient(c, domain.ChannelFHIR)
+	p, err := s.disclosedPatient(c, domain.ViaFHIRPatient)
 	if err != nil {
 		return err
 	}
@@ -94,7 +105,7 @@ func (s *Server) fhirPatientEverything(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.disclose(c, domain.ChannelFHIR, r.PatientIDs()); err != nil {
+	if err := s.disclose(c, domain.ViaFHIRPatientRecords, recordFields, r.PatientIDs()); err != nil {
 		return err
 	}
 	self := fhirBase(c) + strings.TrimPrefix(c.Request().URL.RequestURI(), FHIRPrefix)
@@ -159,7 +170,7 @@ func (s *Server) fhirRecord(typ string, kind domain.RecordKind) echo.HandlerFunc
 		if !ok {
 			return domain.Errorf(domain.ENotFound, "there is no %s with id %d; check the id", typ, id)
 		}
-		if err := s.disclose(c, domain.ChannelFHIR, []int64{patientID}); err != nil {
+		if err := s.disclose(c, domain.ViaFHIR(typ), recordFields, []int64{patientID}); err != nil {
 			return err
 		}
 		return fhirJSON(c, http.StatusOK, res)
@@ -182,7 +193,7 @@ func (s *Server) fhirLotBundle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.disclose(c, domain.ChannelFHIR, r.PatientIDs()); err != nil {
+	if err := s.disclose(c, domain.ViaFHIRLotBundle, recordFields, r.PatientIDs()); err != nil {
 		return err
 	}
 	return fhirJSON(c, http.StatusOK, fhir.Collection(r, s.fhirOptions(), fhirBase(c), time.Now()))

@@ -203,6 +203,27 @@ func (s *Server) signLot(action domain.SignatureAction) echo.HandlerFunc {
 	}
 }
 
+// closeInvestigation is QA's signed closing of an OOS investigation.
+func (s *Server) closeInvestigation(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	inv, err := idParam(c, "inv")
+	if err != nil {
+		return err
+	}
+	var in domain.CloseInvestigation
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	d, err := s.svc.Lab.CloseInvestigation(c.Request().Context(), currentActor(c), id, inv, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, d)
+}
+
 func (s *Server) createUnits(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {
@@ -268,4 +289,25 @@ func (s *Server) createSpecVersion(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, v)
+}
+
+// signSpecVersion is a physician's co-signature of a version QA proposed: with it the version
+// is in force.
+func (s *Server) signSpecVersion(c echo.Context) error {
+	version, err := idParam(c, "version")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Password string `json:"password"`
+		Reason   string `json:"reason"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := s.svc.Lab.SignSpecVersion(c.Request().Context(), currentActor(c), int(version), in.Password, in.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -116,12 +117,12 @@ func (s *Server) unitContent(signer *labels.Signer, u domain.Unit, lot domain.Lo
 	if err != nil {
 		return labels.Content{}, err
 	}
-	din, product, expiry := uid.DIN.DINBarcode(), uid.Product.ProductBarcode(), domain.ExpiryBarcode(exp, s.cfg.Site)
-	return labels.Content{
+	c := labels.Content{
 		ProductName: ProductName, EyeReadableID: uid.EyeReadable(), Check: string(uid.Check()), LotNumber: lot.LotNumber,
-		ViableCells: u.ViableCells, VolumeML: u.VolumeML, Storage: unitStorage, Expiry: exp, Site: s.cfg.Site,
-		QR: qr, DINBarcode: din, ProductBarcode: product, ExpiryBarcode: expiry, DataMatrix: din + product + expiry,
-	}, nil
+		ViableCells: u.ViableCells, VolumeML: u.VolumeML, Storage: unitStorage, Expiry: exp, Site: s.cfg.Site, QR: qr,
+	}
+	c.SetISBT(uid, domain.ExpiryBarcode(exp, s.cfg.Site), nil)
+	return c, nil
 }
 
 // serveLabel records a print of an entity's label and serves it in a format. layout builds the
@@ -235,6 +236,13 @@ func (s *Server) verifyLabel(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	out := map[string]any{"authentic": false, "current": false, "fields": map[string]any{}}
+	if code := strings.TrimSpace(in.Code); strings.HasPrefix(code, "=") {
+		out["reason"], out["message"], out["fields"] = isbtVerdict(code)
+		return c.JSON(http.StatusOK, out)
+	}
+	// A dose bag's code carries its patient's MRN: shown to those who may see it with the bag
+	// in hand (domain.MaySeePatientIdentity), left out for the others (qc, admin).
+	_, showMRN := domain.MaySeePatientIdentity(currentUser(c).Roles, true)
 	p, err := s.verifyCode(ctx, in.Code)
 	if err != nil {
 		var ve *labels.VerifyError
@@ -243,11 +251,11 @@ func (s *Server) verifyLabel(c echo.Context) error {
 		}
 		out["reason"], out["message"] = ve.Reason, ve.Message
 		if parsed, perr := labels.Parse(in.Code); perr == nil {
-			out["fields"] = payloadFields(parsed)
+			out["fields"] = payloadFields(parsed, showMRN)
 		}
 		return c.JSON(http.StatusOK, out)
 	}
-	out["authentic"], out["fields"] = true, payloadFields(p)
+	out["authentic"], out["fields"] = true, payloadFields(p, showMRN)
 	out["reason"], out["message"] = "", "The label is genuine."
 	entity, entityID, err := s.labelEntity(ctx, p)
 	if err != nil {
@@ -268,10 +276,35 @@ func (s *Server) verifyLabel(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func payloadFields(p labels.Payload) map[string]any {
+// isbtVerdict reads a scanned ISBT 128 DataMatrix (a compound message) for /labels/verify. It
+// names the unit or bag, but carries no signature, so it never proves a label genuine: the QR
+// code does. The older DataMatrix form and damaged messages are refused with what to do.
+func isbtVerdict(code string) (reason, message string, fields map[string]any) {
+	fields = map[string]any{}
+	m, err := domain.ReadLabelMessage(code)
+	if err != nil {
+		return "isbt_refused", domain.ErrorMessage(err), fields
+	}
+	fields["unit_id"] = m.Unit.String()
+	fields["din"] = m.Unit.DIN.String()
+	fields["product_code"] = m.Unit.Product.String()
+	if m.Unit.Divisions != "" {
+		fields["product_divisions"] = m.Unit.Divisions
+	}
+	if m.ExpiryBarcode != "" {
+		fields["expiry"] = m.ExpiryBarcode
+	}
+	if m.ChainOfIdentity != nil {
+		fields["chain_of_identity"] = m.ChainOfIdentity.String()
+	}
+	return "isbt_unsigned", "This is the label's ISBT 128 DataMatrix: it names " + m.Unit.String() +
+		" but carries no signature; scan the QR code to check that the label is genuine.", fields
+}
+
+func payloadFields(p labels.Payload, showMRN bool) map[string]any {
 	f := map[string]any{"T": string(rune(p.Kind)), "ID": p.ID, "N": p.ViableCells,
 		"X": p.Expiry.UTC().Format("20060102T1504Z"), "P": p.PrintSerial, "K": p.KeyID}
-	if p.MRN != "" {
+	if p.MRN != "" && showMRN {
 		f["M"] = p.MRN
 	}
 	return f

@@ -48,14 +48,15 @@ func (s *Server) listPatients(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.disclose(c, domain.ChannelApp, domain.PatientIDs(ps)); err != nil {
+	// The list shows each patient's name, MRN and date of birth with their dose state.
+	if err := s.disclose(c, domain.ViaAPIPatients, patientFields, domain.PatientIDs(ps)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, ps)
 }
 
 func (s *Server) getPatient(c echo.Context) error {
-	p, err := s.disclosedPatient(c, domain.ChannelApp)
+	p, err := s.disclosedPatient(c, domain.ViaAPIPatient)
 	if err != nil {
 		return err
 	}
@@ -69,11 +70,12 @@ func (s *Server) recordWeight(c echo.Context) error {
 	}
 	var in struct {
 		WeightKg float64 `json:"weight_kg"`
+		Reason   string  `json:"reason"`
 	}
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	p, err := s.svc.Patients.RecordWeight(c.Request().Context(), currentActor(c), id, in.WeightKg)
+	p, err := s.svc.Patients.RecordWeight(c.Request().Context(), currentActor(c), id, in.WeightKg, in.Reason)
 	if err != nil {
 		return err
 	}
@@ -108,4 +110,25 @@ func (s *Server) exceptionalRelease(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, d)
+}
+
+// confirmDoseOrder is the physician's e-signature that an order awaiting review after a later
+// weight stands as made.
+func (s *Server) confirmDoseOrder(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Password string `json:"password"`
+		Reason   string `json:"reason"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	o, err := s.svc.Patients.ConfirmDoseOrder(c.Request().Context(), currentActor(c), id, in.Password, in.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, o)
 }

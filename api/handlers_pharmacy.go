@@ -58,6 +58,27 @@ func (s *Server) getDoseBag(c echo.Context) error {
 	return c.JSON(http.StatusOK, bag)
 }
 
+// checkDoseBag records the second pharmacist's check of a bag: the body is the checker's own
+// username and password, typed on this device.
+func (s *Server) checkDoseBag(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	bag, err := s.svc.Pharmacy.CheckDoseBag(c.Request().Context(), currentActor(c), id, in.Username, in.Password)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, bag)
+}
+
 // bagContent is what a dose bag's label shows, its QR signed for the given print serial.
 func (s *Server) bagContent(c echo.Context, signer *labels.Signer, bag domain.DoseBag, serial int64) (labels.Content, error) {
 	ctx := c.Request().Context()
@@ -80,14 +101,18 @@ func (s *Server) bagContent(c echo.Context, signer *labels.Signer, bag domain.Do
 	}
 	// The label shows the weight the dose was computed from, not a later one.
 	weight := bag.OrderWeightKg
-	din, product, expiry := uid.DIN.DINBarcode(), uid.Product.ProductBarcode(), domain.ExpiryBarcode(exp, s.cfg.Site)
-	return labels.Content{
+	content := labels.Content{
 		ProductName: ProductName, EyeReadableID: uid.EyeReadable(), Check: string(uid.Check()), LotNumber: lot.Lot.LotNumber,
-		ViableCells: bag.ViableCells, VolumeML: bag.VolumeML, Storage: "2–8 °C", Expiry: exp, Site: s.cfg.Site,
-		QR: qr, DINBarcode: din, ProductBarcode: product, ExpiryBarcode: expiry, DataMatrix: din + product + expiry,
+		ViableCells: bag.ViableCells, VolumeML: bag.VolumeML, Storage: "2–8 °C", Expiry: exp, Site: s.cfg.Site, QR: qr,
 		Patient: &labels.PatientBlock{Name: p.Name, MRN: p.MRN, DateOfBirth: p.DateOfBirth, SubjectID: p.SubjectID,
 			ChainOfIdentity: p.ChainID, WeightKg: weight, DosePerKg: math.Round(float64(bag.TargetViableCells) / weight), PreparedAt: bag.PreparedAt},
-	}, nil
+	}
+	coi, err := domain.ParseChainOfIdentity(p.ChainID)
+	if err != nil {
+		return labels.Content{}, err
+	}
+	content.SetISBT(uid, domain.ExpiryBarcode(exp, s.cfg.Site), &coi)
+	return content, nil
 }
 
 // doseBagLabel serves a dose bag's label in a format; printing it is recorded.

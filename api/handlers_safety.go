@@ -57,6 +57,13 @@ func (s *Server) lotTrace(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	role, ok := domain.MaySeePatientIdentity(currentUser(c).Roles, false)
+	if !ok {
+		return c.JSON(http.StatusOK, t.WithoutIdentity())
+	}
+	if err := s.discloseAs(c, currentUser(c).ActingAs(role, requestID(c)), domain.ViaAPILotTrace, recordFields, t.IdentifiedPatients()); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, t)
 }
 
@@ -67,6 +74,13 @@ func (s *Server) patientTrace(c echo.Context) error {
 	}
 	t, err := s.svc.Trace.PatientTrace(c.Request().Context(), id)
 	if err != nil {
+		return err
+	}
+	role, ok := domain.MaySeePatientIdentity(currentUser(c).Roles, false)
+	if !ok {
+		return c.JSON(http.StatusOK, t.WithoutIdentity())
+	}
+	if err := s.discloseAs(c, currentUser(c).ActingAs(role, requestID(c)), domain.ViaAPIPatientTrace, recordFields, []int64{t.Patient.ID}); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, t)

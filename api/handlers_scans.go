@@ -13,8 +13,8 @@ import (
 )
 
 // readScanCode works out which bag a scanned or typed code names. It accepts the signed QR,
-// the ISBT 128 DataMatrix (DIN, product code, expiry in one message) and, when a label cannot
-// be scanned, the bag id typed with its check character.
+// the ISBT 128 DataMatrix (a compound message holding DIN, product code, expiry and chain of
+// identity) and, when a label cannot be scanned, the bag id typed with its check character.
 func (s *Server) readScanCode(ctx context.Context, code string) (domain.CustodyScan, error) {
 	code = strings.TrimSpace(code)
 	sc := domain.CustodyScan{Code: code, CodeKind: domain.CodeUnknown}
@@ -38,7 +38,7 @@ func (s *Server) readScanCode(ctx context.Context, code string) (domain.CustodyS
 		sc.BagID, sc.LabelRefusal = bagFromISBT(code)
 	default:
 		sc.CodeKind = domain.CodeManual
-		id := strings.ToUpper(strings.ReplaceAll(code, " ", ""))
+		id := strings.ReplaceAll(code, " ", "") // case matters in a product code: ParseUnitID sets it
 		if len(id) != 22 {
 			sc.LabelRefusal = "type the bag id exactly as printed, with the boxed check character at the end"
 			break
@@ -53,21 +53,18 @@ func (s *Server) readScanCode(ctx context.Context, code string) (domain.CustodyS
 	return sc, nil
 }
 
-// bagFromISBT reads the bag id from the ISBT 128 DataMatrix message. The DIN barcode alone
-// names the donation, which many bags share, so it is refused.
+// bagFromISBT reads the bag id from the ISBT 128 DataMatrix, a compound message (=+). A DIN
+// or product code barcode alone names the donation or the product, which many bags share, so
+// it is refused, as is the older DataMatrix without the compound message header.
 func bagFromISBT(code string) (bagID, refusal string) {
-	if len(code) < 26 {
-		return "", "the DIN barcode names the donation, not the bag: scan the bag's QR code or DataMatrix"
+	if len(code) <= 16 && !strings.HasPrefix(code, "=+") {
+		return "", "the DIN or product code barcode names the donation, not the bag: scan the bag's QR code or DataMatrix"
 	}
-	din, err := domain.ParseDINBarcode(code[:16])
+	m, err := domain.ReadLabelMessage(code)
 	if err != nil {
 		return "", domain.ErrorMessage(err)
 	}
-	product, err := domain.ParseProductBarcode(code[16:26])
-	if err != nil {
-		return "", domain.ErrorMessage(err)
-	}
-	return domain.UnitID{DIN: din, Product: product}.String(), ""
+	return m.Unit.String(), ""
 }
 
 // scan returns the handler of one kind of custody scan.

@@ -112,6 +112,7 @@ func FuzzReadScanCode(f *testing.F) {
 	for _, s := range []string{
 		typed, strings.ToLower(typed[:8]) + " " + typed[8:], unit.String() + "X", typed[:10],
 		din.DINBarcode() + unit.Product.ProductBarcode() + domain.ExpiryBarcode(expiry, time.UTC), din.DINBarcode(),
+		domain.CompoundMessage(append(unit.Barcodes(), domain.ExpiryBarcode(expiry, time.UTC))...),
 		"=", "CT", "CT2|T=B", "", "   ", "\x00", strings.Repeat("=<", 300),
 	} {
 		f.Add(s)

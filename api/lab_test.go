@@ -143,6 +143,11 @@ func TestLabJourney(t *testing.T) {
 		if r.status != 201 || r.json(t)["spec"].(map[string]any)["version"].(float64) != 2 || r.json(t)["printed_name"] != "Full qa.bob" {
 			t.Fatalf("spec v2: %d %s", r.status, r.body)
 		}
+		// A version QA proposed is in force once a physician co-signs it.
+		doc := ts.userWith(admin, "dr.lab", domain.RolePhysician)
+		if r := ts.do("POST", "/api/v1/spec-versions/2/sign", doc, map[string]any{"password": "a good password", "reason": "agreed with the lab"}); r.status != 200 || r.json(t)["status"] != "in_force" {
+			t.Fatalf("co-sign v2: %d %s", r.status, r.body)
+		}
 		ev = ts.do("GET", lot+"/evaluation", qc, nil).json(t)
 		if ev["spec_version"].(float64) != 2 || ev["releasable"] != false {
 			t.Fatalf("evaluation under v2: %v", ev)

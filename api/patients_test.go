@@ -149,7 +149,7 @@ func TestListPatientsOverHTTP(t *testing.T) {
 }
 
 // Reading patients' names and MRNs in the app is recorded like any disclosure: one
-// patient.disclose entry per patient shown, channel "app", by the reader; when that cannot be
+// patient.disclose entry per patient shown, naming the fields and the call, by the reader; when that cannot be
 // recorded, nothing is shown.
 func TestPatientReadsAreRecorded(t *testing.T) {
 	eachServer(t, func(t *testing.T, ts *testServer) {
@@ -187,12 +187,12 @@ func TestPatientReadsAreRecorded(t *testing.T) {
 			t.Fatalf("disclosures: %d of SVP-001, %d of SVP-002; want 2 (list, read) and 1 (list)", len(first), len(second))
 		}
 		for _, e := range append(first, second...) {
-			if !strings.Contains(fmt.Sprint(e["after"]), "app") {
-				t.Errorf("disclosure %v: want channel app", e["after"])
+			if !strings.Contains(fmt.Sprint(e["after"]), `"fields":["name","mrn","date_of_birth","subject_id"]`) {
+				t.Errorf("disclosure %v: want the fields name, mrn, date_of_birth and subject_id", e["after"])
 			}
 		}
-		if first[0]["role"] != "nurse" || !strings.Contains(fmt.Sprint(first[0]["after"]), "GET /api/v1/patients") ||
-			first[1]["role"] != "physician" || !strings.Contains(fmt.Sprint(first[1]["after"]), fmt.Sprintf("GET /api/v1/patients/%d", ids[0])) {
+		if first[0]["role"] != "nurse" || !strings.Contains(fmt.Sprint(first[0]["after"]), `"via":"api.patients"`) ||
+			first[1]["role"] != "physician" || !strings.Contains(fmt.Sprint(first[1]["after"]), `"via":"api.patient"`) {
 			t.Errorf("disclosures of SVP-001: %v", first)
 		}
 

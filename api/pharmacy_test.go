@@ -129,7 +129,7 @@ func TestDoseOrderBagAndLabel(t *testing.T) {
 			t.Fatalf("prepare: %d %s", r.status, r.body)
 		}
 		b := r.json(t)
-		if b["volume_to_draw_ml"].(float64) < 48.6 || b["volume_to_draw_ml"].(float64) > 48.7 || !strings.HasSuffix(b["bag_id"].(string), "A0") || b["status"] != "prepared" {
+		if b["volume_to_draw_ml"].(float64) < 48.6 || b["volume_to_draw_ml"].(float64) > 48.7 || !strings.HasSuffix(b["bag_id"].(string), "VAa") || b["status"] != "prepared" {
 			t.Fatalf("bag %s", r.body)
 		}
 		thawed, _ := time.Parse(time.RFC3339, b["thawed_at"].(string))
@@ -141,6 +141,7 @@ func TestDoseOrderBagAndLabel(t *testing.T) {
 			t.Fatalf("second bag for a filled order: %d", r.status)
 		}
 		bagPath := fmt.Sprintf("/api/v1/dose-bags/%d", int64(b["id"].(float64)))
+		checkBag(t, ts, admin, bagPath)
 
 		code := scanQR(t, ts.do("GET", bagPath+"/label.png", pharm, nil).body)
 		if !strings.Contains(code, "|T=B|") || !strings.Contains(code, "|M=MRN0001|") || !strings.Contains(code, "|P=1|") {
@@ -173,4 +174,18 @@ func TestDoseOrderBagAndLabel(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkBag has a second pharmacist, ph.sam (made on first use), check the bag at bagPath
+// (SPEC §6), as every bag must be before its label prints.
+func checkBag(t *testing.T, ts *testServer, admin, bagPath string) map[string]any {
+	t.Helper()
+	if r := ts.do("POST", "/api/v1/auth/login", "", map[string]string{"username": "ph.sam", "password": "a good password"}); r.status != 200 {
+		ts.userWith(admin, "ph.sam", domain.RolePharmacist)
+	}
+	r := ts.do("POST", bagPath+"/check", ts.login("ph.sam", "a good password"), map[string]string{"username": "ph.sam", "password": "a good password"})
+	if r.status != 200 {
+		t.Fatalf("second pharmacist's check: %d %s", r.status, r.body)
+	}
+	return r.json(t)
 }

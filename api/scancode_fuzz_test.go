@@ -9,7 +9,9 @@ import (
 // The ISBT 128 reader of scanned codes never panics, and any bag id it reads is a valid,
 // check-able unit id.
 func FuzzBagFromISBT(f *testing.F) {
-	for _, s := range []string{"=A99992600001182=<S12340A0&>0263652359", "=A99992600001182", "=", "=A9999260000118=<S1234", ""} {
+	for _, s := range []string{"=+03000=A99992600001182=<S1234VAa&>0263652359", "=+04000=A99992600001182=<S1234V99=,000027&>0263652359",
+		"=+04000=A99992600001182=<S1234VAa&>0263652359&/CHA999926000007", "=A99992600001182=<S1234VAa&>0263652359",
+		"=A99992600001182", "=", "=+", "=A9999260000118=<S1234", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, code string) {

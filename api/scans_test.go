@@ -26,6 +26,7 @@ func preparedBag(t *testing.T, ts *testServer, admin string) (map[string]any, st
 	o := ts.do("POST", fmt.Sprintf("/api/v1/patients/%d/dose-orders", int64(p["id"].(float64))), doc, nil).json(t)
 	bag := ts.do("POST", fmt.Sprintf("/api/v1/dose-orders/%d/dose-bags", int64(o["id"].(float64))), pharm, map[string]any{
 		"unit_ids": units[:2], "thawed_at": now.Add(-10 * time.Minute), "post_thaw_viability_pct": 85, "viable_cells": 70_000_000, "volume_ml": 50}).json(t)
+	checkBag(t, ts, admin, fmt.Sprintf("/api/v1/dose-bags/%d", int64(bag["id"].(float64))))
 	code := scanQR(t, ts.do("GET", fmt.Sprintf("/api/v1/dose-bags/%d/label.png", int64(bag["id"].(float64))), pharm, nil).body)
 	return bag, code, lotPath
 }
@@ -88,8 +89,9 @@ func TestCustodyScans(t *testing.T) {
 		}
 
 		// The open excursion blocks the bedside until QA decides.
-		witness := ts.userWith(admin, "nurse.fay", domain.RoleNurse)
-		v := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code, "witness": map[string]string{"token": witness}}).json(t)
+		ts.userWith(admin, "nurse.fay", domain.RoleNurse)
+		witness := map[string]string{"username": "nurse.fay", "password": "a good password"}
+		v := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code, "witness": witness}).json(t)
 		if v["pass"] != false || !slices.Contains(failedChecks(t, v), "CUSTODY") {
 			t.Fatalf("verification with an open excursion: %v", failedChecks(t, v))
 		}
@@ -102,7 +104,7 @@ func TestCustodyScans(t *testing.T) {
 		if r := ts.do("POST", bagPath+"/excursion-disposition", qa, map[string]string{"decision": "use", "reason": "again"}); r.status != 409 {
 			t.Fatalf("disposition without an open excursion: %d", r.status)
 		}
-		v = ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code, "witness": map[string]string{"token": witness}}).json(t)
+		v = ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": code, "witness": witness}).json(t)
 		if slices.Contains(failedChecks(t, v), "CUSTODY") {
 			t.Fatalf("CUSTODY still fails after QA cleared the excursion: %v", v["checks"])
 		}
@@ -114,7 +116,13 @@ func TestCustodyScans(t *testing.T) {
 		if r := ts.do("POST", lotPath+"/recall", qa, map[string]string{"password": "a good password", "reason": "sterility positive on retest"}); r.status != 200 {
 			t.Fatalf("recall: %d %s", r.status, r.body)
 		}
-		dm := u.DIN.DINBarcode() + u.Product.ProductBarcode() + "&>0000010000"
+		// The DataMatrix is an ISBT 128 compound message; the older form, data structures one
+		// after another without its header, is refused with what to do.
+		old := u.DIN.DINBarcode() + u.Product.ProductBarcode() + "&>0000010000"
+		if r := receive(old, 5); r.status != 422 || !strings.Contains(r.errorOf(t)["message"].(string), "without the compound message header") {
+			t.Fatalf("old DataMatrix form: %d %s", r.status, r.body)
+		}
+		dm := domain.CompoundMessage(append(u.Barcodes(), "&>0000010000")...)
 		if r := receive(dm, 5); r.status != 422 || !strings.Contains(r.errorOf(t)["message"].(string), "recalled") {
 			t.Fatalf("scan after recall: %d %s", r.status, r.body)
 		}
@@ -126,8 +134,8 @@ func TestCustodyScans(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The scan with an unknown entry was refused before anything was stored.
-		if stored != 10 || refused != 8 || manual != 2 {
-			t.Fatalf("stored scans %d (refused %d, manual %d); want every scan kept: 10, 8, 2", stored, refused, manual)
+		if stored != 11 || refused != 9 || manual != 2 {
+			t.Fatalf("stored scans %d (refused %d, manual %d); want every scan kept: 11, 9, 2", stored, refused, manual)
 		}
 		if r := ts.do("GET", "/api/v1/audit/verify", admin, nil); r.json(t)["ok"] != true {
 			t.Fatalf("audit chain: %s", r.body)

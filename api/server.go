@@ -100,6 +100,9 @@ func New(svc Services, cfg Config) *Server {
 		middleware.RequestID(),
 		s.logRequests,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableErrorHandler: true}),
+		refuseMalformedPath,
+		securityHeaders,
+		refuseCrossSite,
 		middleware.BodyLimit(cfg.BodyLimit),
 		refuseNULInQuery,
 		s.deadline,
@@ -112,6 +115,7 @@ func New(svc Services, cfg Config) *Server {
 
 	s.handle(http.MethodPost, "/auth/login", "", s.login)
 	s.handle(http.MethodPost, "/auth/logout", domain.PermAnyUser, s.logout)
+	s.handle(http.MethodPost, "/auth/witness", domain.PermBedside, s.issueWitnessToken)
 	s.handle(http.MethodGet, "/me", domain.PermAnyUser, s.me)
 	s.handle(http.MethodPost, "/me/password", domain.PermAnyUser, s.changePassword)
 	s.handle(http.MethodPost, "/users", domain.PermManageUsers, s.createUser)
@@ -130,6 +134,7 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/lots/:id/reject", domain.PermSignLot, s.signLot(domain.SignReject))
 	s.handle(http.MethodPost, "/lots/:id/hold", domain.PermSignLot, s.signLot(domain.SignHold))
 	s.handle(http.MethodPost, "/lots/:id/recall", domain.PermSignLot, s.signLot(domain.SignRecall))
+	s.handle(http.MethodPost, "/lots/:id/investigations/:inv/close", domain.PermSignLot, s.closeInvestigation)
 	s.handle(http.MethodPost, "/lots/:id/units", domain.PermRecordLab, s.createUnits)
 	// withReason gets closures, not method values such as s.svc.Lab.DiscardUnit: a method
 	// value of a nil service would panic here, and the route list is read without services.
@@ -143,10 +148,10 @@ func New(svc Services, cfg Config) *Server {
 
 	s.handle(http.MethodGet, "/label-keys", "", s.labelKeys)
 	s.handle(http.MethodPost, "/labels/verify", domain.PermAnyUser, s.verifyLabel)
-	s.handle(http.MethodGet, "/units/:id/label.png", domain.PermAnyUser, s.unitLabel("png"))
-	s.handle(http.MethodGet, "/units/:id/label.pdf", domain.PermAnyUser, s.unitLabel("pdf"))
-	s.handle(http.MethodGet, "/units/:id/label.zpl", domain.PermAnyUser, s.unitLabel("zpl"))
-	s.handle(http.MethodGet, "/lots/:id/labels.pdf", domain.PermAnyUser, s.lotLabelSheet)
+	s.handle(http.MethodGet, "/units/:id/label.png", domain.PermPrintUnitLabel, s.unitLabel("png"))
+	s.handle(http.MethodGet, "/units/:id/label.pdf", domain.PermPrintUnitLabel, s.unitLabel("pdf"))
+	s.handle(http.MethodGet, "/units/:id/label.zpl", domain.PermPrintUnitLabel, s.unitLabel("zpl"))
+	s.handle(http.MethodGet, "/lots/:id/labels.pdf", domain.PermPrintUnitLabel, s.lotLabelSheet)
 
 	s.handle(http.MethodPost, "/patients", domain.PermManagePatients, s.enrol)
 	s.handle(http.MethodGet, "/patients", domain.PermListPatients, s.listPatients)
@@ -156,10 +161,12 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/dose-orders", domain.PermAnyUser, s.listDoseOrders)
 	s.handle(http.MethodGet, "/units", domain.PermAnyUser, s.listUnits)
 	s.handle(http.MethodPost, "/dose-orders/:id/dose-bags", domain.PermPrepareDose, s.prepareDoseBag)
+	s.handle(http.MethodPost, "/dose-orders/:id/confirm", domain.PermManagePatients, s.confirmDoseOrder)
 	s.handle(http.MethodGet, "/dose-bags/:id", domain.PermAnyUser, s.getDoseBag)
-	s.handle(http.MethodGet, "/dose-bags/:id/label.png", domain.PermAnyUser, s.doseBagLabel("png"))
-	s.handle(http.MethodGet, "/dose-bags/:id/label.pdf", domain.PermAnyUser, s.doseBagLabel("pdf"))
-	s.handle(http.MethodGet, "/dose-bags/:id/label.zpl", domain.PermAnyUser, s.doseBagLabel("zpl"))
+	s.handle(http.MethodGet, "/dose-bags/:id/label.png", domain.PermPrintBagLabel, s.doseBagLabel("png"))
+	s.handle(http.MethodGet, "/dose-bags/:id/label.pdf", domain.PermPrintBagLabel, s.doseBagLabel("pdf"))
+	s.handle(http.MethodGet, "/dose-bags/:id/label.zpl", domain.PermPrintBagLabel, s.doseBagLabel("zpl"))
+	s.handle(http.MethodPost, "/dose-bags/:id/check", domain.PermPrepareDose, s.checkDoseBag)
 	s.handle(http.MethodPost, "/dose-bags/:id/reprint", domain.PermPrepareDose, withReason(s.reprintDoseBag))
 	s.handle(http.MethodPost, "/dose-orders/:id/cancel", domain.PermManagePatients, withReason(func(ctx context.Context, a domain.Actor, id int64, reason string) (domain.DoseOrder, error) {
 		return s.svc.Pharmacy.CancelDoseOrder(ctx, a, id, reason)
@@ -176,6 +183,7 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/patients/:id/trace", domain.PermAnyUser, s.patientTrace)
 	s.handle(http.MethodPost, "/dose-bags/:id/excursion-disposition", domain.PermDisposeExcursion, s.disposeExcursion)
 	s.handle(http.MethodPost, "/spec-versions", domain.PermManageSpec, s.createSpecVersion)
+	s.handle(http.MethodPost, "/spec-versions/:version/sign", domain.PermCosignSpec, s.signSpecVersion)
 	s.handle(http.MethodGet, "/exports/trial.csv", domain.PermDisclosePatientData, s.trialExport("csv"))
 	s.handle(http.MethodGet, "/exports/trial.json", domain.PermDisclosePatientData, s.trialExport("json"))
 	s.registerFHIR()

@@ -26,6 +26,9 @@ type AuditEntry struct {
 	RequestID  string    `json:"request_id,omitempty"`
 	PrevHash   string    `json:"prev_hash"`
 	Hash       string    `json:"hash"`
+	// Withheld says why Before and After are not shown to this reader (WithoutPatientIdentity);
+	// it is not part of the entry and not hashed.
+	Withheld string `json:"withheld,omitempty"`
 }
 
 // GenesisHash is the PrevHash of the first entry.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
+	"strings"
 	"time"
 )
 
@@ -70,6 +70,14 @@ type ProtocolRule struct {
 	WindowDays        int
 }
 
+// OrderFacts is the dose order a bag fills, as the bedside judges it (SPEC §6): the target and
+// the spec version the order fixed, and its weight, tolerance and any later weight.
+type OrderFacts struct {
+	TargetViableCells int64
+	SpecVersion       int
+	OrderReviewFacts
+}
+
 // WitnessFacts is the second person confirming the administration.
 type WitnessFacts struct {
 	Authenticated bool
@@ -77,6 +85,9 @@ type WitnessFacts struct {
 	UserID        int64
 	Name          string
 	Roles         []Role
+	// TokenID is the witness token the witness confirmed with (0 for a password): the
+	// verification uses it up.
+	TokenID int64
 }
 
 // BedsideFacts is everything the checks look at, gathered by the store from one scan.
@@ -84,9 +95,8 @@ type BedsideFacts struct {
 	Now  time.Time
 	Site *time.Location
 
-	// LabelAuthentic: the signature is valid and the scan is of the bag's current print.
-	LabelAuthentic bool
-	LabelProblem   string
+	// Label is how the bag's code was read and what it proves (LabelAuthenticity).
+	Label LabelFacts
 
 	WristbandMRN   string
 	Patient        *Patient // the patient wearing the wristband; nil when no patient has that MRN
@@ -96,6 +106,8 @@ type BedsideFacts struct {
 	Lot *LotFacts
 
 	Protocol ProtocolRule
+	// Order is the dose order the bag was prepared for; nil when no bag was identified.
+	Order *OrderFacts
 
 	NurseUserID int64
 	Witness     WitnessFacts
@@ -142,16 +154,7 @@ func fail(code, format string, args ...any) Check {
 
 const unknownBag = "the scanned code names no dose bag we know: re-scan the bag label"
 
-func checkLabel(f BedsideFacts) Check {
-	if !f.LabelAuthentic {
-		problem := f.LabelProblem
-		if problem == "" {
-			problem = "the label could not be verified"
-		}
-		return fail(CheckLabelAuthentic, "Label not trusted: %s. Do not infuse; call the pharmacy for a new label.", problem)
-	}
-	return pass(CheckLabelAuthentic, "The label is genuine and is the bag's current print.")
-}
+func checkLabel(f BedsideFacts) Check { return LabelAuthenticity(f.Label) }
 
 func checkPatient(f BedsideFacts) Check {
 	switch {
@@ -179,16 +182,18 @@ func checkLot(f BedsideFacts) Check {
 	if f.Lot == nil {
 		return fail(CheckLotReleased, "Cannot check the lot: %s.", unknownBag)
 	}
-	switch f.Lot.Status {
-	case "released":
-		return pass(CheckLotReleased, "Lot %s is released by QA.", f.Lot.LotNumber)
-	case "on_hold", "recalled", "rejected", "expired":
-		return fail(CheckLotReleased, "Lot %s is %s. Do not infuse; return the bag to the pharmacy.", f.Lot.LotNumber, humanStatus(f.Lot.Status))
+	var patientID int64
+	if f.Patient != nil {
+		patientID = f.Patient.ID
 	}
-	if f.Patient != nil && f.Lot.ExceptionalForPatientID != 0 && f.Lot.ExceptionalForPatientID == f.Patient.ID {
-		return pass(CheckLotReleased, "Lot %s is released by exception for this patient only (QA and physician signed).", f.Lot.LotNumber)
+	use := LotUsability(*f.Lot, patientID, f.Now)
+	switch {
+	case use.Usable:
+		return pass(CheckLotReleased, "%s.", use.Capitalized())
+	case use.Blocked:
+		return fail(CheckLotReleased, "%s. Do not infuse; return the bag to the pharmacy.", use.Capitalized())
 	}
-	return fail(CheckLotReleased, "Lot %s is not released (it is %s). Do not infuse.", f.Lot.LotNumber, humanStatus(f.Lot.Status))
+	return fail(CheckLotReleased, "%s. Do not infuse.", use.Capitalized())
 }
 
 func humanStatus(s string) string {
@@ -223,14 +228,22 @@ func siteOrUTC(l *time.Location) *time.Location {
 }
 
 func checkDose(f BedsideFacts) Check {
-	if f.Bag == nil || f.Patient == nil {
-		return fail(CheckDose, "Cannot check the dose: the bag or the patient is not identified.")
+	if f.Bag == nil || f.Patient == nil || f.Order == nil {
+		return fail(CheckDose, "Cannot check the dose: the bag, its order or the patient is not identified.")
 	}
-	target := TargetDose(f.Patient.WeightKg, f.Protocol.CellsPerKg)
-	diff := DoseDeviationPct(f.Bag.ViableCells, target)
-	detail := fmt.Sprintf("the bag holds %s viable cells; the target for %.1f kg is %s; difference %+.1f %% (allowed ±%g %%)",
-		CellsText(f.Bag.ViableCells), f.Patient.WeightKg, CellsText(target), diff, f.Protocol.DoseTolerancePct)
-	if !DoseWithinTolerance(f.Bag.ViableCells, target, f.Protocol.DoseTolerancePct) {
+	o := f.Order
+	diff := DoseDeviationPct(f.Bag.ViableCells, o.TargetViableCells)
+	detail := fmt.Sprintf("the bag holds %s viable cells; the order's target for %.1f kg is %s (specification v%d); difference %+.1f %% (allowed ±%g %%)",
+		CellsText(f.Bag.ViableCells), o.OrderWeightKg, CellsText(o.TargetViableCells), o.SpecVersion, diff, o.TolerancePct)
+	wrong := !DoseWithinTolerance(f.Bag.ViableCells, o.TargetViableCells, o.TolerancePct)
+	review := ReviewOrder(o.OrderReviewFacts)
+	switch {
+	case wrong && review.NeedsReview:
+		return fail(CheckDose, "WRONG DOSE: %s. Also %s. Do not infuse; call the pharmacy and the physician.", detail, review.Sentence(o.OrderWeightKg, o.TolerancePct))
+	case review.NeedsReview:
+		s := review.Sentence(o.OrderWeightKg, o.TolerancePct)
+		return fail(CheckDose, "%s%s. Do not infuse until the physician confirms the order or orders again (%s).", strings.ToUpper(s[:1]), s[1:], detail)
+	case wrong:
 		return fail(CheckDose, "WRONG DOSE: %s. Do not infuse; call the pharmacy.", detail)
 	}
 	return pass(CheckDose, "Dose correct: %s.", detail)
@@ -304,10 +317,9 @@ func checkWitness(f BedsideFacts) Check {
 			problem = "no witness confirmed"
 		}
 		return fail(CheckWitness, "Witness not confirmed: %s. A second nurse or physician must confirm with their own login.", problem)
-	case w.UserID == f.NurseUserID:
-		return fail(CheckWitness, "The witness must be a different person from the nurse giving the infusion.")
-	case !slices.Contains(w.Roles, RoleNurse) && !slices.Contains(w.Roles, RolePhysician):
-		return fail(CheckWitness, "%s is not a nurse or physician and cannot witness an infusion.", w.Name)
+	}
+	if problem := WitnessProblem(w.UserID, w.Name, w.Roles, f.NurseUserID); problem != "" {
+		return fail(CheckWitness, "%s", problem)
 	}
 	return pass(CheckWitness, "Witnessed by %s.", w.Name)
 }
@@ -322,6 +334,11 @@ type BedsideRequest struct {
 	// WristbandEntry and CodeEntry tell how the page got each code (Entry*; empty when the
 	// client does not say), so that typed entries can be reported per ward.
 	WristbandEntry, CodeEntry string
+	// EntryReason is why a code was typed or is not the signed QR (ValidateEntryReason).
+	EntryReason *EntryReason
+	// WitnessToken is the witness token the witness confirmed with, when they did not enter
+	// their password (Witness is then decided in the verification's transaction).
+	WitnessToken string
 }
 
 // How a code reached a scan field (SPEC §7): a keyboard-wedge scanner types a whole code in a
@@ -353,8 +370,14 @@ type Verification struct {
 	CodeKind   string    `json:"code_kind"`
 	VerifiedAt time.Time `json:"verified_at"`
 	// How the wristband and the bag's code were entered (Entry*), when the client said.
-	WristbandEntry string `json:"wristband_entry,omitempty"`
-	CodeEntry      string `json:"code_entry,omitempty"`
+	WristbandEntry string       `json:"wristband_entry,omitempty"`
+	CodeEntry      string       `json:"code_entry,omitempty"`
+	EntryReason    *EntryReason `json:"entry_reason,omitempty"`
+	// Patient is who wears the wristband, when it names an enrolled patient, and Message the
+	// verdict in a sentence (VerdictMessage): the nurse confirms the name and date of birth
+	// with the person. Neither is stored with the checks, which traces show to every role.
+	Patient *PatientIdent `json:"patient,omitempty"`
+	Message string        `json:"message,omitempty"`
 }
 
 // Infusion is the administration of a dose bag.

@@ -14,16 +14,17 @@ var shanghai, _ = time.LoadLocation("Asia/Shanghai")
 func goodFacts() BedsideFacts {
 	enrolled := time.Date(2026, 11, 24, 15, 0, 0, 0, shanghai)
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, shanghai)
-	p := &Patient{ID: 7, SubjectID: "SVP-007", MRN: "MRN0007", Name: "Li Wei", WeightKg: 70, Arm: ArmHUCMSC, EnrolledAt: enrolled}
+	p := &Patient{ID: 7, SubjectID: "SVP-007", MRN: "MRN0007", Name: "Li Wei", DateOfBirth: "1961-03-02", WeightKg: 70, Arm: ArmHUCMSC, EnrolledAt: enrolled}
 	return BedsideFacts{
 		Now: now, Site: shanghai,
-		LabelAuthentic: true,
-		WristbandMRN:   "MRN0007",
-		Patient:        p,
+		Label:        LabelFacts{CodeKind: CodeQR, ScannedSerial: 1, CurrentSerial: 1},
+		WristbandMRN: "MRN0007",
+		Patient:      p,
 		Bag: &BagFacts{BagID: "B-1", PatientID: 7, LabelMRN: "MRN0007", ExpiresAt: now.Add(2 * time.Hour),
 			ViableCells: 70_000_000, Dispatched: true, Received: true},
 		Lot:         &LotFacts{LotNumber: "L-1", Status: "released", ExpiresAt: now.AddDate(1, 0, 0)},
 		Protocol:    ProtocolRule{CellsPerKg: 1e6, DoseTolerancePct: 10, InfusionDayOffset: 1, WindowDays: 0},
+		Order:       &OrderFacts{TargetViableCells: 70_000_000, SpecVersion: 1, OrderReviewFacts: OrderReviewFacts{OrderWeightKg: 70, TolerancePct: 10, LaterWeightID: 0}},
 		NurseUserID: 1,
 		Witness:     WitnessFacts{Authenticated: true, UserID: 2, Name: "Nurse Two", Roles: []Role{RoleNurse}},
 	}
@@ -54,8 +55,9 @@ func TestBedsideEachCheckFailsAlone(t *testing.T) {
 		edit  func(*BedsideFacts)
 		inMsg string
 	}{
-		{CheckLabelAuthentic, "forged label", func(f *BedsideFacts) { f.LabelAuthentic, f.LabelProblem = false, "signature does not match" }, "signature does not match"},
-		{CheckLabelAuthentic, "superseded print", func(f *BedsideFacts) { f.LabelAuthentic, f.LabelProblem = false, "a newer print exists" }, "newer print"},
+		{CheckLabelAuthentic, "forged label", func(f *BedsideFacts) { f.Label.Refusal = "signature does not match" }, "signature does not match"},
+		{CheckLabelAuthentic, "superseded print", func(f *BedsideFacts) { f.Label.CurrentSerial = 2 }, "print 2 replaced it"},
+		{CheckLabelAuthentic, "typed without a reason", func(f *BedsideFacts) { f.Label.CodeKind = CodeManual }, "not proven"},
 		{CheckPatientMatch, "label for another MRN", func(f *BedsideFacts) { f.Bag.LabelMRN = "MRN0008" }, "WRONG PATIENT"},
 		{CheckPatientMatch, "bag prepared for another patient", func(f *BedsideFacts) { f.Bag.PatientID = 8 }, "WRONG PATIENT"},
 		{CheckArm, "routine arm", func(f *BedsideFacts) { f.Patient.Arm = ArmRoutine }, "routine"},
@@ -66,9 +68,19 @@ func TestBedsideEachCheckFailsAlone(t *testing.T) {
 			f.Lot.Status, f.Lot.ExceptionalForPatientID = "quarantine", 99
 		}, "not released"},
 		{CheckNotExpired, "bag expired", func(f *BedsideFacts) { f.Bag.ExpiresAt = f.Now }, "bag expired"},
-		{CheckNotExpired, "lot expired", func(f *BedsideFacts) { f.Lot.ExpiresAt = f.Now.Add(-time.Minute) }, "Lot L-1 expired"},
+
 		{CheckDose, "11 % over", func(f *BedsideFacts) { f.Bag.ViableCells = 77_700_000 }, "+11.0 %"},
-		{CheckDose, "weight changed since the order", func(f *BedsideFacts) { f.Patient.WeightKg = 80 }, "80.0 kg"},
+		{CheckDose, "a later weight awaits review", func(f *BedsideFacts) {
+			f.Patient.WeightKg, f.Order.LaterWeightID, f.Order.LaterWeightKg = 80, 9, 80
+		}, "A later weight awaits the physician's review: 80.0 kg was recorded after the dose was ordered for 70.0 kg"},
+		{CheckDose, "judged against the order, not the latest weight", func(f *BedsideFacts) {
+			f.Patient.WeightKg, f.Bag.ViableCells = 90, 90_000_000
+			f.Order.LaterWeightID, f.Order.LaterWeightKg, f.Order.ConfirmedWeightID = 9, 90, 9
+		}, "WRONG DOSE: the bag holds 9.00×10^7 viable cells; the order's target for 70.0 kg is 7.00×10^7"},
+		{CheckDose, "the order's tolerance, not the current spec's", func(f *BedsideFacts) {
+			f.Protocol.DoseTolerancePct, f.Order.TolerancePct, f.Bag.ViableCells = 20, 5, 74_200_000
+		}, "allowed ±5 %"},
+		{CheckDose, "no order", func(f *BedsideFacts) { f.Order = nil }, "its order"},
 		{CheckWindow, "day 0", func(f *BedsideFacts) {
 			f.Now = time.Date(2026, 11, 24, 23, 59, 0, 0, shanghai)
 			f.Bag.ExpiresAt = f.Now.Add(time.Hour)
@@ -115,6 +127,34 @@ func TestBedsideEachCheckFailsAlone(t *testing.T) {
 	}
 }
 
+// An expired lot is unusable (LOT_RELEASED) and expired (NOT_EXPIRED): both say so.
+func TestBedsideExpiredLot(t *testing.T) {
+	f := goodFacts()
+	f.Lot.ExpiresAt = f.Now.Add(-time.Minute)
+	v := VerifyBedside(f)
+	if failed := v.Failed(); !slices.Equal(failed, []string{CheckLotReleased, CheckNotExpired}) {
+		t.Fatalf("failed %v", failed)
+	}
+	if !strings.Contains(v.Checks[4].Message, "Lot L-1 expired") || !strings.Contains(v.Checks[3].Message, "expired on") {
+		t.Fatalf("messages %q / %q", v.Checks[3].Message, v.Checks[4].Message)
+	}
+}
+
+// A PASS names the person: name and date of birth beside the MRN and subject id; a STOP names
+// the failed checks.
+func TestVerdictMessage(t *testing.T) {
+	p := &PatientIdent{Name: "Li Wei", DateOfBirth: "1961-03-02", MRN: "MRN0007", SubjectID: "SVP-007"}
+	msg := VerdictMessage(true, nil, p)
+	for _, want := range []string{"PASS", "Li Wei", "1961-03-02", "MRN0007", "SVP-007"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("PASS %q does not say %s", msg, want)
+		}
+	}
+	if msg := VerdictMessage(false, []string{CheckDose}, p); !strings.Contains(msg, "STOP") || !strings.Contains(msg, CheckDose) || strings.Contains(msg, "Li Wei") {
+		t.Errorf("STOP %q", msg)
+	}
+}
+
 func TestBedsideExceptionalReleaseForThisPatient(t *testing.T) {
 	f := goodFacts()
 	f.Lot.Status, f.Lot.ExceptionalForPatientID = "quarantine", f.Patient.ID
@@ -129,7 +169,7 @@ func TestBedsideExceptionalReleaseForThisPatient(t *testing.T) {
 
 func TestBedsideUnknownBagOrPatientFailsSafe(t *testing.T) {
 	f := goodFacts()
-	f.Bag, f.Lot, f.LabelAuthentic = nil, nil, false
+	f.Bag, f.Lot, f.Label.Refusal = nil, nil, "no dose bag has that id"
 	v := VerifyBedside(f)
 	if v.Pass || len(v.Failed()) < 5 {
 		t.Fatalf("unknown bag: %v", v.Failed())

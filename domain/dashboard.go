@@ -129,6 +129,9 @@ type ComplianceBucket struct {
 	Unknown       int
 	// Typed counts verifications whose wristband or bag code was typed rather than scanned.
 	Typed int
+	// EntryReasons counts verifications accepted with an entry reason (a typed code or one
+	// that is not the signed QR), by reason (domain.Reason*).
+	EntryReasons map[string]int
 }
 
 // DashboardService computes the dashboards' aggregates. now is the store's clock.

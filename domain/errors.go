@@ -5,21 +5,23 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each code names what kind of thing went wrong, so that the API can map it to a
 // status in one table and a client can branch on it without parsing messages.
 const (
-	EInvalid         = "invalid"         // the input is malformed or breaks a field rule
-	EUnauthenticated = "unauthenticated" // no valid session, or wrong credentials
-	EAccountLocked   = "account_locked"  // too many failed logins
-	EForbidden       = "forbidden"       // authenticated, but the role does not allow it
-	ENotFound        = "not_found"       // the entity does not exist
-	EConflict        = "conflict"        // wrong state, or a duplicate of something unique
-	ERuleViolated    = "rule_violated"   // well-formed, but a domain rule refuses it
-	ETooLarge        = "too_large"       // the request body is over the limit
-	EUnavailable     = "unavailable"     // the database cannot be reached right now
-	EInternal        = "internal"        // a bug: logged, never shown in detail
+	EInvalid         = "invalid"           // the input is malformed or breaks a field rule
+	EUnauthenticated = "unauthenticated"   // no valid session, or wrong credentials
+	EAccountLocked   = "account_locked"    // too many failed logins
+	EForbidden       = "forbidden"         // authenticated, but the role does not allow it
+	ENotFound        = "not_found"         // the entity does not exist
+	EConflict        = "conflict"          // wrong state, or a duplicate of something unique
+	ERuleViolated    = "rule_violated"     // well-formed, but a domain rule refuses it
+	ETooLarge        = "too_large"         // the request body is over the limit
+	ETooManyRequests = "too_many_requests" // the client must wait before trying again (Error.RetryAfter)
+	EUnavailable     = "unavailable"       // the database cannot be reached right now
+	EInternal        = "internal"          // a bug: logged, never shown in detail
 )
 
 // Error is a domain error: a code for machines, a message for people. Message says what was
@@ -28,6 +30,8 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string
+	// RetryAfter is how long the client must wait before trying again (ETooManyRequests).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -68,6 +72,15 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "An internal error occurred. It has been logged; try again, and report it if it persists."
+}
+
+// ErrorRetryAfter returns how long the first *Error in err's chain asks the client to wait, or 0.
+func ErrorRetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // ErrorField returns the field named by the first *Error in err's chain, or "".

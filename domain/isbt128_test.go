@@ -7,7 +7,9 @@ import (
 )
 
 func TestMod37_2PublicExamples(t *testing.T) {
-	for in, want := range map[string]byte{"G123498654321": 'H', "A999915000001": 'M', "G123489654321": 'Y'} {
+	for in, want := range map[string]byte{"G123498654321": 'H', "A999915000001": 'M', "G123489654321": 'Y',
+		"A999921123456": '3', // ST-001 Figure 2
+	} {
 		got, err := Mod37_2(in)
 		if err != nil || got != want {
 			t.Errorf("Mod37_2(%s) = %c, %v; want %c", in, got, err, want)
@@ -107,42 +109,252 @@ func TestDINBarcode(t *testing.T) {
 	}
 }
 
-func TestProductAndUnitID(t *testing.T) {
-	p, err := ParseProductBarcode("=<S1234001")
-	if err != nil || p.Description != "S1234" || p.Donation != '0' || p.Division != "01" {
-		t.Fatalf("product = %+v, %v", p, err)
+// Product codes (data structure 003) from ST-001 §2.4.3 and the forms cordtrace prints.
+func TestParseProductBarcode(t *testing.T) {
+	cases := []struct {
+		name, in       string
+		desc, division string
+		collection     byte
+		errPart        string
+	}{
+		{"ST-001 Figure 3: S1295, collection type 4, division A0", "=<S12954A0", "S1295", "A0", '4', ""},
+		{"undivided", "=<S1234V00", "S1234", "00", 'V', ""},
+		{"first-level division", "=<S1234VZ0", "S1234", "Z0", 'V', ""},
+		{"subdivision Aa", "=<S1234VAa", "S1234", "Aa", 'V', ""},
+		{"subdivision Zz", "=<S1234VZz", "S1234", "Zz", 'V', ""},
+		{"see Product Divisions", "=<S1234V99", "S1234", "99", 'V', ""},
+		{"clinical-trial code", "=<YA123VA0", "YA123", "A0", 'V', ""},
+		{"clinical-trial code YZ", "=<YZ999E00", "YZ999", "00", 'E', ""},
+		{"plasma derivative X0", "=<X0123000", "X0123", "00", '0', ""},
+		{"lower-case type of collection of Table 7", "=<E0001r00", "E0001", "00", 'r', ""},
+		{"ST-001 Figure 4: tissue code with a 3-digit pack code", "=<T1295003", "", "", 0, "product description code"},
+		{"old numeric division", "=<S1234001", "", "", 0, "old numeric form"},
+		{"old numeric division 26", "=<S1234V26", "", "", 0, "old numeric form"},
+		{"division in capitals", "=<S1234VAA", "", "", 0, "lower-case letter"},
+		{"division lower case first", "=<S1234VaA", "", "", 0, "division"},
+		{"division 0a", "=<S1234V0a", "", "", 0, "division"},
+		{"type of collection not in Table 7", "=<S1234ZA0", "", "", 0, "Table 7"},
+		{"lower-case v is not V", "=<S1234vA0", "", "", 0, "Table 7"},
+		{"clinical-trial code with 4 digits", "=<Y1234VA0", "", "", 0, "YA–YZ"},
+		{"lower-case product description", "=<s1234VA0", "", "", 0, "product description code"},
+		{"no data identifier", "S1234VA0", "", "", 0, "=<"},
+		{"too short", "=<S1234V0", "", "", 0, "8 characters"},
 	}
-	for _, bad := range []string{"=<s1234001", "=<S12X4001", "=<S1234-01", "=<S12340A", "S1234001", "=<S12340A0"} {
-		if _, err := ParseProductBarcode(bad); err == nil && bad != "=<S12340A0" {
-			t.Errorf("%s accepted", bad)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ParseProductBarcode(tc.in)
+			if tc.errPart != "" {
+				if err == nil || !strings.Contains(ErrorMessage(err), tc.errPart) {
+					t.Fatalf("%s: %+v, %v; want an error saying %q", tc.in, p, err, tc.errPart)
+				}
+				return
+			}
+			if err != nil || p.Description != tc.desc || p.Donation != tc.collection || p.Division != tc.division {
+				t.Fatalf("%s: %+v, %v", tc.in, p, err)
+			}
+			if p.ProductBarcode() != tc.in {
+				t.Errorf("re-encodes as %s", p.ProductBarcode())
+			}
+		})
+	}
+}
+
+func TestValidateCollectionType(t *testing.T) {
+	// ST-001 Table 7 (RT008), every value.
+	for _, c := range []byte("0VRSTPrsA1XDd2LEQ3456FC78BHJG") {
+		if err := ValidateCollectionType(c); err != nil {
+			t.Errorf("%c refused: %v", c, err)
 		}
 	}
-	if _, err := ParseProductBarcode("=<S12340A0"); err != nil {
-		t.Errorf("letter division refused: %v", err)
+	for _, c := range []byte("vZKMNOUWYaxe9 \x00") {
+		if err := ValidateCollectionType(c); err == nil {
+			t.Errorf("%q accepted", c)
+		}
 	}
+}
+
+func TestUnitDivision(t *testing.T) {
+	cases := []struct {
+		n, total          int
+		division, divs032 string
+	}{
+		{1, 1, "A0", ""},
+		{2, 20, "B0", ""},
+		{26, 26, "Z0", ""},
+		{1, 27, "99", "000001"},
+		{27, 30, "99", "000027"},
+		{30, 30, "99", "000030"},
+		{999, 999, "99", "000999"},
+	}
+	for _, tc := range cases {
+		d, p, err := UnitDivision(tc.n, tc.total)
+		if err != nil || d != tc.division || p != tc.divs032 {
+			t.Errorf("UnitDivision(%d, %d) = %s %s %v; want %s %s", tc.n, tc.total, d, p, err, tc.division, tc.divs032)
+		}
+		if err := ValidateDivision(d); err != nil {
+			t.Errorf("UnitDivision(%d, %d) = %s, which the parser refuses: %v", tc.n, tc.total, d, err)
+		}
+	}
+	for _, bad := range [][2]int{{0, 1}, {2, 1}, {1000, 1000}} {
+		if _, _, err := UnitDivision(bad[0], bad[1]); err == nil {
+			t.Errorf("UnitDivision%v accepted", bad)
+		}
+	}
+	// A lot of 30: every unit id differs, and each has its 032.
+	din, _ := ParseDIN("A999926000011")
+	seen := map[string]bool{}
+	for n := 1; n <= 30; n++ {
+		d, p, _ := UnitDivision(n, 30)
+		u := UnitID{DIN: din, Product: ProductCode{Description: "S1234", Donation: 'V', Division: d}, Divisions: p}
+		if err := u.Validate(); err != nil || seen[u.String()] {
+			t.Fatalf("unit %d: %s %v (duplicate: %v)", n, u, err, seen[u.String()])
+		}
+		seen[u.String()] = true
+	}
+}
+
+func TestBagDivision(t *testing.T) {
+	for n, want := range map[int]string{1: "Aa", 2: "Ab", 26: "Az", 27: "Ba", 676: "Zz"} {
+		got, err := BagDivision(n)
+		if err != nil || got != want {
+			t.Errorf("BagDivision(%d) = %s %v, want %s", n, got, err, want)
+		}
+		if err := ValidateDivision(got); err != nil {
+			t.Errorf("bag division %s refused: %v", got, err)
+		}
+		// Never a unit's division: units use A0…Z0 and 99.
+		if got[1] == '0' || got == "99" {
+			t.Errorf("bag division %s could be a unit's", got)
+		}
+	}
+	if _, err := BagDivision(677); err == nil {
+		t.Error("677th bag accepted")
+	}
+}
+
+func TestUnitID(t *testing.T) {
 	d, _ := ParseDIN("A999926000011")
-	u := UnitID{DIN: d, Product: p}
-	if u.String() != "A999926000011S1234001" || len(u.String()) != 21 {
-		t.Fatalf("unit id %s", u)
+	cases := []struct {
+		name, in, want, errPart string
+	}{
+		{"unit", "A999926000011S1234VA0", "A999926000011S1234VA0", ""},
+		{"dose bag", "A999926000011S1234VAa", "A999926000011S1234VAa", ""},
+		{"with Product Divisions", "A999926000011S1234V99000027", "A999926000011S1234V99000027", ""},
+		{"typed in lower case", "a999926000011s1234vaa", "A999926000011S1234VAa", ""},
+		{"typed in capitals", "A999926000011S1234VAA", "A999926000011S1234VAa", ""},
+		{"typed with spaces", "A9999 26 000011 S1234 V Aa", "A999926000011S1234VAa", ""},
+		{"clinical trial", "A999926000011YA123VA0", "A999926000011YA123VA0", ""},
+		{"99 without 032", "A999926000011S1234V99", "", "Product Divisions"},
+		{"032 without 99", "A999926000011S1234VA0000027", "", "only with division 99"},
+		{"old numeric division", "A999926000011S1234001", "", "old numeric form"},
+		{"bad 032", "A999926000011S1234V99000000", "", "000000"},
+		{"wrong length", "A999926000011S1234VA", "", "21 characters"},
 	}
-	typed := u.String() + string(u.Check())
-	back, err := ParseUnitID(strings.ToLower(typed))
-	if err != nil || back != u {
-		t.Fatalf("typed id: %v %v", back, err)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := ParseUnitID(tc.in)
+			if tc.errPart != "" {
+				if err == nil || !strings.Contains(ErrorMessage(err), tc.errPart) {
+					t.Fatalf("%s: %v, %v; want an error saying %q", tc.in, u, err, tc.errPart)
+				}
+				return
+			}
+			if err != nil || u.String() != tc.want || u.DIN != d {
+				t.Fatalf("%s: %v, %v; want %s", tc.in, u, err, tc.want)
+			}
+			// Typed with its check character, in any case, the id reads back the same.
+			typed := u.String() + string(u.Check())
+			for _, s := range []string{typed, strings.ToLower(typed)} {
+				if back, err := ParseUnitID(s); err != nil || back != u {
+					t.Errorf("typed %s: %v %v", s, back, err)
+				}
+			}
+			wrong := typed[:len(typed)-1] + "?"
+			if _, err := ParseUnitID(wrong); err == nil {
+				t.Error("wrong check character accepted")
+			}
+			if typo := strings.Replace(typed, "26000011", "26000012", 1); typo != typed {
+				if _, err := ParseUnitID(typo); err == nil {
+					t.Error("a typo in the DIN was not caught by the check character")
+				}
+			}
+		})
 	}
-	wrong := typed[:len(typed)-1] + "?"
-	if _, err := ParseUnitID(wrong); err == nil {
-		t.Error("wrong check character accepted")
+	u, _ := ParseUnitID("A999926000011S1234V99000027")
+	if u.EyeReadable() != "A9999 26 000011 S1234 V 99 000027" {
+		t.Errorf("eye-readable %q", u.EyeReadable())
 	}
-	typo := strings.Replace(typed, "S1234", "S1243", 1)
+	if got := strings.Join(u.Barcodes(), " "); got != u.DIN.DINBarcode()+" =<S1234V99 =,000027" {
+		t.Errorf("barcodes %s", got)
+	}
+	// A typo outside the DIN is caught by the check character too.
+	b, _ := ParseUnitID("A999926000011S1234VAb")
+	typo := "A999926000011S1234VAc" + string(b.Check())
 	if _, err := ParseUnitID(typo); err == nil {
-		t.Error("a typo outside the DIN was not caught by the check character")
+		t.Error("a typo in the division was not caught by the check character")
 	}
-	if _, err := DivisionCode(100); err == nil {
-		t.Error("division 100 accepted")
+}
+
+func TestCompoundMessage(t *testing.T) {
+	// ST-017 §4.3.1's example of an undefined-sequence compound message.
+	example := "=+04000=/A9997XYZ100T0479=A99991712345600=,000012=>019031"
+	parts, err := ParseCompoundMessage(example)
+	if err != nil || strings.Join(parts, "|") != "=/A9997XYZ100T0479|=A99991712345600|=,000012|=>019031" {
+		t.Fatalf("ST-017 example: %q %v", parts, err)
 	}
-	if c, _ := DivisionCode(7); c != "07" {
-		t.Errorf("division 7 = %s", c)
+	if got := CompoundMessage(parts...); got != example {
+		t.Errorf("re-encodes as %s", got)
+	}
+	for _, tc := range []struct{ in, errPart string }{
+		{"=+03000=A99991712345600=,000012=>019031=<S1234VA0", "says 3 data structures but holds 4"},
+		{"=+02035=A99991712345600=<S1234VA0", "specified order"},
+		{"=+0200=A99991712345600", "5 digits"},
+		{"=+02000=A99991712345600=<S1234", "cut short"},
+		{"=+02000=A99991712345600&aXYZ", "does not read"},
+		{"=A99991712345600=<S1234VA0", "=+"},
+	} {
+		if _, err := ParseCompoundMessage(tc.in); err == nil || !strings.Contains(ErrorMessage(err), tc.errPart) {
+			t.Errorf("%s: %v, want an error saying %q", tc.in, err, tc.errPart)
+		}
+	}
+}
+
+func TestReadLabelMessage(t *testing.T) {
+	d, _ := ParseDIN("A999926000011")
+	coi := NewChainOfIdentity("A9999", 26, 7)
+	unit := UnitID{DIN: d, Product: ProductCode{Description: "S1234", Donation: 'V', Division: "99"}, Divisions: "000027"}
+	bag := UnitID{DIN: d, Product: ProductCode{Description: "S1234", Donation: 'V', Division: "Aa"}}
+	cases := []struct {
+		name, msg string
+		want      UnitID
+		coi       bool
+		errPart   string
+	}{
+		{"unit of a lot of 30", CompoundMessage(append(unit.Barcodes(), "&>0271210800")...), unit, false, ""},
+		{"dose bag", CompoundMessage(append(bag.Barcodes(), "&>0263652359", coi.String())...), bag, true, ""},
+		{"structures in another order", CompoundMessage("&>0263652359", coi.String(), bag.Product.ProductBarcode(), bag.DIN.DINBarcode()), bag, true, ""},
+		{"old concatenated form", d.DINBarcode() + "=<S12340A0&>0263652359", UnitID{}, false, "without the compound message header"},
+		{"99 without 032", CompoundMessage(d.DINBarcode(), "=<S1234V99", "&>0263652359"), UnitID{}, false, "Product Divisions"},
+		{"two product codes", CompoundMessage(d.DINBarcode(), "=<S1234VAa", "=<S1234VAb"), UnitID{}, false, "twice"},
+		{"no product code", CompoundMessage(d.DINBarcode(), "&>0263652359"), UnitID{}, false, "product code"},
+		{"bad chain of identity", CompoundMessage(append(bag.Barcodes(), "&/CHO999926000007")...), UnitID{}, false, "chain of identity"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := ReadLabelMessage(tc.msg)
+			if tc.errPart != "" {
+				if err == nil || !strings.Contains(ErrorMessage(err), tc.errPart) {
+					t.Fatalf("%s: %+v %v; want an error saying %q", tc.msg, m, err, tc.errPart)
+				}
+				return
+			}
+			if err != nil || m.Unit != tc.want || (m.ChainOfIdentity != nil) != tc.coi {
+				t.Fatalf("%s: %+v %v", tc.msg, m, err)
+			}
+			if tc.coi && *m.ChainOfIdentity != coi {
+				t.Errorf("chain of identity %v", m.ChainOfIdentity)
+			}
+		})
 	}
 }
 
@@ -167,18 +379,45 @@ func TestExpiryBarcode(t *testing.T) {
 }
 
 func TestChainOfIdentity(t *testing.T) {
-	c := ChainOfIdentity{Facility: "A9999", Year: 26, Sequence: 7}
-	if c.String() != "&/CHA999926000007" {
-		t.Fatalf("%s", c)
+	c := NewChainOfIdentity("A9999", 26, 7)
+	if c.String() != "&/CHA999926000007" || c.EyeReadable() != "CH A9999 26 000007" {
+		t.Fatalf("%s %s", c, c.EyeReadable())
 	}
-	back, err := ParseChainOfIdentity(c.String())
-	if err != nil || back != c {
-		t.Fatalf("%v %v", back, err)
+	// The check character is Mod 37-2 over the 15 characters of the data content.
+	if want, _ := Mod37_2("CHA999926000007"); c.Check() != want {
+		t.Fatalf("check %c, want %c", c.Check(), want)
 	}
-	for _, bad := range []string{"&/CHO999926000007", "&/CHA99992600000", "CHA999926000007", "&/CHA999926000000"} {
-		if _, err := ParseChainOfIdentity(bad); err == nil {
-			t.Errorf("%s accepted", bad)
+	cases := []struct {
+		in, want, errPart string
+	}{
+		{"&/CHA999926000007", "&/CHA999926000007", ""},
+		{"&/CHA999926000007" + string(c.Check()), "&/CHA999926000007", ""},
+		{"CH A9999 26 000007 " + string(c.Check()), "&/CHA999926000007", ""},
+		{"&/CHA99992600AB7Z", "&/CHA99992600AB7Z", ""}, // ST-001: the sequence is alphanumeric
+		{"&/chb123425x9y8z7", "&/CHB123425X9Y8Z7", ""},
+		{"&/CHA999926000007?", "", "check character"},
+		{"&/CHO999926000007", "", "never O or 0"},
+		{"&/CHA99992600000", "", "chain of identity id is"},
+		{"&/CHA999926000000", "", "zero"},
+		{"&/CHA9999AB000007", "", "chain of identity id is"},
+		{"&/CHA999926000-07", "", "6 capital letters or digits"},
+	}
+	for _, tc := range cases {
+		got, err := ParseChainOfIdentity(tc.in)
+		if tc.errPart != "" {
+			if err == nil || ErrorField(err) != "chain_of_identity" || !strings.Contains(ErrorMessage(err), tc.errPart) {
+				t.Errorf("%s: %v %v; want an error saying %q", tc.in, got, err, tc.errPart)
+			}
+			continue
 		}
+		if err != nil || got.String() != tc.want {
+			t.Errorf("%s: %v %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+	// A mistyped character is caught by the check character.
+	typed := "CHA999926000007" + string(c.Check())
+	if _, err := ParseChainOfIdentity(strings.Replace(typed, "000007", "000008", 1)); err == nil {
+		t.Error("typo not caught")
 	}
 }
 
@@ -202,8 +441,9 @@ func FuzzParseDIN(f *testing.F) {
 }
 
 func FuzzParseUnitID(f *testing.F) {
-	f.Add("A999926000011S1234001")
-	f.Add("A999926000011S1234001Q")
+	f.Add("A999926000011S1234VA0")
+	f.Add("A999926000011S1234VAaQ")
+	f.Add("A999926000011S1234V99000027")
 	f.Fuzz(func(t *testing.T, s string) {
 		u, err := ParseUnitID(s)
 		if err != nil {
@@ -217,7 +457,7 @@ func FuzzParseUnitID(f *testing.F) {
 }
 
 func FuzzParseBarcodes(f *testing.F) {
-	for _, s := range []string{"=A99991500000182", "=<S1234001", "&>0263652359", "&/CHA999926000007"} {
+	for _, s := range []string{"=A99991500000182", "=<S1234VAa", "&>0263652359", "&/CHA999926000007", "=,000027"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

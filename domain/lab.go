@@ -133,6 +133,8 @@ type LotDetail struct {
 	// InfusedPatients lists the patients already infused from this lot: who a recall must
 	// follow up.
 	InfusedPatients []int64 `json:"infused_patients"`
+	// Investigations lists every OOS investigation of the lot, open or closed (SPEC §4).
+	Investigations []Investigation `json:"investigations"`
 	// AdverseEvents linked to the lot through an infusion; serious ones are flagged there.
 	AdverseEvents []AdverseEvent `json:"adverse_events"`
 }
@@ -185,9 +187,14 @@ type LabService interface {
 	LotDetail(ctx context.Context, id int64) (LotDetail, error)
 	// Quarantine marks manufacturing complete; EConflict from a state other than in_process.
 	Quarantine(ctx context.Context, actor Actor, lotID int64) (Lot, error)
-	// AddQCResult validates and records a result; a failing result on a released lot puts it
-	// on hold in the same transaction.
+	// AddQCResult validates and records a result; a failing result opens an OOS
+	// investigation, and on a released lot (or after an exceptional release) puts it on hold,
+	// in the same transaction.
 	AddQCResult(ctx context.Context, actor Actor, lotID int64, r QCResult) (QCResult, error)
+	// CloseInvestigation closes an OOS investigation with QA's electronic signature. Wrong
+	// password: EUnauthenticated; already closed: EConflict; the signer recorded the failing
+	// result: ERuleViolated.
+	CloseInvestigation(ctx context.Context, actor Actor, lotID, investigationID int64, req CloseInvestigation) (LotDetail, error)
 	Evaluation(ctx context.Context, lotID int64) (Evaluation, error)
 	// Sign releases, rejects, holds or recalls a lot. Wrong password: EUnauthenticated;
 	// release rules broken: ERuleViolated; wrong state: EConflict.
@@ -197,8 +204,12 @@ type LabService interface {
 	// check, a lost temperature record), with the reason; a consumed one: EConflict.
 	DiscardUnit(ctx context.Context, actor Actor, unitID int64, reason string) (Unit, error)
 	CurrentSpec(ctx context.Context) (ReleaseSpec, error)
-	// CreateSpecVersion adds a QA-signed specification version.
+	// CreateSpecVersion adds a QA-signed specification version, proposed: it becomes current
+	// when a physician co-signs it (SignSpecVersion).
 	CreateSpecVersion(ctx context.Context, actor Actor, spec ReleaseSpec, password, reason string) (SpecVersion, error)
+	// SignSpecVersion is a physician's co-signature of a proposed version, another person than
+	// the QA signer; with it the version is in force (CheckSpecCoSignature).
+	SignSpecVersion(ctx context.Context, actor Actor, version int, password, reason string) (SpecVersion, error)
 	SpecVersions(ctx context.Context) ([]SpecVersion, error)
 	// ExceptionalRelease signs one half (QA or physician, by the actor's role) of the release
 	// of an out-of-spec lot for one patient.
@@ -210,7 +221,12 @@ type PatientService interface {
 	Enrol(ctx context.Context, actor Actor, p Patient) (Patient, error)
 	Patient(ctx context.Context, id int64) (Patient, error)
 	PatientBySubject(ctx context.Context, subjectID string) (Patient, error)
-	RecordWeight(ctx context.Context, actor Actor, patientID int64, kg float64) (Patient, error)
+	// RecordWeight adds a weight; a change over WeightChangeReasonPct needs reason
+	// (CheckWeightChange).
+	RecordWeight(ctx context.Context, actor Actor, patientID int64, kg float64, reason string) (Patient, error)
+	// ConfirmDoseOrder is a physician's e-signature that an order awaiting review after a later
+	// weight stands as made (CheckOrderConfirmation).
+	ConfirmDoseOrder(ctx context.Context, actor Actor, orderID int64, password, reason string) (DoseOrder, error)
 	// ListPatients lists enrolled patients by subject id, each with their latest dose order,
 	// its bag's status and whether they were infused. A filter that is not a subject id
 	// prefix: EInvalid.
@@ -226,7 +242,18 @@ type SpecVersion struct {
 	PrintedName string      `json:"printed_name"`
 	Meaning     string      `json:"meaning"`
 	CreatedAt   time.Time   `json:"created_at"`
+	// Status is SpecProposed (QA signed) or SpecInForce (QA and a physician signed).
+	Status              string     `json:"status"`
+	CosignerPrintedName string     `json:"cosigner_printed_name,omitempty"`
+	CosignMeaning       string     `json:"cosign_meaning,omitempty"`
+	EffectiveAt         *time.Time `json:"effective_at,omitempty"`
 }
+
+// Specification version statuses.
+const (
+	SpecProposed = "proposed"
+	SpecInForce  = "in_force"
+)
 
 // LabelKey is a label signing key as stored: the store keeps key material, the labels package
 // knows what to do with it.
@@ -245,6 +272,7 @@ type LabelPrint struct {
 	Serial     int64     `json:"serial"`
 	Reason     string    `json:"reason,omitempty"`
 	PrintedAt  time.Time `json:"printed_at"`
+	Copies     int       `json:"copies"` // copies printed of this serial so far
 }
 
 // LabelService keeps signing keys and the record of prints.

@@ -23,13 +23,14 @@ const (
 var LotStatuses = []LotStatus{LotInProcess, LotQuarantine, LotReleased, LotRejected, LotOnHold, LotRecalled, LotExpired}
 
 // lotTransitions is the lot state machine. A released lot may be recalled directly: waiting
-// for a hold first would leave its bags usable during the most urgent minutes. Rejected,
-// recalled and expired are final.
+// for a hold first would leave its bags usable during the most urgent minutes. A lot in
+// quarantine goes on hold when a failing result follows an exceptional release (SPEC §5), and
+// QA may then reject it. Rejected, recalled and expired are final.
 var lotTransitions = map[LotStatus][]LotStatus{
 	LotInProcess:  {LotQuarantine, LotExpired},
-	LotQuarantine: {LotReleased, LotRejected, LotExpired},
+	LotQuarantine: {LotReleased, LotRejected, LotOnHold, LotExpired},
 	LotReleased:   {LotOnHold, LotRecalled, LotExpired},
-	LotOnHold:     {LotReleased, LotRecalled, LotExpired},
+	LotOnHold:     {LotReleased, LotRejected, LotRecalled, LotExpired},
 }
 
 // ParseLotStatus checks a status named in input, such as a list filter.
@@ -225,10 +226,15 @@ func CheckRelease(e Evaluation, donor Eligibility) error {
 	}
 	if !e.Releasable {
 		var open []string
+		oos := false
 		for _, c := range e.Criteria {
 			if c.Status != StatusPass {
 				open = append(open, c.Name+" "+c.Status)
+				oos = oos || c.Status == StatusOOS
 			}
+		}
+		if oos {
+			return Errorf(ERuleViolated, "not every criterion passes (%s): release is refused while an OOS investigation is open; QA closes it first (a later passing result does not replace a failing one)", strings.Join(open, ", "))
 		}
 		return Errorf(ERuleViolated, "not every criterion passes (%s): release is refused", strings.Join(open, ", "))
 	}
@@ -252,7 +258,7 @@ func CheckExceptionalRelease(qaUserID, physicianUserID int64, justification stri
 // FailsSpec reports whether a single result, judged alone, fails the specification; a failing
 // result recorded after release puts the lot on hold at once (SPEC §5).
 func FailsSpec(spec ReleaseSpec, r QCResult) bool {
-	for _, c := range Evaluate(spec, []QCResult{r}).Criteria {
+	for _, c := range evaluate(spec, []QCResult{r}, nil, nil).Criteria {
 		if c.Status == StatusFail {
 			return true
 		}

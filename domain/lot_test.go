@@ -9,9 +9,9 @@ import (
 func TestLotStateMachine(t *testing.T) {
 	allowed := map[[2]LotStatus]bool{
 		{LotInProcess, LotQuarantine}: true, {LotInProcess, LotExpired}: true,
-		{LotQuarantine, LotReleased}: true, {LotQuarantine, LotRejected}: true, {LotQuarantine, LotExpired}: true,
+		{LotQuarantine, LotReleased}: true, {LotQuarantine, LotRejected}: true, {LotQuarantine, LotOnHold}: true, {LotQuarantine, LotExpired}: true,
 		{LotReleased, LotOnHold}: true, {LotReleased, LotRecalled}: true, {LotReleased, LotExpired}: true,
-		{LotOnHold, LotReleased}: true, {LotOnHold, LotRecalled}: true, {LotOnHold, LotExpired}: true,
+		{LotOnHold, LotReleased}: true, {LotOnHold, LotRejected}: true, {LotOnHold, LotRecalled}: true, {LotOnHold, LotExpired}: true,
 	}
 	for _, from := range LotStatuses {
 		for _, to := range LotStatuses {

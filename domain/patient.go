@@ -18,12 +18,14 @@ const (
 
 // Patient is an enrolled trial subject.
 type Patient struct {
-	ID          int64     `json:"id"`
-	SubjectID   string    `json:"subject_id"`
-	MRN         string    `json:"mrn"`
-	Name        string    `json:"name"`
-	DateOfBirth string    `json:"date_of_birth"` // YYYY-MM-DD: a calendar date, not an instant
-	WeightKg    float64   `json:"weight_kg"`     // the current (latest) recorded weight
+	ID        int64  `json:"id"`
+	SubjectID string `json:"subject_id"`
+	// MRN, name and date of birth are empty (and left out of JSON) where the reader may not
+	// see them (MaySeePatientIdentity, WithoutIdentity).
+	MRN         string    `json:"mrn,omitempty"`
+	Name        string    `json:"name,omitempty"`
+	DateOfBirth string    `json:"date_of_birth,omitempty"` // YYYY-MM-DD: a calendar date, not an instant
+	WeightKg    float64   `json:"weight_kg"`               // the current (latest) recorded weight
 	Arm         Arm       `json:"arm"`
 	EnrolledAt  time.Time `json:"enrolled_at"`
 	ChainID     string    `json:"chain_of_identity"`
@@ -101,13 +103,18 @@ func DoseWithinTolerance(cells, target int64, tolerancePct float64) bool {
 }
 
 // VolumeToDraw is the volume of a bag holding bagCells in bagVolumeML that contains target
-// cells; the pharmacist draws it when the bag holds more than the dose.
+// cells; the pharmacist draws it when the bag holds more than the dose. It is rounded to
+// 0.1 mL, as a syringe is read (SPEC §6); never more than the bag holds, and the whole of a
+// bag too small to measure in tenths.
 func VolumeToDraw(target, bagCells int64, bagVolumeML float64) float64 {
 	if bagCells <= 0 {
 		return 0
 	}
-	v := float64(target) / float64(bagCells) * bagVolumeML
-	return math.Min(v, bagVolumeML)
+	v := math.Round(float64(target)/float64(bagCells)*bagVolumeML*10) / 10
+	if v > bagVolumeML || v <= 0 {
+		return bagVolumeML
+	}
+	return v
 }
 
 // InfusionDay is the calendar date, in the site's time zone, on which the protocol infuses:
@@ -172,6 +179,7 @@ type WeightRecord struct {
 	WeightKg   float64   `json:"weight_kg"`
 	RecordedBy string    `json:"recorded_by"` // the user's full name
 	RecordedAt time.Time `json:"recorded_at"`
+	Reason     string    `json:"reason,omitempty"`
 }
 
 // PatientDetail is a patient with their weights (oldest first), dose orders (oldest first) and
@@ -189,6 +197,10 @@ type PatientDetail struct {
 	TolerancePct float64        `json:"dose_tolerance_pct"`
 	SpecVersion  int            `json:"spec_version"`
 	TargetNow    int64          `json:"target_viable_cells_now"` // the target an order placed now would get
+	// OrderReview says whether the latest order (Order) awaits a physician's review after a
+	// later weight (ReviewOrder); OrderTolerancePct is that order's dose tolerance.
+	OrderReview       OrderReview `json:"order_review"`
+	OrderTolerancePct float64     `json:"order_tolerance_pct,omitempty"`
 }
 
 // CanOrder says whether a dose may be ordered for the patient now, and if not, why, in words

@@ -14,6 +14,7 @@ const (
 	PermRecordLab        Permission = "lab.record" // donations, lots, units, QC results
 	PermSignLot          Permission = "lots.sign"  // release, reject, hold, recall
 	PermManageSpec       Permission = "spec.manage"
+	PermCosignSpec       Permission = "spec.cosign" // a physician's signature that makes a proposed version current
 	PermDisposeExcursion Permission = "excursions.dispose"
 	PermManagePatients   Permission = "patients.manage" // enrol, dose orders
 	PermRecordWeight     Permission = "patients.weigh"
@@ -21,6 +22,8 @@ const (
 	PermExceptional      Permission = "lots.exceptional_release"
 	PermPrepareDose      Permission = "dose_bags.prepare" // allocate, prepare, print, reprint
 	PermDispatch         Permission = "scans.dispatch"
+	PermPrintBagLabel    Permission = "dose_bags.label"  // print a dose bag's label
+	PermPrintUnitLabel   Permission = "units.label"      // print unit labels, one or a lot's sheet
 	PermReturnBag        Permission = "dose_bags.return" // send back a bag that must not be given
 	PermDiscardUnit      Permission = "units.discard"
 	PermReceive          Permission = "scans.receive"
@@ -46,12 +49,17 @@ var permissionRoles = map[Permission][]Role{
 	PermRecordLab:        {RoleQC},
 	PermSignLot:          {RoleQA},
 	PermManageSpec:       {RoleQA},
+	PermCosignSpec:       {RolePhysician},
 	PermDisposeExcursion: {RoleQA},
 	PermManagePatients:   {RolePhysician},
 	PermRecordWeight:     {RolePhysician, RoleNurse},
 	PermExceptional:      {RolePhysician, RoleQA},
 	PermPrepareDose:      {RolePharmacist},
 	PermDispatch:         {RolePharmacist},
+	// A dose bag's label names its patient and goes on the container the pharmacy checked:
+	// pharmacists print it. Unit labels are printed where units are made and thawed.
+	PermPrintBagLabel:  {RolePharmacist},
+	PermPrintUnitLabel: {RoleQC, RolePharmacist},
 	// The ward sends back a bag it will not give; the pharmacy takes back one it has not sent.
 	PermReturnBag: {RoleNurse, RolePharmacist},
 	// Units are made in the lab and thawed in the pharmacy: either may find one unusable.

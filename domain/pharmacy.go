@@ -108,16 +108,21 @@ type DoseBag struct {
 	Status               DoseBagStatus `json:"status"`
 	PreparedAt           time.Time     `json:"prepared_at"`
 	UnitIDs              []int64       `json:"unit_ids"`
+	// The second pharmacist who checked the preparation (a user id), and when; null until then.
+	CheckedBy *int64     `json:"checked_by"`
+	CheckedAt *time.Time `json:"checked_at"`
 }
 
-// BagDivision is the division code of the nth dose bag made from one donation: A0, B0 … Z0,
-// A1 … Z9. Letters keep bag ids apart from unit ids, whose divisions are digits.
+// BagDivision is the division code of the nth dose bag made from one donation: Aa, Ab … Az,
+// Ba … Zz. A dose bag is a part of the donation's product made for one patient, so it takes
+// ISBT 128's subdivision form (a capital, then a lower-case letter); units use A0…Z0 or 99,
+// never a lower-case letter, so a bag id can never equal a unit id, and 21 characters hold it.
 func BagDivision(n int) (string, error) {
-	if n < 1 || n > 260 {
-		return "", Errorf(ERuleViolated, "a donation can yield at most 260 dose bags")
+	if n < 1 || n > 26*26 {
+		return "", Errorf(ERuleViolated, "a donation can yield at most %d dose bags", 26*26)
 	}
 	n--
-	return fmt.Sprintf("%c%d", 'A'+n%26, n/26), nil
+	return string([]byte{byte('A' + n/26), byte('a' + n%26)}), nil
 }
 
 // PharmacyService orders and prepares doses.
@@ -136,6 +141,10 @@ type PharmacyService interface {
 	// given, as the bag state machine allows; reason is required. Either lets the patient's
 	// dose be ordered again.
 	TakeBackDoseBag(ctx context.Context, actor Actor, bagID int64, to DoseBagStatus, reason string) (DoseBag, error)
+	// CheckDoseBag records the second pharmacist's independent check of a prepared bag: the
+	// checker, named by username and authenticated by their password, is a pharmacist and
+	// not the preparer (CheckPharmacistCheck). A wrong password: EInvalid on password.
+	CheckDoseBag(ctx context.Context, actor Actor, bagID int64, username, password string) (DoseBag, error)
 	PharmacyWorklist
 }
 
@@ -157,6 +166,8 @@ type AvailableUnit struct {
 type BagNotGiven struct {
 	DoseBag
 	SubjectID string `json:"subject_id"`
+	// LabelPrints is each serial of the bag's label, with the copies printed of it.
+	LabelPrints []LabelPrint `json:"label_prints"`
 }
 
 // PharmacyWorklist is what the pharmacy's pages list: orders waiting, the units to fill them
@@ -169,4 +180,70 @@ type PharmacyWorklist interface {
 	// longer open.
 	OpenDoseOrder(ctx context.Context, id int64) (OrderWaiting, error)
 	AvailableUnits(ctx context.Context) ([]AvailableUnit, error)
+}
+
+// PreparationFacts is what the preparation of a dose bag is judged on (SPEC §6): the viable
+// cells recorded for the bag, those of each unit thawed into it, and the order's target and
+// the dose tolerance of the specification version the order was made under.
+type PreparationFacts struct {
+	BagViableCells    int64
+	UnitViableCells   []int64
+	TargetViableCells int64
+	TolerancePct      float64
+}
+
+// CheckPreparation decides the preparation limits of SPEC §6: a bag can never hold more viable
+// cells than the units thawed into it, and its cells must lie within the order's tolerance of
+// the order's target. A refusal is ERuleViolated on viable_cells and names both figures.
+func CheckPreparation(f PreparationFacts) error {
+	var units int64
+	for _, c := range f.UnitViableCells {
+		units += c
+	}
+	if f.BagViableCells > units {
+		return &Error{Code: ERuleViolated, Field: "viable_cells", Message: fmt.Sprintf(
+			"the bag's %s viable cells exceed the %s of the units thawed into it: count the bag again, or name every unit thawed into it",
+			CellsText(f.BagViableCells), CellsText(units))}
+	}
+	if !DoseWithinTolerance(f.BagViableCells, f.TargetViableCells, f.TolerancePct) {
+		return &Error{Code: ERuleViolated, Field: "viable_cells", Message: fmt.Sprintf(
+			"the bag's %s viable cells are %+.1f %% from the order's target of %s, outside its ±%g %% tolerance: this bag cannot fill the order",
+			CellsText(f.BagViableCells), DoseDeviationPct(f.BagViableCells, f.TargetViableCells), CellsText(f.TargetViableCells), f.TolerancePct)}
+	}
+	return nil
+}
+
+// PharmacistCheckFacts is what a second pharmacist's check of a dose bag is judged on: the bag
+// as it stands and the checker, authenticated by the password they typed.
+type PharmacistCheckFacts struct {
+	BagID      string
+	Status     DoseBagStatus
+	PreparedBy int64
+	CheckedBy  *int64 // who checked the bag already, if anyone
+	Checker    User
+}
+
+// CheckPharmacistCheck decides whether the checker may record the independent double check of
+// SPEC §6: a pharmacist who did not prepare the bag, on a prepared bag not checked yet.
+func CheckPharmacistCheck(f PharmacistCheckFacts) error {
+	switch {
+	case !f.Checker.HasRole(RolePharmacist):
+		return Errorf(EForbidden, "%s is not a pharmacist: the preparation must be checked by a second pharmacist", f.Checker.Username)
+	case f.Checker.ID == f.PreparedBy:
+		return Errorf(ERuleViolated, "%s prepared bag %s and cannot also check it: a second pharmacist, not the preparer, checks the preparation", f.Checker.Username, f.BagID)
+	case f.CheckedBy != nil:
+		return Errorf(EConflict, "bag %s has already been checked by a second pharmacist", f.BagID)
+	case f.Status != BagPrepared:
+		return Errorf(EConflict, "bag %s is %s: only a prepared bag is checked", f.BagID, f.Status)
+	}
+	return nil
+}
+
+// BagChecked refuses to label or dispatch (doing) a dose bag that no second pharmacist has
+// checked (SPEC §6). It is EConflict: the bag is in the wrong state for this yet.
+func BagChecked(bagID string, checkedBy *int64, doing string) error {
+	if checkedBy == nil {
+		return Errorf(EConflict, "bag %s cannot be %s yet: a second pharmacist must check its preparation first (their own username and password)", bagID, doing)
+	}
+	return nil
 }

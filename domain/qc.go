@@ -196,6 +196,16 @@ func ComputeBV2(spec ReleaseSpec, baseline, lps, treated []float64) BV2Outcome {
 	}
 	if o.MeanLPS > o.MeanBaseline {
 		o.InhibitionPct = (o.MeanLPS - o.MeanTreated) / (o.MeanLPS - o.MeanBaseline) * 100
+		// Inhibition outside 0–100 % means the treated wells read above the LPS control or
+		// below the unstimulated baseline: the run measured something else, whatever its CV.
+		switch {
+		case o.InhibitionPct > 100:
+			o.InvalidReasons = append(o.InvalidReasons, fmt.Sprintf("implausible: inhibition %.1f %% is above 100 %% (LPS + MSC mean %.1f is below baseline %.1f)",
+				o.InhibitionPct, o.MeanTreated, o.MeanBaseline))
+		case o.InhibitionPct < 0:
+			o.InvalidReasons = append(o.InvalidReasons, fmt.Sprintf("implausible: inhibition %.1f %% is below 0 %% (LPS + MSC mean %.1f is above the LPS control %.1f)",
+				o.InhibitionPct, o.MeanTreated, o.MeanLPS))
+		}
 	}
 	o.Valid = len(o.InvalidReasons) == 0
 	return o
@@ -227,6 +237,10 @@ type Criterion struct {
 	Limit    string `json:"limit"`
 	Value    string `json:"value,omitempty"`
 	ResultID int64  `json:"result_id,omitempty"`
+	// Test is the QC test the criterion judges; InvestigationID the OOS investigation that
+	// decides its status (open: oos; confirmed: fail).
+	Test            QCTest `json:"test,omitempty"`
+	InvestigationID int64  `json:"investigation_id,omitempty"`
 }
 
 // Evaluation is a lot's results judged against one specification version.
@@ -234,8 +248,11 @@ type Evaluation struct {
 	SpecVersion int         `json:"spec_version"`
 	Releasable  bool        `json:"releasable"`
 	Criteria    []Criterion `json:"criteria"`
-	// Hash binds a signature to exactly the results evaluated (EvaluationHash).
+	// Hash binds a signature to exactly the results evaluated (EvaluationHash) and the OOS
+	// investigations that judged them.
 	Hash string `json:"hash"`
+	// Investigations lists every OOS investigation of the lot, with its conclusion and signer.
+	Investigations []Investigation `json:"investigations"`
 }
 
 // CurrentResults drops results that a later correction replaced, keeping each test's history
@@ -257,13 +274,34 @@ func CurrentResults(results []QCResult) []QCResult {
 	return out
 }
 
-// Evaluate judges a lot's results against spec. For each test the latest standing result
-// counts; for BV2 the latest valid run, because an invalid run never counts (SPEC §4).
+// Evaluate judges a lot's results against spec with no OOS investigation recorded: a failing
+// result stands (EvaluateLot).
 func Evaluate(spec ReleaseSpec, results []QCResult) Evaluation {
+	return EvaluateLot(spec, results, nil)
+}
+
+// EvaluateLot judges a lot's results against spec under the OOS rules (SPEC §4). For each test
+// the latest standing result counts, for BV2 the latest valid run (an invalid run never
+// counts), unless OOSState says otherwise: while an investigation is open the criterion is
+// oos; a failing result no investigation covers, or one whose failure QA confirmed, stands
+// whatever came after it; after a lab_error closing only later results count.
+func EvaluateLot(spec ReleaseSpec, results []QCResult, invs []Investigation) Evaluation {
+	return evaluate(spec, results, invs, OOSState(spec, results, invs))
+}
+
+// evaluate judges results with the OOS state given; FailsSpec judges one result with none.
+func evaluate(spec ReleaseSpec, results []QCResult, invs []Investigation, oos map[QCTest]TestOOS) Evaluation {
 	current := CurrentResults(results)
+	byID := map[int64]QCResult{}
+	for _, r := range results {
+		byID[r.ID] = r
+	}
 	latest := map[QCTest]QCResult{}
 	var bv2Runs, bv2Invalid int
 	for _, r := range current {
+		if r.ID <= oos[r.Test].CountsAfter {
+			continue
+		}
 		if r.Test == TestBV2Potency {
 			bv2Runs++
 			if r.Valid == nil || !*r.Valid {
@@ -273,8 +311,52 @@ func Evaluate(spec ReleaseSpec, results []QCResult) Evaluation {
 		}
 		latest[r.Test] = r
 	}
-	e := Evaluation{SpecVersion: spec.Version, Releasable: true}
+	// A failing result that stands, or the one under investigation, is what the criterion shows.
+	for test, st := range oos {
+		var id int64
+		switch {
+		case st.Open != nil:
+			id = st.Open.ResultID
+		case st.Failing != nil:
+			id = st.Failing.ID
+		case st.Confirmed != nil:
+			id = st.Confirmed.ResultID
+		default:
+			continue
+		}
+		if r, ok := byID[id]; ok {
+			latest[test] = r
+		} else {
+			delete(latest, test)
+		}
+	}
+	e := Evaluation{SpecVersion: spec.Version, Releasable: true, Investigations: []Investigation{}}
+	if invs != nil {
+		e.Investigations = append(e.Investigations, invs...)
+	}
+	var test QCTest
 	add := func(c Criterion) {
+		c.Test = test
+		st := oos[test]
+		switch {
+		case st.Open != nil:
+			c.Status, c.ResultID, c.InvestigationID = StatusOOS, st.Open.ResultID, st.Open.ID
+			c.Detail = fmt.Sprintf("OOS investigation %d is open on failing result %d (%s): later results of this test do not count until QA closes it",
+				st.Open.ID, st.Open.ResultID, c.Detail)
+		case st.Failing != nil:
+			if c.Status == StatusFail {
+				c.Detail += fmt.Sprintf("; failing result %d stands: a later result or a correction does not replace it", st.Failing.ID)
+			}
+		case st.Confirmed != nil:
+			if c.Status == StatusFail {
+				c.InvestigationID = st.Confirmed.ID
+				c.Detail += fmt.Sprintf("; OOS investigation %d confirmed the failure (signed by %s): the lot can only be rejected or released by exception",
+					st.Confirmed.ID, st.Confirmed.SignedBy)
+			}
+		case st.LabError != nil:
+			c.Detail += fmt.Sprintf("; results up to %d invalidated as a laboratory error (OOS investigation %d, signed by %s)",
+				st.LabError.LastResultID, st.LabError.ID, st.LabError.SignedBy)
+		}
 		e.Criteria = append(e.Criteria, c)
 		e.Releasable = e.Releasable && c.Status == StatusPass
 	}
@@ -289,6 +371,7 @@ func Evaluate(spec ReleaseSpec, results []QCResult) Evaluation {
 		return Criterion{Name: name, Status: st, Limit: limit, Value: value, Detail: detail, ResultID: r.ID}
 	}
 
+	test = TestViability
 	limit := fmt.Sprintf("≥ %g %%", spec.MinViabilityPct)
 	if r, ok := latest[TestViability]; ok {
 		v := *r.Value
@@ -297,21 +380,25 @@ func Evaluate(spec ReleaseSpec, results []QCResult) Evaluation {
 	} else {
 		add(pending("viability", limit, "viability"))
 	}
+	test = TestViableCellCount
 	if r, ok := latest[TestViableCellCount]; ok {
 		add(judge("viable_cell_count", "recorded", r, *r.Value > 0, fmt.Sprintf("%.3g cells", *r.Value), "viable cell count recorded; it drives dosing"))
 	} else {
 		add(pending("viable_cell_count", "recorded", "viable cell count"))
 	}
+	test = TestSterility
 	if r, ok := latest[TestSterility]; ok {
 		add(judge("sterility", "negative", r, r.Result == "negative", r.Result, "sterility culture "+r.Result))
 	} else {
 		add(pending("sterility", "negative", "sterility"))
 	}
+	test = TestMycoplasma
 	if r, ok := latest[TestMycoplasma]; ok {
 		add(judge("mycoplasma", "not detected", r, r.Result == "not_detected", r.Result, "mycoplasma PCR "+strings.ReplaceAll(r.Result, "_", " ")))
 	} else {
 		add(pending("mycoplasma", "not detected", "mycoplasma"))
 	}
+	test = TestEndotoxin
 	limit = fmt.Sprintf("≤ %g EU/mL", spec.MaxEndotoxinEUPerML)
 	if r, ok := latest[TestEndotoxin]; ok {
 		v := *r.Value
@@ -320,6 +407,7 @@ func Evaluate(spec ReleaseSpec, results []QCResult) Evaluation {
 	} else {
 		add(pending("endotoxin", limit, "endotoxin"))
 	}
+	test = TestPhenotype
 	markers := func(groups [][]string, positive bool) {
 		for _, group := range groups {
 			name := strings.Join(group, "/")
@@ -347,6 +435,7 @@ func Evaluate(spec ReleaseSpec, results []QCResult) Evaluation {
 	markers(spec.PositiveMarkers, true)
 	markers(spec.NegativeMarkers, false)
 
+	test = TestBV2Potency
 	limit = fmt.Sprintf("inhibition ≥ %g %%, valid run", spec.MinInhibitionPct)
 	if r, ok := latest[TestBV2Potency]; ok {
 		v := *r.InhibitionPct
@@ -360,7 +449,34 @@ func Evaluate(spec ReleaseSpec, results []QCResult) Evaluation {
 		add(c)
 	}
 	e.Hash = EvaluationHash(spec.Version, current)
+	if len(invs) > 0 {
+		e.Hash = investigationsHash(e.Hash, invs)
+	}
 	return e
+}
+
+// investigationsHash binds the evaluation hash to the lot's OOS investigations and their
+// conclusions; a lot without investigations keeps the hash of its results alone.
+func investigationsHash(resultsHash string, invs []Investigation) string {
+	type canon struct {
+		ID         int64  `json:"id"`
+		Test       QCTest `json:"test"`
+		ResultID   int64  `json:"result_id"`
+		Status     string `json:"status"`
+		Conclusion string `json:"conclusion"`
+		Last       int64  `json:"last"`
+	}
+	rows := make([]canon, len(invs))
+	for i, inv := range invs {
+		rows[i] = canon{inv.ID, inv.Test, inv.ResultID, inv.Status, inv.Conclusion, inv.LastResultID}
+	}
+	slices.SortFunc(rows, func(a, b canon) int { return int(a.ID - b.ID) })
+	b, _ := json.Marshal(struct {
+		Results        string  `json:"results"`
+		Investigations []canon `json:"investigations"`
+	}{resultsHash, rows})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // EvaluationHash is the SHA-256 of the specification version and the standing results, in a

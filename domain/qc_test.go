@@ -186,20 +186,27 @@ func TestInvalidBV2RunNeverCounts(t *testing.T) {
 
 func TestCorrectionsReplaceButKeepHistory(t *testing.T) {
 	rs := passingResults()
-	wrong := QCResult{ID: 30, Test: TestViability, Value: f64(70)}
-	fixed := QCResult{ID: 31, Test: TestViability, Value: f64(85), Corrects: i64(30), Reason: "transcription error"}
 	rs = slices.DeleteFunc(rs, func(r QCResult) bool { return r.Test == TestViability })
-	if e := Evaluate(DefaultSpecV1(), append(rs, wrong)); e.Releasable {
-		t.Fatal("70 % viability releasable")
-	}
-	e := Evaluate(DefaultSpecV1(), append(rs, wrong, fixed))
+	// A passing value corrected: the correction counts, and a correction of it in turn.
+	typo := QCResult{ID: 30, Test: TestViability, Value: f64(90)}
+	fixed := QCResult{ID: 31, Test: TestViability, Value: f64(85), Corrects: i64(30), Reason: "transcription error"}
+	e := Evaluate(DefaultSpecV1(), append(rs, typo, fixed))
 	if c := criterion(e, "viability"); c.Status != StatusPass || c.ResultID != 31 {
 		t.Fatalf("correction not used: %+v", c)
 	}
-	// A correction of the correction wins in turn.
 	again := QCResult{ID: 32, Test: TestViability, Value: f64(75), Corrects: i64(31), Reason: "recount"}
-	if c := criterion(Evaluate(DefaultSpecV1(), append(rs, wrong, fixed, again)), "viability"); c.ResultID != 32 || c.Status != StatusFail {
+	if c := criterion(Evaluate(DefaultSpecV1(), append(rs, typo, fixed, again)), "viability"); c.ResultID != 32 || c.Status != StatusFail {
 		t.Fatalf("chained correction: %+v", c)
+	}
+	// A failing value corrected by the analyst alone still fails: the failing result stands
+	// until QA closes its OOS investigation.
+	wrong := QCResult{ID: 30, Test: TestViability, Value: f64(70)}
+	if e := Evaluate(DefaultSpecV1(), append(rs, wrong)); e.Releasable {
+		t.Fatal("70 % viability releasable")
+	}
+	e = Evaluate(DefaultSpecV1(), append(rs, wrong, fixed))
+	if c := criterion(e, "viability"); c.Status != StatusFail || c.ResultID != 30 || e.Releasable {
+		t.Fatalf("a correction made a failing result pass: %+v", c)
 	}
 }
 

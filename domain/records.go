@@ -1,9 +1,6 @@
 package domain
 
-import (
-	"context"
-	"strings"
-)
+import "context"
 
 // Person is a user as records for outside systems name them: who did a step.
 type Person struct {
@@ -46,32 +43,6 @@ type Records struct {
 	AdverseEvents []AdverseEventRecord `json:"adverse_events"`
 	// Spec is the current specification, for the transport temperature range of dose bags.
 	Spec ReleaseSpec `json:"-"`
-}
-
-// Disclosure is a showing of patient data to a user, for the audit trail (who saw whose data,
-// when, through what).
-type Disclosure struct {
-	// Channel names the way out: ChannelFHIR, ChannelTrialExport or ChannelApp.
-	Channel string
-	// What is shown, e.g. "GET /fhir/Patient/3/$everything".
-	What       string
-	PatientIDs []int64
-}
-
-// Disclosure channels. ChannelApp is cordtrace's own pages and API reads of patients' names
-// and MRNs (the patients list and a patient's page, GET /patients and /patients/{id}).
-const (
-	ChannelFHIR        = "fhir"
-	ChannelTrialExport = "trial_export"
-	ChannelApp         = "app"
-)
-
-// Validate checks that a disclosure says what was shown.
-func (d Disclosure) Validate() error {
-	if strings.TrimSpace(d.Channel) == "" || strings.TrimSpace(d.What) == "" {
-		return Errorf(EInvalid, "a disclosure must name its channel and what was shown")
-	}
-	return nil
 }
 
 // RecordService reads Records and records their disclosure.

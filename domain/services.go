@@ -20,9 +20,11 @@ type Session struct {
 
 // AuthService logs people in and checks who is asking.
 type AuthService interface {
-	// Login checks the password and opens a session. Wrong username or password:
-	// EUnauthenticated (the failure is counted and audited); locked account: EAccountLocked.
-	Login(ctx context.Context, username, password, requestID string) (Session, error)
+	// Login checks the password and opens a session. Wrong username or password, or a locked
+	// account with a wrong password: EUnauthenticated (the failure is counted and audited);
+	// locked account with the right password: EAccountLocked; too many failures from the
+	// client's address: ETooManyRequests (Error.RetryAfter says how long to wait).
+	Login(ctx context.Context, c Credentials) (Session, error)
 	// Authenticate returns the user behind a session token and keeps the session alive.
 	// Unknown, ended or idle-expired token: EUnauthenticated.
 	Authenticate(ctx context.Context, token string) (User, error)
@@ -31,6 +33,17 @@ type AuthService interface {
 	// CheckPassword re-authenticates a person for an electronic signature or as a witness.
 	// Failures count toward the lockout like failed logins.
 	CheckPassword(ctx context.Context, username, password, requestID string) (User, error)
+	// IssueWitnessToken checks the password of the witness username, entered on the device of
+	// actor (a nurse or physician), and issues a token that confirms them as the witness of
+	// one verification by actor within WitnessTokenLife. Wrong password: EUnauthenticated;
+	// a witness who cannot witness for actor: ERuleViolated.
+	IssueWitnessToken(ctx context.Context, actor Actor, username, password string) (WitnessToken, error)
+}
+
+// WitnessToken is a witness's one-time confirmation (SPEC §7); the store keeps its hash.
+type WitnessToken struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // UserService manages accounts.

@@ -19,14 +19,18 @@ type VerificationSummary struct {
 }
 
 // BagTrace is a dose bag with everything that happened to it. The patient appears by subject
-// id and chain of identity, never by name.
+// id and chain of identity; Patient (name, MRN, date of birth) only for readers
+// MaySeePatientIdentity allows, and then the read is a recorded disclosure.
 type BagTrace struct {
 	Bag             DoseBag               `json:"bag"`
 	SubjectID       string                `json:"subject_id"`
 	ChainOfIdentity string                `json:"chain_of_identity"`
+	Patient         *PatientIdentity      `json:"patient,omitempty"`
 	Custody         []CustodyEvent        `json:"custody"`
 	Verifications   []VerificationSummary `json:"verifications"`
 	Infusion        *Infusion             `json:"infusion,omitempty"`
+	// LabelPrints is each serial of the bag's label, with how many copies of it were printed.
+	LabelPrints []LabelPrint `json:"label_prints"`
 }
 
 // LotTrace follows a lot forward: donation → lot → units → dose bags → patients (SPEC §1).

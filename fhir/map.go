@@ -139,8 +139,13 @@ func productCode(code string, text string) *CodeableConcept {
 	return &CodeableConcept{Coding: []Coding{{System: SystemISBTProductCode, Code: pc.Product.Description}}, Text: text}
 }
 
+// division is the unit's ISBT 128 division: the product code's, or with 99 ("see Product
+// Divisions") the Product Divisions code (data structure 032) that holds it.
 func division(code string) string {
 	if u, err := domain.ParseUnitID(code); err == nil {
+		if u.Divisions != "" {
+			return u.Divisions
+		}
 		return u.Product.Division
 	}
 	return ""

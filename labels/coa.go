@@ -66,7 +66,25 @@ func RenderCoA(w io.Writer, d domain.LotDetail, productName string, site *time.L
 		if r.Corrects != nil {
 			text += fmt.Sprintf(", corrects #%d: %s", *r.Corrects, r.Reason)
 		}
+		if r.InvalidReason != "" {
+			text += ", invalid: " + r.InvalidReason
+		}
 		line(8, "", text)
+	}
+	pdf.Ln(3)
+	line(11, "B", "Out-of-specification (OOS) investigations")
+	if len(d.Investigations) == 0 {
+		line(9, "", "None.")
+	}
+	for _, inv := range d.Investigations {
+		text := fmt.Sprintf("OOS investigation %d: %s, failing result #%d, opened %s, %s", inv.ID, inv.Test, inv.ResultID, when(inv.OpenedAt), inv.Status)
+		if inv.Status == domain.InvestigationClosed {
+			text += fmt.Sprintf(": %s, reviewed results #%d to #%d", inv.Conclusion, inv.ResultID, inv.LastResultID)
+		}
+		line(9, "", text)
+		if inv.ClosedAt != nil {
+			line(8, "", fmt.Sprintf("Signed by %s, %s: %s; reason: %s", inv.SignedBy, when(*inv.ClosedAt), inv.Meaning, inv.Reason))
+		}
 	}
 	pdf.Ln(3)
 	line(11, "B", "Electronic signatures")

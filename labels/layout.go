@@ -38,12 +38,29 @@ type Content struct {
 	QR string // the signed payload text (CT1|…)
 	// ISBT 128 data structures, each carried by its own Code 128 symbol, and together in the
 	// DataMatrix.
-	DINBarcode     string // "=" + DIN + flags
-	ProductBarcode string // "=<" + product code
-	ExpiryBarcode  string // "&>" + cyyjjjhhmm
-	DataMatrix     string
+	DINBarcode       string // "=" + DIN + flags
+	ProductBarcode   string // "=<" + product code
+	DivisionsBarcode string // "=," + Product Divisions, only with division 99
+	ExpiryBarcode    string // "&>" + cyyjjjhhmm
+	DataMatrix       string // compound message (=+) holding the structures above, and 040 on dose bags
 
 	Patient *PatientBlock // dose bags only
+}
+
+// SetISBT fills the ISBT 128 symbols from the unit or bag id, the expiry's data structure and,
+// on a dose bag, the patient's chain of identity: one Code 128 per structure, and all of them
+// in the DataMatrix as a compound message (data structure 023), as a standard reader expects.
+func (c *Content) SetISBT(u domain.UnitID, expiry string, coi *domain.ChainOfIdentity) {
+	c.DINBarcode, c.ProductBarcode, c.ExpiryBarcode = u.DIN.DINBarcode(), u.Product.ProductBarcode(), expiry
+	c.DivisionsBarcode = ""
+	if u.Divisions != "" {
+		c.DivisionsBarcode = domain.DivisionsBarcode(u.Divisions)
+	}
+	structures := append(u.Barcodes(), expiry)
+	if coi != nil {
+		structures = append(structures, coi.String())
+	}
+	c.DataMatrix = domain.CompoundMessage(structures...)
 }
 
 // PatientBlock is what a dose-bag label adds (SPEC §8).
@@ -132,15 +149,34 @@ func (c Content) local(t time.Time) string {
 
 const margin = 4.0
 
-// idLine prints the eye-readable id with its check character in a box.
-func (l *Layout) idLine(c Content, y, pt float64) {
-	l.text(margin, y, pt, true, "%s", c.EyeReadableID)
-	// Width of the id in mm at this size: a fixed advance is close enough for a mono-spaced
-	// feel and keeps every renderer's box in the same place.
-	w := float64(len(c.EyeReadableID)) * pt * 0.2
-	bx := margin + w + 1.5
+// idLine prints the eye-readable id with its check character in a box, shrunk so that both
+// end before maxX (mm): an id with a Product Divisions code is longer.
+func (l *Layout) idLine(c Content, y, pt, maxX float64) {
+	box := func(pt float64) float64 { return 1.5 + pt*0.3 }
+	for textWidthMM(c.EyeReadableID, pt, true)+box(pt) > maxX-margin && pt > minTextPt {
+		pt = max(minTextPt, pt-0.5)
+	}
+	l.Elements = append(l.Elements, Element{Kind: ElemText, X: margin, Y: y, H: pt, Bold: true, Text: c.EyeReadableID})
+	bx := margin + textWidthMM(c.EyeReadableID, pt, true) + 1.5
 	l.Elements = append(l.Elements, Element{Kind: ElemBox, X: bx, Y: y - pt*0.36, W: pt * 0.3, H: pt * 0.42})
 	l.text(bx+pt*0.06, y, pt, true, "%s", c.Check)
+}
+
+// chainOfIdentity prints the patient's chain of identity id eye-readable, with its check
+// character boxed after it as for the DIN (ST-001 requires it for data structure 040).
+func (l *Layout) chainOfIdentity(id string, y, pt float64) {
+	coi, err := domain.ParseChainOfIdentity(id)
+	if err != nil {
+		l.text(margin, y, pt, false, "Chain of identity %s", id)
+		return
+	}
+	s := "Chain of identity " + coi.EyeReadable()
+	l.text(margin, y, pt, false, "%s", s)
+	bx := margin + textWidthMM(s, pt, false) + 1.2
+	k := string(coi.Check())
+	w := textWidthMM(k, pt, true) + pt*0.12 // a wide letter (M, W) fits too
+	l.Elements = append(l.Elements, Element{Kind: ElemBox, X: bx, Y: y - pt*0.36, W: w, H: pt * 0.42})
+	l.text(bx+pt*0.06, y, pt, true, "%s", k)
 }
 
 func (l *Layout) statement(y float64) {
@@ -153,8 +189,9 @@ func (l *Layout) statement(y float64) {
 func UnitLayout(c Content) Layout {
 	var l Layout
 	l.text(margin, 7, 9, true, "%s", c.ProductName)
-	l.idLine(c, 15, 12)
+	l.idLine(c, 15, 12, 70) // left of the QR
 	l.symbol(ElemCode128, margin, 19, 62, 11, c.DINBarcode)
+	l.symbol(ElemCode128, margin, 32, 36, 8, c.DivisionsBarcode)
 	l.symbol(ElemQR, 72, 12, 26, 26, c.QR)
 	l.symbol(ElemCode128, margin, 42, 44, 10, c.ProductBarcode)
 	l.symbol(ElemCode128, 52, 42, 46, 10, c.ExpiryBarcode)
@@ -184,8 +221,8 @@ func DoseBagLayout(c Content) Layout {
 	l.text(margin, 6, 8, true, "%s", c.ProductName)
 	l.text(margin, 12, 11, true, "PATIENT %s", p.Name)
 	l.fitText(margin, 16.5, 8, false, 71, fmt.Sprintf("MRN %s   DOB %s   Subject %s", p.MRN, p.DateOfBirth, p.SubjectID))
-	l.text(margin, 20.5, 7, false, "Chain of identity %s", p.ChainOfIdentity)
-	l.idLine(c, 27, 11)
+	l.chainOfIdentity(p.ChainOfIdentity, 20.5, 7)
+	l.idLine(c, 27, 11, 71) // left of the QR
 	l.symbol(ElemQR, 73, 22, 25, 25, c.QR)
 	l.symbol(ElemCode128, margin, 30, 64, 9, c.DINBarcode)
 	y := 45.0

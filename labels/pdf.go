@@ -45,16 +45,25 @@ func RenderPDF(w io.Writer, layouts ...Layout) error {
 	return pdf.Output(w)
 }
 
+// seam is how far a dark run reaches into the row below it (mm): rasterizers anti-alias the
+// shared edge of two abutting rectangles into a light hairline, which a 2-D reader can take for
+// a light row.
+const seam = 0.05
+
 // drawVectorModules draws a symbol's dark modules as filled rectangles, one per horizontal run,
-// sized like the PNG renderer's so that both print the same symbol at the same size.
+// sized like the PNG renderer's so that both print the same symbol at the same size: whole
+// dots of a 300-dpi printer per module, from a dot of that grid, so that a module never
+// straddles two printer dots unevenly (a reader misjudges a QR's version from uneven ones).
 func drawVectorModules(pdf *fpdf.Fpdf, m [][]bool, e Element) {
 	cols, rows := len(m[0]), len(m)
-	mw := e.W / float64(cols)
+	dot := 25.4 / PNGDPI
+	mw := float64(max(1, mmToPx(e.W, PNGDPI)/cols)) * dot
 	mh := e.H
 	if rows > 1 {
-		mw = min(e.W/float64(cols), e.H/float64(rows))
+		mw = float64(max(1, min(mmToPx(e.W, PNGDPI)/cols, mmToPx(e.H, PNGDPI)/rows))) * dot
 		mh = mw
 	}
+	e.X, e.Y = float64(mmToPx(e.X, PNGDPI))*dot, float64(mmToPx(e.Y, PNGDPI))*dot
 	pdf.SetFillColor(0, 0, 0)
 	for r, row := range m {
 		for c := 0; c < cols; {
@@ -66,7 +75,11 @@ func drawVectorModules(pdf *fpdf.Fpdf, m [][]bool, e Element) {
 			for c < cols && row[c] {
 				c++
 			}
-			pdf.Rect(e.X+float64(start)*mw, e.Y+float64(r)*mh, float64(c-start)*mw, mh, "F")
+			h := mh
+			if rows > 1 && r+1 < rows {
+				h += seam // overlap the row below, so no hairline shows between dark modules
+			}
+			pdf.Rect(e.X+float64(start)*mw, e.Y+float64(r)*mh, float64(c-start)*mw, h, "F")
 		}
 	}
 }

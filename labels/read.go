@@ -11,13 +11,37 @@ import (
 	"strings"
 
 	"github.com/makiuchi-d/gozxing"
+	zxdatamatrix "github.com/makiuchi-d/gozxing/datamatrix"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+
+	"cordtrace/domain"
 )
 
 // ReadQR reads the QR code of a unit or dose-bag label rendered as PNG, the way a hand scanner
 // aimed at it does: the symbol's box with a white margin, decoded from the pixels. The label's
 // kind need not be known: the QR box of each layout is tried in turn.
 func ReadQR(png []byte) (string, error) {
+	text, err := readSymbolOf(png, ElemQR)
+	if err != nil {
+		return "", fmt.Errorf("decode the label's QR code: %w", err)
+	}
+	return text, nil
+}
+
+// ReadDataMatrix reads the DataMatrix of a unit or dose-bag label rendered as PNG and parses the
+// ISBT 128 compound message it holds: the unit or bag, its expiry and, on a dose bag, the
+// chain of identity. A DataMatrix of the older form (structures without the compound message
+// header) is refused, as at every scan.
+func ReadDataMatrix(png []byte) (domain.LabelMessage, error) {
+	text, err := readSymbolOf(png, ElemDataMatrix)
+	if err != nil {
+		return domain.LabelMessage{}, fmt.Errorf("decode the label's DataMatrix: %w", err)
+	}
+	return domain.ReadLabelMessage(text)
+}
+
+// readSymbolOf decodes the first symbol of a kind found where a label layout places it.
+func readSymbolOf(png []byte, kind ElementKind) (string, error) {
 	img, _, err := image.Decode(bytes.NewReader(png))
 	if err != nil {
 		return "", fmt.Errorf("read label image: %w", err)
@@ -25,9 +49,9 @@ func ReadQR(png []byte) (string, error) {
 	mm := func(v float64) int { return int(v / 25.4 * PNGDPI) }
 	pad := mm(3)
 	var firstErr error
-	for _, l := range []Layout{DoseBagLayout(Content{QR: "x"}), UnitLayout(Content{QR: "x"})} {
+	for _, l := range []Layout{DoseBagLayout(Content{QR: "x", DataMatrix: "x"}), UnitLayout(Content{QR: "x", DataMatrix: "x"})} {
 		for _, e := range l.Elements {
-			if e.Kind != ElemQR {
+			if e.Kind != kind {
 				continue
 			}
 			box := image.Rect(mm(e.X), mm(e.Y), mm(e.X+e.W), mm(e.Y+e.H))
@@ -38,7 +62,11 @@ func ReadQR(png []byte) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
+			var reader gozxing.Reader = zxqr.NewQRCodeReader()
+			if kind == ElemDataMatrix {
+				reader = zxdatamatrix.NewDataMatrixReader()
+			}
+			res, err := reader.Decode(bmp, nil)
 			if err == nil {
 				return res.GetText(), nil
 			}
@@ -48,9 +76,9 @@ func ReadQR(png []byte) (string, error) {
 		}
 	}
 	if firstErr == nil {
-		firstErr = errors.New("the label layouts have no QR code")
+		firstErr = errors.New("the label layouts have no such symbol")
 	}
-	return "", fmt.Errorf("decode the label's QR code: %w", firstErr)
+	return "", firstErr
 }
 
 // ReadZPLQR reads the text of the QR code (^BQ) in a ZPL label: exactly what the printer

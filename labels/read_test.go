@@ -27,6 +27,38 @@ func TestReadQR(t *testing.T) {
 	}
 }
 
+// ReadDataMatrix reads the compound message of both kinds of label and names the unit or bag
+// it holds; the older DataMatrix, without the compound message header, is refused.
+func TestReadDataMatrix(t *testing.T) {
+	for name, tc := range map[string]struct {
+		c   Content
+		l   func(Content) Layout
+		id  string
+		coi bool
+	}{
+		"unit":     {sampleUnit(), UnitLayout, sampleUnitID.String(), false},
+		"dose bag": {sampleBag(), DoseBagLayout, sampleBagID.String(), true},
+	} {
+		png, err := PNG(tc.l(tc.c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := ReadDataMatrix(png)
+		if err != nil || m.Unit.String() != tc.id || (m.ChainOfIdentity != nil) != tc.coi || m.ExpiryBarcode != tc.c.ExpiryBarcode {
+			t.Errorf("%s label: ReadDataMatrix = %+v, %v; want %s", name, m, err, tc.id)
+		}
+	}
+	old := sampleUnit()
+	old.DataMatrix = old.DINBarcode + old.ProductBarcode + old.ExpiryBarcode
+	png, err := PNG(UnitLayout(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadDataMatrix(png); err == nil || !strings.Contains(err.Error(), "compound message header") {
+		t.Errorf("old DataMatrix: %v", err)
+	}
+}
+
 // ReadZPLQR reads back the QR code's text from the ZPL that RenderZPL sends to the printer,
 // escaped or not, and says why when there is none to read.
 func TestReadZPLQR(t *testing.T) {

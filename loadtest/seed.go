@@ -36,6 +36,10 @@ type bag struct {
 type site struct {
 	tag                        string
 	nurse, witness, pharmacist string // session tokens
+	// witnessUser is the witness's username: the witness enters it with their password at each
+	// verification (a login token is never a witness).
+	witnessUser                string
+	checker                    string // the second pharmacist's username: they check each bag
 	verifyBags                 []*bag // dispatched and received: ready for the bedside
 	scanBags                   []*bag // prepared: ready to be dispatched, then received
 	seedTime                   time.Duration
@@ -83,8 +87,12 @@ func seed(ctx context.Context, c *client, cfg Config, verifyBags, scanBags int, 
 	}{
 		{"qc", "qc", &s.qc}, {"qa", "qa", &s.qa}, {"doctor", "physician", &s.doctor},
 		{"pharmacist", "pharmacist", &s.pharmacist}, {"nurse", "nurse", &s.nurse}, {"witness", "nurse", &s.witness},
+		{"checker", "pharmacist", new(string)},
 	} {
 		username := "lt" + lower(s.tag) + "." + u.name
+		if u.name == "witness" {
+			s.witnessUser = username
+		}
 		if err := c.call(ctx, 201, "POST", "/api/v1/users", s.adminToken, map[string]any{
 			"username": username, "full_name": "Load test " + u.name + " " + s.tag, "password": s.password, "roles": []string{u.role},
 		}, nil); err != nil {
@@ -97,6 +105,9 @@ func seed(ctx context.Context, c *client, cfg Config, verifyBags, scanBags int, 
 			return nil, err
 		}
 		*u.token = out.Token
+		if u.name == "checker" {
+			s.checker = username
+		}
 	}
 
 	total := verifyBags + scanBags
@@ -199,8 +210,8 @@ func (s *site) subjectID(i int) string {
 	return fmt.Sprintf("%s%c%c-%04d", s.tag, 'A'+block/26%26, 'A'+block%26, i%10000)
 }
 
-// preparedBag enrols a patient, orders their dose, thaws one unit into their bag and reads the
-// bag's QR code from its label. A bag for the bedside is then dispatched and received.
+// preparedBag enrols a patient, orders their dose, thaws one unit into their bag, has a second
+// pharmacist check it and reads the bag's QR code from its label. A bag for the bedside is then dispatched and received.
 func (s *site) preparedBag(ctx context.Context, c *client, i int, forBedside bool) (*bag, error) {
 	now := time.Now().UTC()
 	b := &bag{mrn: fmt.Sprintf("LT%s%08d", s.tag, i)}
@@ -225,6 +236,11 @@ func (s *site) preparedBag(ctx context.Context, c *client, i int, forBedside boo
 		return nil, err
 	}
 	b.id = made.ID
+	// A second pharmacist checks the preparation before its label prints (SPEC §6).
+	if err := s.do(ctx, c, 200, "POST", fmt.Sprintf("/api/v1/dose-bags/%d/check", b.id), s.pharmacist,
+		map[string]string{"username": s.checker, "password": s.password}, nil); err != nil {
+		return nil, err
+	}
 	// Bedside bags are read as a hand scanner reads the printed label: from the PNG's pixels.
 	// The many bags of the scan pool are read from the ZPL the printer gets, which names the
 	// same text the printed symbol encodes, because rendering and decoding thousands of PNGs
@@ -245,7 +261,7 @@ func (s *site) preparedBag(ctx context.Context, c *client, i int, forBedside boo
 	if err != nil {
 		return nil, fmt.Errorf("bag %d label: %w", b.id, err)
 	}
-	b.verifyBody, _ = json.Marshal(map[string]any{"wristband": b.mrn, "code": b.code, "witness": map[string]string{"token": s.witness}, "ward": "ICU-LT"})
+	b.verifyBody, _ = json.Marshal(map[string]any{"wristband": b.mrn, "code": b.code, "witness": map[string]string{"username": s.witnessUser, "password": s.password}, "ward": "ICU-LT"})
 	b.dispatchBody, _ = json.Marshal(map[string]any{"code": b.code, "to": "ICU-LT", "temperature_c": 5})
 	b.receiveBody, _ = json.Marshal(map[string]any{"code": b.code, "location": "ICU-LT", "temperature_c": 4.5})
 	if forBedside {

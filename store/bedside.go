@@ -32,6 +32,12 @@ type verificationRow struct {
 	// WristbandEntry and CodeEntry: domain.Entry*, or empty when not said.
 	WristbandEntry string
 	CodeEntry      string
+	// WitnessTokenID is the witness token the witness confirmed with; the database lets one
+	// verification use it.
+	WitnessTokenID *int64
+	// EntryReason and EntryReasonText: why a code was typed or not a signed QR (domain.Reason*).
+	EntryReason     string
+	EntryReasonText string
 }
 
 func (verificationRow) TableName() string { return "verifications" }
@@ -51,6 +57,19 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 	if err := domain.ValidateEntry("code_entry", req.CodeEntry); err != nil {
 		return domain.Verification{}, err
 	}
+	if req.EntryReason != nil {
+		r := domain.EntryReason{Code: strings.TrimSpace(req.EntryReason.Code), Text: strings.TrimSpace(req.EntryReason.Text)}
+		req.EntryReason = &r
+	}
+	label := domain.LabelFacts{CodeKind: req.Scan.CodeKind, Refusal: req.Scan.LabelRefusal, ScannedSerial: req.Scan.PrintSerial,
+		CodeEntry: req.CodeEntry, WristbandEntry: req.WristbandEntry, Reason: req.EntryReason}
+	if err := domain.ValidateEntryReason(label); err != nil {
+		return domain.Verification{}, err
+	}
+	witnessHash := ""
+	if req.WitnessToken != "" {
+		witnessHash = tokenHash(req.WitnessToken)
+	}
 	var out domain.Verification
 	err := s.write(ctx, actor, func(t *tx) error {
 		// The bag is locked first, and the facts are read after the lock was granted, so they
@@ -63,23 +82,27 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 				return err
 			}
 		}
-		facts, err := readBedsideFacts(t, req.Wristband, req.Scan.BagID)
+		facts, err := readBedsideFacts(t, req.Wristband, req.Scan.BagID, witnessHash)
 		if err != nil {
 			return err
 		}
 		f := domain.BedsideFacts{Now: t.now, Site: s.opts.Site, WristbandMRN: req.Wristband, NurseUserID: actor.UserID,
-			Witness: req.Witness, LabelAuthentic: req.Scan.LabelRefusal == "", LabelProblem: req.Scan.LabelRefusal}
+			Witness: req.Witness, Label: label}
 		var bagRowID *int64
 		switch {
 		case found:
 			bagRowID = &bag.ID
+		case f.Label.Refusal != "":
 		case req.Scan.BagID != "":
-			f.LabelAuthentic, f.LabelProblem = false, "no dose bag has the id "+req.Scan.BagID
-		case f.LabelAuthentic:
-			f.LabelAuthentic, f.LabelProblem = false, "the scanned code names no dose bag"
+			f.Label.Refusal = "no dose bag has the id " + req.Scan.BagID
+		default:
+			f.Label.Refusal = "the scanned code names no dose bag"
 		}
 		if err := s.bedsideFacts(t, facts, found, bag, req.Scan, &f); err != nil {
 			return err
+		}
+		if req.WitnessToken != "" {
+			f.Witness = domain.WitnessFromToken(witnessTokenFacts(facts), actor.UserID, t.now)
 		}
 		var patientRowID *int64
 		if f.Patient != nil {
@@ -92,21 +115,41 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 			CodeKind: req.Scan.CodeKind, Pass: verdict.Pass, Checks: string(checks), Failed: strings.Join(verdict.Failed(), ","),
 			NurseID: actor.UserID, Ward: strings.TrimSpace(req.Ward), VerifiedAt: t.now,
 			WristbandEntry: req.WristbandEntry, CodeEntry: req.CodeEntry}
-		if req.Witness.Authenticated {
-			row.WitnessID = &req.Witness.UserID
+		if f.Witness.Authenticated {
+			row.WitnessID = &f.Witness.UserID
 		}
-		if err := t.db.Create(&row).Error; err != nil {
+		if f.Witness.TokenID != 0 {
+			row.WitnessTokenID = &f.Witness.TokenID
+		}
+		if req.EntryReason != nil {
+			row.EntryReason, row.EntryReasonText = req.EntryReason.Code, req.EntryReason.Text
+		}
+		if err := t.db.Create(&row).Error; isUnique(err) {
+			return domain.Errorf(domain.EConflict, "the witness token was used by another verification at the same moment; the witness must enter their password again")
+		} else if err != nil {
 			return fmt.Errorf("store verification: %w", err)
 		}
 		out = domain.Verification{ID: row.ID, Pass: verdict.Pass, Checks: verdict.Checks, CodeKind: row.CodeKind, VerifiedAt: t.now,
-			WristbandEntry: row.WristbandEntry, CodeEntry: row.CodeEntry}
+			WristbandEntry: row.WristbandEntry, CodeEntry: row.CodeEntry, EntryReason: req.EntryReason}
+		if p := f.Patient; p != nil {
+			out.Patient = &domain.PatientIdent{Name: p.Name, DateOfBirth: p.DateOfBirth, MRN: p.MRN, SubjectID: p.SubjectID}
+		}
+		out.Message = domain.VerdictMessage(verdict.Pass, verdict.Failed(), out.Patient)
 		if bagRowID != nil {
 			out.DoseBagID = *bagRowID
 		}
 		if patientRowID != nil {
 			out.PatientID = *patientRowID
 		}
-		t.audit("bedside.verify", "verification", row.ID, nil, out, row.Failed)
+		t.audit("bedside.verify", "verification", row.ID, nil, verificationAudit(out), row.Failed)
+		if out.Patient != nil {
+			t.audit("patient.disclose", "patient", out.PatientID, nil,
+				map[string]any{"fields": domain.PatientDisclosedFields, "via": "bedside.verify", "verification_id": row.ID}, "")
+		}
+		if row.WitnessTokenID != nil {
+			t.audit("witness_token.use", "witness_token", *row.WitnessTokenID, nil,
+				map[string]any{"verification_id": row.ID, "witness_id": f.Witness.UserID, "used_at": t.now}, "")
+		}
 		// A bag verified again stays verified: nothing changes, so nothing is written for it
 		// (the verification itself is recorded and audited above).
 		if verdict.Pass && bag.Status != string(domain.BagVerified) {
@@ -119,6 +162,11 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		}
 		return nil
 	})
+	if isUnique(err) {
+		// Two verifications named one witness token at the same moment; the database let one
+		// of them record it.
+		return domain.Verification{}, domain.Errorf(domain.EConflict, "the witness token was used for another verification at the same moment: the witness must confirm again")
+	}
 	return out, err
 }
 
@@ -133,13 +181,26 @@ const bedsideFactsSQL = `SELECT sv.version AS spec_version,
 			` + openExcursionSQL + ` AS open_excursion,
 			EXISTS (SELECT 1 FROM infusions i WHERE i.dose_bag_id = b.id) AS bag_infused,
 			` + bagPrintSerialSQL + ` AS print_serial,
-			s.action AS sign_action, s.user_id AS sign_user_id
+			s.action AS sign_action, s.user_id AS sign_user_id,
+			d.weight_kg AS order_weight_kg, d.target_viable_cells AS order_target, d.spec_version AS order_spec_version,
+			lw.id AS later_weight_id, lw.weight_kg AS later_weight_kg,
+			(SELECT MAX(dc.weight_id) FROM dose_order_confirmations dc WHERE dc.dose_order_id = d.id) AS confirmed_weight_id,
+			wt.id AS wt_id, wt.witness_id AS wt_witness_id, wt.issued_to AS wt_issued_to, wt.expires_at AS wt_expires_at,
+			EXISTS (SELECT 1 FROM verifications v WHERE v.witness_token_id = wt.id) AS wt_used,
+			wu.full_name AS wt_witness_name,
+			EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = wt.witness_id AND r.role = '` + string(domain.RoleNurse) + `') AS wt_nurse,
+			EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = wt.witness_id AND r.role = '` + string(domain.RolePhysician) + `') AS wt_physician
 		FROM (SELECT ` + currentSpecVersionSQL + ` AS version) sv
 			LEFT JOIN patients p ON p.mrn = ?
 			LEFT JOIN dose_bags b ON b.bag_id = ?
 			LEFT JOIN patients o ON o.id = b.patient_id
 			LEFT JOIN lots l ON l.id = b.lot_id
-			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)`
+			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)
+			LEFT JOIN dose_orders d ON d.id = b.dose_order_id
+			LEFT JOIN patient_weights lw ON lw.id = (SELECT MAX(w.id) FROM patient_weights w
+				WHERE w.patient_id = d.patient_id AND w.id > COALESCE(d.weight_id, 0))
+			LEFT JOIN witness_tokens wt ON wt.token_hash = ?
+			LEFT JOIN users wu ON wu.id = wt.witness_id`
 
 // bedsideFactsRow is one row of bedsideFactsQuery.
 type bedsideFactsRow struct {
@@ -165,22 +226,61 @@ type bedsideFactsRow struct {
 	PrintSerial     sql.NullInt64
 	SignAction      sql.NullString
 	SignUserID      sql.NullInt64
+	// The bag's dose order: its weight, target and spec version, the latest weight recorded
+	// after it and the latest weight a physician confirmed it against.
+	OrderWeightKg     sql.NullFloat64
+	OrderTarget       sql.NullInt64
+	OrderSpecVersion  sql.NullInt64
+	LaterWeightID     sql.NullInt64
+	LaterWeightKg     sql.NullFloat64
+	ConfirmedWeightID sql.NullInt64
+	// The witness token named by the verification, if any.
+	TokenID          sql.NullInt64
+	TokenWitnessID   sql.NullInt64
+	TokenIssuedTo    sql.NullInt64
+	TokenExpiresAt   sql.NullTime
+	TokenUsed        bool
+	TokenWitnessName sql.NullString
+	TokenNurse       bool
+	TokenPhysician   bool
+}
+
+// witnessTokenFacts reads the witness token from the rows of readBedsideFacts.
+func witnessTokenFacts(rows []bedsideFactsRow) domain.WitnessTokenFacts {
+	if len(rows) == 0 || !rows[0].TokenID.Valid {
+		return domain.WitnessTokenFacts{}
+	}
+	r := rows[0]
+	f := domain.WitnessTokenFacts{Found: true, ID: r.TokenID.Int64, UserID: r.TokenWitnessID.Int64, Name: r.TokenWitnessName.String,
+		IssuedTo: r.TokenIssuedTo.Int64, ExpiresAt: r.TokenExpiresAt.Time, Used: r.TokenUsed}
+	if r.TokenNurse {
+		f.Roles = append(f.Roles, domain.RoleNurse)
+	}
+	if r.TokenPhysician {
+		f.Roles = append(f.Roles, domain.RolePhysician)
+	}
+	return f
 }
 
 // readBedsideFacts reads what the checks look at in one query: the current specification,
 // the patient wearing the wristband (their latest weight, whether they were infused) and,
 // when bagID names a bag, its owner's MRN, lot, custody (dispatched, received, open
-// excursion), infusion, current print serial and the lot's exceptional-release signatures
-// for the bag's patient, one a row.
-func readBedsideFacts(t *tx, mrn, bagID string) ([]bedsideFactsRow, error) {
+// excursion), infusion, current print serial, dose order (weight, target, spec version, the
+// latest weight after it and its confirmation) and the lot's exceptional-release signatures
+// for the bag's patient, one a row; and the witness token whose hash is tokenHash ("" for
+// none): its witness, device, expiry and whether a verification used it.
+func readBedsideFacts(t *tx, mrn, bagID, tokenHash string) ([]bedsideFactsRow, error) {
 	var rows []bedsideFactsRow
 	args := []any{domain.ScanDispatch, domain.ScanReceive, mrn, bagID,
-		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)}
+		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician), tokenHash}
 	err := t.queryRows(bedsideFactsSQL, args, func(scan func(...any) error) error {
 		var r bedsideFactsRow
 		if err := scan(&r.SpecVersion, &r.ID, &r.SubjectID, &r.MRN, &r.Name, &r.DateOfBirth, &r.Arm, &r.EnrolledAt,
 			&r.ChainOfIdentity, &r.WeightKg, &r.PatientInfused, &r.OwnerMRN, &r.LotNumber, &r.LotStatus, &r.LotExpiresAt,
-			&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID); err != nil {
+			&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID,
+			&r.OrderWeightKg, &r.OrderTarget, &r.OrderSpecVersion, &r.LaterWeightID, &r.LaterWeightKg, &r.ConfirmedWeightID,
+			&r.TokenID, &r.TokenWitnessID, &r.TokenIssuedTo, &r.TokenExpiresAt, &r.TokenUsed, &r.TokenWitnessName,
+			&r.TokenNurse, &r.TokenPhysician); err != nil {
 			return fmt.Errorf("read the facts of the verification: %w", err)
 		}
 		rows = append(rows, r)
@@ -220,6 +320,19 @@ func (s *Store) bedsideFacts(t *tx, rows []bedsideFactsRow, found bool, bag dose
 	if !r.LotStatus.Valid || !r.LotExpiresAt.Valid {
 		return fmt.Errorf("read the bag's lot: %w", gorm.ErrRecordNotFound)
 	}
+	if !r.OrderWeightKg.Valid || !r.OrderTarget.Valid || !r.OrderSpecVersion.Valid {
+		return fmt.Errorf("read the bag's dose order: %w", gorm.ErrRecordNotFound)
+	}
+	// The bag is judged by the spec version its order was made under (dose, tolerance,
+	// infusion day), never by a later one.
+	orderSpec, err := s.specForVersion(t.db, int(r.OrderSpecVersion.Int64))
+	if err != nil {
+		return err
+	}
+	f.Protocol = orderSpec.Protocol()
+	f.Order = &domain.OrderFacts{TargetViableCells: r.OrderTarget.Int64, SpecVersion: int(r.OrderSpecVersion.Int64),
+		OrderReviewFacts: domain.OrderReviewFacts{OrderWeightKg: r.OrderWeightKg.Float64, TolerancePct: orderSpec.DoseTolerancePct,
+			LaterWeightID: r.LaterWeightID.Int64, LaterWeightKg: r.LaterWeightKg.Float64, ConfirmedWeightID: r.ConfirmedWeightID.Int64}}
 	labelMRN := str(r.OwnerMRN) // a typed or ISBT-scanned id carries no MRN: the bag's record does
 	if scan.CodeKind == domain.CodeQR && scan.LabelRefusal == "" {
 		labelMRN = scan.MRN
@@ -229,14 +342,8 @@ func (s *Store) bedsideFacts(t *tx, rows []bedsideFactsRow, found bool, bag dose
 	if st := domain.DoseBagStatus(bag.Status); st == domain.BagReturned || st == domain.BagDiscarded {
 		f.Bag.TakenBack = st
 	}
-	if f.LabelAuthentic && scan.PrintSerial > 0 {
-		var current int64
-		if r.PrintSerial.Valid {
-			current = r.PrintSerial.Int64
-		}
-		if current != scan.PrintSerial {
-			f.LabelAuthentic, f.LabelProblem = false, fmt.Sprintf("this is print %d, but print %d replaced it", scan.PrintSerial, current)
-		}
+	if r.PrintSerial.Valid {
+		f.Label.CurrentSerial = r.PrintSerial.Int64
 	}
 	var sigs []domain.Signature
 	for _, r := range rows {
@@ -264,17 +371,16 @@ func (s *Store) StartInfusion(ctx context.Context, actor domain.Actor, verificat
 		} else if err != nil {
 			return err
 		}
-		if !v.Pass || v.DoseBagID == nil || v.PatientID == nil {
-			return domain.Errorf(domain.ERuleViolated, "verification %d did not pass (%s): an infusion needs a passing verification", v.ID, v.Failed)
+		f := domain.InfusionStartFacts{Now: t.now, VerificationID: v.ID, Pass: v.Pass, Failed: v.Failed,
+			Complete: v.DoseBagID != nil && v.PatientID != nil, VerifiedAt: v.VerifiedAt}
+		if !f.Complete {
+			return domain.CanStartInfusion(f)
 		}
 		spec, err := currentSpec(t.db)
 		if err != nil {
 			return err
 		}
-		if age := t.now.Sub(v.VerifiedAt); age >= spec.VerificationMaxAge() {
-			return domain.Errorf(domain.ERuleViolated, "the verification is %d minutes old; verify again at the bedside (at most %d minutes before starting)",
-				int(age.Minutes()), spec.VerificationMaxAgeMin)
-		}
+		f.MaxAge = spec.VerificationMaxAge()
 		var bag doseBagRow
 		if err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&bag, *v.DoseBagID).Error; err != nil {
 			return err
@@ -283,13 +389,11 @@ func (s *Store) StartInfusion(ctx context.Context, actor domain.Actor, verificat
 		if err := t.db.Take(&lot, bag.LotID).Error; err != nil {
 			return err
 		}
-		if err := s.lotUsableFor(t, lot, bag.PatientID); err != nil {
+		if f.Lot, err = lotFactsFor(t, lot, bag.PatientID); err != nil {
 			return err
 		}
-		if !t.now.Before(bag.ExpiresAt) {
-			return domain.Errorf(domain.ERuleViolated, "the bag expired at %s", bag.ExpiresAt.UTC().Format("15:04 UTC"))
-		}
-		if err := domain.DoseBagTransition(domain.DoseBagStatus(bag.Status), domain.BagInfused); err != nil {
+		f.PatientID, f.BagExpires, f.BagStatus = bag.PatientID, bag.ExpiresAt, domain.DoseBagStatus(bag.Status)
+		if err := domain.CanStartInfusion(f); err != nil {
 			return err
 		}
 		row := infusionRow{VerificationID: v.ID, DoseBagID: bag.ID, PatientID: bag.PatientID, StartedBy: actor.UserID, StartedAt: t.now}
@@ -342,4 +446,11 @@ func (s *Store) EndInfusion(ctx context.Context, actor domain.Actor, infusionID 
 		return nil
 	})
 	return out, err
+}
+
+// verificationAudit is a verification as its audit entry keeps it: without the patient's name
+// and date of birth, whose showing is its own entry (patient.disclose).
+func verificationAudit(v domain.Verification) domain.Verification {
+	v.Patient, v.Message = nil, ""
+	return v
 }

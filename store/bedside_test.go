@@ -31,8 +31,15 @@ func preparedBag(t *testing.T, st *store.Store) bedside {
 	return preparedBags(t, st, 1)[0]
 }
 
-// preparedBags is preparedBag for n patients, MRN0001 to MRN000n, with the same users and lot.
+// preparedBags is preparedBag for n patients, MRN0001 to MRN000n, with the same users and lot;
+// a second pharmacist, ph.k, has checked each bag.
 func preparedBags(t *testing.T, st *store.Store, n int) []bedside {
+	t.Helper()
+	return preparedBagsChecked(t, st, n, true)
+}
+
+// preparedBagsChecked is preparedBags, the bags checked by ph.k only when checked is set.
+func preparedBagsChecked(t *testing.T, st *store.Store, n int, checked bool) []bedside {
 	t.Helper()
 	ctx := context.Background()
 	l := newLab(t, st)
@@ -47,6 +54,7 @@ func preparedBags(t *testing.T, st *store.Store, n int) []bedside {
 	}
 	b := bedside{st: st, lot: lot, doc: mk("dr.a", domain.RolePhysician), pharm: mk("ph.b", domain.RolePharmacist),
 		nurse: mk("rn.c", domain.RoleNurse), witness: mk("rn.d", domain.RoleNurse)}
+	checker := mk("ph.k", domain.RolePharmacist)
 	var out []bedside
 	for i := range n {
 		b := b
@@ -64,6 +72,13 @@ func preparedBags(t *testing.T, st *store.Store, n int) []bedside {
 			ThawedAt: time.Now().Add(-5 * time.Minute), PostThawViabilityPct: 88, ViableCells: 70_000_000, VolumeML: 50})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !checked {
+			out = append(out, b)
+			continue
+		}
+		if b.bag, err = st.CheckDoseBag(ctx, b.pharm, b.bag.ID, checker.Username, "correct horse battery"); err != nil {
+			t.Fatalf("second pharmacist's check: %v", err)
 		}
 		out = append(out, b)
 	}
@@ -94,8 +109,12 @@ func (b bedside) bedsideRequest(wristband string, sc domain.CustodyScan) domain.
 	if sc.Code == "" {
 		sc = domain.CustodyScan{Code: b.bag.BagID + b.bag.Check, CodeKind: domain.CodeManual, BagID: b.bag.BagID}
 	}
-	return domain.BedsideRequest{Wristband: wristband, Scan: sc,
+	req := domain.BedsideRequest{Wristband: wristband, Scan: sc,
 		Witness: domain.WitnessFacts{Authenticated: true, UserID: b.witness.UserID, Name: b.witness.FullName, Roles: []domain.Role{domain.RoleNurse}}}
+	if sc.CodeKind != domain.CodeQR {
+		req.EntryReason = &domain.EntryReason{Code: domain.ReasonLabelDamaged}
+	}
+	return req
 }
 
 // verify verifies the bag at the bedside of the wristband's patient, as scanned.
@@ -342,7 +361,7 @@ func TestRecordScanReadsEveryFact(t *testing.T) {
 		if err := db.Exec(`UPDATE lots SET status = 'on_hold' WHERE id = ?`, b.lot.ID).Error; err != nil {
 			t.Fatal(err)
 		}
-		if _, err := scan(domain.ScanDispatch, b.pharm, 2, 5); domain.ErrorCode(err) != domain.ERuleViolated || !strings.Contains(err.Error(), "on_hold") {
+		if _, err := scan(domain.ScanDispatch, b.pharm, 2, 5); domain.ErrorCode(err) != domain.ERuleViolated || !strings.Contains(err.Error(), "on hold") {
 			t.Fatalf("scan of a bag whose lot is on hold: %v", err)
 		}
 		if err := db.Exec(`UPDATE lots SET status = 'released' WHERE id = ?`, b.lot.ID).Error; err != nil {

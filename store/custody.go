@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -142,11 +143,15 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 
 // scanFacts is what a custody scan of a known bag looks at besides the bag itself.
 type scanFacts struct {
-	LotNumber     string
-	LotStatus     string
-	PrintSerial   *int64 // the bag's current label print; nil if never printed
-	LastScannedBy *int64 // who made the bag's last accepted scan; nil before the first
-	SpecVersion   int    // the current specification
+	LotNumber    string
+	LotStatus    string
+	LotExpiresAt time.Time
+	// ExceptionalQA and ExceptionalPhysician: who signed the lot's exceptional release for
+	// the bag's patient (0 for no one).
+	ExceptionalQA, ExceptionalPhysician int64
+	PrintSerial                         *int64 // the bag's current label print; nil if never printed
+	LastScannedBy                       *int64 // who made the bag's last accepted scan; nil before the first
+	SpecVersion                         int    // the current specification
 }
 
 // readScanFacts reads the lot, current print serial and last accepted scan of the bag with
@@ -154,8 +159,8 @@ type scanFacts struct {
 // no bag has that id.
 func readScanFacts(t *tx, bagID string) (f scanFacts, found bool, err error) {
 	err = t.queryRows(scanFactsSQL, []any{bagID}, func(scan func(...any) error) error {
-		var printSerial, lastScannedBy, specVersion sql.NullInt64
-		if err := scan(&f.LotNumber, &f.LotStatus, &printSerial, &lastScannedBy, &specVersion); err != nil {
+		var printSerial, lastScannedBy, specVersion, qa, doc sql.NullInt64
+		if err := scan(&f.LotNumber, &f.LotStatus, &f.LotExpiresAt, &qa, &doc, &printSerial, &lastScannedBy, &specVersion); err != nil {
 			return fmt.Errorf("read the bag's lot, prints and custody: %w", err)
 		}
 		if printSerial.Valid {
@@ -165,6 +170,7 @@ func readScanFacts(t *tx, bagID string) (f scanFacts, found bool, err error) {
 			f.LastScannedBy = &lastScannedBy.Int64
 		}
 		f.SpecVersion = int(specVersion.Int64)
+		f.ExceptionalQA, f.ExceptionalPhysician = qa.Int64, doc.Int64
 		found = true
 		return nil
 	})
@@ -175,11 +181,16 @@ func readScanFacts(t *tx, bagID string) (f scanFacts, found bool, err error) {
 // print): a scanned label with another serial was replaced by a reprint.
 const bagPrintSerialSQL = `(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.entity_type = 'dose_bag' AND lp.entity_id = b.id)`
 
-// currentSpecVersionSQL is the version of the specification in force: the latest signed.
-const currentSpecVersionSQL = `(SELECT MAX(sv.version) FROM spec_versions sv)`
+// currentSpecVersionSQL is the version of the specification in force: the latest signed by QA
+// and a physician.
+const currentSpecVersionSQL = `(SELECT MAX(sv.version) FROM spec_versions sv WHERE sv.effective_at IS NOT NULL)`
 
 // scanFactsSQL is the query of readScanFacts.
-const scanFactsSQL = `SELECT l.lot_number, l.status,
+const scanFactsSQL = `SELECT l.lot_number, l.status, l.expires_at,
+		(SELECT MIN(s.user_id) FROM signatures s WHERE s.lot_id = b.lot_id AND s.patient_id = b.patient_id
+			AND s.action = '` + string(domain.SignExceptionalQA) + `'),
+		(SELECT MAX(s.user_id) FROM signatures s WHERE s.lot_id = b.lot_id AND s.patient_id = b.patient_id
+			AND s.action = '` + string(domain.SignExceptionalPhysician) + `'),
 		` + bagPrintSerialSQL + `,
 		(SELECT c.scanned_by FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted ORDER BY c.id DESC LIMIT 1),
 		` + currentSpecVersionSQL + `
@@ -198,9 +209,26 @@ func checkBagForScan(t *tx, bag doseBagRow, f scanFacts, sc domain.CustodyScan, 
 			refuse(domain.ERuleViolated, "this label is print %d, but print %d replaced it: use the newest label and destroy this one", sc.PrintSerial, current)
 		}
 	}
-	switch domain.LotStatus(f.LotStatus) {
-	case domain.LotRecalled, domain.LotOnHold, domain.LotRejected, domain.LotExpired:
-		refuse(domain.ERuleViolated, "lot %s is %s: this bag is blocked; return it to the pharmacy", f.LotNumber, f.LotStatus)
+	if sc.Kind == domain.ScanDispatch {
+		if err := domain.BagChecked(bag.BagID, bag.CheckedBy, "dispatched"); err != nil {
+			refuse(domain.ErrorCode(err), "%s", domain.ErrorMessage(err))
+		}
+	}
+	lot := domain.LotFacts{LotNumber: f.LotNumber, Status: f.LotStatus, ExpiresAt: f.LotExpiresAt}
+	var sigs []domain.Signature
+	if f.ExceptionalQA != 0 {
+		sigs = append(sigs, domain.Signature{Action: domain.SignExceptionalQA, UserID: f.ExceptionalQA, PatientID: bag.PatientID})
+	}
+	if f.ExceptionalPhysician != 0 {
+		sigs = append(sigs, domain.Signature{Action: domain.SignExceptionalPhysician, UserID: f.ExceptionalPhysician, PatientID: bag.PatientID})
+	}
+	if slices.Contains(domain.ExceptionalPatients(sigs), bag.PatientID) {
+		lot.ExceptionalForPatientID = bag.PatientID
+	}
+	if use := domain.LotUsability(lot, bag.PatientID, t.now); use.Blocked {
+		refuse(domain.ERuleViolated, "%s: this bag is blocked; return it to the pharmacy", use.Reason)
+	} else if !use.Usable {
+		refuse(domain.ERuleViolated, "%s: this bag may not leave the pharmacy or be given", use.Reason)
 	}
 	if !t.now.Before(bag.ExpiresAt) {
 		refuse(domain.ERuleViolated, "the bag expired at %s: do not use it", bag.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))

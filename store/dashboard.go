@@ -204,7 +204,7 @@ func (s *Store) ScanCompliance(ctx context.Context, since time.Time, p domain.Pe
 	loc := s.opts.Site
 	from := p.Start(since, loc)
 	var rows []verificationRow
-	if err := s.read(ctx).Select("ward, code_kind, pass, failed, verified_at, wristband_entry, code_entry").Where("verified_at >= ?", from.UTC()).
+	if err := s.read(ctx).Select("ward, code_kind, pass, failed, verified_at, wristband_entry, code_entry, entry_reason").Where("verified_at >= ?", from.UTC()).
 		Order("verified_at, id").Find(&rows).Error; err != nil {
 		return nil, classify(err)
 	}
@@ -222,7 +222,7 @@ func (s *Store) ScanCompliance(ctx context.Context, since time.Time, p domain.Pe
 		k := key{ward, start.Unix()}
 		b := buckets[k]
 		if b == nil {
-			b = &domain.ComplianceBucket{Ward: ward, Start: start, StopsByCheck: map[string]int{}}
+			b = &domain.ComplianceBucket{Ward: ward, Start: start, StopsByCheck: map[string]int{}, EntryReasons: map[string]int{}}
 			buckets[k] = b
 		}
 		b.Verifications++
@@ -238,6 +238,9 @@ func (s *Store) ScanCompliance(ctx context.Context, since time.Time, p domain.Pe
 		}
 		if r.WristbandEntry == domain.EntryTyped || r.CodeEntry == domain.EntryTyped {
 			b.Typed++
+		}
+		if r.EntryReason != "" {
+			b.EntryReasons[r.EntryReason]++
 		}
 		switch r.CodeKind {
 		case domain.CodeQR:

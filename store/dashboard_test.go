@@ -114,7 +114,8 @@ func TestDashboardScanCompliance(t *testing.T) {
 		j := dashboardJourney(t, st, "ICU-3")
 		// A wristband nobody wears and a code that names no bag, on another ward, typed.
 		v, err := st.Verify(ctx, j.nurse, domain.BedsideRequest{Wristband: "MRN-NOBODY", Ward: "Ward 7",
-			Scan: domain.CustodyScan{Code: "not a bag", CodeKind: domain.CodeManual}, WristbandEntry: domain.EntryTyped, CodeEntry: domain.EntryScanned})
+			Scan: domain.CustodyScan{Code: "not a bag", CodeKind: domain.CodeManual}, WristbandEntry: domain.EntryTyped, CodeEntry: domain.EntryScanned,
+			EntryReason: &domain.EntryReason{Code: domain.ReasonScannerDown}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,6 +135,9 @@ func TestDashboardScanCompliance(t *testing.T) {
 		}
 		if w7.Verifications != 1 || w7.Stops != 1 || w7.Manual != 1 || w7.StopsByCheck[domain.CheckLabelAuthentic] != 1 || w7.StopsByCheck[domain.CheckPatientMatch] != 1 {
 			t.Errorf("Ward 7 = %+v, want one typed STOP on LABEL_AUTHENTIC and PATIENT_MATCH", w7)
+		}
+		if len(icu.EntryReasons) != 0 || w7.EntryReasons[domain.ReasonScannerDown] != 1 {
+			t.Errorf("entry reasons: ICU-3 %v, Ward 7 %v; want none and one scanner_down", icu.EntryReasons, w7.EntryReasons)
 		}
 		if icu.Typed != 0 || w7.Typed != 1 {
 			t.Errorf("typed: ICU-3 %d, Ward 7 %d; want 0 and 1 (the wristband typed by hand)", icu.Typed, w7.Typed)
@@ -208,6 +212,10 @@ func dashboardJourney(t *testing.T, st *store.Store, ward string) journey {
 		ThawedAt: time.Now().Add(-5 * time.Minute), PostThawViabilityPct: 88, ViableCells: 70_000_000, VolumeML: 50})
 	if err != nil {
 		t.Fatal(err)
+	}
+	checker := mk("j.ph2", domain.RolePharmacist)
+	if bag, err = st.CheckDoseBag(ctx, pharm, bag.ID, checker.Username, "correct horse battery"); err != nil {
+		t.Fatalf("second pharmacist's check: %v", err)
 	}
 	temp := 5.0
 	scan := domain.CustodyScan{Code: bag.BagID + bag.Check, CodeKind: domain.CodeQR, BagID: bag.BagID, Location: ward, TemperatureC: &temp}

@@ -20,10 +20,11 @@ func (s *Store) WriteForTest(ctx context.Context, actor domain.Actor, fn func(db
 // Models lists every row type, for the schema test.
 func Models() []any {
 	return []any{&userRow{}, &userRoleRow{}, &sessionRow{}, &auditRow{},
-		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &signatureRow{}, &unitRow{},
-		&patientRow{}, &patientWeightRow{}, &labelKeyRow{}, &labelPrintRow{},
+		&dinSequenceRow{}, &donationRow{}, &specVersionRow{}, &lotRow{}, &qcResultRow{}, &qcInvestigationRow{}, &signatureRow{}, &unitRow{},
+		&patientRow{}, &patientWeightRow{}, &doseOrderConfirmationRow{}, &labelKeyRow{}, &labelPrintRow{}, &loginFailureRow{},
 		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{},
-		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{}}
+		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{},
+		&witnessTokenRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.

@@ -169,7 +169,7 @@ func (s *Store) CurrentSpec(ctx context.Context) (domain.ReleaseSpec, error) {
 
 func currentSpec(db *gorm.DB) (domain.ReleaseSpec, error) {
 	var row specVersionRow
-	if err := db.Order("version DESC").Take(&row).Error; err != nil {
+	if err := db.Where("effective_at IS NOT NULL").Order("version DESC").Take(&row).Error; err != nil {
 		return domain.ReleaseSpec{}, classify(fmt.Errorf("read specification: %w", err))
 	}
 	return decodeSpec(row)
@@ -262,8 +262,9 @@ func (s *Store) Quarantine(ctx context.Context, actor domain.Actor, lotID int64)
 	return out, err
 }
 
-// AddQCResult records a result or a correction. A result that fails the specification on a
-// released lot puts the lot on hold in the same transaction (SPEC §5).
+// AddQCResult records a result or a correction. A failing result opens an OOS investigation
+// (SPEC §4), and one that fails after release or after an exceptional release puts the lot on
+// hold (SPEC §5), each in the same transaction.
 func (s *Store) AddQCResult(ctx context.Context, actor domain.Actor, lotID int64, r domain.QCResult) (domain.QCResult, error) {
 	spec, err := s.CurrentSpec(ctx)
 	if err != nil {
@@ -280,25 +281,26 @@ func (s *Store) AddQCResult(ctx context.Context, actor domain.Actor, lotID int64
 		if err != nil {
 			return err
 		}
-		switch domain.LotStatus(lot.Status) {
-		case domain.LotRejected, domain.LotRecalled, domain.LotExpired:
-			return domain.Errorf(domain.EConflict, "lot is %s; QC results can no longer be recorded for it", lot.Status)
-		}
+		facts := domain.QCEntryFacts{LotStatus: domain.LotStatus(lot.Status), Result: r}
 		action := "qc_result.create"
 		if r.Corrects != nil {
 			action = "qc_result.correct"
 			var old qcResultRow
-			if err := t.db.Where("id = ? AND lot_id = ?", *r.Corrects, lotID).Take(&old).Error; err != nil {
-				return domain.FieldError("corrects", "lot %d has no QC result %d to correct", lotID, *r.Corrects)
+			err := t.db.Where("id = ? AND lot_id = ?", *r.Corrects, lotID).Take(&old).Error
+			if err == nil {
+				corrected := old.toDomain()
+				facts.Corrected = &corrected
+				var later int64
+				if err := t.db.Model(&qcResultRow{}).Where("corrects_id = ?", old.ID).Count(&later).Error; err != nil {
+					return err
+				}
+				facts.CorrectedAlready = later > 0
+			} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+				return err
 			}
-			if old.Test != string(r.Test) {
-				return domain.FieldError("corrects", "result %d is a %s result; a correction must be of the same test", old.ID, old.Test)
-			}
-			var later int64
-			t.db.Model(&qcResultRow{}).Where("corrects_id = ?", old.ID).Count(&later)
-			if later > 0 {
-				return domain.Errorf(domain.EConflict, "result %d was already corrected; correct the latest version instead", old.ID)
-			}
+		}
+		if err := domain.CheckQCEntry(facts); err != nil {
+			return err
 		}
 		r.EnteredAt = t.now
 		row := qcRowFrom(r)
@@ -310,18 +312,128 @@ func (s *Store) AddQCResult(ctx context.Context, actor domain.Actor, lotID int64
 		}
 		r.ID = row.ID
 		t.audit(action, "lot", lotID, nil, r, r.Reason)
-		if domain.LotStatus(lot.Status) == domain.LotReleased && domain.FailsSpec(spec, r) {
-			before := lot
+		if err := s.openInvestigations(t, spec, lotID); err != nil {
+			return err
+		}
+		var exceptional int64
+		if domain.LotStatus(lot.Status) == domain.LotQuarantine {
+			if err := t.db.Model(&signatureRow{}).Where("lot_id = ? AND action IN ?", lotID,
+				[]string{string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)}).Count(&exceptional).Error; err != nil {
+				return err
+			}
+		}
+		hold := domain.FailureHoldsLot(domain.HoldFacts{Spec: spec, LotStatus: domain.LotStatus(lot.Status), ExceptionalSigned: exceptional > 0, Result: r})
+		if hold != "" {
+			before := lot.Status
+			if err := domain.LotTransition(domain.LotStatus(before), domain.LotOnHold); err != nil {
+				return err
+			}
 			lot.Status, lot.UpdatedAt = string(domain.LotOnHold), t.now
 			if err := t.db.Save(&lot).Error; err != nil {
 				return err
 			}
-			t.audit("lot.hold", "lot", lotID, map[string]any{"status": before.Status}, map[string]any{"status": lot.Status},
-				fmt.Sprintf("QC result %d (%s) fails specification v%d after release", r.ID, r.Test, spec.Version))
+			t.audit("lot.hold", "lot", lotID, map[string]any{"status": before}, map[string]any{"status": lot.Status}, hold)
 		}
 		return nil
 	})
 	return r, err
+}
+
+// openInvestigations opens the OOS investigations the lot's results call for (OOSToOpen),
+// each audited.
+func (s *Store) openInvestigations(t *tx, spec domain.ReleaseSpec, lotID int64) error {
+	results, err := lotResults(t.db, lotID)
+	if err != nil {
+		return err
+	}
+	invs, err := lotInvestigations(t.db, lotID)
+	if err != nil {
+		return err
+	}
+	for _, r := range domain.OOSToOpen(spec, results, invs) {
+		row := qcInvestigationRow{LotID: lotID, Test: string(r.Test), ResultID: r.ID, Status: domain.InvestigationOpen, OpenedAt: t.now}
+		if err := t.db.Create(&row).Error; err != nil {
+			if isUnique(err) {
+				return domain.Errorf(domain.EConflict, "an OOS investigation of %s was opened at the same moment; record the result again", r.Test)
+			}
+			return fmt.Errorf("open OOS investigation: %w", err)
+		}
+		t.audit("qc_investigation.open", "lot", lotID, nil, row.toDomain(),
+			fmt.Sprintf("QC result %d (%s) fails specification v%d", r.ID, r.Test, spec.Version))
+	}
+	return nil
+}
+
+func lotInvestigations(db *gorm.DB, lotID int64) ([]domain.Investigation, error) {
+	var rows []qcInvestigationRow
+	if err := db.Where("lot_id = ?", lotID).Order("id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read OOS investigations: %w", err)
+	}
+	out := make([]domain.Investigation, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}
+
+// CloseInvestigation closes an OOS investigation with QA's electronic signature: the signer
+// re-enters their password; the record keeps printed name, time, meaning, conclusion and
+// reason, and the results it reviewed.
+func (s *Store) CloseInvestigation(ctx context.Context, actor domain.Actor, lotID, invID int64, req domain.CloseInvestigation) (domain.LotDetail, error) {
+	if err := req.Validate(); err != nil {
+		return domain.LotDetail{}, err
+	}
+	if err := s.reauthenticate(ctx, actor, req.Password); err != nil {
+		return domain.LotDetail{}, err
+	}
+	err := s.write(ctx, actor, func(t *tx) error {
+		if _, err := lockLot(t, lotID); err != nil {
+			return err
+		}
+		var row qcInvestigationRow
+		if err := t.db.Where("id = ? AND lot_id = ?", invID, lotID).Take(&row).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return domain.Errorf(domain.ENotFound, "lot %d has no OOS investigation %d", lotID, invID)
+		} else if err != nil {
+			return err
+		}
+		var failing qcResultRow
+		if err := t.db.Take(&failing, row.ResultID).Error; err != nil {
+			return err
+		}
+		before := row.toDomain()
+		if err := domain.CheckCloseInvestigation(domain.CloseFacts{Investigation: before, Request: req, SignerID: actor.UserID, FailingEnteredBy: failing.EnteredBy}); err != nil {
+			return err
+		}
+		var last struct{ Max *int64 }
+		if err := t.db.Model(&qcResultRow{}).Select("MAX(id) AS max").Where("lot_id = ? AND test = ?", lotID, row.Test).Scan(&last).Error; err != nil {
+			return err
+		}
+		if last.Max == nil {
+			return fmt.Errorf("OOS investigation %d: its failing result %d is missing", row.ID, row.ResultID)
+		}
+		uid, now := actor.UserID, t.now
+		row.Status, row.Conclusion, row.Reason = domain.InvestigationClosed, req.Conclusion, strings.TrimSpace(req.Reason)
+		row.ClosedBy, row.PrintedName, row.Meaning, row.ClosedAt, row.LastResultID = &uid, actor.FullName, domain.InvestigationMeaning(req.Conclusion, row.ResultID, *last.Max), &now, last.Max
+		res := t.db.Model(&qcInvestigationRow{}).Where("id = ? AND status = ?", row.ID, domain.InvestigationOpen).Updates(map[string]any{
+			"status": row.Status, "conclusion": row.Conclusion, "reason": row.Reason, "closed_by": uid, "printed_name": row.PrintedName,
+			"meaning": row.Meaning, "closed_at": now, "last_result_id": row.LastResultID})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return domain.Errorf(domain.EConflict, "OOS investigation %d was closed by someone else at the same moment; reload the lot", row.ID)
+		}
+		t.audit("qc_investigation.close", "lot", lotID, before, row.toDomain(), row.Reason)
+		spec, err := currentSpec(t.db)
+		if err != nil {
+			return err
+		}
+		return s.openInvestigations(t, spec, lotID)
+	})
+	if err != nil {
+		return domain.LotDetail{}, err
+	}
+	return s.LotDetail(ctx, lotID)
 }
 
 // Evaluation judges the lot's standing results against the specification in force.
@@ -340,7 +452,11 @@ func (s *Store) Evaluation(ctx context.Context, lotID int64) (domain.Evaluation,
 	if err != nil {
 		return domain.Evaluation{}, classify(err)
 	}
-	return domain.Evaluate(spec, results), nil
+	invs, err := lotInvestigations(db, lotID)
+	if err != nil {
+		return domain.Evaluation{}, classify(err)
+	}
+	return domain.EvaluateLot(spec, results, invs), nil
 }
 
 // LotDetail returns everything about one lot.
@@ -364,7 +480,10 @@ func (s *Store) LotDetail(ctx context.Context, id int64) (domain.LotDetail, erro
 	if err != nil {
 		return d, err
 	}
-	d.Evaluation, d.Spec = domain.Evaluate(spec, d.Results), spec
+	if d.Investigations, err = lotInvestigations(db, id); err != nil {
+		return d, classify(err)
+	}
+	d.Evaluation, d.Spec = domain.EvaluateLot(spec, d.Results, d.Investigations), spec
 	var units []unitRow
 	if err := db.Where("lot_id = ?", id).Order("division").Find(&units).Error; err != nil {
 		return d, classify(err)
@@ -385,7 +504,7 @@ func (s *Store) LotDetail(ctx context.Context, id int64) (domain.LotDetail, erro
 			if err != nil {
 				return d, err
 			}
-			d.SignedEvaluationCurrent = domain.Evaluate(signedSpec, d.Results).Hash == sg.EvaluationHash
+			d.SignedEvaluationCurrent = domain.EvaluateLot(signedSpec, d.Results, d.Investigations).Hash == sg.EvaluationHash
 		}
 	}
 	d.ExceptionalFor = domain.ExceptionalPatients(d.Signatures)
@@ -444,7 +563,11 @@ func (s *Store) Sign(ctx context.Context, actor domain.Actor, lotID int64, req d
 		if err != nil {
 			return err
 		}
-		eval := domain.Evaluate(spec, results)
+		invs, err := lotInvestigations(t.db, lotID)
+		if err != nil {
+			return err
+		}
+		eval := domain.EvaluateLot(spec, results, invs)
 		don, err := s.donationDIN(t.db, lot.DonationID)
 		if err != nil {
 			return err
@@ -532,12 +655,13 @@ func (s *Store) CreateUnits(ctx context.Context, actor domain.Actor, lotID int64
 			first = *last.Max + 1
 		}
 		rows := make([]unitRow, 0, n.Count)
-		for div := first; div < first+n.Count; div++ {
-			code, err := domain.DivisionCode(div)
+		total := first - 1 + n.Count
+		for div := first; div <= total; div++ {
+			code, divisions, err := domain.UnitDivision(div, total)
 			if err != nil {
-				return domain.FieldError("count", "lot %s already has %d units; at most 99 are possible", lot.LotNumber, first-1)
+				return domain.FieldError("count", "lot %s already has %d units; at most %d are possible", lot.LotNumber, first-1, domain.MaxUnitsPerLot)
 			}
-			uid := domain.UnitID{DIN: din, Product: domain.ProductCode{Description: s.opts.ProductCode, Donation: '0', Division: code}}
+			uid := domain.UnitID{DIN: din, Product: domain.ProductCode{Description: s.opts.ProductCode, Donation: s.opts.CollectionType, Division: code}, Divisions: divisions}
 			rows = append(rows, unitRow{LotID: lotID, UnitID: uid.String(), Division: div, ViableCells: n.ViableCells,
 				VolumeML: n.VolumeML, Status: string(domain.UnitAvailable), CreatedAt: t.now})
 		}
@@ -586,9 +710,10 @@ func (s *Store) ExpireLots(ctx context.Context) (int, error) {
 	return expired, nil
 }
 
-// CreateSpecVersion adds a specification version, e-signed by QA: the signer re-enters their
+// CreateSpecVersion proposes a specification version, e-signed by QA: the signer re-enters their
 // password, and the version records printed name, meaning and time. Versions are numbered in
-// order and never changed; lots are evaluated against the latest from then on.
+// order and never changed; a version is in force once a physician co-signs it (SignSpecVersion),
+// and lots and new orders follow the latest in force from then on.
 func (s *Store) CreateSpecVersion(ctx context.Context, actor domain.Actor, spec domain.ReleaseSpec, password, reason string) (domain.SpecVersion, error) {
 	spec.Version = 1 // validated as a version; the number itself is assigned below
 	if err := spec.Validate(); err != nil {
@@ -606,25 +731,79 @@ func (s *Store) CreateSpecVersion(ctx context.Context, actor domain.Actor, spec 
 		if err != nil {
 			return err
 		}
-		spec.Version = current.Version + 1
+		var last struct{ Max int }
+		if err := t.db.Model(&specVersionRow{}).Select("COALESCE(MAX(version), 0) AS max").Scan(&last).Error; err != nil {
+			return err
+		}
+		spec.Version = last.Max + 1
 		body, _ := json.Marshal(spec)
 		uid := actor.UserID
 		row := specVersionRow{Version: spec.Version, Spec: string(body), CreatedBy: &uid, PrintedName: actor.FullName,
-			Meaning: fmt.Sprintf("Specification v%d approved for release decisions: %s", spec.Version, strings.TrimSpace(reason)), CreatedAt: t.now}
+			Meaning: fmt.Sprintf("Specification v%d proposed by QA: %s", spec.Version, strings.TrimSpace(reason)), CreatedAt: t.now}
 		if err := t.db.Create(&row).Error; err != nil {
 			if isUnique(err) {
 				return domain.Errorf(domain.EConflict, "another specification version was signed at the same moment; reload and sign again")
 			}
 			return fmt.Errorf("insert specification: %w", err)
 		}
-		out = domain.SpecVersion{Spec: spec, PrintedName: row.PrintedName, Meaning: row.Meaning, CreatedAt: row.CreatedAt}
-		t.audit("spec.create", "spec_version", spec.Version, current, spec, reason)
+		out = row.toDomain(spec)
+		t.audit("spec.create", "spec_version", spec.Version, current, out, reason)
 		return nil
 	})
 	return out, err
 }
 
-// SpecVersions lists every specification version, oldest first.
+// SignSpecVersion is a physician's co-signature of a version QA proposed: with it the version
+// is in force. The two-person rule and the rest are domain.CheckSpecCoSignature's.
+func (s *Store) SignSpecVersion(ctx context.Context, actor domain.Actor, version int, password, reason string) (domain.SpecVersion, error) {
+	if strings.TrimSpace(reason) == "" {
+		return domain.SpecVersion{}, domain.FieldError("reason", "say why the new specification version is approved")
+	}
+	if err := s.reauthenticate(ctx, actor, password); err != nil {
+		return domain.SpecVersion{}, err
+	}
+	var out domain.SpecVersion
+	err := s.write(ctx, actor, func(t *tx) error {
+		var row specVersionRow
+		if err := t.lockByID(&row, int64(version), "specification version"); err != nil {
+			return err
+		}
+		current, err := currentSpec(t.db)
+		if err != nil {
+			return err
+		}
+		var proposer int64
+		if row.CreatedBy != nil {
+			proposer = *row.CreatedBy
+		}
+		if err := domain.CheckSpecCoSignature(domain.SpecSignatureFacts{Version: row.Version, ProposedBy: proposer, Effective: row.EffectiveAt != nil,
+			CurrentVersion: current.Version, SignerID: actor.UserID, SignerRoles: []domain.Role{actor.Role}, Reason: reason}); err != nil {
+			return err
+		}
+		spec, err := decodeSpec(row)
+		if err != nil {
+			return err
+		}
+		before := row.toDomain(spec)
+		uid, now := actor.UserID, t.now
+		row.CosignedBy, row.CosignerPrintedName, row.EffectiveAt = &uid, actor.FullName, &now
+		row.CosignMeaning = fmt.Sprintf("Specification v%d approved by a physician, in force from now: %s", row.Version, strings.TrimSpace(reason))
+		res := t.db.Model(&specVersionRow{}).Where("version = ? AND effective_at IS NULL", row.Version).
+			Updates(map[string]any{"cosigned_by": uid, "cosigner_printed_name": row.CosignerPrintedName, "cosign_meaning": row.CosignMeaning, "effective_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("co-sign specification: %w", res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return domain.Errorf(domain.EConflict, "specification v%d was co-signed at the same moment; reload", row.Version)
+		}
+		out = row.toDomain(spec)
+		t.audit("spec.cosign", "spec_version", row.Version, before, out, reason)
+		return nil
+	})
+	return out, err
+}
+
+// SpecVersions lists every specification version, oldest first, proposed ones included.
 func (s *Store) SpecVersions(ctx context.Context) ([]domain.SpecVersion, error) {
 	var rows []specVersionRow
 	if err := s.read(ctx).Order("version").Find(&rows).Error; err != nil {
@@ -636,7 +815,7 @@ func (s *Store) SpecVersions(ctx context.Context) ([]domain.SpecVersion, error) 
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, domain.SpecVersion{Spec: spec, PrintedName: r.PrintedName, Meaning: r.Meaning, CreatedAt: r.CreatedAt.UTC()})
+		out = append(out, r.toDomain(spec))
 	}
 	return out, nil
 }
@@ -680,7 +859,11 @@ func (s *Store) ExceptionalRelease(ctx context.Context, actor domain.Actor, lotI
 		if err != nil {
 			return err
 		}
-		eval := domain.Evaluate(spec, results)
+		invs, err := lotInvestigations(t.db, lotID)
+		if err != nil {
+			return err
+		}
+		eval := domain.EvaluateLot(spec, results, invs)
 		if eval.Releasable {
 			return domain.Errorf(domain.ERuleViolated, "the lot meets its specification: release it normally instead")
 		}

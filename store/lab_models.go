@@ -39,9 +39,25 @@ type specVersionRow struct {
 	PrintedName string
 	Meaning     string
 	CreatedAt   time.Time
+	// A physician's co-signature; with it (or for versions signed before co-signatures) the
+	// version is in force from EffectiveAt.
+	CosignedBy          *int64
+	CosignerPrintedName string
+	CosignMeaning       string
+	EffectiveAt         *time.Time
 }
 
 func (specVersionRow) TableName() string { return "spec_versions" }
+
+func (r specVersionRow) toDomain(spec domain.ReleaseSpec) domain.SpecVersion {
+	v := domain.SpecVersion{Spec: spec, PrintedName: r.PrintedName, Meaning: r.Meaning, CreatedAt: r.CreatedAt.UTC(),
+		Status: domain.SpecProposed, CosignerPrintedName: r.CosignerPrintedName, CosignMeaning: r.CosignMeaning}
+	if r.EffectiveAt != nil {
+		at := r.EffectiveAt.UTC()
+		v.Status, v.EffectiveAt = domain.SpecInForce, &at
+	}
+	return v
+}
 
 type lotRow struct {
 	ID             int64 `gorm:"primaryKey"`
@@ -76,6 +92,7 @@ type qcResultRow struct {
 	Treated       string
 	Valid         *bool
 	InhibitionPct *float64
+	InvalidReason string
 	CorrectsID    *int64
 	Reason        string
 	EnteredBy     int64
@@ -104,13 +121,13 @@ func jsonText(v any) string {
 func qcRowFrom(r domain.QCResult) qcResultRow {
 	return qcResultRow{ID: r.ID, LotID: r.LotID, Test: string(r.Test), Value: r.Value, Result: r.Result,
 		Markers: jsonText(r.Markers), Analyte: r.Analyte, Baseline: jsonText(r.Baseline), LPS: jsonText(r.LPS),
-		Treated: jsonText(r.Treated), Valid: r.Valid, InhibitionPct: r.InhibitionPct, CorrectsID: r.Corrects,
+		Treated: jsonText(r.Treated), Valid: r.Valid, InhibitionPct: r.InhibitionPct, InvalidReason: r.InvalidReason, CorrectsID: r.Corrects,
 		Reason: r.Reason, EnteredBy: r.EnteredBy, EnteredAt: r.EnteredAt}
 }
 
 func (r qcResultRow) toDomain() domain.QCResult {
 	out := domain.QCResult{ID: r.ID, LotID: r.LotID, Test: domain.QCTest(r.Test), Value: r.Value, Result: r.Result,
-		Analyte: r.Analyte, Valid: r.Valid, InhibitionPct: r.InhibitionPct, Corrects: r.CorrectsID, Reason: r.Reason,
+		Analyte: r.Analyte, Valid: r.Valid, InhibitionPct: r.InhibitionPct, InvalidReason: r.InvalidReason, Corrects: r.CorrectsID, Reason: r.Reason,
 		EnteredBy: r.EnteredBy, EnteredAt: r.EnteredAt.UTC()}
 	for _, f := range []struct {
 		text string
@@ -121,6 +138,40 @@ func (r qcResultRow) toDomain() domain.QCResult {
 		}
 	}
 	return out
+}
+
+type qcInvestigationRow struct {
+	ID           int64 `gorm:"primaryKey"`
+	LotID        int64
+	Test         string
+	ResultID     int64
+	Status       string
+	OpenedAt     time.Time
+	Conclusion   string
+	Reason       string
+	ClosedBy     *int64
+	PrintedName  string
+	Meaning      string
+	ClosedAt     *time.Time
+	LastResultID *int64
+}
+
+func (qcInvestigationRow) TableName() string { return "qc_investigations" }
+
+func (r qcInvestigationRow) toDomain() domain.Investigation {
+	inv := domain.Investigation{ID: r.ID, LotID: r.LotID, Test: domain.QCTest(r.Test), ResultID: r.ResultID, Status: r.Status,
+		OpenedAt: r.OpenedAt.UTC(), Conclusion: r.Conclusion, Reason: r.Reason, SignedBy: r.PrintedName, Meaning: r.Meaning}
+	if r.ClosedBy != nil {
+		inv.ClosedBy = *r.ClosedBy
+	}
+	if r.ClosedAt != nil {
+		at := r.ClosedAt.UTC()
+		inv.ClosedAt = &at
+	}
+	if r.LastResultID != nil {
+		inv.LastResultID = *r.LastResultID
+	}
+	return inv
 }
 
 type signatureRow struct {

@@ -31,9 +31,23 @@ type labelPrintRow struct {
 	Reason     string
 	PrintedBy  int64
 	PrintedAt  time.Time
+	Copies     int // the copies printed of this serial
 }
 
 func (labelPrintRow) TableName() string { return "label_prints" }
+
+// bagLabelPrintable locks a dose bag and refuses to label it before a second pharmacist has
+// checked it (domain.BagChecked). Other entities need no check.
+func bagLabelPrintable(t *tx, entityType string, entityID int64) error {
+	if entityType != "dose_bag" {
+		return nil
+	}
+	var bag doseBagRow
+	if err := t.lockByID(&bag, entityID, "dose bag"); err != nil {
+		return err
+	}
+	return domain.BagChecked(bag.BagID, bag.CheckedBy, "labelled")
+}
 
 // LabelKeys returns every signing key, newest first.
 func (s *Store) LabelKeys(ctx context.Context) ([]domain.LabelKey, error) {
@@ -98,16 +112,35 @@ func currentSerial(db *gorm.DB, entityType string, entityID int64) (int64, error
 	return *last.Max, nil
 }
 
+// labelPrints lists every serial of an entity's label, oldest first, with its copies.
+func labelPrints(db *gorm.DB, entityType string, entityID int64) ([]domain.LabelPrint, error) {
+	var rows []labelPrintRow
+	if err := db.Where("entity_type = ? AND entity_id = ?", entityType, entityID).Order("serial").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read label prints: %w", err)
+	}
+	out := make([]domain.LabelPrint, len(rows))
+	for i, r := range rows {
+		out[i] = domain.LabelPrint{EntityType: r.EntityType, EntityID: r.EntityID, Serial: r.Serial, Reason: r.Reason,
+			PrintedAt: r.PrintedAt.UTC(), Copies: r.Copies}
+	}
+	return out, nil
+}
+
 // CurrentSerial is the latest print serial of an entity, 0 if never printed.
 func (s *Store) CurrentSerial(ctx context.Context, entityType string, entityID int64) (int64, error) {
 	n, err := currentSerial(s.read(ctx), entityType, entityID)
 	return n, classify(err)
 }
 
-// Print records a print of the current label; the first print makes serial 1.
+// Print records a print of the current label, one more copy of its serial; the first print
+// makes serial 1. A dose bag no second pharmacist has checked is not labelled (EConflict).
+// Each print is an audit entry: format, serial and copy, by the actor, at the time.
 func (s *Store) Print(ctx context.Context, actor domain.Actor, entityType string, entityID int64, format string) (domain.LabelPrint, error) {
 	var out domain.LabelPrint
 	err := s.write(ctx, actor, func(t *tx) error {
+		if err := bagLabelPrintable(t, entityType, entityID); err != nil {
+			return err
+		}
 		serial, err := currentSerial(t.db, entityType, entityID)
 		if err != nil {
 			return err
@@ -119,8 +152,17 @@ func (s *Store) Print(ctx context.Context, actor domain.Actor, entityType string
 				return fmt.Errorf("record print: %w", err)
 			}
 		}
-		out = domain.LabelPrint{EntityType: entityType, EntityID: entityID, Serial: serial, PrintedAt: t.now}
-		t.audit("label.print", entityType, entityID, nil, map[string]any{"serial": serial, "format": format}, "")
+		where := t.db.Model(&labelPrintRow{}).Where("entity_type = ? AND entity_id = ? AND serial = ?", entityType, entityID, serial)
+		if err := where.Update("copies", gorm.Expr("copies + 1")).Error; err != nil {
+			return fmt.Errorf("count the copy: %w", err)
+		}
+		var copies int
+		if err := t.db.Model(&labelPrintRow{}).Select("copies").
+			Where("entity_type = ? AND entity_id = ? AND serial = ?", entityType, entityID, serial).Scan(&copies).Error; err != nil {
+			return fmt.Errorf("count the copy: %w", err)
+		}
+		out = domain.LabelPrint{EntityType: entityType, EntityID: entityID, Serial: serial, PrintedAt: t.now, Copies: copies}
+		t.audit("label.print", entityType, entityID, nil, map[string]any{"serial": serial, "format": format, "copy": copies}, "")
 		return nil
 	})
 	return out, err
@@ -133,6 +175,9 @@ func (s *Store) Reprint(ctx context.Context, actor domain.Actor, entityType stri
 	}
 	var out domain.LabelPrint
 	err := s.write(ctx, actor, func(t *tx) error {
+		if err := bagLabelPrintable(t, entityType, entityID); err != nil {
+			return err
+		}
 		serial, err := currentSerial(t.db, entityType, entityID)
 		if err != nil {
 			return err
@@ -176,7 +221,7 @@ func (s *Store) UnitForLabel(ctx context.Context, id int64) (domain.Unit, domain
 	return s.unitWithLot(db, db.Where("id = ?", id))
 }
 
-// UnitByCode returns a unit by its 21-character unit id, and its lot.
+// UnitByCode returns a unit by its unit id (21 characters, 27 with Product Divisions), and its lot.
 func (s *Store) UnitByCode(ctx context.Context, unitID string) (domain.Unit, domain.Lot, error) {
 	db := s.read(ctx)
 	return s.unitWithLot(db, db.Where("unit_id = ?", unitID))

@@ -33,9 +33,25 @@ type patientWeightRow struct {
 	WeightKg   float64
 	RecordedBy int64
 	RecordedAt time.Time
+	Reason     string // why the weight changed by more than domain.WeightChangeReasonPct; may be empty otherwise
 }
 
 func (patientWeightRow) TableName() string { return "patient_weights" }
+
+// doseOrderConfirmationRow is a physician's e-signature that a dose order stands as made,
+// against the later weight that put it under review.
+type doseOrderConfirmationRow struct {
+	ID          int64 `gorm:"primaryKey"`
+	DoseOrderID int64
+	WeightID    int64
+	SignedBy    int64
+	PrintedName string
+	Meaning     string
+	Reason      string
+	SignedAt    time.Time
+}
+
+func (doseOrderConfirmationRow) TableName() string { return "dose_order_confirmations" }
 
 func (r patientRow) toDomain(weight float64) domain.Patient {
 	return domain.Patient{ID: r.ID, SubjectID: r.SubjectID, MRN: r.MRN, Name: r.Name, DateOfBirth: r.DateOfBirth,
@@ -68,7 +84,7 @@ func (s *Store) Enrol(ctx context.Context, actor domain.Actor, p domain.Patient)
 			return fmt.Errorf("insert patient: %w", err)
 		}
 		// The chain-of-identity sequence is the patient's own id: unique without a counter.
-		coi := domain.ChainOfIdentity{Facility: s.opts.FacilityID, Year: row.EnrolledAt.In(s.opts.Site).Year() % 100, Sequence: int(row.ID)}
+		coi := domain.NewChainOfIdentity(s.opts.FacilityID, row.EnrolledAt.In(s.opts.Site).Year()%100, row.ID)
 		row.ChainOfIdentity = coi.String()
 		if err := t.db.Model(&row).Update("chain_of_identity", row.ChainOfIdentity).Error; err != nil {
 			return err
@@ -120,23 +136,101 @@ func (s *Store) PatientBySubject(ctx context.Context, subjectID string) (domain.
 	return patientWithWeight(db, row)
 }
 
-// RecordWeight adds a weight; doses are computed from the latest one.
-func (s *Store) RecordWeight(ctx context.Context, actor domain.Actor, patientID int64, kg float64) (domain.Patient, error) {
-	if err := domain.ValidateWeight(kg); err != nil {
+// RecordWeight adds a weight; new orders are computed from the latest one, existing orders keep
+// theirs (a later weight beyond an order's tolerance puts it under review: ReviewOrder). A
+// change over domain.WeightChangeReasonPct needs a reason (domain.CheckWeightChange).
+func (s *Store) RecordWeight(ctx context.Context, actor domain.Actor, patientID int64, kg float64, reason string) (domain.Patient, error) {
+	if err := domain.CheckWeightChange(0, kg, reason); err != nil {
 		return domain.Patient{}, err
 	}
+	reason = strings.TrimSpace(reason)
 	var out domain.Patient
 	err := s.write(ctx, actor, func(t *tx) error {
-		before, err := patientByID(t.db, patientID)
+		var row patientRow
+		if err := t.lockByID(&row, patientID, "patient"); err != nil {
+			return err
+		}
+		before, err := patientWithWeight(t.db, row)
 		if err != nil {
 			return err
 		}
-		if err := t.db.Create(&patientWeightRow{PatientID: patientID, WeightKg: kg, RecordedBy: actor.UserID, RecordedAt: t.now}).Error; err != nil {
+		if err := domain.CheckWeightChange(before.WeightKg, kg, reason); err != nil {
+			return err
+		}
+		if err := t.db.Create(&patientWeightRow{PatientID: patientID, WeightKg: kg, RecordedBy: actor.UserID, RecordedAt: t.now, Reason: reason}).Error; err != nil {
 			return err
 		}
 		out = before
 		out.WeightKg = kg
-		t.audit("patient.weigh", "patient", patientID, map[string]any{"weight_kg": before.WeightKg}, map[string]any{"weight_kg": kg}, "")
+		t.audit("patient.weigh", "patient", patientID, map[string]any{"weight_kg": before.WeightKg}, map[string]any{"weight_kg": kg}, reason)
+		return nil
+	})
+	return out, err
+}
+
+// orderReviewFacts gathers what domain.ReviewOrder looks at for an order: its weight, its spec
+// version's tolerance, the latest weight recorded after it and the latest weight a physician
+// confirmed it against.
+func (s *Store) orderReviewFacts(db *gorm.DB, o doseOrderRow) (domain.OrderReviewFacts, error) {
+	spec, err := s.specForVersion(db, o.SpecVersion)
+	if err != nil {
+		return domain.OrderReviewFacts{}, err
+	}
+	f := domain.OrderReviewFacts{OrderWeightKg: o.WeightKg, TolerancePct: spec.DoseTolerancePct}
+	var after int64
+	if o.WeightID != nil {
+		after = *o.WeightID
+	}
+	var later patientWeightRow
+	if err := db.Where("patient_id = ? AND id > ?", o.PatientID, after).Order("id DESC").Take(&later).Error; err == nil {
+		f.LaterWeightID, f.LaterWeightKg = later.ID, later.WeightKg
+	} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+		return f, fmt.Errorf("dose order %d: later weight: %w", o.ID, err)
+	}
+	var confirmed struct{ Max int64 }
+	if err := db.Model(&doseOrderConfirmationRow{}).Select("COALESCE(MAX(weight_id), 0) AS max").Where("dose_order_id = ?", o.ID).Scan(&confirmed).Error; err != nil {
+		return f, fmt.Errorf("dose order %d: confirmations: %w", o.ID, err)
+	}
+	f.ConfirmedWeightID = confirmed.Max
+	return f, nil
+}
+
+// ConfirmDoseOrder records a physician's e-signature (password re-entered) that an order
+// awaiting review after a later weight stands as made; domain.CheckOrderConfirmation decides.
+func (s *Store) ConfirmDoseOrder(ctx context.Context, actor domain.Actor, orderID int64, password, reason string) (domain.DoseOrder, error) {
+	// The reason is checked before the password, as if a review were waiting; the order's own
+	// state is checked under its lock below.
+	if err := domain.CheckOrderConfirmation(domain.OrderOpen, domain.OrderReview{NeedsReview: true}, reason); err != nil {
+		return domain.DoseOrder{}, err
+	}
+	if err := s.reauthenticate(ctx, actor, password); err != nil {
+		return domain.DoseOrder{}, err
+	}
+	var out domain.DoseOrder
+	err := s.write(ctx, actor, func(t *tx) error {
+		var o doseOrderRow
+		if err := t.lockByID(&o, orderID, "dose order"); err != nil {
+			return err
+		}
+		facts, err := s.orderReviewFacts(t.db, o)
+		if err != nil {
+			return err
+		}
+		review := domain.ReviewOrder(facts)
+		if err := domain.CheckOrderConfirmation(o.Status, review, reason); err != nil {
+			return err
+		}
+		row := doseOrderConfirmationRow{DoseOrderID: o.ID, WeightID: facts.LaterWeightID, SignedBy: actor.UserID, PrintedName: actor.FullName,
+			Meaning: fmt.Sprintf("Dose order %d stands as made for %.1f kg despite the later weight of %.1f kg", o.ID, o.WeightKg, facts.LaterWeightKg),
+			Reason:  strings.TrimSpace(reason), SignedAt: t.now}
+		if err := t.db.Create(&row).Error; err != nil {
+			if isUnique(err) {
+				return domain.Errorf(domain.EConflict, "this order was confirmed against this weight at the same moment; reload")
+			}
+			return fmt.Errorf("confirm dose order: %w", err)
+		}
+		out = o.toDomain()
+		t.audit("dose_order.confirm", "dose_order", o.ID, review, row, row.Reason)
 		return nil
 	})
 	return out, err
@@ -245,8 +339,9 @@ func (s *Store) PatientDetail(ctx context.Context, id int64) (domain.PatientDeta
 		WeightKg   float64
 		RecordedAt time.Time
 		FullName   string
+		Reason     string
 	}
-	if err := db.Table("patient_weights w").Select("w.weight_kg, w.recorded_at, COALESCE(u.full_name, '') AS full_name").
+	if err := db.Table("patient_weights w").Select("w.weight_kg, w.recorded_at, COALESCE(u.full_name, '') AS full_name, w.reason").
 		Joins("LEFT JOIN users u ON u.id = w.recorded_by").Where("w.patient_id = ?", id).Order("w.id").Scan(&weights).Error; err != nil {
 		return domain.PatientDetail{}, classify(fmt.Errorf("patient %d: weights: %w", id, err))
 	}
@@ -264,7 +359,7 @@ func (s *Store) PatientDetail(ctx context.Context, id int64) (domain.PatientDeta
 	}
 	d := domain.PatientDetail{PatientSummary: sums[0], Weights: []domain.WeightRecord{}, Orders: []domain.DoseOrder{}}
 	for _, w := range weights {
-		d.Weights = append(d.Weights, domain.WeightRecord{WeightKg: w.WeightKg, RecordedBy: w.FullName, RecordedAt: w.RecordedAt.UTC()})
+		d.Weights = append(d.Weights, domain.WeightRecord{WeightKg: w.WeightKg, RecordedBy: w.FullName, RecordedAt: w.RecordedAt.UTC(), Reason: w.Reason})
 	}
 	for _, o := range orders {
 		d.Orders = append(d.Orders, o.toDomain())
@@ -273,12 +368,25 @@ func (s *Store) PatientDetail(ctx context.Context, id int64) (domain.PatientDeta
 	if err != nil {
 		return d, classify(err)
 	}
+	// What an order placed now would get: the spec in force.
+	d.CellsPerKg, d.TolerancePct, d.SpecVersion = spec.DoseCellsPerKg, spec.DoseTolerancePct, spec.Version
+	d.TargetNow = domain.TargetDose(d.WeightKg, spec.DoseCellsPerKg)
+	// The window is the latest order's, under the spec version it was made with.
+	if n := len(orders); n > 0 && orders[n-1].Status != domain.OrderCancelled {
+		last := orders[n-1]
+		facts, err := s.orderReviewFacts(db, last)
+		if err != nil {
+			return d, classify(err)
+		}
+		d.OrderReview, d.OrderTolerancePct = domain.ReviewOrder(facts), facts.TolerancePct
+		if spec, err = s.specForVersion(db, last.SpecVersion); err != nil {
+			return d, classify(err)
+		}
+	}
 	site := s.opts.Site
 	d.SiteTimeZone = site.String()
 	d.WindowFirst = domain.InfusionDay(d.EnrolledAt, site, spec.InfusionDayOffset-spec.InfusionWindowDays).Format(time.DateOnly)
 	d.WindowLast = domain.InfusionDay(d.EnrolledAt, site, spec.InfusionDayOffset+spec.InfusionWindowDays).Format(time.DateOnly)
 	d.InWindowNow = domain.InWindow(s.now(), d.EnrolledAt, site, spec.InfusionDayOffset, spec.InfusionWindowDays)
-	d.CellsPerKg, d.TolerancePct, d.SpecVersion = spec.DoseCellsPerKg, spec.DoseTolerancePct, spec.Version
-	d.TargetNow = domain.TargetDose(d.WeightKg, spec.DoseCellsPerKg)
 	return d, nil
 }

@@ -41,7 +41,7 @@ func TestListPatients(t *testing.T) {
 		enrol("SVP-011", "MRN0011", domain.ArmHUCMSC)
 		routine := enrol("SVP-002", "MRN0002", domain.ArmRoutine)
 		ordered := enrol("SVP-010", "MRN0010", domain.ArmHUCMSC)
-		if _, err := st.RecordWeight(ctx, actorFor(nurse, domain.RoleNurse), ordered.ID, 64.5); err != nil {
+		if _, err := st.RecordWeight(ctx, actorFor(nurse, domain.RoleNurse), ordered.ID, 64.5, ""); err != nil {
 			t.Fatal(err)
 		}
 		order, err := st.OrderDose(ctx, dr, ordered.ID)
@@ -120,7 +120,7 @@ func TestPatientDetail(t *testing.T) {
 				t.Fatal(err)
 			}
 			clk.Advance(time.Hour)
-			if _, err := st.RecordWeight(ctx, actorFor(nurse, domain.RoleNurse), p.ID, 72.5); err != nil {
+			if _, err := st.RecordWeight(ctx, actorFor(nurse, domain.RoleNurse), p.ID, 72.5, ""); err != nil {
 				t.Fatal(err)
 			}
 			d, err := st.PatientDetail(ctx, p.ID)

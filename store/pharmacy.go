@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -22,6 +23,7 @@ type doseOrderRow struct {
 	Status            string
 	OrderedBy         int64
 	OrderedAt         time.Time
+	WeightID          *int64 // the weight record the order was computed from
 }
 
 func (doseOrderRow) TableName() string { return "dose_orders" }
@@ -46,6 +48,8 @@ type doseBagRow struct {
 	Status               string
 	PreparedBy           int64
 	PreparedAt           time.Time
+	CheckedBy            *int64 // the second pharmacist (SPEC §6); nil until checked
+	CheckedAt            *time.Time
 }
 
 func (doseBagRow) TableName() string { return "dose_bags" }
@@ -73,11 +77,16 @@ func (infusionRow) TableName() string { return "infusions" }
 
 func (r doseBagRow) toDomain(order doseOrderRow, units []int64) domain.DoseBag {
 	u, _ := domain.ParseUnitID(r.BagID)
-	return domain.DoseBag{ID: r.ID, BagID: r.BagID, Check: string(u.Check()), EyeReadable: u.EyeReadable(),
+	bag := domain.DoseBag{ID: r.ID, BagID: r.BagID, Check: string(u.Check()), EyeReadable: u.EyeReadable(),
 		DoseOrderID: r.DoseOrderID, PatientID: r.PatientID, LotID: r.LotID, ThawedAt: r.ThawedAt.UTC(),
 		PostThawViabilityPct: r.PostThawViabilityPct, ViableCells: r.ViableCells, VolumeML: r.VolumeML,
 		TargetViableCells: order.TargetViableCells, OrderWeightKg: order.WeightKg, VolumeToDrawML: r.VolumeToDrawML, ExpiresAt: r.ExpiresAt.UTC(),
-		Status: domain.DoseBagStatus(r.Status), PreparedAt: r.PreparedAt.UTC(), UnitIDs: units}
+		Status: domain.DoseBagStatus(r.Status), PreparedAt: r.PreparedAt.UTC(), UnitIDs: units, CheckedBy: r.CheckedBy}
+	if r.CheckedAt != nil {
+		at := r.CheckedAt.UTC()
+		bag.CheckedAt = &at
+	}
+	return bag
 }
 
 func patientInfused(db *gorm.DB, patientID int64) (bool, error) {
@@ -116,8 +125,13 @@ func (s *Store) OrderDose(ctx context.Context, actor domain.Actor, patientID int
 		if err != nil {
 			return err
 		}
-		row := doseOrderRow{PatientID: patientID, WeightKg: p.WeightKg, TargetViableCells: domain.TargetDose(p.WeightKg, spec.DoseCellsPerKg),
-			SpecVersion: spec.Version, Status: domain.OrderOpen, OrderedBy: actor.UserID, OrderedAt: t.now}
+		// The order fixes the weight (this record), the target and the spec version (SPEC §6).
+		var weight patientWeightRow
+		if err := t.db.Where("patient_id = ?", patientID).Order("id DESC").Take(&weight).Error; err != nil {
+			return classify(fmt.Errorf("read weight: %w", err))
+		}
+		row := doseOrderRow{PatientID: patientID, WeightKg: weight.WeightKg, TargetViableCells: domain.TargetDose(weight.WeightKg, spec.DoseCellsPerKg),
+			SpecVersion: spec.Version, Status: domain.OrderOpen, OrderedBy: actor.UserID, OrderedAt: t.now, WeightID: &weight.ID}
 		if err := t.db.Create(&row).Error; err != nil {
 			if isUnique(err) {
 				return domain.Errorf(domain.EConflict, "subject %s already has an open dose order", p.SubjectID)
@@ -131,9 +145,23 @@ func (s *Store) OrderDose(ctx context.Context, actor domain.Actor, patientID int
 	return out, err
 }
 
+// orderSpec is the specification version a dose order was made under: its protocol parameters
+// (post-thaw viability, shelf life, tolerance) govern the order's bag. An unknown order gets the
+// version in force, and the write that follows reports the order missing.
+func (s *Store) orderSpec(ctx context.Context, orderID int64) (domain.ReleaseSpec, error) {
+	db := s.read(ctx)
+	var o doseOrderRow
+	if err := db.Select("id", "spec_version").Take(&o, orderID).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+		return currentSpec(db)
+	} else if err != nil {
+		return domain.ReleaseSpec{}, classify(err)
+	}
+	return s.specForVersion(db, o.SpecVersion)
+}
+
 // PrepareDoseBag records the thaw of units of one lot into the bag of an open order.
 func (s *Store) PrepareDoseBag(ctx context.Context, actor domain.Actor, orderID int64, n domain.NewDoseBag) (domain.DoseBag, error) {
-	spec, err := s.CurrentSpec(ctx)
+	spec, err := s.orderSpec(ctx, orderID)
 	if err != nil {
 		return domain.DoseBag{}, err
 	}
@@ -171,6 +199,18 @@ func (s *Store) PrepareDoseBag(ctx context.Context, actor domain.Actor, orderID 
 		if err := s.lotUsableFor(t, lot, order.PatientID); err != nil {
 			return err
 		}
+		orderSpec, err := s.specForVersion(t.db, order.SpecVersion)
+		if err != nil {
+			return err
+		}
+		unitCells := make([]int64, len(units))
+		for i, u := range units {
+			unitCells[i] = u.ViableCells
+		}
+		if err := domain.CheckPreparation(domain.PreparationFacts{BagViableCells: n.ViableCells, UnitViableCells: unitCells,
+			TargetViableCells: order.TargetViableCells, TolerancePct: orderSpec.DoseTolerancePct}); err != nil {
+			return err
+		}
 		don, err := s.donationDIN(t.db, lot.DonationID)
 		if err != nil {
 			return err
@@ -184,7 +224,7 @@ func (s *Store) PrepareDoseBag(ctx context.Context, actor domain.Actor, orderID 
 		if err != nil {
 			return err
 		}
-		bagID := domain.UnitID{DIN: din, Product: domain.ProductCode{Description: s.opts.ProductCode, Donation: '0', Division: division}}
+		bagID := domain.UnitID{DIN: din, Product: domain.ProductCode{Description: s.opts.ProductCode, Donation: s.opts.CollectionType, Division: division}}
 		bag := doseBagRow{BagID: bagID.String(), DoseOrderID: orderID, PatientID: order.PatientID, LotID: lot.ID,
 			ThawedAt: n.ThawedAt.UTC(), PostThawViabilityPct: n.PostThawViabilityPct, ViableCells: n.ViableCells, VolumeML: n.VolumeML,
 			VolumeToDrawML: domain.VolumeToDraw(order.TargetViableCells, n.ViableCells, n.VolumeML),
@@ -212,29 +252,34 @@ func (s *Store) PrepareDoseBag(ctx context.Context, actor domain.Actor, orderID 
 	return out, err
 }
 
-// lotUsableFor refuses a lot that may not be given to the patient: not released (or released
-// by exception for this patient), or expired.
+// lotUsableFor refuses a lot that may not be given to the patient (domain.LotUsability).
 func (s *Store) lotUsableFor(t *tx, lot lotRow, patientID int64) error {
-	if !t.now.Before(lot.ExpiresAt) {
-		return domain.Errorf(domain.ERuleViolated, "lot %s expired on %s", lot.LotNumber, lot.ExpiresAt.UTC().Format(time.DateOnly))
+	f, err := lotFactsFor(t, lot, patientID)
+	if err != nil {
+		return err
 	}
-	switch domain.LotStatus(lot.Status) {
-	case domain.LotReleased:
-		return nil
-	case domain.LotQuarantine:
-		var sigs []signatureRow
-		if err := t.db.Where("lot_id = ?", lot.ID).Find(&sigs).Error; err != nil {
-			return err
-		}
-		list := make([]domain.Signature, len(sigs))
-		for i, sg := range sigs {
-			list[i] = sg.toDomain()
-		}
-		if slices.Contains(domain.ExceptionalPatients(list), patientID) {
-			return nil
-		}
+	if use := domain.LotUsability(f, patientID, t.now); !use.Usable {
+		return domain.Errorf(domain.ERuleViolated, "%s: its units may not be given to this patient", use.Capitalized())
 	}
-	return domain.Errorf(domain.ERuleViolated, "lot %s is %s and not released for this patient", lot.LotNumber, lot.Status)
+	return nil
+}
+
+// lotFactsFor gathers what domain.LotUsability looks at for lot and the patient patientID:
+// its status, expiry and whether QA and a physician released it by exception for them.
+func lotFactsFor(t *tx, lot lotRow, patientID int64) (domain.LotFacts, error) {
+	f := domain.LotFacts{LotNumber: lot.LotNumber, Status: lot.Status, ExpiresAt: lot.ExpiresAt}
+	var sigs []signatureRow
+	if err := t.db.Where("lot_id = ? AND patient_id = ?", lot.ID, patientID).Find(&sigs).Error; err != nil {
+		return f, err
+	}
+	list := make([]domain.Signature, len(sigs))
+	for i, sg := range sigs {
+		list[i] = sg.toDomain()
+	}
+	if slices.Contains(domain.ExceptionalPatients(list), patientID) {
+		f.ExceptionalForPatientID = patientID
+	}
+	return f, nil
 }
 
 func (s *Store) doseBag(db *gorm.DB, q *gorm.DB) (domain.DoseBag, error) {
@@ -320,6 +365,60 @@ func (s *Store) TakeBackDoseBag(ctx context.Context, actor domain.Actor, bagID i
 			action = "dose_bag.discard"
 		}
 		return t.setStatus(&doseBagRow{}, "dose_bag", bag.ID, bag.Status, string(to), action, reason)
+	})
+	if err != nil {
+		return domain.DoseBag{}, err
+	}
+	return s.DoseBag(ctx, bagID)
+}
+
+// CheckDoseBag records the second pharmacist's independent check of a prepared bag (SPEC §6).
+// The checker types their own username and password on the device of the pharmacist logged
+// in; a wrong password counts toward the checker's lockout. The check is audited as made by
+// the checker, with who was logged in on the device.
+func (s *Store) CheckDoseBag(ctx context.Context, actor domain.Actor, bagID int64, username, password string) (domain.DoseBag, error) {
+	username = strings.TrimSpace(username)
+	if username == "" {
+		return domain.DoseBag{}, domain.FieldError("username", "the second pharmacist types their username")
+	}
+	if password == "" {
+		return domain.DoseBag{}, domain.FieldError("password", "the second pharmacist types their password")
+	}
+	checker, err := s.CheckPassword(ctx, username, password, actor.RequestID)
+	if err != nil {
+		// The checker's credentials are input of this request, not the session of the one who
+		// sends it: a failure names the field rather than ending that session.
+		switch domain.ErrorCode(err) {
+		case domain.EUnauthenticated:
+			return domain.DoseBag{}, domain.FieldError("password", "the username or password of the second pharmacist is wrong, so nothing was checked; they type their own again")
+		case domain.EAccountLocked:
+			return domain.DoseBag{}, domain.FieldError("username", "%s", domain.ErrorMessage(err))
+		}
+		return domain.DoseBag{}, err
+	}
+	signer := checker.ActingAs(domain.RolePharmacist, actor.RequestID)
+	err = s.write(ctx, signer, func(t *tx) error {
+		var bag doseBagRow
+		if err := t.lockByID(&bag, bagID, "dose bag"); err != nil {
+			return err
+		}
+		if err := domain.CheckPharmacistCheck(domain.PharmacistCheckFacts{BagID: bag.BagID, Status: domain.DoseBagStatus(bag.Status),
+			PreparedBy: bag.PreparedBy, CheckedBy: bag.CheckedBy, Checker: checker}); err != nil {
+			return err
+		}
+		now := t.now
+		res := t.db.Model(&doseBagRow{}).Where("id = ? AND checked_by IS NULL", bag.ID).
+			Updates(map[string]any{"checked_by": checker.ID, "checked_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("record the check: %w", res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return domain.Errorf(domain.EConflict, "bag %s has already been checked by a second pharmacist", bag.BagID)
+		}
+		t.audit("dose_bag.check", "dose_bag", bag.ID, map[string]any{"checked_by": nil},
+			map[string]any{"checked_by": checker.ID, "checked_by_username": checker.Username, "checked_at": now,
+				"prepared_by": bag.PreparedBy, "entered_on_device_of": actor.Username}, "")
+		return nil
 	})
 	if err != nil {
 		return domain.DoseBag{}, err

@@ -204,18 +204,29 @@ func sortedUnique(ids []int64) []int64 {
 	return slices.Compact(out)
 }
 
-// RecordDisclosure writes one audit entry per patient shown. A disclosure of nobody records
-// nothing.
+// RecordDisclosure writes one patient.disclose entry per patient shown (entity patient, after
+// {"fields", "via"}), all in one transaction. One entry per patient, not one listing the ids,
+// so that an auditor finds every showing of a patient's data by that patient alone
+// (GET /audit?entity_type=patient&entity_id=N). A disclosure of nobody records nothing.
 func (s *Store) RecordDisclosure(ctx context.Context, actor domain.Actor, d domain.Disclosure) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
-	return s.write(ctx, actor, func(t *tx) error {
-		for _, id := range sortedUnique(d.PatientIDs) {
-			t.audit("patient.disclose", "patient", id, nil, map[string]any{"channel": d.Channel, "what": d.What}, "")
-		}
-		return nil
-	})
+	return s.write(ctx, actor, func(t *tx) error { return t.disclose(d) })
+}
+
+// disclose adds the patient.disclose entries of d to t: the one way they are written. A write
+// whose answer shows patient data (the bedside verification, a dose-bag label) calls it inside
+// its own transaction, so the showing and the change are recorded together.
+func (t *tx) disclose(d domain.Disclosure) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	after := map[string]any{"fields": d.Fields, "via": d.Via}
+	for _, id := range sortedUnique(d.PatientIDs) {
+		t.audit("patient.disclose", "patient", id, nil, after, "")
+	}
+	return nil
 }
 
 // RecordPatient is the patient a dispatch, infusion or adverse event belongs to. A dispatch is

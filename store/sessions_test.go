@@ -24,7 +24,7 @@ func TestSessionChangesTakeEffectOnTheNextRequestInEveryProcess(t *testing.T) {
 			}
 			login := func() domain.Session {
 				t.Helper()
-				sess, err := one.Login(ctx, "nurse.shared", "correct horse battery", "r")
+				sess, err := one.Login(ctx, domain.Credentials{Username: "nurse.shared", Password: "correct horse battery", RequestID: "r"})
 				if err != nil {
 					t.Fatal(err)
 				}

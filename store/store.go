@@ -18,6 +18,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -47,10 +48,12 @@ type Options struct {
 	// instead. Default: DefaultMaxConns.
 	MaxConns int
 	// Site is the site's time zone; FacilityID its ISBT 128 facility for new DINs;
-	// ProductCode the product description code of its units.
-	Site        *time.Location
-	FacilityID  string
-	ProductCode string
+	// ProductCode the product description code of its units; CollectionType the type of
+	// collection in their product codes (ISBT 128 Table 7; default V).
+	Site           *time.Location
+	FacilityID     string
+	ProductCode    string
+	CollectionType byte
 }
 
 func (o *Options) setDefaults() {
@@ -83,6 +86,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.ProductCode == "" {
 		o.ProductCode = "S1234"
+	}
+	if o.CollectionType == 0 {
+		o.CollectionType = domain.DefaultCollectionType
 	}
 }
 
@@ -275,7 +281,7 @@ func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) er
 var errNothingRecorded = errors.New("nothing recorded")
 
 func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
-	err := s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+	err := s.transact(ctx, func(g *gorm.DB) error {
 		t := &tx{db: g, now: s.now()}
 		if err := fn(t); err != nil {
 			return err
@@ -292,6 +298,14 @@ func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx
 		return err
 	}
 	return s.waitForDisk(ctx)
+}
+
+// transact runs fn in one transaction, gorm's Transaction: it commits when fn returns nil and
+// rolls back otherwise, also when fn panics. It is the one way the store writes: through write,
+// with audit entries, for every change of record, and directly only for the bookkeeping of
+// authentication (a session's last use, failed logins by address).
+func (s *Store) transact(ctx context.Context, fn func(g *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(fn)
 }
 
 // waitForDisk returns once the last commit is on disk. On PostgreSQL, appendAudit makes the
@@ -402,7 +416,11 @@ func classify(err error) error {
 
 // isUnique reports whether err is a unique-constraint violation, for callers that turn it into
 // a specific message.
-func isUnique(err error) bool { return errors.Is(err, gorm.ErrDuplicatedKey) }
+// isUnique reports a unique violation, translated by gorm or straight from PostgreSQL.
+func isUnique(err error) bool {
+	var pg *pgconn.PgError
+	return errors.Is(err, gorm.ErrDuplicatedKey) || (errors.As(err, &pg) && pg.Code == "23505")
+}
 
 func sqliteBusy(err error) bool {
 	msg := err.Error()

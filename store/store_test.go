@@ -108,11 +108,11 @@ func TestLoginLockoutAndSessions(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			sess, err := st.Login(ctx, "nurse.ben", "correct horse battery", "r1")
+			sess, err := st.Login(ctx, domain.Credentials{Username: "nurse.ben", Password: "correct horse battery", RequestID: "r1"})
 			if err != nil || sess.Token == "" || sess.User.Username != "nurse.ben" {
 				t.Fatalf("login = %+v, %v", sess, err)
 			}
-			if _, err := st.Login(ctx, "nobody", "correct horse battery", "r2"); domain.ErrorCode(err) != domain.EUnauthenticated {
+			if _, err := st.Login(ctx, domain.Credentials{Username: "nobody", Password: "correct horse battery", RequestID: "r2"}); domain.ErrorCode(err) != domain.EUnauthenticated {
 				t.Fatalf("unknown user: %v", err)
 			}
 
@@ -134,18 +134,24 @@ func TestLoginLockoutAndSessions(t *testing.T) {
 
 			// Four wrong passwords are counted; the fifth locks, even against the right password.
 			for i := 1; i < domain.MaxFailedLogins; i++ {
-				if _, err := st.Login(ctx, "nurse.ben", "wrong password!", "r3"); domain.ErrorCode(err) != domain.EUnauthenticated {
+				if _, err := st.Login(ctx, domain.Credentials{Username: "nurse.ben", Password: "wrong password!", RequestID: "r3"}); domain.ErrorCode(err) != domain.EUnauthenticated {
 					t.Fatalf("wrong password %d: %v", i, err)
 				}
 			}
-			if _, err := st.Login(ctx, "nurse.ben", "wrong password!", "r4"); domain.ErrorCode(err) != domain.EAccountLocked {
-				t.Fatalf("fifth wrong password: %v, want account_locked", err)
+			// The fifth, and any wrong password while locked, answers as a wrong password for
+			// an unknown user: only the right password learns of the lock.
+			_, unknown := st.Login(ctx, domain.Credentials{Username: "nobody.here", Password: "wrong password!", RequestID: "r4"})
+			for _, attempt := range []string{"fifth wrong password", "wrong password while locked"} {
+				_, err := st.Login(ctx, domain.Credentials{Username: "nurse.ben", Password: "wrong password!", RequestID: "r4"})
+				if domain.ErrorCode(err) != domain.EUnauthenticated || domain.ErrorMessage(err) != domain.ErrorMessage(unknown) {
+					t.Fatalf("%s: %v, want the unknown user's answer %v", attempt, err, unknown)
+				}
 			}
-			if _, err := st.Login(ctx, "nurse.ben", "correct horse battery", "r5"); domain.ErrorCode(err) != domain.EAccountLocked {
+			if _, err := st.Login(ctx, domain.Credentials{Username: "nurse.ben", Password: "correct horse battery", RequestID: "r5"}); domain.ErrorCode(err) != domain.EAccountLocked {
 				t.Fatalf("right password while locked: %v, want account_locked", err)
 			}
 			clk.Advance(domain.LockoutDuration)
-			sess2, err := st.Login(ctx, "nurse.ben", "correct horse battery", "r6")
+			sess2, err := st.Login(ctx, domain.Credentials{Username: "nurse.ben", Password: "correct horse battery", RequestID: "r6"})
 			if err != nil {
 				t.Fatalf("login after the lock ran out: %v", err)
 			}

@@ -27,8 +27,14 @@ func (s *Store) bagTraces(db *gorm.DB, where string, arg any) ([]domain.BagTrace
 		if err := db.Take(&p, b.PatientID).Error; err != nil {
 			return nil, err
 		}
+		// The identity goes with the trace; the reader's page or handler removes it for those
+		// who may not see it (domain.MaySeePatientIdentity) and records the disclosure otherwise.
 		bt := domain.BagTrace{Bag: bag, SubjectID: p.SubjectID, ChainOfIdentity: p.ChainOfIdentity,
+			Patient: &domain.PatientIdentity{ID: p.ID, Name: p.Name, MRN: p.MRN, DateOfBirth: p.DateOfBirth},
 			Custody: []domain.CustodyEvent{}, Verifications: []domain.VerificationSummary{}}
+		if bt.LabelPrints, err = labelPrints(db, "dose_bag", b.ID); err != nil {
+			return nil, err
+		}
 		var scans []custodyScanRow
 		if err := db.Where("dose_bag_id = ?", b.ID).Order("id").Find(&scans).Error; err != nil {
 			return nil, err

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -108,9 +109,19 @@ func (s *Store) EnsureAdmin(ctx context.Context, password string) (bool, error) 
 	return created, err
 }
 
-// dummyHash is compared against when the username is unknown, so that a wrong username takes
-// as long as a wrong password and response times do not reveal which usernames exist.
-var dummyHash, _ = domain.HashPassword("cordtrace-no-such-user", 10)
+// dummyHashes holds, per bcrypt cost, a hash compared against when the username is unknown,
+// so that a wrong username costs as much as a wrong password and response times do not tell
+// which usernames exist. It is made at the cost the store hashes passwords with.
+var dummyHashes sync.Map // cost → string
+
+func dummyHash(cost int) string {
+	if h, ok := dummyHashes.Load(cost); ok {
+		return h.(string)
+	}
+	h, _ := domain.HashPassword("cordtrace-no-such-user", cost)
+	dummyHashes.Store(cost, h)
+	return h
+}
 
 var errBadCredentials = domain.Errorf(domain.EUnauthenticated, "the username or password is wrong; check both and try again")
 
@@ -120,18 +131,23 @@ func (s *Store) CheckPassword(ctx context.Context, username, password, requestID
 	var row userRow
 	err := s.read(ctx).Preload("Roles").Where("username = ?", username).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		domain.PasswordMatches(dummyHash, password)
+		domain.PasswordMatches(dummyHash(s.opts.PasswordCost), password)
 		return domain.User{}, errBadCredentials
 	}
 	if err != nil {
 		return domain.User{}, classify(fmt.Errorf("read user: %w", err))
 	}
 	u := row.toDomain()
-	if u.Locked(s.now()) {
-		return domain.User{}, lockedError(u)
-	}
-	// The slow hash runs outside any transaction so that no lock is held while it works.
+	// The slow hash runs outside any transaction so that no lock is held while it works, and
+	// for a locked account too: until the password is right, a locked account answers as a
+	// wrong password does, in as much time, so that neither tells a guesser anything.
 	matches := domain.PasswordMatches(u.PasswordHash, password)
+	if u.Locked(s.now()) {
+		if matches {
+			return domain.User{}, lockedError(u)
+		}
+		return domain.User{}, errBadCredentials
+	}
 	if matches && u.FailedLogins == 0 {
 		return u, nil
 	}
@@ -145,7 +161,10 @@ func (s *Store) CheckPassword(ctx context.Context, username, password, requestID
 		current := locked.toDomain()
 		// Guessers racing in parallel are refused once any of them has locked the account.
 		if current.Locked(t.now) {
-			outcome = lockedError(current)
+			outcome = errBadCredentials
+			if matches {
+				outcome = lockedError(current)
+			}
 			return nil
 		}
 		before := current
@@ -154,8 +173,9 @@ func (s *Store) CheckPassword(ctx context.Context, username, password, requestID
 			t.audit("user.failed_logins_reset", "user", u.ID, before, current, "")
 		} else {
 			if current.RecordFailedLogin(t.now) {
+				// Answered as any wrong password: the lock shows only to the right one.
 				t.audit("user.lock", "user", u.ID, before, current, fmt.Sprintf("%d failed logins", domain.MaxFailedLogins))
-				outcome = lockedError(current)
+				outcome = errBadCredentials
 			} else {
 				t.audit("auth.login_failed", "user", u.ID, before, current, "wrong password")
 				outcome = errBadCredentials
@@ -180,9 +200,20 @@ func lockedError(u domain.User) error {
 		domain.MaxFailedLogins, u.LockedUntil.UTC().Format("15:04"))
 }
 
-// Login checks the password and opens a session.
-func (s *Store) Login(ctx context.Context, username, password, requestID string) (domain.Session, error) {
+// Login checks the password and opens a session. A client address with too many recent
+// failures is refused before its password is looked at (domain.ThrottleLogin), and each
+// failure is counted against it.
+func (s *Store) Login(ctx context.Context, c domain.Credentials) (domain.Session, error) {
+	username, password, requestID := c.Username, c.Password, c.RequestID
+	if err := s.throttleLogin(ctx, c.ClientAddress); err != nil {
+		return domain.Session{}, err
+	}
 	u, err := s.CheckPassword(ctx, username, password, requestID)
+	if code := domain.ErrorCode(err); code == domain.EUnauthenticated || code == domain.EAccountLocked {
+		if cerr := s.countLoginFailure(ctx, c.ClientAddress); cerr != nil {
+			return domain.Session{}, cerr
+		}
+	}
 	if err != nil {
 		return domain.Session{}, err
 	}
@@ -202,6 +233,49 @@ func (s *Store) Login(ctx context.Context, username, password, requestID string)
 		return nil
 	})
 	return sess, err
+}
+
+// loginFailureRow is one failed login from a client address (migration 00024).
+type loginFailureRow struct {
+	ID       int64 `gorm:"primaryKey"`
+	Address  string
+	FailedAt time.Time
+}
+
+func (loginFailureRow) TableName() string { return "login_failures" }
+
+// throttleLogin refuses a login from an address that has failed too often lately.
+func (s *Store) throttleLogin(ctx context.Context, address string) error {
+	if address == "" {
+		return nil
+	}
+	now := s.now()
+	var failures []time.Time
+	err := s.read(ctx).Model(&loginFailureRow{}).Where("address = ? AND failed_at > ?", address, now.Add(-domain.LoginThrottleWindow)).
+		Order("failed_at").Pluck("failed_at", &failures).Error
+	if err != nil {
+		return classify(fmt.Errorf("read failed logins: %w", err))
+	}
+	return domain.ThrottleLogin(failures, now)
+}
+
+// countLoginFailure records a failed login from address and forgets the address's failures
+// that no longer count.
+func (s *Store) countLoginFailure(ctx context.Context, address string) error {
+	if address == "" {
+		return nil
+	}
+	now := s.now()
+	err := s.transact(ctx, func(db *gorm.DB) error {
+		if err := db.Where("address = ? AND failed_at <= ?", address, now.Add(-domain.LoginThrottleWindow)).Delete(&loginFailureRow{}).Error; err != nil {
+			return err
+		}
+		return db.Create(&loginFailureRow{Address: address, FailedAt: now}).Error
+	})
+	if err != nil {
+		return classify(fmt.Errorf("count the failed login: %w", err))
+	}
+	return nil
 }
 
 // touchEvery limits how often a session's last use is written: idle timeouts are in minutes,
@@ -262,9 +336,11 @@ func (s *Store) Authenticate(ctx context.Context, token string) (domain.User, er
 	}
 	if now.Sub(lastSeen) > touchEvery {
 		// A conditional update: of two requests racing here, one writes and neither waits.
-		if err := s.read(ctx).Model(&sessionRow{}).
-			Where("id = ? AND last_seen_at < ?", sessionID, now.Add(-touchEvery)).
-			Update("last_seen_at", now).Error; err != nil {
+		err := s.transact(ctx, func(g *gorm.DB) error {
+			return g.Model(&sessionRow{}).Where("id = ? AND last_seen_at < ?", sessionID, now.Add(-touchEvery)).
+				Update("last_seen_at", now).Error
+		})
+		if err != nil {
 			return domain.User{}, classify(fmt.Errorf("touch session: %w", err))
 		}
 	}

@@ -66,9 +66,27 @@ func (s *Store) UngivenDoseBags(ctx context.Context) ([]domain.BagNotGiven, erro
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]int64, len(bags))
+	for i, b := range bags {
+		ids[i] = b.ID
+	}
+	var prints []labelPrintRow
+	if len(ids) > 0 {
+		if err := db.Where("entity_type = 'dose_bag' AND entity_id IN ?", ids).Order("serial").Find(&prints).Error; err != nil {
+			return nil, classify(err)
+		}
+	}
 	out := make([]domain.BagNotGiven, len(full))
 	for i, b := range full {
-		out[i] = domain.BagNotGiven{DoseBag: b, SubjectID: subjects[b.PatientID]}
+		out[i] = domain.BagNotGiven{DoseBag: b, SubjectID: subjects[b.PatientID], LabelPrints: []domain.LabelPrint{}}
+	}
+	for _, p := range prints {
+		for i := range out {
+			if out[i].ID == p.EntityID {
+				out[i].LabelPrints = append(out[i].LabelPrints, domain.LabelPrint{EntityType: p.EntityType, EntityID: p.EntityID,
+					Serial: p.Serial, Reason: p.Reason, PrintedAt: p.PrintedAt.UTC(), Copies: p.Copies})
+			}
+		}
 	}
 	return out, nil
 }

@@ -93,7 +93,7 @@ func newSite(t *testing.T, backend string) *site {
 	t.Cleanup(hs.Close)
 	s := &site{url: hs.URL, store: st, users: map[string]domain.User{}}
 	for name, role := range map[string]domain.Role{"qc.ann": domain.RoleQC, "qa.bob": domain.RoleQA, "dr.cho": domain.RolePhysician,
-		"ph.eve": domain.RolePharmacist, "rn.dee": domain.RoleNurse, "rn.fay": domain.RoleNurse} {
+		"ph.eve": domain.RolePharmacist, "ph.sam": domain.RolePharmacist, "rn.dee": domain.RoleNurse, "rn.fay": domain.RoleNurse} {
 		u, err := st.CreateUser(ctx, domain.Actor{FullName: "setup"}, domain.NewUser{Username: name, FullName: "Test " + name, Password: password, Roles: []domain.Role{role}})
 		if err != nil {
 			t.Fatal(err)
@@ -404,15 +404,16 @@ func TestBrowserJourney(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enrol := func(subject, mrn string) domain.Patient {
+	enrol := func(subject, mrn string, kg float64) domain.Patient {
 		p, err := s.store.Enrol(ctx, s.actor("dr.cho"), domain.Patient{SubjectID: subject, MRN: mrn, Name: "Patient " + subject, DateOfBirth: "1960-05-01",
-			WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: now.AddDate(0, 0, -1)})
+			WeightKg: kg, Arm: domain.ArmHUCMSC, EnrolledAt: now.AddDate(0, 0, -1)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	p1, p2 := enrol("SVP-001", "MRN0001"), enrol("SVP-002", "MRN0002")
+	// SVP-002's dose is one unit of 3.5×10^7 cells: 35 kg.
+	p1, p2 := enrol("SVP-001", "MRN0001", 70), enrol("SVP-002", "MRN0002", 35)
 	if _, err := s.store.OrderDose(ctx, s.actor("dr.cho"), p1.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -509,16 +510,49 @@ func TestBrowserJourney(t *testing.T) {
 		t.Fatalf("%d units offered, want 3", len(units))
 	}
 	b.run(chromedp.Evaluate(`document.querySelectorAll('#prepare input[name="unit_ids"]').forEach((u, i) => { if (i < 2) u.click() })`, nil))
-	b.run(chromedp.SendKeys(`input[name="post_thaw_viability_pct"]`, "88"), chromedp.SendKeys(`input[name="viable_cells"]`, "70000000"),
+	// Two units of 3.5×10^7 cells cannot make a bag of 8×10^7: refused, with both counts shown.
+	b.run(chromedp.SendKeys(`input[name="post_thaw_viability_pct"]`, "88"), chromedp.SendKeys(`input[name="viable_cells"]`, "80000000"),
 		chromedp.SendKeys(`input[name="volume_ml"]`, "50"))
+	if d := b.text("#draw"); !strings.Contains(d, "exceed the 7.00 × 10^7 of the units ticked") {
+		t.Errorf("the preview of a bag above its units says %q", d)
+	}
+	b.run(chromedp.Click(`#prepare button[type="submit"]`))
+	b.waitFor(`document.querySelector("#prepare .form-error") !== null`)
+	if e := b.formErrors(); !strings.Contains(e, "the bag's 8.00×10^7 viable cells exceed the 7.00×10^7 of the units thawed into it") {
+		t.Errorf("a refused preparation shows %q, want both cell counts", e)
+	}
+	b.expectRefusal(422, "/dose-bags")
+	b.shot("06a-prepare-refused")
+	b.run(chromedp.Evaluate(`document.querySelector('input[name="viable_cells"]').value = ""`, nil), chromedp.SendKeys(`input[name="viable_cells"]`, "70000000"))
 	if d := b.text("#draw"); !strings.Contains(d, "Volume to draw: 50.0 mL") {
 		t.Errorf("volume to draw shown as %q", d)
 	}
 	b.shot("06-prepare")
 	b.run(chromedp.Click(`#prepare button[type="submit"]`), chromedp.WaitVisible(`#bag-result`))
+	// The label waits for the second pharmacist, who types their own username and password on
+	// this device; the preparer cannot be the one.
+	var labelsHidden bool
+	b.run(chromedp.Evaluate(`document.getElementById("bag-labels").hidden`, &labelsHidden))
+	if !labelsHidden {
+		t.Error("the label links show before the second pharmacist's check")
+	}
+	b.shot("07-bag-prepared")
+	b.run(chromedp.SendKeys(`#check-bag input[name="username"]`, "ph.eve"), chromedp.SendKeys(`#check-bag input[name="password"]`, password),
+		chromedp.Click(`#check-bag button[type="submit"]`))
+	b.waitFor(`document.querySelector("#check-bag .form-error") !== null`)
+	if e := b.formErrors(); !strings.Contains(e, "cannot also check it") {
+		t.Errorf("the preparer's own check shows %q", e)
+	}
+	b.expectRefusal(422, "/check")
+	b.run(chromedp.Evaluate(`document.getElementById("check-bag").reset()`, nil),
+		chromedp.SendKeys(`#check-bag input[name="username"]`, "ph.sam"), chromedp.SendKeys(`#check-bag input[name="password"]`, password),
+		chromedp.Click(`#check-bag button[type="submit"]`), chromedp.WaitVisible(`#bag-labels`))
+	if done := b.text("#bag-checked"); !strings.Contains(done, "Checked by ph.sam") {
+		t.Errorf("after the check the page says %q", done)
+	}
+	b.shot("07a-bag-checked")
 	var labelPNG string
 	b.run(chromedp.Evaluate(`document.getElementById("bag-label-png").getAttribute("href")`, &labelPNG))
-	b.shot("07-bag-prepared")
 	// The pharmacy follows the bag until it is given: listed as prepared, with a discard form.
 	b.open("/pharmacy")
 	if row := b.text(`#bags li`); !strings.Contains(row, "prepared") {
@@ -526,6 +560,11 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	b.shot("07b-pharmacy-bags")
 	code := b.labelCode(labelPNG)
+	// The print is counted on the pharmacy's list.
+	b.open("/pharmacy")
+	if prints := b.text(`#bags .bag-prints`); !strings.Contains(prints, "print 1: 1 copy") {
+		t.Errorf("the pharmacy shows the prints as %q, want print 1: 1 copy", prints)
+	}
 
 	// Dispatch: one focused field, the scanner types and presses Enter, the result is listed.
 	b.open("/dispatch")
@@ -579,17 +618,36 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	b.shot("09-receive")
 
-	verify := func(wristband chromedp.Action) {
+	// verify verifies at the bedside; reason, when given, is chosen as the entry reason the page
+	// asks for when a code was typed or is not the bag's signed QR code.
+	verify := func(wristband chromedp.Action, reason string) {
 		t.Helper()
 		b.open("/bedside")
 		b.run(chromedp.EmulateViewport(390, 844))
-		b.run(wristband, scanInto("#bag-code", code),
-			chromedp.SendKeys("#witness-user", "rn.fay"), chromedp.SendKeys("#witness-password", password+"\r"))
+		b.run(wristband, scanInto("#bag-code", code), chromedp.SendKeys("#witness-user", "rn.fay"))
+		if reason != "" {
+			b.run(chromedp.SetValue("#entry-reason", reason, chromedp.ByID))
+		}
+		b.run(chromedp.SendKeys("#witness-password", password+"\r"))
 		b.waitFor(`!document.getElementById("verdict").hidden`)
 	}
-	// The wrong patient's wristband, typed key by key: a red STOP naming the failed check in
-	// plain words, and the page's log of its last scans marks the typed wristband (SPEC §7).
-	verify(typeSlowly("#wristband", "MRN0002"))
+	// A wristband typed key by key proves less than a scan: the page asks why before it sends
+	// anything, and says what was not proven (SPEC §7).
+	b.open("/bedside")
+	b.run(chromedp.EmulateViewport(390, 844))
+	b.run(typeSlowly("#wristband", "MRN0002"), scanInto("#bag-code", code), chromedp.SendKeys("#witness-user", "rn.fay"),
+		chromedp.SendKeys("#witness-password", password+"\r"))
+	var asked bool
+	b.run(chromedp.Evaluate(`!document.getElementById("entry-reason-box").hidden && document.getElementById("verdict").hidden &&
+		document.getElementById("entry-reason").getAttribute("aria-invalid") === "true"`, &asked))
+	if why := b.text("#entry-reason-why"); !asked || !strings.Contains(why, "wristband was typed by hand") {
+		t.Fatalf("a typed wristband without a reason: asked %v, %q; want the reason asked for, nothing sent", asked, why)
+	}
+	b.shot("10a-bedside-entry-reason")
+	// The wrong patient's wristband, typed key by key, with its reason: a red STOP naming the
+	// failed check in plain words, and the page's log of its last scans marks the typed
+	// wristband (SPEC §7).
+	verify(typeSlowly("#wristband", "MRN0002"), "wristband_unreadable")
 	if v := b.text("#verdict-word"); v != "STOP" {
 		t.Fatalf("wrong patient: verdict %q", v)
 	}
@@ -637,9 +695,16 @@ func TestBrowserJourney(t *testing.T) {
 	if bagField != "" || !stayed {
 		t.Fatalf("after a double read of the wristband the bag's field holds %q (focused: %v); want it empty and waiting", bagField, stayed)
 	}
-	verify(scanInto("#wristband", "]QMRN0001"))
+	verify(scanInto("#wristband", "]QMRN0001"), "")
 	if v := b.text("#verdict-word"); v != "PASS" {
 		t.Fatalf("right patient: verdict %q; checks %s", v, b.text("#verdict-checks"))
+	}
+	// Two identifiers: the PASS shows the person's name and date of birth, large.
+	if name, dob := b.text("#patient-name"), b.text("#patient-dob"); name != "Patient SVP-001" || !strings.Contains(dob, "1960-05-01") {
+		t.Fatalf("the PASS shows %q, %q; want the patient's name and date of birth", name, dob)
+	}
+	if label := b.text(`#verdict-checks li[data-code="LABEL_AUTHENTIC"]`); !strings.Contains(label, "genuine and is the bag's current print") {
+		t.Errorf("a scanned QR: LABEL_AUTHENTIC says %q", label)
 	}
 	b.run(chromedp.Evaluate(`!document.getElementById("return-box").hidden`, &offered))
 	if offered {
@@ -668,6 +733,9 @@ func TestBrowserJourney(t *testing.T) {
 	if txt := b.text("main"); !strings.Contains(txt, "infusion started") || !strings.Contains(txt, "STOP") || !strings.Contains(txt, "wristband typed by hand") ||
 		!strings.Contains(txt, "code typed by hand") {
 		t.Errorf("lot trace lacks the infusion, the refused verification, its typed wristband or the typed receipt")
+	}
+	if prints := b.text("main .bag-prints"); !strings.Contains(prints, "Checked by a second pharmacist") || !strings.Contains(prints, "print 1 × 1") {
+		t.Errorf("lot trace shows the check and prints as %q, want the check and print 1 × 1", prints)
 	}
 	b.shot("13-trace-lot")
 	b.open(fmt.Sprintf("/trace/patients/%d", p1.ID))
@@ -736,8 +804,11 @@ func TestBrowserJourney(t *testing.T) {
 		t.Fatalf("open orders: %+v %v", orders, err)
 	}
 	bag2, err := s.store.PrepareDoseBag(ctx, s.actor("ph.eve"), orders[0].ID, domain.NewDoseBag{UnitIDs: []int64{left[0].ID},
-		ThawedAt: time.Now().Add(-5 * time.Minute), PostThawViabilityPct: 88, ViableCells: 70_000_000, VolumeML: 50})
+		ThawedAt: time.Now().Add(-5 * time.Minute), PostThawViabilityPct: 88, ViableCells: 35_000_000, VolumeML: 50})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.store.CheckDoseBag(ctx, s.actor("ph.eve"), bag2.ID, "ph.sam", password); err != nil {
 		t.Fatal(err)
 	}
 	// The label cannot be scanned here: its id is typed with the check character.
@@ -750,7 +821,7 @@ func TestBrowserJourney(t *testing.T) {
 		}
 	}
 	b.login("rn.dee")
-	verify(scanInto("#wristband", "MRN0001"))
+	verify(scanInto("#wristband", "MRN0001"), "label_damaged")
 	if v := b.text("#verdict-word"); v != "STOP" {
 		t.Fatalf("SVP-002's bag at SVP-001's bedside: verdict %q", v)
 	}
@@ -761,7 +832,10 @@ func TestBrowserJourney(t *testing.T) {
 		t.Errorf("after returning the bag the page says %q", done)
 	}
 	b.shot("19-bedside-bag-returned")
-	verify(scanInto("#wristband", "MRN0002"))
+	verify(scanInto("#wristband", "MRN0002"), "label_damaged")
+	if label := b.text(`#verdict-checks li[data-code="LABEL_AUTHENTIC"]`); label != "" && strings.Contains(label, "genuine") {
+		t.Errorf("a typed bag id: LABEL_AUTHENTIC says %q", label)
+	}
 	var custody string
 	b.run(chromedp.Evaluate(`(document.querySelector('#verdict-checks li.bad[data-code="CUSTODY"]') || {}).textContent || ""`, &custody))
 	if v := b.text("#verdict-word"); v != "STOP" || !strings.Contains(custody, "returned") {

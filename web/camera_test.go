@@ -52,7 +52,7 @@ func writeY4M(t *testing.T, path, text string) {
 // The bedside camera reads a bag's QR code into the bag field. Headless Chromium on Linux
 // usually has no BarcodeDetector, so this exercises the jsQR decoder shipped with the page.
 func TestBrowserCameraScan(t *testing.T) {
-	const code = "CT1|T=B|ID=A999926000001S1234A0|M=MRN0001|N=70000000|X=20261125T1200Z|P=1|K=k1|S=abc"
+	const code = "CT1|T=B|ID=A999926000001S1234VAa|M=MRN0001|N=70000000|X=20261125T1200Z|P=1|K=k1|S=abc"
 	video := filepath.Join(t.TempDir(), "qr.y4m")
 	writeY4M(t, video, code)
 	s := newSite(t, storetest.SQLite)

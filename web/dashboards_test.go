@@ -56,7 +56,7 @@ func TestDashboardsFollowThePermissionTable(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := st.Verify(ctx, as(domain.RoleNurse), domain.BedsideRequest{Wristband: "MRN7777", Ward: "Ward <b>7</b>",
-			Scan: domain.CustodyScan{Code: "typed by hand", CodeKind: domain.CodeManual}}); err != nil {
+			Scan: domain.CustodyScan{Code: "typed by hand", CodeKind: domain.CodeManual}, EntryReason: &domain.EntryReason{Code: domain.ReasonScannerDown}}); err != nil {
 			t.Fatal(err)
 		}
 

@@ -259,7 +259,10 @@ func (h *Handler) dashCompliance(c echo.Context) (string, dashData, error) {
 	}
 	byWard := map[string]map[int64]domain.ComplianceBucket{}
 	var wards []string
-	type tally struct{ qr, isbt, manual, unknown, stops, typed int }
+	type tally struct {
+		qr, isbt, manual, unknown, stops, typed int
+		reasons                                 map[string]int
+	}
 	totals := map[string]*tally{}
 	checks := map[string]int{}
 	var rows [][]string
@@ -267,12 +270,15 @@ func (h *Handler) dashCompliance(c echo.Context) (string, dashData, error) {
 		if byWard[b.Ward] == nil {
 			byWard[b.Ward] = map[int64]domain.ComplianceBucket{}
 			wards = append(wards, b.Ward)
-			totals[b.Ward] = &tally{}
+			totals[b.Ward] = &tally{reasons: map[string]int{}}
 		}
 		byWard[b.Ward][b.Start.Unix()] = b
 		tl := totals[b.Ward]
 		tl.qr, tl.isbt, tl.manual, tl.unknown, tl.stops = tl.qr+b.QR, tl.isbt+b.ISBT, tl.manual+b.Manual, tl.unknown+b.Unknown, tl.stops+b.Stops
 		tl.typed += b.Typed
+		for r, k := range b.EntryReasons {
+			tl.reasons[r] += k
+		}
 		var codes []string
 		for code, k := range b.StopsByCheck {
 			checks[code] += k
@@ -307,7 +313,14 @@ func (h *Handler) dashCompliance(c echo.Context) (string, dashData, error) {
 		if all > 0 {
 			share = f1(100 * float64(tl.manual) / float64(all))
 		}
-		entryRows = append(entryRows, []string{w, strconv.Itoa(tl.qr), strconv.Itoa(tl.isbt), strconv.Itoa(tl.manual), strconv.Itoa(tl.unknown), share, strconv.Itoa(tl.typed)})
+		var reasons []string
+		for _, r := range domain.EntryReasons {
+			if k := tl.reasons[r]; k > 0 {
+				reasons = append(reasons, r+" "+strconv.Itoa(k))
+			}
+		}
+		entryRows = append(entryRows, []string{w, strconv.Itoa(tl.qr), strconv.Itoa(tl.isbt), strconv.Itoa(tl.manual), strconv.Itoa(tl.unknown), share, strconv.Itoa(tl.typed),
+			strings.Join(reasons, ", ")})
 	}
 	codes := make([]string, 0, len(checks))
 	for code := range checks {
@@ -332,8 +345,9 @@ func (h *Handler) dashCompliance(c echo.Context) (string, dashData, error) {
 			Table: table{Head: []string{"Ward", "From", "Verifications", "Passes", "Stops", "Stops by check", "QR", "ISBT", "Manual"}, Rows: rows}},
 		{ID: "stops", Title: "Stops by check", Charts: []template.HTML{stops.SVG()}, Table: table{Head: []string{"Check", "Stops"}, Rows: stopRows}},
 		{ID: "entries", Title: "Manual entries", Note: "A typed code bypasses the scanner, the known failure of barcode administration. " +
-			"The last column counts verifications whose wristband or bag code the bedside page saw typed key by key rather than scanned.",
-			Charts: []template.HTML{entries.SVG()}, Table: table{Head: []string{"Ward", "QR", "ISBT", "Manual", "Unknown", "Manual %", "Typed, not scanned"}, Rows: entryRows}},
+			"\"Typed, not scanned\" counts verifications whose wristband or bag code the bedside page saw typed key by key rather than scanned; " +
+			"\"Entry reasons\" the reasons given for codes that were typed or were not the signed QR code, which prove less than a scanned label.",
+			Charts: []template.HTML{entries.SVG()}, Table: table{Head: []string{"Ward", "QR", "ISBT", "Manual", "Unknown", "Manual %", "Typed, not scanned", "Entry reasons"}, Rows: entryRows}},
 	}
 	return title, data, nil
 }

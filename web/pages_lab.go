@@ -42,6 +42,8 @@ type lotData struct {
 	Audit            []domain.AuditEntry
 	CanAudit         bool
 	SignActions      []domain.SignatureAction
+	// OpenInvestigations are the lot's OOS investigations QA has still to close.
+	OpenInvestigations []domain.Investigation
 }
 
 func (h *Handler) lot(c echo.Context, u domain.User) error {
@@ -57,6 +59,11 @@ func (h *Handler) lot(c echo.Context, u domain.User) error {
 		return err
 	}
 	data := lotData{LotDetail: d, SignActions: []domain.SignatureAction{domain.SignRelease, domain.SignReject, domain.SignHold, domain.SignRecall}}
+	for _, inv := range d.Investigations {
+		if inv.Status == domain.InvestigationOpen {
+			data.OpenInvestigations = append(data.OpenInvestigations, inv)
+		}
+	}
 	for _, group := range append(append([][]string{}, d.Spec.PositiveMarkers...), d.Spec.NegativeMarkers...) {
 		data.Markers = append(data.Markers, group[0])
 	}

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -29,7 +31,7 @@ func (h *Handler) patients(c echo.Context, u domain.User) error {
 	q := c.QueryParam("subject")
 	ps, err := h.svc.Patients.ListPatients(c.Request().Context(), domain.PatientFilter{Subject: q})
 	if err == nil {
-		err = h.disclose(c, u, domain.PatientIDs(ps))
+		err = h.disclose(c, u, domain.ViaPagePatients, listFields, domain.PatientIDs(ps))
 	}
 	if err != nil {
 		ps, view.Flash = nil, domain.ErrorMessage(err)
@@ -50,6 +52,8 @@ type patientData struct {
 	TargetHigh    int64  // the target plus the tolerance
 	PerKg         int64  // the protocol's cells per kg
 	Severities    []string
+	// WeightReasonPct: a weight further than this from the last one needs a reason.
+	WeightReasonPct int
 }
 
 func (h *Handler) patient(c echo.Context, u domain.User) error {
@@ -71,10 +75,11 @@ func (h *Handler) patient(c echo.Context, u domain.User) error {
 	if err != nil {
 		return err
 	}
-	if err := h.disclose(c, u, []int64{d.ID}); err != nil {
+	if err := h.disclose(c, u, domain.ViaPagePatient, recordFields, []int64{d.ID}); err != nil {
 		return err
 	}
-	data := patientData{PatientDetail: d, Bags: care.Bags, AdverseEvents: care.AdverseEvents, Severities: domain.Severities}
+	data := patientData{PatientDetail: d, Bags: care.Bags, AdverseEvents: care.AdverseEvents, Severities: domain.Severities,
+		WeightReasonPct: domain.WeightChangeReasonPct}
 	data.CanOrder, data.CannotOrder = d.CanOrder()
 	tol := d.TolerancePct / 100
 	data.PerKg = int64(d.CellsPerKg)
@@ -84,21 +89,43 @@ func (h *Handler) patient(c echo.Context, u domain.User) error {
 
 func (h *Handler) patientsMessage(c echo.Context, u domain.User, msg string) error {
 	ps, err := h.svc.Patients.ListPatients(c.Request().Context(), domain.PatientFilter{})
-	if err != nil || h.disclose(c, u, domain.PatientIDs(ps)) != nil {
+	if err != nil || h.disclose(c, u, domain.ViaPagePatients, listFields, domain.PatientIDs(ps)) != nil {
 		ps = nil // the message alone, rather than names whose showing is not recorded
 	}
 	return h.pages.Render(c.Response(), http.StatusNotFound, "patients", View{Title: "Patients", User: &u, Flash: msg,
 		Data: patientsData{Patients: ps, Arms: []domain.Arm{domain.ArmHUCMSC, domain.ArmRoutine}}})
 }
 
-// disclose records in the audit trail that u is shown these patients' names and MRNs (one
-// patient.disclose entry each, channel "app"), as the API does; nothing is shown if that fails.
-func (h *Handler) disclose(c echo.Context, u domain.User, patientIDs []int64) error {
-	role, err := domain.Authorize(u, domain.PermListPatients)
-	if err != nil {
-		return err
+// disclose records in the audit trail that u is shown these fields of these patients through
+// via (one patient.disclose entry each), as the API does; nothing is shown if that fails.
+func (h *Handler) disclose(c echo.Context, u domain.User, via string, fields []string, patientIDs []int64) error {
+	role, ok := domain.MaySeePatientIdentity(u.Roles, false)
+	if !ok {
+		return domain.Errorf(domain.EForbidden, "patients' names, MRNs and dates of birth are shown only to physicians, nurses and QA; you are logged in as %s", u.Username)
 	}
 	actor := u.ActingAs(role, c.Response().Header().Get(echo.HeaderXRequestID))
 	return h.svc.Records.RecordDisclosure(c.Request().Context(), actor,
-		domain.Disclosure{Channel: domain.ChannelApp, What: "GET " + c.Request().URL.RequestURI(), PatientIDs: patientIDs})
+		domain.Disclosure{Via: via, Fields: fields, PatientIDs: patientIDs})
 }
+
+// specVersion is the specification version a dose order was made under: the pages show its
+// dose per kg and tolerance for that order, never a later version's.
+func (h *Handler) specVersion(ctx context.Context, version int) (domain.ReleaseSpec, error) {
+	versions, err := h.svc.Lab.SpecVersions(ctx)
+	if err != nil {
+		return domain.ReleaseSpec{}, err
+	}
+	for _, v := range versions {
+		if v.Spec.Version == version {
+			return v.Spec, nil
+		}
+	}
+	return domain.ReleaseSpec{}, fmt.Errorf("specification v%d is not stored", version)
+}
+
+// The fields each page shows: the list names and MRNs with subject ids; a patient's page and
+// the traces add the date of birth and the record of care.
+var (
+	listFields   = []string{domain.FieldName, domain.FieldMRN, domain.FieldSubjectID}
+	recordFields = []string{domain.FieldName, domain.FieldMRN, domain.FieldDateOfBirth, domain.FieldSubjectID, domain.FieldClinical}
+)

@@ -58,7 +58,7 @@ func (h *Handler) prepare(c echo.Context, u domain.User) error {
 	if err != nil {
 		return err
 	}
-	spec, err := h.svc.Lab.CurrentSpec(ctx)
+	spec, err := h.specVersion(ctx, order.SpecVersion)
 	if err != nil {
 		return err
 	}

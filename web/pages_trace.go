@@ -47,6 +47,11 @@ func (h *Handler) lotTrace(c echo.Context, u domain.User) error {
 	} else if err != nil {
 		return err
 	}
+	if _, ok := domain.MaySeePatientIdentity(u.Roles, false); !ok {
+		tr = tr.WithoutIdentity()
+	} else if err := h.disclose(c, u, domain.ViaPageLotTrace, recordFields, tr.IdentifiedPatients()); err != nil {
+		return err
+	}
 	return h.pages.Render(c.Response(), http.StatusOK, "lot_trace", View{Title: "Trace lot " + tr.Lot.LotNumber, User: &u, Data: tr})
 }
 
@@ -59,6 +64,11 @@ func (h *Handler) patientTrace(c echo.Context, u domain.User) error {
 	if domain.ErrorCode(err) == domain.ENotFound {
 		return h.traceMessage(c, u, domain.ErrorMessage(err))
 	} else if err != nil {
+		return err
+	}
+	if _, ok := domain.MaySeePatientIdentity(u.Roles, false); !ok {
+		tr = tr.WithoutIdentity()
+	} else if err := h.disclose(c, u, domain.ViaPagePatientTrace, recordFields, []int64{tr.Patient.ID}); err != nil {
 		return err
 	}
 	return h.pages.Render(c.Response(), http.StatusOK, "patient_trace", View{Title: "Trace " + tr.Patient.SubjectID, User: &u, Data: tr})

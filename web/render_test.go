@@ -24,7 +24,7 @@ func TestEveryPageRenders(t *testing.T) {
 	lot := domain.Lot{ID: 1, LotNumber: "L-1", DIN: "A999926000001", Status: domain.LotOnHold, ExpiresAt: now}
 	spec := domain.DefaultSpecV1()
 	vol := 48.5
-	bag := domain.BagTrace{Bag: domain.DoseBag{ID: 3, BagID: "A99992600000100S1234A0", PatientID: 9, ViableCells: 70_000_000, Status: domain.BagInfused},
+	bag := domain.BagTrace{Bag: domain.DoseBag{ID: 3, BagID: "A999926000001S1234VAa", PatientID: 9, ViableCells: 70_000_000, Status: domain.BagInfused},
 		SubjectID: "SVP-001", Custody: []domain.CustodyEvent{{Kind: "dispatch", Location: "ICU", Accepted: true, ScannedAt: now}},
 		Verifications: []domain.VerificationSummary{{Pass: false, Failed: []string{"PATIENT_MATCH"}, VerifiedAt: now}, {Pass: true, VerifiedAt: now}},
 		Infusion:      &domain.Infusion{StartedAt: now, EndedAt: &now, VolumeML: &vol}}
@@ -106,7 +106,13 @@ func TestBlockedLotsAreFlagged(t *testing.T) {
 }
 
 func TestSafeNextStaysOnSite(t *testing.T) {
-	for in, want := range map[string]string{"/lots/3": "/lots/3", "//evil.example": "", "https://evil.example": "", "": "", "/\\evil": ""} {
+	for in, want := range map[string]string{
+		"/lots/3": "/lots/3", "/patients?subject=SVP-0": "/patients?subject=SVP-0",
+		"//evil.example": "", "https://evil.example": "", "": "", "/\\evil": "",
+		// Browsers drop tabs and line breaks from addresses: each of these is //evil.example.
+		"/\t/evil.example": "", "/\n/evil.example": "", "/\r/evil.example": "", "/ /evil.example": "",
+		"javascript:alert(1)": "", "/\x00/evil.example": "",
+	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
 		}

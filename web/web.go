@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -41,7 +42,7 @@ var funcs = template.FuncMap{
 	"sci":     func(v float64) string { return formatCells(int64(v)) },
 	"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"day":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-	"blocked": func(s domain.LotStatus) bool { return s == domain.LotOnHold || s == domain.LotRecalled },
+	"blocked": domain.LotStatusBlocks,
 	"meaning": func(a string) string { return domain.SignatureAction(a).Meaning() },
 	"join":    strings.Join,
 	// replicates numbers the BV2 assay's wells: three per group.
@@ -75,10 +76,6 @@ func Parse() (*Pages, error) {
 	return p, nil
 }
 
-// contentSecurityPolicy allows scripts, styles, images and connections from this server only.
-// Inline style attributes are allowed for the server-drawn SVG charts; inline scripts are not.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-
 // View is what every page gets: its title, the user (nil before login), a message to show,
 // and the page's own data.
 type View struct {
@@ -100,12 +97,9 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, v View) e
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	h := w.Header()
+	// The security headers (Content-Security-Policy and the rest) are the server's, sent with
+	// every answer: api.ContentSecurityPolicy.
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	// Only our own scripts run: a string someone managed to store can never become code.
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	_, err := w.Write(b.Bytes())
 	return err
@@ -122,6 +116,22 @@ type Services struct {
 	Dashboards domain.DashboardService
 	// Records records that a page showed patients' names and MRNs (RecordDisclosure).
 	Records domain.RecordService
+}
+
+// filesOnly serves the files of a file system and nothing of its folders: a folder's address
+// answers 404, never a listing of what it holds.
+type filesOnly struct{ http.FileSystem }
+
+func (f filesOnly) Open(name string) (http.File, error) {
+	file, err := f.FileSystem.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if info, err := file.Stat(); err != nil || info.IsDir() {
+		file.Close()
+		return nil, fs.ErrNotExist
+	}
+	return file, nil
 }
 
 // Session is how the pages keep a login: the cookie's name, whether it is sent over HTTPS
@@ -148,7 +158,7 @@ func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
 	}
 	h := &Handler{pages: pages, svc: svc, session: session}
 	static, _ := fs.Sub(staticFS, "static")
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServer(http.FS(static)))))
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServer(filesOnly{http.FS(static)}))))
 	e.GET("/", h.home)
 	e.GET("/login", h.loginPage)
 	e.POST("/login", h.login)
@@ -262,12 +272,22 @@ func (h *Handler) secureCookie(c echo.Context) bool {
 // loginData keeps what was typed, and the page to return to after logging in.
 type loginData struct{ Username, Next string }
 
-// safeNext accepts only a local path, so that a login link cannot send anyone to another site.
+// safeNext accepts only a path of this site, read as a browser reads it, so that a login link
+// cannot send anyone to another site. Browsers drop tabs and line breaks from an address and
+// treat a backslash as a slash, so "/\t/evil.example" is "//evil.example", another host: any
+// such character refuses the path.
 func safeNext(next string) string {
-	if strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") {
-		return next
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return ""
 	}
-	return ""
+	if strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' || unicode.IsSpace(r) }) {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return ""
+	}
+	return next
 }
 
 func (h *Handler) loginPage(c echo.Context) error {
@@ -280,7 +300,8 @@ func (h *Handler) loginPage(c echo.Context) error {
 
 func (h *Handler) login(c echo.Context) error {
 	username, password, next := c.FormValue("username"), c.FormValue("password"), safeNext(c.FormValue("next"))
-	sess, err := h.svc.Auth.Login(c.Request().Context(), username, password, c.Response().Header().Get(echo.HeaderXRequestID))
+	sess, err := h.svc.Auth.Login(c.Request().Context(), domain.Credentials{Username: username, Password: password,
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID), ClientAddress: c.RealIP()})
 	if err != nil {
 		return h.pages.Render(c.Response(), http.StatusUnauthorized, "login", View{Title: "Log in", Flash: domain.ErrorMessage(err), Data: loginData{Username: username, Next: next}})
 	}

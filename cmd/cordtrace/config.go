@@ -17,26 +17,30 @@ import (
 
 // Config is the service's configuration: environment variables, overridden by flags.
 type Config struct {
-	Addr          string         // CORDTRACE_ADDR
-	DatabaseURL   string         // DATABASE_URL; empty selects the embedded SQLite file
-	DataDir       string         // CORDTRACE_DATA_DIR
-	SiteTZ        string         // CORDTRACE_SITE_TZ
-	Site          *time.Location // SiteTZ, loaded
-	FacilityID    string         // CORDTRACE_FACILITY_ID
-	ProductCode   string         // CORDTRACE_PRODUCT_CODE
-	AdminPassword string         // CORDTRACE_ADMIN_PASSWORD
-	SessionIdle   time.Duration  // CORDTRACE_SESSION_IDLE
-	DBTimeout     time.Duration  // CORDTRACE_DB_TIMEOUT
-	DBConns       int            // CORDTRACE_DB_CONNS
-	LogFormat     string         // CORDTRACE_LOG_FORMAT: text or json
-	LogLevel      slog.Level     // CORDTRACE_LOG_LEVEL
-	MRNSystem     string         // CORDTRACE_MRN_SYSTEM
-	SecureCookies bool           // CORDTRACE_SECURE_COOKIES
-	logLevelText  string
-	sessionIdle   string
-	dbTimeout     string
-	dbConns       string
-	secureCookies string
+	Addr        string         // CORDTRACE_ADDR
+	DatabaseURL string         // DATABASE_URL; empty selects the embedded SQLite file
+	DataDir     string         // CORDTRACE_DATA_DIR
+	SiteTZ      string         // CORDTRACE_SITE_TZ
+	Site        *time.Location // SiteTZ, loaded; the machine's zone when SiteTZ is unset (embedded database only)
+	FacilityID  string         // CORDTRACE_FACILITY_ID
+	ProductCode string         // CORDTRACE_PRODUCT_CODE
+	// CollectionType is the type of collection t of the units' product codes
+	// (CORDTRACE_COLLECTION_TYPE, ISBT 128 Table 7).
+	CollectionType byte
+	collectionType string
+	AdminPassword  string        // CORDTRACE_ADMIN_PASSWORD
+	SessionIdle    time.Duration // CORDTRACE_SESSION_IDLE
+	DBTimeout      time.Duration // CORDTRACE_DB_TIMEOUT
+	DBConns        int           // CORDTRACE_DB_CONNS
+	LogFormat      string        // CORDTRACE_LOG_FORMAT: text or json
+	LogLevel       slog.Level    // CORDTRACE_LOG_LEVEL
+	MRNSystem      string        // CORDTRACE_MRN_SYSTEM
+	SecureCookies  bool          // CORDTRACE_SECURE_COOKIES
+	logLevelText   string
+	sessionIdle    string
+	dbTimeout      string
+	dbConns        string
+	secureCookies  string
 }
 
 // configVars documents every variable with its default; the README's table is this list.
@@ -44,9 +48,10 @@ var configVars = []struct{ name, def, help string }{
 	{"CORDTRACE_ADDR", ":8080", "address the service listens on"},
 	{"DATABASE_URL", "", "postgres:// URL of the PostgreSQL database; unset: embedded SQLite file in CORDTRACE_DATA_DIR"},
 	{"CORDTRACE_DATA_DIR", "./data", "directory of the embedded database and the label signing keys"},
-	{"CORDTRACE_SITE_TZ", "UTC", "IANA time zone of the site, for infusion days and printed times"},
+	{"CORDTRACE_SITE_TZ", "", "IANA time zone of the site, for infusion days and printed times; required with DATABASE_URL; unset with the embedded database: the machine's zone, logged at start"},
 	{"CORDTRACE_FACILITY_ID", "A9999", "ISBT 128 facility identification number for new DINs"},
-	{"CORDTRACE_PRODUCT_CODE", "S1234", "ISBT 128 product description code of the site's HUC-MSC units (a letter and 4 digits)"},
+	{"CORDTRACE_PRODUCT_CODE", "S1234", "ISBT 128 product description code of the site's HUC-MSC units (S and 4 digits, or an ICCBBA clinical-trial code YA–YZ and 3 digits)"},
+	{"CORDTRACE_COLLECTION_TYPE", "V", "ISBT 128 type of collection of the units' product codes (ST-001 Table 7): V volunteer allogeneic donation"},
 	{"CORDTRACE_ADMIN_PASSWORD", "", "password of the first admin, created when there are no users; unset: random, printed once"},
 	{"CORDTRACE_SESSION_IDLE", "15m", "idle time after which a session ends"},
 	{"CORDTRACE_DB_TIMEOUT", "10s", "longest wait for the database, to connect and for one request's work; past it the request fails with 503"},
@@ -73,7 +78,8 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	c := Config{
 		Addr: env("CORDTRACE_ADDR"), DatabaseURL: env("DATABASE_URL"), DataDir: env("CORDTRACE_DATA_DIR"),
 		SiteTZ: env("CORDTRACE_SITE_TZ"), FacilityID: env("CORDTRACE_FACILITY_ID"), ProductCode: env("CORDTRACE_PRODUCT_CODE"),
-		AdminPassword: env("CORDTRACE_ADMIN_PASSWORD"), LogFormat: env("CORDTRACE_LOG_FORMAT"),
+		collectionType: env("CORDTRACE_COLLECTION_TYPE"),
+		AdminPassword:  env("CORDTRACE_ADMIN_PASSWORD"), LogFormat: env("CORDTRACE_LOG_FORMAT"),
 		logLevelText: env("CORDTRACE_LOG_LEVEL"), sessionIdle: env("CORDTRACE_SESSION_IDLE"),
 		dbTimeout: env("CORDTRACE_DB_TIMEOUT"), dbConns: env("CORDTRACE_DB_CONNS"), MRNSystem: env("CORDTRACE_MRN_SYSTEM"),
 		secureCookies: env("CORDTRACE_SECURE_COOKIES"),
@@ -87,6 +93,17 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 	return c, c.validate()
 }
 
+// SiteZone describes the site's time zone for the start-up log: its name, its offset now, and
+// where it came from (CORDTRACE_SITE_TZ, or the machine when that is unset).
+func (c Config) SiteZone(now time.Time) (name, offset, source string) {
+	name, source = c.Site.String(), "CORDTRACE_SITE_TZ"
+	if c.SiteTZ == "" {
+		source = "the machine's zone (CORDTRACE_SITE_TZ unset)"
+	}
+	abbr, _ := now.In(c.Site).Zone()
+	return name, abbr + " " + now.In(c.Site).Format("-07:00"), source
+}
+
 // validate checks every setting and says which variable is wrong and how to fix it.
 func (c *Config) validate() error {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
@@ -95,17 +112,28 @@ func (c *Config) validate() error {
 	if c.Addr == "" {
 		return fmt.Errorf("CORDTRACE_ADDR is empty; give an address such as :8080")
 	}
-	loc, err := time.LoadLocation(c.SiteTZ)
-	if err != nil {
-		return fmt.Errorf("CORDTRACE_SITE_TZ %q is not a time zone; use an IANA name such as Asia/Shanghai", c.SiteTZ)
+	switch {
+	case c.SiteTZ == "" && c.DatabaseURL != "":
+		return fmt.Errorf("CORDTRACE_SITE_TZ is required with PostgreSQL (DATABASE_URL): infusion days are counted in the site's time zone; set its IANA name, such as Asia/Shanghai")
+	case c.SiteTZ == "":
+		c.Site = time.Local
+	default:
+		loc, err := time.LoadLocation(c.SiteTZ)
+		if err != nil {
+			return fmt.Errorf("CORDTRACE_SITE_TZ %q is not a time zone; use an IANA name such as Asia/Shanghai", c.SiteTZ)
+		}
+		c.Site = loc
 	}
-	c.Site = loc
 	if err := domain.ValidateFacilityID(c.FacilityID); err != nil {
 		return fmt.Errorf("CORDTRACE_FACILITY_ID %q: %s", c.FacilityID, domain.ErrorMessage(err))
 	}
-	if err := (domain.ProductCode{Description: c.ProductCode, Donation: '0', Division: "00"}).Validate(); err != nil {
-		return fmt.Errorf("CORDTRACE_PRODUCT_CODE %q must be a capital letter and 4 digits, such as S1234", c.ProductCode)
+	if err := domain.ValidateProductDescription(c.ProductCode); err != nil {
+		return fmt.Errorf("CORDTRACE_PRODUCT_CODE %q: %s", c.ProductCode, domain.ErrorMessage(err))
 	}
+	if len(c.collectionType) != 1 || domain.ValidateCollectionType(c.collectionType[0]) != nil {
+		return fmt.Errorf("CORDTRACE_COLLECTION_TYPE %q must be one character of ISBT 128 Table 7 (%s), such as V for a volunteer allogeneic donation", c.collectionType, domain.CollectionTypes)
+	}
+	c.CollectionType = c.collectionType[0]
 	if c.AdminPassword != "" {
 		if err := domain.ValidatePassword(c.AdminPassword); err != nil {
 			return fmt.Errorf("CORDTRACE_ADMIN_PASSWORD: %s", domain.ErrorMessage(err))

@@ -22,6 +22,7 @@ var demoUsers = []struct {
 	{"qa.lab", "Ada Park (QA)", domain.RoleQA},
 	{"doctor", "Dr. Lin Wu", domain.RolePhysician},
 	{"pharmacist", "Pat Ortiz (pharmacy)", domain.RolePharmacist},
+	{"pharmacist2", "Rui Santos (pharmacy, second check)", domain.RolePharmacist},
 	{"nurse", "Nia Brown (nurse)", domain.RoleNurse},
 	{"nurse2", "Sam Lee (nurse, witness)", domain.RoleNurse},
 }
@@ -92,6 +93,6 @@ func loadDemo(ctx context.Context, st *store.Store, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "demo site loaded: lot DEMO-001 released with 6 units; patients SVP-001 (cell arm, wristband 10000001), SVP-002 (routine arm) and SVP-003 (cell arm, wristband 10000003, dose ordered)\n")
-	fmt.Fprintf(out, "log in as qc.lab, qa.lab, doctor, pharmacist, nurse or nurse2, each with the password %q\n", demoPassword)
+	fmt.Fprintf(out, "log in as qc.lab, qa.lab, doctor, pharmacist, pharmacist2 (the second pharmacist's check), nurse or nurse2, each with the password %q\n", demoPassword)
 	return nil
 }

@@ -65,6 +65,9 @@ func demoSite(t *testing.T, vars map[string]string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.CheckDoseBag(ctx, actor("pharmacist", domain.RolePharmacist), bag.ID, "pharmacist2", demoPassword); err != nil {
+		t.Fatalf("second pharmacist's check: %v", err)
+	}
 	return bag.BagID + bag.Check
 }
 
@@ -207,7 +210,7 @@ func TestDatabaseLossGives503AndRecovers(t *testing.T) {
 
 	client := &http.Client{Timeout: 15 * time.Second} // a hang, not a slow answer, fails the test
 	verify := func() (int, map[string]any) {
-		return callWith(t, client, base, nurse, "POST", "/bedside/verify", map[string]any{"wristband": "10000001", "code": code})
+		return callWith(t, client, base, nurse, "POST", "/bedside/verify", map[string]any{"wristband": "10000001", "code": code, "entry_reason": map[string]string{"code": "label_damaged"}})
 	}
 	for range 3 {
 		if st, out := verify(); st != 200 {
@@ -230,7 +233,7 @@ func TestDatabaseLossGives503AndRecovers(t *testing.T) {
 				method      string
 				body        any
 			}{
-				{"verify", nurse, "/bedside/verify", "POST", map[string]any{"wristband": "10000001", "code": code}},
+				{"verify", nurse, "/bedside/verify", "POST", map[string]any{"wristband": "10000001", "code": code, "entry_reason": map[string]string{"code": "label_damaged"}}},
 				{"scan", pharm, "/scans/dispatch", "POST", map[string]any{"code": code, "to": "ICU", "temperature_c": 5}},
 				{"read", nurse, "/lots", "GET", nil},
 				{"login", "", "/auth/login", "POST", map[string]string{"username": "nurse2", "password": demoPassword}},
@@ -350,7 +353,7 @@ func TestKilledProcessLosesNoAcknowledgedWrite(t *testing.T) {
 					defer wg.Done()
 					for i := 0; ; i++ {
 						if i%2 == 0 {
-							st, out, err := tryCall(client, base, nurse, "POST", "/bedside/verify", map[string]any{"wristband": "10000001", "code": code})
+							st, out, err := tryCall(client, base, nurse, "POST", "/bedside/verify", map[string]any{"wristband": "10000001", "code": code, "entry_reason": map[string]string{"code": "label_damaged"}})
 							if err != nil {
 								return // the process is gone
 							}

@@ -49,7 +49,7 @@ func TestTwoProcessesStartOneInfusion(t *testing.T) {
 			a, c := startProcess(t, vars), startProcess(t, vars)
 			admin := login(t, a, "admin", "admin password 1")
 			users := map[string]string{}
-			for name, role := range map[string]string{"qc": "qc", "qa": "qa", "doc": "physician", "ph": "pharmacist", "rn1": "nurse", "rn2": "nurse"} {
+			for name, role := range map[string]string{"qc": "qc", "qa": "qa", "doc": "physician", "ph": "pharmacist", "ph2": "pharmacist", "rn1": "nurse", "rn2": "nurse"} {
 				mustCall(t, 201, a, admin, "POST", "/users", map[string]any{"username": "u." + name, "full_name": "User " + name, "password": "a long password", "roles": []string{role}})
 				users[name] = login(t, a, "u."+name, "a long password")
 			}
@@ -79,10 +79,16 @@ func TestTwoProcessesStartOneInfusion(t *testing.T) {
 			order := mustCall(t, 201, c, users["doc"], "POST", fmt.Sprintf("/patients/%d/dose-orders", int64(p["id"].(float64))), nil)
 			bag := mustCall(t, 201, a, users["ph"], "POST", fmt.Sprintf("/dose-orders/%d/dose-bags", int64(order["id"].(float64))), map[string]any{
 				"unit_ids": unitIDs, "thawed_at": now.Add(-5 * time.Minute), "post_thaw_viability_pct": 88, "viable_cells": 70000000, "volume_ml": 50})
+			mustCall(t, 200, c, users["ph"], "POST", fmt.Sprintf("/dose-bags/%d/check", int64(bag["id"].(float64))),
+				map[string]string{"username": "u.ph2", "password": "a long password"})
 			code := bag["bag_id"].(string) + bag["check"].(string) // typed at the bedside: no scanner needed here
 			mustCall(t, 201, a, users["ph"], "POST", "/scans/dispatch", map[string]any{"code": code, "to": "ICU", "temperature_c": 5})
 			mustCall(t, 201, c, users["rn1"], "POST", "/scans/receive", map[string]any{"code": code, "temperature_c": 5})
-			v := mustCall(t, 200, c, users["rn1"], "POST", "/bedside/verify", map[string]any{"wristband": "MRN0001", "code": code, "witness": map[string]string{"token": users["rn2"]}})
+			// The witness enters their password on the nurse's device (served by one process); the
+			// verification goes to the other.
+			w := mustCall(t, 201, a, users["rn1"], "POST", "/auth/witness", map[string]string{"username": "u.rn2", "password": "a long password"})
+			v := mustCall(t, 200, c, users["rn1"], "POST", "/bedside/verify", map[string]any{"wristband": "MRN0001", "code": code,
+				"witness": map[string]any{"token": w["token"]}, "entry_reason": map[string]string{"code": "scanner_down"}})
 			if v["pass"] != true {
 				t.Fatalf("verification did not pass: %v", v["checks"])
 			}

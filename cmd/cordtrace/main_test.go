@@ -39,7 +39,7 @@ func TestConfig(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{"defaults", nil, nil, "", func(t *testing.T, c Config) {
-			if c.Addr != ":8080" || c.DataDir != "./data" || c.DatabaseURL != "" || c.SessionIdle != 15*time.Minute || c.Site != time.UTC || c.DBTimeout != 10*time.Second {
+			if c.Addr != ":8080" || c.DataDir != "./data" || c.DatabaseURL != "" || c.SessionIdle != 15*time.Minute || c.Site != time.Local || c.DBTimeout != 10*time.Second {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
@@ -53,7 +53,14 @@ func TestConfig(t *testing.T) {
 				t.Errorf("site = %v", c.Site)
 			}
 		}},
-		{"postgresql scheme", map[string]string{"DATABASE_URL": "postgresql://x@y/z"}, nil, "", nil},
+		{"postgresql scheme", map[string]string{"DATABASE_URL": "postgresql://x@y/z", "CORDTRACE_SITE_TZ": "UTC"}, nil, "", nil},
+		{"postgresql without a site zone", map[string]string{"DATABASE_URL": "postgres://x@y/z"}, nil, "CORDTRACE_SITE_TZ is required with PostgreSQL", nil},
+		{"embedded: the machine's zone", map[string]string{"CORDTRACE_SITE_TZ": ""}, nil, "", func(t *testing.T, c Config) {
+			_, _, source := c.SiteZone(time.Now())
+			if c.Site != time.Local || !strings.Contains(source, "machine") {
+				t.Errorf("site = %v from %q", c.Site, source)
+			}
+		}},
 		{"mysql url", map[string]string{"DATABASE_URL": "mysql://x"}, nil, "DATABASE_URL must be a postgres:// URL", nil},
 		{"bad zone", map[string]string{"CORDTRACE_SITE_TZ": "Mars/Olympus"}, nil, "CORDTRACE_SITE_TZ", nil},
 		{"facility with O", map[string]string{"CORDTRACE_FACILITY_ID": "O1234"}, nil, "CORDTRACE_FACILITY_ID", nil},
@@ -82,6 +89,31 @@ func TestConfig(t *testing.T) {
 		{"log format", map[string]string{"CORDTRACE_LOG_FORMAT": "xml"}, nil, "CORDTRACE_LOG_FORMAT", nil},
 		{"log level", map[string]string{"CORDTRACE_LOG_LEVEL": "loud"}, nil, "CORDTRACE_LOG_LEVEL", nil},
 		{"product code", map[string]string{"CORDTRACE_PRODUCT_CODE": "s12345"}, nil, "CORDTRACE_PRODUCT_CODE", nil},
+		{"product code of a tissue", map[string]string{"CORDTRACE_PRODUCT_CODE": "T1295"}, nil, "CORDTRACE_PRODUCT_CODE", nil},
+		{"clinical-trial product code", map[string]string{"CORDTRACE_PRODUCT_CODE": "YA123"}, nil, "", func(t *testing.T, c Config) {
+			if c.ProductCode != "YA123" {
+				t.Errorf("product code = %q", c.ProductCode)
+			}
+		}},
+		{"clinical-trial product code with 4 digits", map[string]string{"CORDTRACE_PRODUCT_CODE": "YA1234"}, nil, "CORDTRACE_PRODUCT_CODE", nil},
+		{"collection type default", nil, nil, "", func(t *testing.T, c Config) {
+			if c.CollectionType != 'V' {
+				t.Errorf("collection type = %q, want V (volunteer allogeneic)", c.CollectionType)
+			}
+		}},
+		{"collection type of Table 7", map[string]string{"CORDTRACE_COLLECTION_TYPE": "E"}, nil, "", func(t *testing.T, c Config) {
+			if c.CollectionType != 'E' {
+				t.Errorf("collection type = %q", c.CollectionType)
+			}
+		}},
+		{"collection type lower case of Table 7", map[string]string{"CORDTRACE_COLLECTION_TYPE": "r"}, nil, "", func(t *testing.T, c Config) {
+			if c.CollectionType != 'r' {
+				t.Errorf("collection type = %q, want r (paid research), distinct from R", c.CollectionType)
+			}
+		}},
+		{"collection type not in Table 7", map[string]string{"CORDTRACE_COLLECTION_TYPE": "Z"}, nil, "CORDTRACE_COLLECTION_TYPE", nil},
+		{"collection type lower case not in Table 7", map[string]string{"CORDTRACE_COLLECTION_TYPE": "v"}, nil, "CORDTRACE_COLLECTION_TYPE", nil},
+		{"collection type two characters", map[string]string{"CORDTRACE_COLLECTION_TYPE": "VV"}, nil, "CORDTRACE_COLLECTION_TYPE", nil},
 		{"MRN system default", nil, nil, "", func(t *testing.T, c Config) {
 			if c.MRNSystem != "urn:cordtrace:mrn" {
 				t.Errorf("MRN system = %q", c.MRNSystem)
@@ -167,7 +199,7 @@ func backendEnv(t *testing.T, backend string) map[string]string {
 	opts := storetest.Options(t, backend, store.Options{})
 	return map[string]string{
 		"DATABASE_URL": opts.DatabaseURL, "CORDTRACE_DATA_DIR": opts.DataDir,
-		"CORDTRACE_ADMIN_PASSWORD": "admin password 1",
+		"CORDTRACE_ADMIN_PASSWORD": "admin password 1", "CORDTRACE_SITE_TZ": "UTC",
 	}
 }
 
@@ -518,4 +550,32 @@ func TestServeUsesTheMRNSystem(t *testing.T) {
 	if len(pat.Identifier) == 0 || pat.Identifier[0].System != system || pat.Identifier[0].Value != "MRN0001" {
 		t.Errorf("MRN identifier %+v, want system %s", pat.Identifier, system)
 	}
+}
+
+// On PostgreSQL the site's time zone decides every infusion day, so serve does not guess it;
+// the embedded database takes the machine's zone and says so at start.
+func TestServeSiteTimeZone(t *testing.T) {
+	t.Run("postgres without CORDTRACE_SITE_TZ", func(t *testing.T) {
+		vars := map[string]string{"DATABASE_URL": "postgres://cordtrace@127.0.0.1:1/none", "CORDTRACE_ADDR": "127.0.0.1:0"}
+		var stderr syncBuffer
+		code := run(context.Background(), []string{"serve"}, envOf(vars), nil, io.Discard, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), "CORDTRACE_SITE_TZ is required with PostgreSQL") {
+			t.Fatalf("exit %d:\n%s", code, stderr.String())
+		}
+	})
+	t.Run("embedded takes the machine's zone", func(t *testing.T) {
+		vars := backendEnv(t, storetest.SQLite)
+		delete(vars, "CORDTRACE_SITE_TZ")
+		vars["CORDTRACE_ADDR"] = "127.0.0.1:0"
+		ctx, cancel := context.WithCancel(context.Background())
+		logs := &syncBuffer{}
+		done := make(chan int, 1)
+		go func() { done <- run(ctx, []string{"serve"}, envOf(vars), nil, io.Discard, logs) }()
+		waitListening(t, logs)
+		cancel()
+		<-done
+		if !strings.Contains(logs.String(), `msg="site time zone" site_tz=`+time.Local.String()) || !strings.Contains(logs.String(), "machine's zone") {
+			t.Fatalf("the start log does not name the machine's zone:\n%s", logs.String())
+		}
+	})
 }

@@ -58,7 +58,8 @@ func configure(e env, fs *flag.FlagSet, args []string) (Config, int) {
 
 func storeOptions(cfg Config, logger *slog.Logger) store.Options {
 	return store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: logger, SessionIdle: cfg.SessionIdle,
-		Site: cfg.Site, DBTimeout: cfg.DBTimeout, MaxConns: cfg.DBConns, FacilityID: cfg.FacilityID, ProductCode: cfg.ProductCode}
+		Site: cfg.Site, DBTimeout: cfg.DBTimeout, MaxConns: cfg.DBConns, FacilityID: cfg.FacilityID, ProductCode: cfg.ProductCode,
+		CollectionType: cfg.CollectionType}
 }
 
 // The service's live heap is small and nearly all it allocates lives for one request, so at
@@ -138,7 +139,9 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "database", st.Dialect(), "site_tz", cfg.SiteTZ)
+	zone, offset, source := cfg.SiteZone(time.Now())
+	logger.Info("site time zone", "site_tz", zone, "offset", offset, "from", source)
+	logger.Info("listening", "addr", ln.Addr().String(), "database", st.Dialect(), "site_tz", zone)
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
 	go expireLots(ctx, st, logger)

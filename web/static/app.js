@@ -198,8 +198,23 @@
         document.getElementById("bag-draw").textContent = bag.volume_to_draw_ml + " mL";
         document.getElementById("bag-expires").textContent = new Date(bag.expires_at).toLocaleString();
         for (const f of ["pdf", "png", "zpl"]) document.getElementById("bag-label-" + f).href = "/api/v1/dose-bags/" + bag.id + "/label." + f;
+        document.getElementById("check-bag").dataset.url = "/api/v1/dose-bags/" + bag.id + "/check";
         out.hidden = false;
         out.scrollIntoView();
+      });
+    },
+    // The second pharmacist's check (SPEC §6): their own username and password, typed on this
+    // device; the label links appear once the server has recorded it.
+    "check-bag"(form) {
+      if (firstInvalid(form)) return;
+      const b = formBody(form);
+      submitJSON(form, form.dataset.url, { username: b.username, password: b.password }, (bag) => {
+        form.hidden = true;
+        form.reset();
+        const done = document.getElementById("bag-checked");
+        done.textContent = "Checked by " + b.username + " at " + new Date(bag.checked_at).toLocaleString() + ". The label may be printed.";
+        done.hidden = false;
+        document.getElementById("bag-labels").hidden = false;
       });
     },
     scan: scanSubmit,
@@ -340,18 +355,60 @@
   let verification = null;
   let infusion = null;
 
+  // needsEntryReason tells whether the codes as entered prove less than a scanned signed QR
+  // code and wristband (SPEC §7): a code typed by hand, or a bag code that is not our QR (an
+  // ISBT 128 barcode carries no signature and no print serial). The reason's box is shown
+  // and required then, and left out of the request otherwise.
+  function needsEntryReason(form) {
+    const wristband = takeCode(form.querySelector('[name="wristband"]'));
+    const bag = takeCode(form.querySelector('[name="code"]'));
+    const why = [];
+    if (bag.code && (bag.entry === "typed" || !bag.code.startsWith("CT"))) {
+      why.push(bag.entry === "typed" ? "the bag's code was typed by hand" : "the bag's code is not its signed QR code");
+    }
+    if (wristband.code && wristband.entry === "typed") why.push("the wristband was typed by hand");
+    return why;
+  }
+
+  function updateEntryReason(form, force) {
+    const box = document.getElementById("entry-reason-box");
+    if (!box) return;
+    const why = needsEntryReason(form);
+    const show = force || why.length > 0;
+    const select = document.getElementById("entry-reason");
+    const text = document.getElementById("entry-reason-text");
+    box.hidden = !show;
+    select.disabled = !show;
+    const other = show && select.value === "other";
+    document.getElementById("entry-reason-text-label").hidden = !other;
+    text.disabled = !other;
+    text.required = other;
+    if (why.length) {
+      document.getElementById("entry-reason-why").textContent = "Not proven: " + why.join(" and ") +
+        ". Only a scanned QR code proves that the label is genuine and is the bag's current print: say why, and the witness confirms the bag against the label.";
+    }
+  }
+
   async function bedsideSubmit(form) {
+    updateEntryReason(form, false);
     if (firstInvalid(form)) return;
     const b = formBody(form);
     const wristband = takeCode(form.querySelector('[name="wristband"]'));
     const bag = takeCode(form.querySelector('[name="code"]'));
     const button = form.querySelector('[type="submit"]');
     button.disabled = true;
-    const r = await api("POST", "/api/v1/bedside/verify", { wristband: wristband.code, code: bag.code, witness: b.witness, ward: b.ward || "",
-      wristband_entry: wristband.entry, code_entry: bag.entry });
+    const body = { wristband: wristband.code, code: bag.code, witness: b.witness, ward: b.ward || "",
+      wristband_entry: wristband.entry, code_entry: bag.entry };
+    if (b.entry_reason) body.entry_reason = b.entry_reason;
+    const r = await api("POST", "/api/v1/bedside/verify", body);
     button.disabled = false;
     form.querySelector('[name="witness.password"]').value = "";
-    if (!r.ok) { showErrors(form, r); logScan("Verification not made: " + errorText(r), "bad"); return; }
+    if (!r.ok) {
+      if (r.body && r.body.error && r.body.error.field === "entry_reason") updateEntryReason(form, true);
+      showErrors(form, r);
+      logScan("Verification not made: " + errorText(r), "bad");
+      return;
+    }
     clearErrors(form);
     verification = r.body;
     logScan("Verification " + (r.body.pass ? "PASS" : "STOP"), r.body.pass ? "ok" : "bad");
@@ -390,6 +447,7 @@
     // A label's QR text is long: its bag id says which bag it was.
     const shown = input.name === "wristband" ? "Wristband " + code : "Bag " + ((code.match(/\|ID=([^|]+)/) || [])[1] || code);
     logScan(shown + " · " + entryWords(entry), entry === "typed" ? "warn" : "", entry);
+    if (input.form && input.form.id === "bedside") updateEntryReason(input.form, false);
     return true;
   }
 
@@ -400,6 +458,14 @@
     box.className = "verdict-box " + (v.pass ? "verdict-pass" : "verdict-stop");
     word.textContent = v.pass ? "PASS" : "STOP";
     if (!v.pass) beep();
+    // Two identifiers: on a PASS the nurse confirms the person's name and date of birth.
+    const who = document.getElementById("verdict-patient");
+    who.hidden = !(v.pass && v.patient);
+    if (v.pass && v.patient) {
+      document.getElementById("patient-name").textContent = v.patient.name;
+      document.getElementById("patient-dob").textContent = "Born " + v.patient.date_of_birth;
+      document.getElementById("patient-ids").textContent = "MRN " + v.patient.mrn + " · subject " + v.patient.subject_id;
+    }
     list.replaceChildren();
     // The failed checks first, in plain words: they are what the nurse must act on.
     const checks = v.checks.slice().sort((a, b) => Number(a.pass) - Number(b.pass));
@@ -478,6 +544,7 @@
     const form = document.getElementById("bedside");
     form.reset();
     restoreRemembered(form);
+    updateEntryReason(form, false);
     form.hidden = false;
     document.getElementById("verdict").hidden = true;
     document.getElementById("wristband").focus();
@@ -604,9 +671,12 @@
       const draw = (target / cells) * vol;
       lines.push("Volume to draw: " + draw.toFixed(1) + " mL of " + vol + " mL.");
       if (cells < target * (1 - tol / 100)) lines.push("The bag holds less than the target dose less " + tol + " %: it cannot give the ordered dose.");
+      if (cells > target * (1 + tol / 100)) lines.push("The bag holds more than the target dose plus " + tol + " %: it cannot fill the order.");
     }
+    const overUnits = picked > 0 && cells > picked;
+    if (overUnits) lines.push("The bag's " + sci(cells) + " viable cells exceed the " + sci(picked) + " of the units ticked: a bag never holds more than its units.");
     out.textContent = lines.join(" ") || "Enter the viable cells and the volume to see the volume to draw.";
-    out.className = "preview" + (lots.size > 1 || (cells > 0 && cells < target * (1 - tol / 100)) ? " fail" : "");
+    out.className = "preview" + (lots.size > 1 || overUnits || (cells > 0 && Math.abs(cells - target) > target * tol / 100) ? " fail" : "");
   }
 
   // cellsText writes a cell count as the pages do: 7.25 × 10^7.
@@ -626,6 +696,16 @@
     const target = Math.round(kg * Number(form.dataset.cellsPerKg));
     out.className = "preview pass";
     out.textContent = "At " + kg + " kg the target dose is " + (target > 0 ? sci(target) : "0") + " viable cells.";
+    // A change beyond the limit needs a reason (the server decides; this only asks early).
+    const prev = Number(form.dataset.previousKg), reason = form.querySelector('[name="reason"]');
+    if (prev > 0 && reason) {
+      const change = (kg - prev) / prev * 100;
+      reason.required = Math.abs(change) > Number(form.dataset.reasonPct);
+      if (reason.required) {
+        out.className = "preview fail";
+        out.textContent += " That is " + (change > 0 ? "+" : "") + change.toFixed(1) + " % from the last weight of " + prev + " kg: give the reason for the change.";
+      }
+    }
   }
 
   // ---------- wiring ----------
@@ -650,7 +730,10 @@
         if (form.id === "prepare") drawPreview(form);
         if (form.dataset.cellsPerKg) weightPreview(form);
       });
-      form.addEventListener("change", (ev) => { if (form.id === "prepare") drawPreview(form); });
+      form.addEventListener("change", (ev) => {
+        if (form.id === "prepare") drawPreview(form);
+        if (form.id === "bedside" && ev.target.id === "entry-reason") updateEntryReason(form, true);
+      });
     });
 
     // Scanners end with Enter: in a step of the bedside form, Enter moves on to the next step

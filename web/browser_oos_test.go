@@ -1,0 +1,108 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"cordtrace/domain"
+	"cordtrace/store/storetest"
+)
+
+// The OOS journey, in a real browser: the analyst records a positive sterility result on the
+// lot page and sees the open investigation; QA closes it as a laboratory error in the signing
+// dialog; the page shows the conclusion and who signed it, and the store holds the same.
+func TestBrowserOOSInvestigation(t *testing.T) {
+	backend := storetest.SQLite
+	if bs := storetest.Backends(t); len(bs) > 1 {
+		backend = storetest.Postgres
+	}
+	s := newSite(t, backend)
+	b := newBrowser(t, s.url)
+	ctx := context.Background()
+	now := time.Now().UTC()
+
+	qcActor := s.actor("qc.ann")
+	don, err := s.store.CreateDonation(ctx, qcActor, domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour), Eligibility: domain.Eligible})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lot, err := s.store.CreateLot(ctx, qcActor, domain.NewLot{DonationID: don.ID, LotNumber: "HUC-OOS-001", ManufacturedAt: now.Add(-48 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.store.Quarantine(ctx, qcActor, lot.ID); err != nil {
+		t.Fatal(err)
+	}
+	f64 := func(v float64) *float64 { return &v }
+	for _, r := range []domain.QCResult{
+		{Test: domain.TestViability, Value: f64(92)},
+		{Test: domain.TestViableCellCount, Value: f64(1.2e9)},
+		{Test: domain.TestMycoplasma, Result: "not_detected"},
+		{Test: domain.TestEndotoxin, Value: f64(0.1)},
+		{Test: domain.TestPhenotype, Markers: map[string]float64{"CD73": 99, "CD90": 98, "CD105": 97, "CD34": 0.5, "CD45": 0.4, "CD14": 0.3, "CD19": 0.2, "HLA-DR": 0.1}},
+		{Test: domain.TestBV2Potency, Analyte: "TNF-alpha", Baseline: []float64{100, 105, 95}, LPS: []float64{1000, 1050, 950}, Treated: []float64{500, 520, 480}},
+	} {
+		if _, err := s.store.AddQCResult(ctx, qcActor, lot.ID, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lotPath := fmt.Sprintf("/lots/%d", lot.ID)
+	sterility := `#evaluation tbody tr:nth-child(3)`
+
+	// The analyst records a positive sterility result: the lot shows the open investigation.
+	b.login("qc.ann")
+	b.open(lotPath)
+	b.run(chromedp.Evaluate(`document.querySelector('form[data-test="sterility"] select').value = "positive"`, nil))
+	b.submitAndReload(`form[data-test="sterility"] button[type="submit"]`)
+	if row := b.text(sterility); !strings.Contains(row, "sterility") || !strings.Contains(row, "oos") || !strings.Contains(row, "OOS investigation") {
+		t.Fatalf("sterility row after a positive: %q", row)
+	}
+	if inv := b.text("#investigations tbody"); !strings.Contains(inv, "sterility") || !strings.Contains(inv, "open") || !strings.Contains(inv, "waiting for QA") {
+		t.Fatalf("investigations seen by QC: %q", inv)
+	}
+	// A negative result recorded after it does not make the lot releasable.
+	b.run(chromedp.Evaluate(`document.querySelector('form[data-test="sterility"] select').value = "negative"`, nil))
+	b.submitAndReload(`form[data-test="sterility"] button[type="submit"]`)
+	if row := b.text(sterility); !strings.Contains(row, "oos") {
+		t.Fatalf("sterility row after a later negative: %q", row)
+	}
+	if sum := b.text("p.summary"); !strings.Contains(sum, "Not releasable") {
+		t.Fatalf("summary with an open OOS: %q", sum)
+	}
+	b.shot("30-lot-oos-open")
+	b.logout()
+
+	// QA closes it as a laboratory error, signing with the password.
+	b.login("qa.bob")
+	b.open(lotPath)
+	d, err := s.store.LotDetail(ctx, lot.ID)
+	if err != nil || len(d.Investigations) != 1 {
+		t.Fatalf("investigations in the store: %+v %v", d.Investigations, err)
+	}
+	inv := d.Investigations[0]
+	dialog := fmt.Sprintf("#oos-dialog-%d", inv.ID)
+	b.run(chromedp.Click(fmt.Sprintf(`button[data-open="oos-dialog-%d"]`, inv.ID)), chromedp.WaitVisible(dialog),
+		chromedp.SetValue(dialog+` select[name="conclusion"]`, "lab_error"),
+		chromedp.SendKeys(dialog+` input[name="reason"]`, "plate contaminated while reading; deviation DV-12"),
+		chromedp.SendKeys(dialog+` input[name="password"]`, password))
+	b.shot("31-lot-oos-close-dialog")
+	b.submitAndReload(dialog + ` button[type="submit"]`)
+	if got := b.text("#investigations tbody"); !strings.Contains(got, "closed") || !strings.Contains(got, "lab_error") || !strings.Contains(got, "Test qa.bob") {
+		t.Fatalf("investigation after closing: %q", got)
+	}
+	if row := b.text(sterility); !strings.Contains(row, "pending") {
+		t.Fatalf("sterility row after lab_error: %q", row)
+	}
+	b.shot("32-lot-oos-closed")
+
+	d, err = s.store.LotDetail(ctx, lot.ID)
+	if err != nil || d.Investigations[0].Status != domain.InvestigationClosed || d.Investigations[0].Conclusion != domain.ConclusionLabError ||
+		d.Investigations[0].SignedBy != "Test qa.bob" {
+		t.Fatalf("investigation in the store: %+v %v", d.Investigations, err)
+	}
+}
