@@ -94,6 +94,10 @@ func TestBedsideJourney(t *testing.T) {
 		if r := ts.do("POST", infusion+"/end", nurse, map[string]any{"reactions": "none"}); r.status != 400 {
 			t.Fatalf("end without volume: %d", r.status)
 		}
+		// More than the bag held (50 mL) was never infused.
+		if r := ts.do("POST", infusion+"/end", nurse, map[string]any{"volume_ml": 2000, "reactions": "none"}); r.status != 400 || r.errorOf(t)["field"] != "volume_ml" {
+			t.Fatalf("2000 mL from a 50 mL bag: %d %s; want 400 naming volume_ml", r.status, r.body)
+		}
 		if r := ts.do("POST", infusion+"/end", nurse, map[string]any{"volume_ml": 48.5, "reactions": "none"}); r.status != 200 {
 			t.Fatalf("end: %d %s", r.status, r.body)
 		}
@@ -103,6 +107,10 @@ func TestBedsideJourney(t *testing.T) {
 		b := ts.do("GET", fmt.Sprintf("/api/v1/dose-bags/%d", int64(bag["id"].(float64))), nurse, nil).json(t)
 		if b["status"] != "infused" {
 			t.Fatalf("bag status %v", b["status"])
+		}
+		if r := ts.do("POST", "/api/v1/adverse-events", nurse, map[string]any{"patient_id": pass["patient_id"], "serious": false,
+			"severity": "mild", "description": "rash", "onset_at": "1000-01-01T00:00:00Z"}); r.status != 400 || r.errorOf(t)["field"] != "onset_at" {
+			t.Fatalf("onset in the year 1000: %d %s; want 400 naming onset_at", r.status, r.body)
 		}
 		if r := ts.do("POST", "/api/v1/adverse-events", nurse, map[string]any{"patient_id": pass["patient_id"], "serious": false,
 			"severity": "fatal", "description": "x", "onset_at": now}); r.status != 400 || r.errorOf(t)["field"] != "serious" {

@@ -80,7 +80,7 @@ func wardBag(t *testing.T, ts *testServer) bagAtTheWard {
 		t.Fatal(err)
 	}
 	return bagAtTheWard{oldQR: code, newQR: newQR, typed: u.String() + string(u.Check()),
-		dataMatrix: u.DIN.DINBarcode() + u.Product.ProductBarcode(), nurse: nurse, admin: admin}
+		dataMatrix: domain.CompoundMessage(u.Barcodes()...), nurse: nurse, admin: admin}
 }
 
 // After a reprint, a typed bag id and wristband, or the old label's DataMatrix, never pass as

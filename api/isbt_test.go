@@ -54,11 +54,14 @@ func TestISBTDataMatrixScans(t *testing.T) {
 		}
 
 		// Bedside verification reads the same scan codes: the old form's refusal reaches the nurse.
-		r := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": old})
+		// An ISBT 128 code proves no label: it needs an entry reason (SPEC §7), and then the old
+		// form is still refused.
+		reason := map[string]string{"code": "other", "text": "QR code torn"}
+		r := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": old, "entry_reason": reason})
 		if !strings.Contains(string(r.body), "compound message header") {
 			t.Fatalf("bedside verification with the old DataMatrix: %d %s", r.status, r.body)
 		}
-		r = ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": dm})
+		r = ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "MRN0001", "code": dm, "entry_reason": reason})
 		if r.status != 200 || strings.Contains(string(r.body), "compound message") || r.json(t)["code_kind"] != "isbt" ||
 			r.json(t)["dose_bag_id"] != bag["id"] {
 			t.Fatalf("bedside verification with the DataMatrix: %d %s", r.status, r.body)

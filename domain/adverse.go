@@ -31,8 +31,8 @@ func (a AdverseEvent) Validate(now time.Time) error {
 		return FieldError("severity", "severity must be one of %s", strings.Join(Severities, ", "))
 	case strings.TrimSpace(a.Description) == "" || len(a.Description) > 4000:
 		return FieldError("description", "describe the event (at most 4000 characters)")
-	case a.OnsetAt.IsZero() || a.OnsetAt.After(now.Add(5*time.Minute)):
-		return FieldError("onset_at", "onset time is required and cannot be in the future")
+	case checkPast("onset_at", "the onset time", a.OnsetAt, now) != nil:
+		return checkPast("onset_at", "the onset time", a.OnsetAt, now)
 	case (a.Severity == "life_threatening" || a.Severity == "fatal") && !a.Serious:
 		return FieldError("serious", "a life-threatening or fatal event is serious by definition")
 	}

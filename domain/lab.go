@@ -28,8 +28,8 @@ type NewDonation struct {
 
 // Validate checks the fields of a new donation.
 func (n NewDonation) Validate(now time.Time) error {
-	if n.CollectedAt.IsZero() || n.CollectedAt.After(now.Add(5*time.Minute)) {
-		return FieldError("collected_at", "collection time is required and cannot be in the future")
+	if err := checkPast("collected_at", "the collection time", n.CollectedAt, now); err != nil {
+		return err
 	}
 	if _, err := ParseEligibility(string(n.Eligibility)); err != nil {
 		return err
@@ -63,18 +63,24 @@ type NewLot struct {
 	ExpiresAt      time.Time `json:"expires_at"`
 }
 
-// Validate checks the fields of a new lot.
-func (n NewLot) Validate() error {
+// Validate checks the fields of a new lot; now bounds its dates.
+func (n NewLot) Validate(now time.Time) error {
 	ln := strings.TrimSpace(n.LotNumber)
 	switch {
 	case n.DonationID <= 0:
 		return FieldError("donation_id", "name the donation the lot was made from")
 	case ln == "" || len(ln) > 40 || strings.ContainsAny(ln, "|\n\r\t"):
 		return FieldError("lot_number", "the lot number is required: 1 to 40 printable characters")
-	case n.ManufacturedAt.IsZero():
-		return FieldError("manufactured_at", "manufacture time is required")
+	}
+	if err := checkPast("manufactured_at", "the manufacture time", n.ManufacturedAt, now); err != nil {
+		return err
+	}
+	switch {
 	case !n.ExpiresAt.After(n.ManufacturedAt):
 		return FieldError("expires_at", "expiry must be after manufacture")
+	case n.ExpiresAt.After(n.ManufacturedAt.Add(MaxShelfLife)):
+		return FieldError("expires_at", "expiry cannot be more than %d years after manufacture (it says %s): check the date",
+			int(MaxShelfLife.Hours()/24/365), n.ExpiresAt.UTC().Format(time.DateOnly))
 	}
 	return nil
 }
@@ -105,8 +111,8 @@ func (n NewUnits) Validate() error {
 	switch {
 	case n.Count < 1 || n.Count > 99:
 		return FieldError("count", "a lot is divided into 1 to 99 units at a time")
-	case n.ViableCells < 1:
-		return FieldError("viable_cells", "viable cells per unit must be above 0")
+	case checkCells("viable_cells", "viable cells per unit", n.ViableCells) != nil:
+		return checkCells("viable_cells", "viable cells per unit", n.ViableCells)
 	case !(n.VolumeML > 0) || n.VolumeML > 1000:
 		return FieldError("volume_ml", "volume per unit must be above 0 and at most 1000 mL")
 	}

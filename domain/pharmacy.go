@@ -67,8 +67,8 @@ func (n NewDoseBag) Validate(spec ReleaseSpec, now time.Time) error {
 		return FieldError("thawed_at", "thaw time is required and cannot be in the future")
 	case math.IsNaN(n.PostThawViabilityPct) || n.PostThawViabilityPct < 0 || n.PostThawViabilityPct > 100:
 		return FieldError("post_thaw_viability_pct", "post-thaw viability is a percentage from 0 to 100")
-	case n.ViableCells < 1:
-		return FieldError("viable_cells", "viable cells in the bag must be above 0")
+	case checkCells("viable_cells", "viable cells in the bag", n.ViableCells) != nil:
+		return checkCells("viable_cells", "viable cells in the bag", n.ViableCells)
 	case !(n.VolumeML > 0) || n.VolumeML > 2000:
 		return FieldError("volume_ml", "the bag volume must be above 0 and at most 2000 mL")
 	}

@@ -421,9 +421,6 @@ func (r infusionRow) toDomain() domain.Infusion {
 
 // EndInfusion records the end: volume infused and any reactions.
 func (s *Store) EndInfusion(ctx context.Context, actor domain.Actor, infusionID int64, volumeML float64, reactions string) (domain.Infusion, error) {
-	if volumeML < 0 || volumeML > 2000 || volumeML != volumeML {
-		return domain.Infusion{}, domain.FieldError("volume_ml", "the volume infused is 0 to 2000 mL")
-	}
 	if len(reactions) > 2000 {
 		return domain.Infusion{}, domain.FieldError("reactions", "describe reactions in at most 2000 characters")
 	}
@@ -435,6 +432,13 @@ func (s *Store) EndInfusion(ctx context.Context, actor domain.Actor, infusionID 
 		}
 		if row.EndedAt != nil {
 			return domain.Errorf(domain.EConflict, "infusion %d already ended at %s", row.ID, row.EndedAt.UTC().Format("15:04 UTC"))
+		}
+		var bag doseBagRow
+		if err := t.db.Select("volume_ml").Take(&bag, row.DoseBagID).Error; err != nil {
+			return fmt.Errorf("read the infused bag: %w", err)
+		}
+		if err := domain.CheckInfusedVolume(volumeML, bag.VolumeML); err != nil {
+			return err
 		}
 		now := t.now
 		row.EndedAt, row.VolumeML, row.Reactions = &now, &volumeML, strings.TrimSpace(reactions)

@@ -74,7 +74,7 @@ func (s *Store) nextDIN(t *tx) (domain.DIN, error) {
 // CreateLot records a lot made from a donation; it starts in_process.
 func (s *Store) CreateLot(ctx context.Context, actor domain.Actor, n domain.NewLot) (domain.Lot, error) {
 	n.LotNumber = strings.TrimSpace(n.LotNumber)
-	if err := n.Validate(); err != nil {
+	if err := n.Validate(s.now()); err != nil {
 		return domain.Lot{}, err
 	}
 	var out domain.Lot

@@ -106,3 +106,31 @@ func TestBrowserOOSInvestigation(t *testing.T) {
 		t.Fatalf("investigation in the store: %+v %v", d.Investigations, err)
 	}
 }
+
+// A result box shows its verdict's colour: the neutral background of .summary and .preview
+// must not hide the green of .pass or the red of .fail (BV2 INVALID, a refused preparation,
+// an order awaiting review).
+func TestBrowserResultColoursShow(t *testing.T) {
+	s := newSite(t, storetest.SQLite)
+	b := newBrowser(t, s.url)
+	b.login("qc.ann")
+	b.open("/lots")
+	var colours map[string]string
+	b.run(chromedp.Evaluate(`(() => {
+		const out = {};
+		for (const cls of ["summary pass", "summary fail", "preview pass", "preview fail", "summary", "preview"]) {
+			const el = document.createElement("p");
+			el.className = cls;
+			document.body.append(el);
+			out[cls] = getComputedStyle(el).backgroundColor;
+			el.remove();
+		}
+		return out;
+	})()`, &colours))
+	green, red, grey := "rgb(216, 245, 216)", "rgb(251, 213, 213)", "rgb(238, 238, 238)"
+	for cls, want := range map[string]string{"summary pass": green, "preview pass": green, "summary fail": red, "preview fail": red, "summary": grey, "preview": grey} {
+		if colours[cls] != want {
+			t.Errorf("class %q: background %s, want %s", cls, colours[cls], want)
+		}
+	}
+}

@@ -605,11 +605,31 @@ func TestBrowserJourney(t *testing.T) {
 	if r := b.text("#scan-results li"); results != 1 || !strings.Contains(r, "accepted") {
 		t.Fatalf("receipt scan read twice: %d results, first %q; want one, accepted", results, r)
 	}
-	// Read again after more than a second, the same code is a new scan: the bag is received
-	// already, so it is refused, shown in red and heard (SPEC §7).
+	// Each reading is for one bag: after a scan the temperature is empty again, nothing is
+	// remembered, and a scan without a reading is not recorded (seen and heard) but keeps its
+	// code, so that Enter after typing the reading sends it.
+	var temperature string
+	b.run(chromedp.Evaluate(`document.querySelector('input[name="temperature_c"]').value`, &temperature))
+	if temperature != "" {
+		t.Fatalf("after a scan the temperature still reads %q: the next bag would get a reading nobody took", temperature)
+	}
 	time.Sleep(1100 * time.Millisecond)
 	b.run(scanInto("#scan-input", code))
 	b.waitFor(`document.querySelectorAll("#scan-results li").length === 2`)
+	var kept string
+	b.run(chromedp.Evaluate(`document.getElementById("scan-input").value`, &kept))
+	if r := b.text("#scan-results li.bad"); !strings.Contains(r, "NOT RECORDED") || !strings.Contains(r, "temperature") || kept != code {
+		t.Fatalf("a scan without a reading: %q, the field keeps %q; want it not recorded, saying to type the temperature, the code kept", r, kept)
+	}
+	b.open("/receive") // a reload
+	b.run(chromedp.Evaluate(`document.querySelector('input[name="temperature_c"]').value`, &temperature))
+	if temperature != "" {
+		t.Fatalf("after a reload the temperature reads %q: a reading was remembered", temperature)
+	}
+	b.run(chromedp.SendKeys(`input[name="temperature_c"]`, "6"), scanInto("#scan-input", code))
+	// Read again after more than a second, the same code is a new scan: the bag is received
+	// already, so it is refused, shown in red and heard (SPEC §7).
+	b.waitFor(`document.querySelectorAll("#scan-results li").length === 1`)
 	b.expectRefusal(409, "/api/v1/scans/receive")
 	var refusalBeeps string
 	b.run(chromedp.Evaluate(`document.body.dataset.beeps || "0"`, &refusalBeeps))

@@ -282,11 +282,18 @@
   // seen by the guard last, and otherwise makes code the last one.
   const DOUBLE_READ_MS = 1000;
   function doubleRead(last, code) {
-    const now = Date.now();
-    if (code === last.code && now - last.at < DOUBLE_READ_MS) return true;
-    last.code = code;
-    last.at = now;
+    if (isDoubleRead(last, code)) return true;
+    noteRead(last, code);
     return false;
+  }
+
+  function isDoubleRead(last, code) {
+    return code === last.code && Date.now() - last.at < DOUBLE_READ_MS;
+  }
+
+  function noteRead(last, code) {
+    last.code = code;
+    last.at = Date.now();
   }
 
   // ---------- dispatch and receipt ----------
@@ -300,17 +307,26 @@
     const input = form.querySelector('[name="code"]');
     const { code, entry } = takeCode(input);
     if (!code) return;
-    if (doubleRead(lastScan, code)) {
+    if (isDoubleRead(lastScan, code)) {
       input.value = "";
       return;
     }
     const b = formBody(form);
     const missing = ["place", "temperature_c"].find((n) => b[n] === undefined || b[n] === "");
     if (missing) {
+      // Refused before it counts as a read, so that Enter after typing the reading sends it:
+      // the code stays in its field, and the refusal is seen and heard like any other.
       firstInvalid(form);
+      logCustodyScan("bad", new Date().toLocaleTimeString() + " · NOT RECORDED · " + code + " · type the " +
+        (missing === "place" ? "place" : "temperature of this bag") + ", then press Enter");
+      beep();
       return;
     }
+    noteRead(lastScan, code);
     input.value = "";
+    // Each reading is for one bag: the next scan needs its own.
+    const temperature = form.querySelector('[name="temperature_c"]');
+    temperature.value = "";
     input.focus();
     const body = { code, temperature_c: b.temperature_c, entry };
     if (form.dataset.kind === "dispatch") body.to = b.place; else body.location = b.place;
@@ -327,6 +343,18 @@
       li.textContent = when + " · REFUSED · " + (r.ok ? r.body.refusal : errorText(r));
       beep();
     }
+    addToLog(li);
+  }
+
+  // logCustodyScan adds a line to the dispatch or receipt page's log of last scans.
+  function logCustodyScan(className, text) {
+    const li = document.createElement("li");
+    li.className = className;
+    li.textContent = text;
+    addToLog(li);
+  }
+
+  function addToLog(li) {
     const list = document.getElementById("scan-results");
     list.prepend(li);
     while (list.children.length > SCAN_LOG_SIZE) list.lastElementChild.remove();
