@@ -601,6 +601,7 @@
     box.hidden = false;
     await video.play();
     const detector = "BarcodeDetector" in window ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+    if (!detector) loadDecoder();
     const canvas = document.createElement("canvas");
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
     const tick = async () => {
@@ -628,6 +629,20 @@
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
+  }
+
+  // loadDecoder fetches the jsQR decoder, most of the bedside page's weight, only when a camera
+  // without a built-in detector is opened: the scanner is the usual way, the camera the fallback.
+  let decoder = null;
+  function loadDecoder() {
+    if (window.jsQR || decoder) return;
+    decoder = document.createElement("script");
+    decoder.src = "/static/vendor/jsQR.js";
+    decoder.onerror = () => {
+      decoder = null;
+      flash("The camera's decoder could not be loaded. Use the scanner, or type the id printed under the code.");
+    };
+    document.head.append(decoder);
   }
 
   function stopCamera() {
