@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"cordtrace/domain"
@@ -131,6 +132,27 @@ func TestBrowserResultColoursShow(t *testing.T) {
 	for cls, want := range map[string]string{"summary pass": green, "preview pass": green, "summary fail": red, "preview fail": red, "summary": grey, "preview": grey} {
 		if colours[cls] != want {
 			t.Errorf("class %q: background %s, want %s", cls, colours[cls], want)
+		}
+	}
+}
+
+// A scan that arrives before the page's script is ready is not sent by the browser itself:
+// nothing leaves the page, no patient's MRN lands in an address (history, server logs), and
+// the scan stays in its field for when the page is ready.
+func TestBrowserNoScanSentBeforeTheScriptIsReady(t *testing.T) {
+	s := newSite(t, storetest.SQLite)
+	b := newBrowser(t, s.url)
+	b.login("rn.dee")
+	for _, page := range []struct{ path, field string }{{"/bedside", "#wristband"}, {"/receive", "#scan-input"}} {
+		b.run(emulation.SetScriptExecutionDisabled(true))
+		b.open(page.path)
+		b.run(chromedp.SendKeys(page.field, "MRN0001\r"))
+		time.Sleep(300 * time.Millisecond)
+		var url, kept string
+		b.run(chromedp.Location(&url), chromedp.Value(page.field, &kept))
+		b.run(emulation.SetScriptExecutionDisabled(false))
+		if strings.Contains(url, "MRN0001") || !strings.HasSuffix(url, page.path) || kept != "MRN0001" {
+			t.Errorf("%s before its script: the address is %s and the field keeps %q; want the same address and the scan kept", page.path, url, kept)
 		}
 	}
 }

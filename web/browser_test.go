@@ -671,6 +671,13 @@ func TestBrowserJourney(t *testing.T) {
 	if v := b.text("#verdict-word"); v != "STOP" {
 		t.Fatalf("wrong patient: verdict %q", v)
 	}
+	// The verdict is heard: it holds the focus, and the alert region, on the page from the
+	// start, carries the STOP and the failed check in words.
+	var focusOnVerdict bool
+	b.run(chromedp.Evaluate(`document.activeElement.id === "verdict-word"`, &focusOnVerdict))
+	if said := b.text("#verdict-announce"); !focusOnVerdict || !strings.HasPrefix(said, "STOP.") || !strings.Contains(said, "WRONG PATIENT") {
+		t.Errorf("after a STOP the focus is on the verdict: %v; the alert says %q", focusOnVerdict, said)
+	}
 	var failed []*cdp.Node
 	b.run(chromedp.Nodes(`#verdict-checks li.bad[data-code]`, &failed, chromedp.ByQueryAll))
 	if len(failed) == 0 || failed[0].AttributeValue("data-code") != domain.CheckPatientMatch {
@@ -718,6 +725,9 @@ func TestBrowserJourney(t *testing.T) {
 	verify(scanInto("#wristband", "]QMRN0001"), "")
 	if v := b.text("#verdict-word"); v != "PASS" {
 		t.Fatalf("right patient: verdict %q; checks %s", v, b.text("#verdict-checks"))
+	}
+	if said := b.text("#verdict-announce"); !strings.HasPrefix(said, "PASS.") || !strings.Contains(said, "1960-05-01") {
+		t.Errorf("after a PASS the alert says %q, want PASS with the name and date of birth", said)
 	}
 	// Two identifiers: the PASS shows the person's name and date of birth, large.
 	if name, dob := b.text("#patient-name"), b.text("#patient-dob"); name != "Patient SVP-001" || !strings.Contains(dob, "1960-05-01") {

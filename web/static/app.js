@@ -525,6 +525,13 @@
     document.getElementById("infusion-done").hidden = true;
     box.hidden = false;
     window.scrollTo(0, 0);
+    // Heard as well as seen: the alert region is on the page from the start, so a screen reader
+    // announces the text as it arrives; the verdict takes the focus from the form it hid.
+    const failed = v.checks.filter((c) => !c.pass).map((c) => c.message);
+    document.getElementById("verdict-announce").textContent = v.pass
+      ? "PASS." + (v.patient ? " " + v.patient.name + ", born " + v.patient.date_of_birth + "." : "")
+      : "STOP. " + failed.join(" ");
+    word.focus();
   }
 
   async function startInfusion() {
@@ -575,6 +582,7 @@
     updateEntryReason(form, false);
     form.hidden = false;
     document.getElementById("verdict").hidden = true;
+    document.getElementById("verdict-announce").textContent = "";
     document.getElementById("wristband").focus();
   }
 
@@ -760,6 +768,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    // Until now a form could not be sent (its button is disabled, so Enter does nothing and a
+    // scan stays in its field): sent by the browser itself it would lose the scan, or carry a
+    // patient's MRN in an address.
+    document.querySelectorAll("[data-until-ready]").forEach((b) => { b.disabled = false; });
     document.querySelectorAll("form[data-api]").forEach((form) => {
       restoreRemembered(form);
       form.querySelectorAll('[data-default="now"]').forEach((el) => { if (!el.value) el.value = localNow(); });
