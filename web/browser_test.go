@@ -709,6 +709,16 @@ func TestBrowserJourney(t *testing.T) {
 		t.Error("a STOP made no sound")
 	}
 	b.shot("10-bedside-stop")
+	// A wrong wristband is put right here: "Scan again" keeps the bag's scan and the witness,
+	// and waits for the wristband.
+	var bagKept string
+	var wristbandEmpty, waiting bool
+	b.run(chromedp.Click("#scan-again"), chromedp.Value("#bag-code", &bagKept),
+		chromedp.Evaluate(`document.getElementById("wristband").value === "" && !document.getElementById("bedside").hidden`, &wristbandEmpty),
+		chromedp.Evaluate(`document.activeElement.id === "wristband"`, &waiting))
+	if bagKept != code || !wristbandEmpty || !waiting {
+		t.Fatalf("after Scan again the bag field holds %q, wristband empty %v, waiting on it %v; want the bag kept and the wristband asked for", bagKept, wristbandEmpty, waiting)
+	}
 
 	// This device's scanner sends the prefix "]Q": codes starting with it are scanned, without
 	// it. The scanner reads the wristband twice in a blink: the second read, which lands in
@@ -857,6 +867,11 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	b.run(chromedp.Click(`#return-box summary`), chromedp.SendKeys(`#return-bag input[name="reason"]`, "Patient moved to another hospital"),
 		chromedp.Click(`#return-bag button[type="submit"]`))
+	// Not without the confirmation, which names the bag.
+	if confirm := b.text("#return-confirm-text"); !strings.Contains(confirm, bag2.BagID) || b.text(`#return-bag .field-note`) == "" {
+		t.Fatalf("returning without confirming: the confirmation reads %q and no note shows", confirm)
+	}
+	b.run(chromedp.Click("#return-confirm"), chromedp.Click(`#return-bag button[type="submit"]`))
 	b.waitFor(`!document.getElementById("return-done").hidden`)
 	if done := b.text("#return-done"); !strings.Contains(done, bag2.BagID) || !strings.Contains(done, "returned") {
 		t.Errorf("after returning the bag the page says %q", done)

@@ -513,12 +513,21 @@
       list.append(li);
     }
     document.getElementById("bedside").hidden = true;
+    // Only a STOP about the bag itself offers to send it back, behind a confirmation naming
+    // the bag and the patient scanned; a STOP put right here offers to scan again, keeping
+    // what was right.
     const giveBack = document.getElementById("return-box");
     if (giveBack) {
-      giveBack.hidden = v.pass || !v.dose_bag_id;
+      giveBack.hidden = v.pass || !v.dose_bag_id || !v.return_offered;
       giveBack.open = false;
       document.getElementById("return-done").hidden = true;
+      const code = document.getElementById("bag-code").value;
+      const bagID = (code.match(/\|ID=([^|]+)/) || [])[1] || code;
+      document.getElementById("return-confirm-text").textContent = "I am returning bag " + bagID +
+        (v.patient ? ", scanned at the bedside of " + v.patient.name + " (subject " + v.patient.subject_id + ")" : "") +
+        ": it will be refused at every bedside from then on.";
     }
+    document.getElementById("scan-again").hidden = v.pass;
     document.getElementById("infusion").hidden = !v.pass;
     document.getElementById("start-infusion").hidden = false;
     document.getElementById("end-infusion").hidden = true;
@@ -571,6 +580,28 @@
       done.textContent = "Infusion ended at " + new Date(inf.ended_at).toLocaleTimeString() + ": " + inf.volume_ml + " mL" + (inf.reactions ? ", reactions: " + inf.reactions : ", no reactions") + ".";
       done.hidden = false;
     });
+  }
+
+  // scanAgain goes back to the form after a STOP that can be put right here, keeping what was
+  // right: the wristband is scanned again when it did not match, the witness's password typed
+  // again when it failed; the bag's scan stays.
+  function scanAgain() {
+    const form = document.getElementById("bedside");
+    const failed = new Set((verification ? verification.checks : []).filter((c) => !c.pass).map((c) => c.code));
+    const clear = [];
+    if (failed.has("PATIENT_MATCH")) clear.push("wristband");
+    if (failed.has("WITNESS")) clear.push("witness-password");
+    if (failed.has("LABEL_AUTHENTIC")) clear.push("bag-code");
+    for (const id of clear) {
+      const el = document.getElementById(id);
+      el.value = "";
+      delete el.dataset.stepCode;
+    }
+    verification = null;
+    form.hidden = false;
+    document.getElementById("verdict").hidden = true;
+    document.getElementById("verdict-announce").textContent = "";
+    document.getElementById(clear[0] || "wristband").focus();
   }
 
   function startOver() {
@@ -838,6 +869,8 @@
     if (camStop) camStop.addEventListener("click", stopCamera);
     const start = document.getElementById("start-infusion");
     if (start) start.addEventListener("click", startInfusion);
+    const rescan = document.getElementById("scan-again");
+    if (rescan) rescan.addEventListener("click", scanAgain);
     const again = document.getElementById("verify-again");
     if (again) again.addEventListener("click", startOver);
 
