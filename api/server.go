@@ -178,6 +178,7 @@ func New(svc Services, cfg Config) *Server {
 	// The witness's session token is checked with the nurse's, in one query.
 	s.handle(http.MethodPost, "/bedside/verify", domain.PermBedside, s.bedsideVerify)
 	s.handle(http.MethodPost, "/infusions", domain.PermBedside, s.startInfusion)
+	s.handle(http.MethodGet, "/infusions", domain.PermBedside, s.infusionsInProgress)
 	s.handle(http.MethodPost, "/infusions/:id/end", domain.PermBedside, s.endInfusion)
 	s.handle(http.MethodPost, "/adverse-events", domain.PermAdverseEvent, s.reportAdverseEvent)
 	s.handle(http.MethodGet, "/lots/:id/trace", domain.PermAnyUser, s.lotTrace)

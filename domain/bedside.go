@@ -436,4 +436,17 @@ type BedsideService interface {
 	// infusion of the patient or the bag: EConflict, guaranteed by the database.
 	StartInfusion(ctx context.Context, actor Actor, verificationID int64) (Infusion, error)
 	EndInfusion(ctx context.Context, actor Actor, infusionID int64, volumeML float64, reactions string) (Infusion, error)
+	// InfusionsInProgress lists the infusions started and not yet ended, oldest first, so that
+	// any nurse can end one after a reload, a closed tab or a new login.
+	InfusionsInProgress(ctx context.Context) ([]InfusionInProgress, error)
+}
+
+// InfusionInProgress is an infusion started and not yet ended, as the ward sees it: by bag and
+// subject id, which name no patient.
+type InfusionInProgress struct {
+	Infusion
+	BagID     string  `json:"bag_id"`
+	SubjectID string  `json:"subject_id"`
+	BagVolume float64 `json:"bag_volume_ml"`
+	Ward      string  `json:"ward,omitempty"`
 }

@@ -755,7 +755,17 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	b.shot("11-bedside-pass")
 	b.run(chromedp.Click("#start-infusion"), chromedp.WaitVisible("#end-infusion"))
-	b.run(chromedp.SendKeys(`#end-infusion input[name="volume_ml"]`, "50"), chromedp.Click(`#end-infusion button[type="submit"]`), chromedp.WaitVisible("#infusion-done"))
+	// The page is reloaded mid-infusion (a discarded tab, the idle logout): the infusion is
+	// still there to end, with its bag and subject, and it is ended from the list; the bag
+	// held 50 mL, so more is refused.
+	b.open("/bedside")
+	b.waitFor(`!document.getElementById("in-progress").hidden`)
+	if row := b.text("#in-progress-list li"); !strings.Contains(row, "SVP-001") || !strings.Contains(row, "Bag ") {
+		t.Fatalf("after a reload the infusion in progress reads %q", row)
+	}
+	b.shot("12a-bedside-infusion-in-progress")
+	b.run(chromedp.SendKeys(`#in-progress-list input[name="volume_ml"]`, "50"), chromedp.Click(`#in-progress-list button[type="submit"]`))
+	b.waitFor(`document.getElementById("in-progress").hidden`)
 	b.shot("12-infusion-ended")
 
 	// The record: one infusion, ended, on the right patient; the trace pages show it.

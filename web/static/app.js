@@ -571,6 +571,43 @@
     });
   }
 
+  // showInProgress lists the infusions started and not ended, each with its own end form, so
+  // that an infusion started before a reload, a closed tab or the idle logout can be ended.
+  async function showInProgress() {
+    const box = document.getElementById("in-progress");
+    if (!box) return;
+    const r = await api("GET", "/api/v1/infusions");
+    if (!r.ok) return;
+    const list = document.getElementById("in-progress-list");
+    list.replaceChildren();
+    for (const inf of r.body.infusions) {
+      const li = document.createElement("li");
+      const title = document.createElement("p");
+      title.textContent = "Bag " + inf.bag_id + " · subject " + inf.subject_id + " · started " +
+        new Date(inf.started_at).toLocaleTimeString() + (inf.ward ? " · " + inf.ward : "");
+      const form = document.createElement("form");
+      form.noValidate = true;
+      form.className = "end-in-progress";
+      form.dataset.infusion = inf.id;
+      form.innerHTML = '<label>Volume infused (mL) <input name="volume_ml" type="number" step="0.1" min="0" required></label>' +
+        '<label>Reactions (leave empty if none) <input name="reactions" maxlength="2000"></label>' +
+        '<button type="submit" class="primary">End infusion</button>';
+      form.querySelector('[name="volume_ml"]').max = inf.bag_volume_ml;
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        if (firstInvalid(form)) return;
+        const b = formBody(form);
+        submitJSON(form, "/api/v1/infusions/" + inf.id + "/end", { volume_ml: b.volume_ml, reactions: b.reactions || "" }, () => {
+          flash("Infusion of bag " + inf.bag_id + " ended.");
+          showInProgress();
+        });
+      });
+      li.append(title, form);
+      list.append(li);
+    }
+    box.hidden = r.body.infusions.length === 0;
+  }
+
   function endInfusion(form) {
     if (firstInvalid(form)) return;
     const b = formBody(form);
@@ -869,6 +906,7 @@
     if (camStop) camStop.addEventListener("click", stopCamera);
     const start = document.getElementById("start-infusion");
     if (start) start.addEventListener("click", startInfusion);
+    showInProgress();
     const rescan = document.getElementById("scan-again");
     if (rescan) rescan.addEventListener("click", scanAgain);
     const again = document.getElementById("verify-again");
