@@ -754,6 +754,14 @@ func TestBrowserJourney(t *testing.T) {
 		t.Errorf("the log shows the prefixed wristband as %q, want MRN0001 scanned", w)
 	}
 	b.shot("11-bedside-pass")
+	// On a phone, Start infusion is on the first screen, under the verdict and the patient's
+	// name, and Start over is not next to it.
+	var startBottom, overTop float64
+	b.run(chromedp.Evaluate(`document.getElementById("start-infusion").getBoundingClientRect().bottom`, &startBottom),
+		chromedp.Evaluate(`document.getElementById("verify-again").getBoundingClientRect().top`, &overTop))
+	if startBottom > 844 || overTop-startBottom < 100 {
+		t.Errorf("at 390×844 Start infusion ends at %.0f px and Start over starts at %.0f px; want the first within the screen and the second well apart", startBottom, overTop)
+	}
 	b.run(chromedp.Click("#start-infusion"), chromedp.WaitVisible("#end-infusion"))
 	// The page is reloaded mid-infusion (a discarded tab, the idle logout): the infusion is
 	// still there to end, with its bag and subject, and it is ended from the list; the bag
