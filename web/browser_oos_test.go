@@ -156,3 +156,53 @@ func TestBrowserNoScanSentBeforeTheScriptIsReady(t *testing.T) {
 		}
 	}
 }
+
+// The analyst corrects a result from the lot page: the reason is required, the correction is
+// recorded as a new result, and the replaced one stays on the page struck through, saying which
+// result replaced it and why. The signature dialog names the lot; the phenotype form names
+// CD14/CD11b as the evaluation does.
+func TestBrowserQCCorrection(t *testing.T) {
+	s := newSite(t, storetest.SQLite)
+	b := newBrowser(t, s.url)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	qcActor := s.actor("qc.ann")
+	don, err := s.store.CreateDonation(ctx, qcActor, domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour), Eligibility: domain.Eligible})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lot, err := s.store.CreateLot(ctx, qcActor, domain.NewLot{DonationID: don.ID, LotNumber: "HUC-COR-001", ManufacturedAt: now.Add(-48 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := 91.2
+	first, err := s.store.AddQCResult(ctx, qcActor, lot.ID, domain.QCResult{Test: domain.TestViability, Value: &v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.login("qc.ann")
+	b.open(fmt.Sprintf("/lots/%d", lot.ID))
+	if form := b.text(`form[data-test="phenotype"]`); !strings.Contains(form, "CD14/CD11b") {
+		t.Errorf("the phenotype form does not name CD14/CD11b as the evaluation does: %q", form)
+	}
+	b.run(chromedp.Click(`details.correct summary`), chromedp.SendKeys(`details.correct input[name="value"]`, "92.1"),
+		chromedp.Click(`details.correct button[type="submit"]`))
+	if note := b.text(`details.correct .field-note`); note == "" {
+		t.Fatal("a correction without a reason shows no note")
+	}
+	b.run(chromedp.SendKeys(`details.correct input[name="reason"]`, "transcription error: the printout reads 92.1"))
+	b.submitAndReload(`details.correct button[type="submit"]`)
+	var struck string
+	b.run(chromedp.Evaluate(`getComputedStyle(document.querySelector("tr.replaced .result-value")).textDecorationLine`, &struck))
+	if row := b.text("tr.replaced"); !strings.Contains(row, fmt.Sprint(first.ID)) || !strings.Contains(row, "replaced by") ||
+		!strings.Contains(row, "transcription error") || struck != "line-through" {
+		t.Fatalf("the replaced result reads %q (decoration %q); want it struck through, naming the correction and its reason", row, struck)
+	}
+	b.shot("33-lot-result-corrected")
+	b.logout()
+	b.login("qa.bob")
+	b.open(fmt.Sprintf("/lots/%d", lot.ID))
+	if title := b.text("#sign-title"); !strings.Contains(title, "HUC-COR-001") {
+		t.Errorf("the signature dialog reads %q, want it to name the lot", title)
+	}
+}
