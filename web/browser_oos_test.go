@@ -206,3 +206,30 @@ func TestBrowserQCCorrection(t *testing.T) {
 		t.Errorf("the signature dialog reads %q, want it to name the lot", title)
 	}
 }
+
+// At 390 px every control of the bedside and scan pages is at least 44 × 44 px, the header's
+// links included, and at 320 px nothing scrolls sideways.
+func TestBrowserTargetsAreBigEnough(t *testing.T) {
+	s := newSite(t, storetest.SQLite)
+	b := newBrowser(t, s.url)
+	b.login("rn.dee")
+	for _, path := range []string{"/bedside", "/receive"} {
+		b.run(chromedp.EmulateViewport(390, 844))
+		b.open(path)
+		var small []string
+		b.run(chromedp.Evaluate(`[...document.querySelectorAll("button, input, select, summary, .bar a, a.button")]
+			.filter((el) => el.type !== "hidden" && el.type !== "checkbox" && el.getClientRects().length > 0)
+			.filter((el) => { const r = el.getBoundingClientRect(); return r.width < 44 || r.height < 44; })
+			.map((el) => el.outerHTML.slice(0, 80) + " " + Math.round(el.getBoundingClientRect().width) + "×" + Math.round(el.getBoundingClientRect().height))`, &small))
+		if len(small) > 0 {
+			t.Errorf("%s at 390 px: %d controls under 44 × 44 px: %v", path, len(small), small)
+		}
+		b.run(chromedp.EmulateViewport(320, 640))
+		b.open(path)
+		var sideways bool
+		b.run(chromedp.Evaluate(`document.documentElement.scrollWidth > document.documentElement.clientWidth`, &sideways))
+		if sideways {
+			t.Errorf("%s at 320 px scrolls sideways", path)
+		}
+	}
+}
