@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -49,19 +48,9 @@ func TestBrowserAccessibility(t *testing.T) {
 	axe := axeSource(t)
 	s := newSite(t, storetest.SQLite)
 	b := newBrowser(t, s.url)
-	ctx := context.Background()
-	now := time.Now().UTC()
-	qc := s.actor("qc.ann")
-	don, err := s.store.CreateDonation(ctx, qc, domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour), Eligibility: domain.Eligible})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lot, err := s.store.CreateLot(ctx, qc, domain.NewLot{DonationID: don.ID, LotNumber: "HUC-AXE-001", ManufacturedAt: now.Add(-48 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lot := s.newLot(t, "HUC-AXE-001")
 	v := 91.2
-	if _, err := s.store.AddQCResult(ctx, qc, lot.ID, domain.QCResult{Test: domain.TestViability, Value: &v}); err != nil {
+	if _, err := s.store.AddQCResult(context.Background(), s.actor("qc.ann"), lot.ID, domain.QCResult{Test: domain.TestViability, Value: &v}); err != nil {
 		t.Fatal(err)
 	}
 	pages := []struct{ user, path string }{

@@ -25,17 +25,9 @@ func TestBrowserOOSInvestigation(t *testing.T) {
 	s := newSite(t, backend)
 	b := newBrowser(t, s.url)
 	ctx := context.Background()
-	now := time.Now().UTC()
 
 	qcActor := s.actor("qc.ann")
-	don, err := s.store.CreateDonation(ctx, qcActor, domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour), Eligibility: domain.Eligible})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lot, err := s.store.CreateLot(ctx, qcActor, domain.NewLot{DonationID: don.ID, LotNumber: "HUC-OOS-001", ManufacturedAt: now.Add(-48 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lot := s.newLot(t, "HUC-OOS-001")
 	if _, err := s.store.Quarantine(ctx, qcActor, lot.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -164,19 +156,9 @@ func TestBrowserNoScanSentBeforeTheScriptIsReady(t *testing.T) {
 func TestBrowserQCCorrection(t *testing.T) {
 	s := newSite(t, storetest.SQLite)
 	b := newBrowser(t, s.url)
-	ctx := context.Background()
-	now := time.Now().UTC()
-	qcActor := s.actor("qc.ann")
-	don, err := s.store.CreateDonation(ctx, qcActor, domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour), Eligibility: domain.Eligible})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lot, err := s.store.CreateLot(ctx, qcActor, domain.NewLot{DonationID: don.ID, LotNumber: "HUC-COR-001", ManufacturedAt: now.Add(-48 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lot := s.newLot(t, "HUC-COR-001")
 	v := 91.2
-	first, err := s.store.AddQCResult(ctx, qcActor, lot.ID, domain.QCResult{Test: domain.TestViability, Value: &v})
+	first, err := s.store.AddQCResult(context.Background(), s.actor("qc.ann"), lot.ID, domain.QCResult{Test: domain.TestViability, Value: &v})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,4 +214,20 @@ func TestBrowserTargetsAreBigEnough(t *testing.T) {
 			t.Errorf("%s at 320 px scrolls sideways", path)
 		}
 	}
+}
+
+// newLot is a lot in process, made two days ago from a donation three days old, recorded by
+// qc.ann.
+func (s *site) newLot(t *testing.T, number string) domain.Lot {
+	t.Helper()
+	ctx, qc, now := context.Background(), s.actor("qc.ann"), time.Now().UTC()
+	don, err := s.store.CreateDonation(ctx, qc, domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour), Eligibility: domain.Eligible})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lot, err := s.store.CreateLot(ctx, qc, domain.NewLot{DonationID: don.ID, LotNumber: number, ManufacturedAt: now.Add(-48 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lot
 }
