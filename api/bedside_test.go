@@ -71,6 +71,11 @@ func TestBedsideJourney(t *testing.T) {
 		if !slices.Equal(failedChecks(t, badWitness), []string{"WITNESS"}) {
 			t.Fatalf("bad witness: failed %v", failedChecks(t, badWitness))
 		}
+		// Sending the bag back is offered from a STOP about the bag (here, for another
+		// patient), never from one put right at the bedside (a witness's typo).
+		if stop["return_offered"] != true || badWitness["return_offered"] != false {
+			t.Fatalf("return offered: wrong patient %v, witness typo %v; want true, false", stop["return_offered"], badWitness["return_offered"])
+		}
 		if r := ts.do("POST", "/api/v1/infusions", nurse, map[string]any{"verification_id": stop["id"]}); r.status != 422 {
 			t.Fatalf("infusion from a failed verification: %d %s", r.status, r.body)
 		}

@@ -117,6 +117,17 @@ func (s *Server) startInfusion(c echo.Context) error {
 	return c.JSON(http.StatusCreated, inf)
 }
 
+func (s *Server) infusionsInProgress(c echo.Context) error {
+	list, err := s.svc.Bedside.InfusionsInProgress(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []domain.InfusionInProgress{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"infusions": list})
+}
+
 func (s *Server) endInfusion(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {

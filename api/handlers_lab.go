@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"mime"
 	"net/http"
 	"strconv"
@@ -182,25 +183,9 @@ func (s *Server) evaluation(c echo.Context) error {
 
 // signLot returns the handler of one kind of lot signature.
 func (s *Server) signLot(action domain.SignatureAction) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		id, err := idParam(c, "id")
-		if err != nil {
-			return err
-		}
-		var in struct {
-			Password string `json:"password"`
-			Reason   string `json:"reason"`
-		}
-		if err := decode(c, &in); err != nil {
-			return err
-		}
-		d, err := s.svc.Lab.Sign(c.Request().Context(), currentActor(c), id,
-			domain.SignRequest{Action: action, Password: in.Password, Reason: in.Reason})
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, d)
-	}
+	return withSignature("id", func(ctx context.Context, actor domain.Actor, id int64, password, reason string) (domain.LotDetail, error) {
+		return s.svc.Lab.Sign(ctx, actor, id, domain.SignRequest{Action: action, Password: password, Reason: reason})
+	})
 }
 
 // closeInvestigation is QA's signed closing of an OOS investigation.
@@ -293,21 +278,8 @@ func (s *Server) createSpecVersion(c echo.Context) error {
 
 // signSpecVersion is a physician's co-signature of a version QA proposed: with it the version
 // is in force.
-func (s *Server) signSpecVersion(c echo.Context) error {
-	version, err := idParam(c, "version")
-	if err != nil {
-		return err
-	}
-	var in struct {
-		Password string `json:"password"`
-		Reason   string `json:"reason"`
-	}
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	v, err := s.svc.Lab.SignSpecVersion(c.Request().Context(), currentActor(c), int(version), in.Password, in.Reason)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, v)
+func (s *Server) signSpecVersion() echo.HandlerFunc {
+	return withSignature("version", func(ctx context.Context, actor domain.Actor, version int64, password, reason string) (domain.SpecVersion, error) {
+		return s.svc.Lab.SignSpecVersion(ctx, actor, int(version), password, reason)
+	})
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -114,21 +115,8 @@ func (s *Server) exceptionalRelease(c echo.Context) error {
 
 // confirmDoseOrder is the physician's e-signature that an order awaiting review after a later
 // weight stands as made.
-func (s *Server) confirmDoseOrder(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	var in struct {
-		Password string `json:"password"`
-		Reason   string `json:"reason"`
-	}
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	o, err := s.svc.Patients.ConfirmDoseOrder(c.Request().Context(), currentActor(c), id, in.Password, in.Reason)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, o)
+func (s *Server) confirmDoseOrder() echo.HandlerFunc {
+	return withSignature("id", func(ctx context.Context, actor domain.Actor, id int64, password, reason string) (domain.DoseOrder, error) {
+		return s.svc.Patients.ConfirmDoseOrder(ctx, actor, id, password, reason)
+	})
 }

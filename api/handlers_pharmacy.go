@@ -208,6 +208,29 @@ func withReason[T any](do func(ctx context.Context, actor domain.Actor, id int64
 	}
 }
 
+// withSignature is the handler of an electronic signature on the record named by the path
+// parameter param: the signer's password, re-entered, and the reason.
+func withSignature[T any](param string, do func(ctx context.Context, actor domain.Actor, id int64, password, reason string) (T, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := idParam(c, param)
+		if err != nil {
+			return err
+		}
+		var in struct {
+			Password string `json:"password"`
+			Reason   string `json:"reason"`
+		}
+		if err := decode(c, &in); err != nil {
+			return err
+		}
+		out, err := do(c.Request().Context(), currentActor(c), id, in.Password, in.Reason)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, out)
+	}
+}
+
 // takeBackDoseBag returns or discards a bag (to).
 func (s *Server) takeBackDoseBag(to domain.DoseBagStatus) echo.HandlerFunc {
 	return withReason(func(ctx context.Context, actor domain.Actor, id int64, reason string) (domain.DoseBag, error) {

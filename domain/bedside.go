@@ -117,6 +117,9 @@ type BedsideFacts struct {
 type Verdict struct {
 	Pass   bool    `json:"pass"`
 	Checks []Check `json:"checks"`
+	// ReturnOffered tells whether the bag may be sent back to the pharmacy from this STOP
+	// (BagMayGoBack).
+	ReturnOffered bool `json:"return_offered"`
 }
 
 // Failed returns the codes of the failed checks.
@@ -141,7 +144,38 @@ func VerifyBedside(f BedsideFacts) Verdict {
 	for _, c := range checks {
 		v.Pass = v.Pass && c.Pass
 	}
+	v.ReturnOffered = !v.Pass && BagMayGoBack(f)
 	return v
+}
+
+// BagMayGoBack tells whether a STOP concerns the bag itself, so that sending it back to the
+// pharmacy is offered: its lot is blocked, the bag or its lot has expired, its temperature
+// left the range in transport, it does not hold its order's dose, or it was prepared for
+// another patient than the wristband's. Any other STOP is put right at the bedside (a witness
+// who typed a wrong password, a label to scan again, a receipt not yet scanned, an order
+// awaiting the physician) and returning the bag would only lose a good dose. A wrong wristband
+// scan looks like a bag for another patient, so the page keeps that return behind a
+// confirmation naming the bag, and offers to scan again first.
+func BagMayGoBack(f BedsideFacts) bool {
+	if f.Bag == nil || f.Bag.Infused || f.Bag.TakenBack != "" {
+		return false
+	}
+	if f.Lot != nil {
+		var patientID int64
+		if f.Patient != nil {
+			patientID = f.Patient.ID
+		}
+		if LotUsability(*f.Lot, patientID, f.Now).Blocked || !f.Now.Before(f.Lot.ExpiresAt) {
+			return true
+		}
+	}
+	if !f.Now.Before(f.Bag.ExpiresAt) || f.Bag.OpenExcursion {
+		return true
+	}
+	if o := f.Order; o != nil && !DoseWithinTolerance(f.Bag.ViableCells, o.TargetViableCells, o.TolerancePct) {
+		return true
+	}
+	return f.Patient != nil && f.Bag.PatientID != f.Patient.ID
 }
 
 func pass(code, format string, args ...any) Check {
@@ -378,6 +412,8 @@ type Verification struct {
 	// with the person. Neither is stored with the checks, which traces show to every role.
 	Patient *PatientIdent `json:"patient,omitempty"`
 	Message string        `json:"message,omitempty"`
+	// ReturnOffered: see Verdict.ReturnOffered.
+	ReturnOffered bool `json:"return_offered"`
 }
 
 // Infusion is the administration of a dose bag.
@@ -400,4 +436,17 @@ type BedsideService interface {
 	// infusion of the patient or the bag: EConflict, guaranteed by the database.
 	StartInfusion(ctx context.Context, actor Actor, verificationID int64) (Infusion, error)
 	EndInfusion(ctx context.Context, actor Actor, infusionID int64, volumeML float64, reactions string) (Infusion, error)
+	// InfusionsInProgress lists the infusions started and not yet ended, oldest first, so that
+	// any nurse can end one after a reload, a closed tab or a new login.
+	InfusionsInProgress(ctx context.Context) ([]InfusionInProgress, error)
+}
+
+// InfusionInProgress is an infusion started and not yet ended, as the ward sees it: by bag and
+// subject id, which name no patient.
+type InfusionInProgress struct {
+	Infusion
+	BagID     string  `json:"bag_id"`
+	SubjectID string  `json:"subject_id"`
+	BagVolume float64 `json:"bag_volume_ml"`
+	Ward      string  `json:"ward,omitempty"`
 }

@@ -297,3 +297,38 @@ func TestCellsText(t *testing.T) {
 		}
 	}
 }
+
+// Sending the bag back is offered only from a STOP about the bag itself; a STOP the bedside
+// puts right (a witness's typo, a label to rescan, a receipt not scanned, an order awaiting the
+// physician) keeps the bag, and a PASS offers nothing.
+func TestBagMayGoBack(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(f *BedsideFacts)
+		offer  bool
+	}{
+		{"a PASS", func(f *BedsideFacts) {}, false},
+		{"lot on hold", func(f *BedsideFacts) { f.Lot.Status = "on_hold" }, true},
+		{"lot recalled", func(f *BedsideFacts) { f.Lot.Status = "recalled" }, true},
+		{"lot past its expiry", func(f *BedsideFacts) { f.Lot.ExpiresAt = f.Now.Add(-time.Hour) }, true},
+		{"bag past its 4 hours", func(f *BedsideFacts) { f.Bag.ExpiresAt = f.Now.Add(-time.Minute) }, true},
+		{"temperature excursion", func(f *BedsideFacts) { f.Bag.OpenExcursion = true }, true},
+		{"wrong dose", func(f *BedsideFacts) { f.Bag.ViableCells = 90_000_000 }, true},
+		{"bag for another patient (or the wrong wristband)", func(f *BedsideFacts) { f.Bag.PatientID = 8; f.Bag.LabelMRN = "MRN0008" }, true},
+		{"witness typo", func(f *BedsideFacts) { f.Witness = WitnessFacts{Problem: "wrong password"} }, false},
+		{"old print scanned", func(f *BedsideFacts) { f.Label.ScannedSerial = 1; f.Label.CurrentSerial = 2 }, false},
+		{"not received on the ward yet", func(f *BedsideFacts) { f.Bag.Received = false }, false},
+		{"a later weight awaits the physician", func(f *BedsideFacts) { f.Order.LaterWeightID, f.Order.LaterWeightKg = 9, 90 }, false},
+		{"already returned", func(f *BedsideFacts) { f.Bag.TakenBack = BagReturned; f.Lot.Status = "recalled" }, false},
+		{"already infused", func(f *BedsideFacts) { f.Bag.Infused = true; f.Bag.OpenExcursion = true }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := goodFacts()
+			tc.change(&f)
+			if v := VerifyBedside(f); v.ReturnOffered != tc.offer {
+				t.Fatalf("return offered %v, want %v (failed %v)", v.ReturnOffered, tc.offer, v.Failed())
+			}
+		})
+	}
+}

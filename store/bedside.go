@@ -135,6 +135,7 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 			out.Patient = &domain.PatientIdent{Name: p.Name, DateOfBirth: p.DateOfBirth, MRN: p.MRN, SubjectID: p.SubjectID}
 		}
 		out.Message = domain.VerdictMessage(verdict.Pass, verdict.Failed(), out.Patient)
+		out.ReturnOffered = verdict.ReturnOffered
 		if bagRowID != nil {
 			out.DoseBagID = *bagRowID
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"cordtrace/domain"
@@ -24,17 +25,9 @@ func TestBrowserOOSInvestigation(t *testing.T) {
 	s := newSite(t, backend)
 	b := newBrowser(t, s.url)
 	ctx := context.Background()
-	now := time.Now().UTC()
 
 	qcActor := s.actor("qc.ann")
-	don, err := s.store.CreateDonation(ctx, qcActor, domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour), Eligibility: domain.Eligible})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lot, err := s.store.CreateLot(ctx, qcActor, domain.NewLot{DonationID: don.ID, LotNumber: "HUC-OOS-001", ManufacturedAt: now.Add(-48 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lot := s.newLot(t, "HUC-OOS-001")
 	if _, err := s.store.Quarantine(ctx, qcActor, lot.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -133,4 +126,108 @@ func TestBrowserResultColoursShow(t *testing.T) {
 			t.Errorf("class %q: background %s, want %s", cls, colours[cls], want)
 		}
 	}
+}
+
+// A scan that arrives before the page's script is ready is not sent by the browser itself:
+// nothing leaves the page, no patient's MRN lands in an address (history, server logs), and
+// the scan stays in its field for when the page is ready.
+func TestBrowserNoScanSentBeforeTheScriptIsReady(t *testing.T) {
+	s := newSite(t, storetest.SQLite)
+	b := newBrowser(t, s.url)
+	b.login("rn.dee")
+	for _, page := range []struct{ path, field string }{{"/bedside", "#wristband"}, {"/receive", "#scan-input"}} {
+		b.run(emulation.SetScriptExecutionDisabled(true))
+		b.open(page.path)
+		b.run(chromedp.SendKeys(page.field, "MRN0001\r"))
+		time.Sleep(300 * time.Millisecond)
+		var url, kept string
+		b.run(chromedp.Location(&url), chromedp.Value(page.field, &kept))
+		b.run(emulation.SetScriptExecutionDisabled(false))
+		if strings.Contains(url, "MRN0001") || !strings.HasSuffix(url, page.path) || kept != "MRN0001" {
+			t.Errorf("%s before its script: the address is %s and the field keeps %q; want the same address and the scan kept", page.path, url, kept)
+		}
+	}
+}
+
+// The analyst corrects a result from the lot page: the reason is required, the correction is
+// recorded as a new result, and the replaced one stays on the page struck through, saying which
+// result replaced it and why. The signature dialog names the lot; the phenotype form names
+// CD14/CD11b as the evaluation does.
+func TestBrowserQCCorrection(t *testing.T) {
+	s := newSite(t, storetest.SQLite)
+	b := newBrowser(t, s.url)
+	lot := s.newLot(t, "HUC-COR-001")
+	v := 91.2
+	first, err := s.store.AddQCResult(context.Background(), s.actor("qc.ann"), lot.ID, domain.QCResult{Test: domain.TestViability, Value: &v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.login("qc.ann")
+	b.open(fmt.Sprintf("/lots/%d", lot.ID))
+	if form := b.text(`form[data-test="phenotype"]`); !strings.Contains(form, "CD14/CD11b") {
+		t.Errorf("the phenotype form does not name CD14/CD11b as the evaluation does: %q", form)
+	}
+	b.run(chromedp.Click(`details.correct summary`), chromedp.SendKeys(`details.correct input[name="value"]`, "92.1"),
+		chromedp.Click(`details.correct button[type="submit"]`))
+	if note := b.text(`details.correct .field-note`); note == "" {
+		t.Fatal("a correction without a reason shows no note")
+	}
+	b.run(chromedp.SendKeys(`details.correct input[name="reason"]`, "transcription error: the printout reads 92.1"))
+	b.submitAndReload(`details.correct button[type="submit"]`)
+	var struck string
+	b.run(chromedp.Evaluate(`getComputedStyle(document.querySelector("tr.replaced .result-value")).textDecorationLine`, &struck))
+	if row := b.text("tr.replaced"); !strings.Contains(row, fmt.Sprint(first.ID)) || !strings.Contains(row, "replaced by") ||
+		!strings.Contains(row, "transcription error") || struck != "line-through" {
+		t.Fatalf("the replaced result reads %q (decoration %q); want it struck through, naming the correction and its reason", row, struck)
+	}
+	b.shot("33-lot-result-corrected")
+	b.logout()
+	b.login("qa.bob")
+	b.open(fmt.Sprintf("/lots/%d", lot.ID))
+	if title := b.text("#sign-title"); !strings.Contains(title, "HUC-COR-001") {
+		t.Errorf("the signature dialog reads %q, want it to name the lot", title)
+	}
+}
+
+// At 390 px every control of the bedside and scan pages is at least 44 × 44 px, the header's
+// links included, and at 320 px nothing scrolls sideways.
+func TestBrowserTargetsAreBigEnough(t *testing.T) {
+	s := newSite(t, storetest.SQLite)
+	b := newBrowser(t, s.url)
+	b.login("rn.dee")
+	for _, path := range []string{"/bedside", "/receive"} {
+		b.run(chromedp.EmulateViewport(390, 844))
+		b.open(path)
+		var small []string
+		b.run(chromedp.Evaluate(`[...document.querySelectorAll("button, input, select, summary, .bar a, a.button")]
+			.filter((el) => el.type !== "hidden" && el.type !== "checkbox" && el.getClientRects().length > 0)
+			.filter((el) => { const r = el.getBoundingClientRect(); return r.width < 44 || r.height < 44; })
+			.map((el) => el.outerHTML.slice(0, 80) + " " + Math.round(el.getBoundingClientRect().width) + "×" + Math.round(el.getBoundingClientRect().height))`, &small))
+		if len(small) > 0 {
+			t.Errorf("%s at 390 px: %d controls under 44 × 44 px: %v", path, len(small), small)
+		}
+		b.run(chromedp.EmulateViewport(320, 640))
+		b.open(path)
+		var sideways bool
+		b.run(chromedp.Evaluate(`document.documentElement.scrollWidth > document.documentElement.clientWidth`, &sideways))
+		if sideways {
+			t.Errorf("%s at 320 px scrolls sideways", path)
+		}
+	}
+}
+
+// newLot is a lot in process, made two days ago from a donation three days old, recorded by
+// qc.ann.
+func (s *site) newLot(t *testing.T, number string) domain.Lot {
+	t.Helper()
+	ctx, qc, now := context.Background(), s.actor("qc.ann"), time.Now().UTC()
+	don, err := s.store.CreateDonation(ctx, qc, domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour), Eligibility: domain.Eligible})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lot, err := s.store.CreateLot(ctx, qc, domain.NewLot{DonationID: don.ID, LotNumber: number, ManufacturedAt: now.Add(-48 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lot
 }

@@ -671,6 +671,13 @@ func TestBrowserJourney(t *testing.T) {
 	if v := b.text("#verdict-word"); v != "STOP" {
 		t.Fatalf("wrong patient: verdict %q", v)
 	}
+	// The verdict is heard: it holds the focus, and the alert region, on the page from the
+	// start, carries the STOP and the failed check in words.
+	var focusOnVerdict bool
+	b.run(chromedp.Evaluate(`document.activeElement.id === "verdict-word"`, &focusOnVerdict))
+	if said := b.text("#verdict-announce"); !focusOnVerdict || !strings.HasPrefix(said, "STOP.") || !strings.Contains(said, "WRONG PATIENT") {
+		t.Errorf("after a STOP the focus is on the verdict: %v; the alert says %q", focusOnVerdict, said)
+	}
 	var failed []*cdp.Node
 	b.run(chromedp.Nodes(`#verdict-checks li.bad[data-code]`, &failed, chromedp.ByQueryAll))
 	if len(failed) == 0 || failed[0].AttributeValue("data-code") != domain.CheckPatientMatch {
@@ -702,6 +709,16 @@ func TestBrowserJourney(t *testing.T) {
 		t.Error("a STOP made no sound")
 	}
 	b.shot("10-bedside-stop")
+	// A wrong wristband is put right here: "Scan again" keeps the bag's scan and the witness,
+	// and waits for the wristband.
+	var bagKept string
+	var wristbandEmpty, waiting bool
+	b.run(chromedp.Click("#scan-again"), chromedp.Value("#bag-code", &bagKept),
+		chromedp.Evaluate(`document.getElementById("wristband").value === "" && !document.getElementById("bedside").hidden`, &wristbandEmpty),
+		chromedp.Evaluate(`document.activeElement.id === "wristband"`, &waiting))
+	if bagKept != code || !wristbandEmpty || !waiting {
+		t.Fatalf("after Scan again the bag field holds %q, wristband empty %v, waiting on it %v; want the bag kept and the wristband asked for", bagKept, wristbandEmpty, waiting)
+	}
 
 	// This device's scanner sends the prefix "]Q": codes starting with it are scanned, without
 	// it. The scanner reads the wristband twice in a blink: the second read, which lands in
@@ -719,6 +736,9 @@ func TestBrowserJourney(t *testing.T) {
 	if v := b.text("#verdict-word"); v != "PASS" {
 		t.Fatalf("right patient: verdict %q; checks %s", v, b.text("#verdict-checks"))
 	}
+	if said := b.text("#verdict-announce"); !strings.HasPrefix(said, "PASS.") || !strings.Contains(said, "1960-05-01") {
+		t.Errorf("after a PASS the alert says %q, want PASS with the name and date of birth", said)
+	}
 	// Two identifiers: the PASS shows the person's name and date of birth, large.
 	if name, dob := b.text("#patient-name"), b.text("#patient-dob"); name != "Patient SVP-001" || !strings.Contains(dob, "1960-05-01") {
 		t.Fatalf("the PASS shows %q, %q; want the patient's name and date of birth", name, dob)
@@ -734,8 +754,26 @@ func TestBrowserJourney(t *testing.T) {
 		t.Errorf("the log shows the prefixed wristband as %q, want MRN0001 scanned", w)
 	}
 	b.shot("11-bedside-pass")
+	// On a phone, Start infusion is on the first screen, under the verdict and the patient's
+	// name, and Start over is not next to it.
+	var startBottom, overTop float64
+	b.run(chromedp.Evaluate(`document.getElementById("start-infusion").getBoundingClientRect().bottom`, &startBottom),
+		chromedp.Evaluate(`document.getElementById("verify-again").getBoundingClientRect().top`, &overTop))
+	if startBottom > 844 || overTop-startBottom < 100 {
+		t.Errorf("at 390×844 Start infusion ends at %.0f px and Start over starts at %.0f px; want the first within the screen and the second well apart", startBottom, overTop)
+	}
 	b.run(chromedp.Click("#start-infusion"), chromedp.WaitVisible("#end-infusion"))
-	b.run(chromedp.SendKeys(`#end-infusion input[name="volume_ml"]`, "50"), chromedp.Click(`#end-infusion button[type="submit"]`), chromedp.WaitVisible("#infusion-done"))
+	// The page is reloaded mid-infusion (a discarded tab, the idle logout): the infusion is
+	// still there to end, with its bag and subject, and it is ended from the list; the bag
+	// held 50 mL, so more is refused.
+	b.open("/bedside")
+	b.waitFor(`!document.getElementById("in-progress").hidden`)
+	if row := b.text("#in-progress-list li"); !strings.Contains(row, "SVP-001") || !strings.Contains(row, "Bag ") {
+		t.Fatalf("after a reload the infusion in progress reads %q", row)
+	}
+	b.shot("12a-bedside-infusion-in-progress")
+	b.run(chromedp.SendKeys(`#in-progress-list input[name="volume_ml"]`, "50"), chromedp.Click(`#in-progress-list button[type="submit"]`))
+	b.waitFor(`document.getElementById("in-progress").hidden`)
 	b.shot("12-infusion-ended")
 
 	// The record: one infusion, ended, on the right patient; the trace pages show it.
@@ -847,6 +885,11 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	b.run(chromedp.Click(`#return-box summary`), chromedp.SendKeys(`#return-bag input[name="reason"]`, "Patient moved to another hospital"),
 		chromedp.Click(`#return-bag button[type="submit"]`))
+	// Not without the confirmation, which names the bag.
+	if confirm := b.text("#return-confirm-text"); !strings.Contains(confirm, bag2.BagID) || b.text(`#return-bag .field-note`) == "" {
+		t.Fatalf("returning without confirming: the confirmation reads %q and no note shows", confirm)
+	}
+	b.run(chromedp.Click("#return-confirm"), chromedp.Click(`#return-bag button[type="submit"]`))
 	b.waitFor(`!document.getElementById("return-done").hidden`)
 	if done := b.text("#return-done"); !strings.Contains(done, bag2.BagID) || !strings.Contains(done, "returned") {
 		t.Errorf("after returning the bag the page says %q", done)

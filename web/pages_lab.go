@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -38,13 +39,20 @@ func (h *Handler) lots(c echo.Context, u domain.User) error {
 // and the lot's audit history for those allowed to read it.
 type lotData struct {
 	domain.LotDetail // its Spec is the version the evaluation and the forms' limits show
-	Markers          []string
-	Audit            []domain.AuditEntry
-	CanAudit         bool
-	SignActions      []domain.SignatureAction
+	// Markers are the phenotype form's fields: the key the API takes and the name the
+	// evaluation gives the criterion ("CD14/CD11b": either may be measured).
+	Markers     []markerField
+	Audit       []domain.AuditEntry
+	CanAudit    bool
+	SignActions []domain.SignatureAction
 	// OpenInvestigations are the lot's OOS investigations QA has still to close.
 	OpenInvestigations []domain.Investigation
+	// ReplacedBy maps a result a correction replaced to that correction, so that the page
+	// strikes it through and says which result replaced it and why.
+	ReplacedBy map[int64]domain.QCResult
 }
+
+type markerField struct{ Key, Label string }
 
 func (h *Handler) lot(c echo.Context, u domain.User) error {
 	ctx := c.Request().Context()
@@ -65,7 +73,13 @@ func (h *Handler) lot(c echo.Context, u domain.User) error {
 		}
 	}
 	for _, group := range append(append([][]string{}, d.Spec.PositiveMarkers...), d.Spec.NegativeMarkers...) {
-		data.Markers = append(data.Markers, group[0])
+		data.Markers = append(data.Markers, markerField{Key: group[0], Label: strings.Join(group, "/")})
+	}
+	data.ReplacedBy = map[int64]domain.QCResult{}
+	for _, r := range d.Results {
+		if r.Corrects != nil {
+			data.ReplacedBy[*r.Corrects] = r
+		}
 	}
 	if _, err := domain.Authorize(u, domain.PermReadAudit); err == nil {
 		data.CanAudit = true

@@ -35,7 +35,7 @@ func TestEveryPageRenders(t *testing.T) {
 		"login": {Title: "Log in", Flash: "the username or password is wrong", Data: loginData{Username: "qa"}},
 		"lots":  {Title: "Lots", User: qa, Data: lotsData{Lots: []domain.Lot{lot}, Statuses: domain.LotStatuses, Status: "on_hold", Query: "L-"}},
 		"lot": {Title: "Lot L-1", User: qa, Data: lotData{LotDetail: domain.LotDetail{Lot: domain.Lot{ID: 1, LotNumber: "L-1", Status: domain.LotQuarantine},
-			Evaluation: domain.Evaluate(spec, nil), Units: []domain.Unit{{ID: 1, ViableCells: 35_000_000}}, Spec: spec}, Markers: []string{"CD73"},
+			Evaluation: domain.Evaluate(spec, nil), Units: []domain.Unit{{ID: 1, ViableCells: 35_000_000}}, Spec: spec}, Markers: []markerField{{Key: "CD73", Label: "CD73"}},
 			CanAudit: true, Audit: []domain.AuditEntry{{Seq: 1, Action: "lot.create", At: now}},
 			SignActions: []domain.SignatureAction{domain.SignRelease, domain.SignReject}}},
 		"pharmacy":      {Title: "Pharmacy", User: qa, Data: pharmacyData{Orders: []domain.OrderWaiting{{DoseOrder: domain.DoseOrder{ID: 1, TargetViableCells: 70_000_000}, SubjectID: "SVP-001"}}}},

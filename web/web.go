@@ -5,7 +5,9 @@ package web
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -16,6 +18,7 @@ import (
 	"unicode"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"cordtrace/domain"
 )
@@ -118,6 +121,36 @@ type Services struct {
 	Records domain.RecordService
 }
 
+// staticFiles serves the embedded static files, compressed by the route's middleware, each with
+// an ETag of its content: a browser keeps its copy and asks again with If-None-Match, and gets
+// 304 until a new build changes the file (no-cache: it always asks, so a new build is never
+// missed). The tags are computed once, at start.
+func staticFiles(static fs.FS) echo.HandlerFunc {
+	tags := map[string]string{}
+	fs.WalkDir(static, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(static, name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		tags[name] = `"` + hex.EncodeToString(sum[:12]) + `"`
+		return nil
+	})
+	files := http.StripPrefix("/static/", http.FileServer(filesOnly{http.FS(static)}))
+	return func(c echo.Context) error {
+		if tag, ok := tags[strings.TrimPrefix(c.Request().URL.Path, "/static/")]; ok {
+			h := c.Response().Header()
+			h.Set("ETag", tag) // http.ServeContent answers If-None-Match with it
+			h.Set("Cache-Control", "no-cache")
+		}
+		files.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}
+
 // filesOnly serves the files of a file system and nothing of its folders: a folder's address
 // answers 404, never a listing of what it holds.
 type filesOnly struct{ http.FileSystem }
@@ -158,7 +191,7 @@ func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
 	}
 	h := &Handler{pages: pages, svc: svc, session: session}
 	static, _ := fs.Sub(staticFS, "static")
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServer(filesOnly{http.FS(static)}))))
+	e.GET("/static/*", staticFiles(static), middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}))
 	e.GET("/", h.home)
 	e.GET("/login", h.loginPage)
 	e.POST("/login", h.login)

@@ -368,3 +368,47 @@ func TestSessionSettings(t *testing.T) {
 		}
 	})
 }
+
+// Static files are sent compressed, with an ETag: a browser that has one gets 304 and no body.
+// The bedside page does not load the camera's decoder; the page fetches it when the camera
+// opens (camera_test.go).
+func TestStaticFilesAreCompressedAndCacheable(t *testing.T) {
+	st := storetest.Open(t, storetest.SQLite, store.Options{})
+	srv := pagesServer(t, st)
+	get := func(path string, header map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultTransport.RoundTrip(req) // no transparent decompression
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	for _, path := range []string{"/static/app.js", "/static/app.css", "/static/vendor/jsQR.js"} {
+		res := get(path, map[string]string{"Accept-Encoding": "gzip"})
+		tag := res.Header.Get("ETag")
+		if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" || tag == "" || res.Header.Get("Cache-Control") != "no-cache" {
+			t.Fatalf("%s: %d, Content-Encoding %q, ETag %q, Cache-Control %q; want 200, gzip, a tag, no-cache", path, res.StatusCode,
+				res.Header.Get("Content-Encoding"), tag, res.Header.Get("Cache-Control"))
+		}
+		if again := get(path, map[string]string{"If-None-Match": tag}); again.StatusCode != http.StatusNotModified {
+			t.Errorf("%s with its ETag: %d, want 304", path, again.StatusCode)
+		}
+	}
+	pages, err := web.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	if err := pages.Render(rec, http.StatusOK, "bedside", web.View{Title: "Bedside"}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(rec.Body.String(), "jsQR") {
+		t.Error("the bedside page loads the camera's decoder with every visit")
+	}
+}

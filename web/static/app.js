@@ -513,18 +513,34 @@
       list.append(li);
     }
     document.getElementById("bedside").hidden = true;
+    // Only a STOP about the bag itself offers to send it back, behind a confirmation naming
+    // the bag and the patient scanned; a STOP put right here offers to scan again, keeping
+    // what was right.
     const giveBack = document.getElementById("return-box");
     if (giveBack) {
-      giveBack.hidden = v.pass || !v.dose_bag_id;
+      giveBack.hidden = v.pass || !v.dose_bag_id || !v.return_offered;
       giveBack.open = false;
       document.getElementById("return-done").hidden = true;
+      const code = document.getElementById("bag-code").value;
+      const bagID = (code.match(/\|ID=([^|]+)/) || [])[1] || code;
+      document.getElementById("return-confirm-text").textContent = "I am returning bag " + bagID +
+        (v.patient ? ", scanned at the bedside of " + v.patient.name + " (subject " + v.patient.subject_id + ")" : "") +
+        ": it will be refused at every bedside from then on.";
     }
+    document.getElementById("scan-again").hidden = v.pass;
     document.getElementById("infusion").hidden = !v.pass;
     document.getElementById("start-infusion").hidden = false;
     document.getElementById("end-infusion").hidden = true;
     document.getElementById("infusion-done").hidden = true;
     box.hidden = false;
     window.scrollTo(0, 0);
+    // Heard as well as seen: the alert region is on the page from the start, so a screen reader
+    // announces the text as it arrives; the verdict takes the focus from the form it hid.
+    const failed = v.checks.filter((c) => !c.pass).map((c) => c.message);
+    document.getElementById("verdict-announce").textContent = v.pass
+      ? "PASS." + (v.patient ? " " + v.patient.name + ", born " + v.patient.date_of_birth + "." : "")
+      : "STOP. " + failed.join(" ");
+    word.focus();
   }
 
   async function startInfusion() {
@@ -555,6 +571,43 @@
     });
   }
 
+  // showInProgress lists the infusions started and not ended, each with its own end form, so
+  // that an infusion started before a reload, a closed tab or the idle logout can be ended.
+  async function showInProgress() {
+    const box = document.getElementById("in-progress");
+    if (!box) return;
+    const r = await api("GET", "/api/v1/infusions");
+    if (!r.ok) return;
+    const list = document.getElementById("in-progress-list");
+    list.replaceChildren();
+    for (const inf of r.body.infusions) {
+      const li = document.createElement("li");
+      const title = document.createElement("p");
+      title.textContent = "Bag " + inf.bag_id + " · subject " + inf.subject_id + " · started " +
+        new Date(inf.started_at).toLocaleTimeString() + (inf.ward ? " · " + inf.ward : "");
+      const form = document.createElement("form");
+      form.noValidate = true;
+      form.className = "end-in-progress";
+      form.dataset.infusion = inf.id;
+      form.innerHTML = '<label>Volume infused (mL) <input name="volume_ml" type="number" step="0.1" min="0" required></label>' +
+        '<label>Reactions (leave empty if none) <input name="reactions" maxlength="2000"></label>' +
+        '<button type="submit" class="primary">End infusion</button>';
+      form.querySelector('[name="volume_ml"]').max = inf.bag_volume_ml;
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        if (firstInvalid(form)) return;
+        const b = formBody(form);
+        submitJSON(form, "/api/v1/infusions/" + inf.id + "/end", { volume_ml: b.volume_ml, reactions: b.reactions || "" }, () => {
+          flash("Infusion of bag " + inf.bag_id + " ended.");
+          showInProgress();
+        });
+      });
+      li.append(title, form);
+      list.append(li);
+    }
+    box.hidden = r.body.infusions.length === 0;
+  }
+
   function endInfusion(form) {
     if (firstInvalid(form)) return;
     const b = formBody(form);
@@ -566,6 +619,28 @@
     });
   }
 
+  // scanAgain goes back to the form after a STOP that can be put right here, keeping what was
+  // right: the wristband is scanned again when it did not match, the witness's password typed
+  // again when it failed; the bag's scan stays.
+  function scanAgain() {
+    const form = document.getElementById("bedside");
+    const failed = new Set((verification ? verification.checks : []).filter((c) => !c.pass).map((c) => c.code));
+    const clear = [];
+    if (failed.has("PATIENT_MATCH")) clear.push("wristband");
+    if (failed.has("WITNESS")) clear.push("witness-password");
+    if (failed.has("LABEL_AUTHENTIC")) clear.push("bag-code");
+    for (const id of clear) {
+      const el = document.getElementById(id);
+      el.value = "";
+      delete el.dataset.stepCode;
+    }
+    verification = null;
+    form.hidden = false;
+    document.getElementById("verdict").hidden = true;
+    document.getElementById("verdict-announce").textContent = "";
+    document.getElementById(clear[0] || "wristband").focus();
+  }
+
   function startOver() {
     verification = null;
     infusion = null;
@@ -575,6 +650,7 @@
     updateEntryReason(form, false);
     form.hidden = false;
     document.getElementById("verdict").hidden = true;
+    document.getElementById("verdict-announce").textContent = "";
     document.getElementById("wristband").focus();
   }
 
@@ -601,6 +677,7 @@
     box.hidden = false;
     await video.play();
     const detector = "BarcodeDetector" in window ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+    if (!detector) loadDecoder();
     const canvas = document.createElement("canvas");
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
     const tick = async () => {
@@ -628,6 +705,20 @@
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
+  }
+
+  // loadDecoder fetches the jsQR decoder, most of the bedside page's weight, only when a camera
+  // without a built-in detector is opened: the scanner is the usual way, the camera the fallback.
+  let decoder = null;
+  function loadDecoder() {
+    if (window.jsQR || decoder) return;
+    decoder = document.createElement("script");
+    decoder.src = "/static/vendor/jsQR.js";
+    decoder.onerror = () => {
+      decoder = null;
+      flash("The camera's decoder could not be loaded. Use the scanner, or type the id printed under the code.");
+    };
+    document.head.append(decoder);
   }
 
   function stopCamera() {
@@ -745,6 +836,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    // Until now a form could not be sent (its button is disabled, so Enter does nothing and a
+    // scan stays in its field): sent by the browser itself it would lose the scan, or carry a
+    // patient's MRN in an address.
+    document.querySelectorAll("[data-until-ready]").forEach((b) => { b.disabled = false; });
     document.querySelectorAll("form[data-api]").forEach((form) => {
       restoreRemembered(form);
       form.querySelectorAll('[data-default="now"]').forEach((el) => { if (!el.value) el.value = localNow(); });
@@ -811,6 +906,9 @@
     if (camStop) camStop.addEventListener("click", stopCamera);
     const start = document.getElementById("start-infusion");
     if (start) start.addEventListener("click", startInfusion);
+    showInProgress();
+    const rescan = document.getElementById("scan-again");
+    if (rescan) rescan.addEventListener("click", scanAgain);
     const again = document.getElementById("verify-again");
     if (again) again.addEventListener("click", startOver);
 
