@@ -175,7 +175,6 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/dose-bags/:id/discard", domain.PermPrepareDose, s.takeBackDoseBag(domain.BagDiscarded))
 	s.handle(http.MethodPost, "/scans/dispatch", domain.PermDispatch, s.scan(domain.ScanDispatch))
 	s.handle(http.MethodPost, "/scans/receive", domain.PermReceive, s.scan(domain.ScanReceive))
-	// The witness's session token is checked with the nurse's, in one query.
 	s.handle(http.MethodPost, "/bedside/verify", domain.PermBedside, s.bedsideVerify)
 	s.handle(http.MethodPost, "/infusions", domain.PermBedside, s.startInfusion)
 	s.handle(http.MethodGet, "/infusions", domain.PermBedside, s.infusionsInProgress)

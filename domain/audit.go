@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"hash"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -60,14 +59,6 @@ func (e AuditEntry) writeCanonical(h hash.Hash) {
 	}
 	field(auditVersion)
 	field(strconv.FormatInt(e.Seq, 10))
-	e.writeContent(field)
-	field(e.PrevHash)
-}
-
-const auditVersion = "cordtrace-audit-v1"
-
-// writeContent writes the fields of the entry that do not depend on its place in the chain.
-func (e AuditEntry) writeContent(field func(string)) {
 	field(AuditTime(e.At).Format(auditTimeLayout))
 	field(strconv.FormatInt(e.UserID, 10))
 	field(e.UserName)
@@ -79,25 +70,10 @@ func (e AuditEntry) writeContent(field func(string)) {
 	field(e.After)
 	field(e.Reason)
 	field(e.RequestID)
+	field(e.PrevHash)
 }
 
-// CanonicalContent is the part of the hashed encoding that does not depend on the entry's place
-// in the chain, for a database that seals entries itself: the hash is the SHA-256 of
-//
-//	AuditField(version) + AuditField(seq in decimal) + content + AuditField(prev hash)
-//
-// where AuditField(s) is len(s) in decimal, ':', s, and version is AuditVersion().
-func (e AuditEntry) CanonicalContent() string {
-	var b strings.Builder
-	e.writeContent(func(s string) { b.WriteString(AuditField(s)) })
-	return b.String()
-}
-
-// AuditField is one field of the hashed encoding: its length in bytes, a colon, the field.
-func AuditField(s string) string { return strconv.Itoa(len(s)) + ":" + s }
-
-// AuditVersion names the hashed encoding; it is its first field.
-func AuditVersion() string { return auditVersion }
+const auditVersion = "cordtrace-audit-v1"
 
 // Seal sets Seq, PrevHash and Hash so that e follows prev in the chain. prev is nil for the
 // first entry.

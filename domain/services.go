@@ -18,16 +18,6 @@ type Session struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// SessionCheck is a session token checked ahead of its use (the store's AuthenticatePair): User
-// and Err are what Authenticate would return, without keeping the session alive. Decided is
-// false when that check was not made: the first token failed, or the session is due for its
-// keep-alive write, which only a use makes; the user of the token then calls Authenticate.
-type SessionCheck struct {
-	User    User
-	Err     error
-	Decided bool
-}
-
 // AuthService logs people in and checks who is asking.
 type AuthService interface {
 	// Login checks the password and opens a session. Wrong username or password, or a locked

@@ -34,25 +34,11 @@ func BenchmarkPayloadVerify(b *testing.B) {
 	if err := ring.Add("k-bench", pub); err != nil {
 		b.Fatal(err)
 	}
-	// A label's first read checks its signature; later reads of the same code find it
-	// among the good signatures remembered.
-	b.Run("first-read", func(b *testing.B) {
-		for b.Loop() {
-			goodSignatures.Lock()
-			clear(goodSignatures.m)
-			goodSignatures.Unlock()
-			if _, err := Verify(code, ring); err != nil {
-				b.Fatal(err)
-			}
+	for b.Loop() {
+		if _, err := Verify(code, ring); err != nil {
+			b.Fatal(err)
 		}
-	})
-	b.Run("repeat-read", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := Verify(code, ring); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	}
 }
 
 func BenchmarkPDFLabel(b *testing.B) {

@@ -499,45 +499,11 @@ func Verify(code string, keys PublicKeys) (Payload, error) {
 	if len(pub) != ed25519.PublicKeySize { // ed25519.Verify panics on a short key
 		return Payload{}, refuse(ReasonUnknownKey, "the public key for the label's key id is %d bytes, not %d", len(pub), ed25519.PublicKeySize)
 	}
-	if !verifySignature(pub, r.signed, r.sig) {
+	if !ed25519.Verify(pub, []byte(r.signed), r.sig) {
 		return Payload{}, refuse(ReasonBadSignature, "signature does not match key %s", r.p.KeyID)
 	}
 	return r.p, nil
 }
-
-// verifySignature is ed25519.Verify, remembering the signatures found good. A bag's label is
-// read at dispatch, at receipt and at the bedside, often more than once, and checking a
-// signature costs more than the rest of a verification's work in the service; the same
-// public key, signed bytes and signature always give the same answer, so the remembered
-// answer is the computed one. Only good signatures are kept, keyed by all three inputs
-// whole, and the memory is emptied when full.
-func verifySignature(pub ed25519.PublicKey, signed string, sig []byte) bool {
-	key := string(pub) + string(sig) + signed
-	goodSignatures.Lock()
-	_, known := goodSignatures.m[key]
-	goodSignatures.Unlock()
-	if known {
-		return true
-	}
-	if !ed25519.Verify(pub, []byte(signed), sig) {
-		return false
-	}
-	goodSignatures.Lock()
-	if len(goodSignatures.m) >= maxGoodSignatures {
-		clear(goodSignatures.m)
-	}
-	goodSignatures.m[key] = struct{}{}
-	goodSignatures.Unlock()
-	return true
-}
-
-// maxGoodSignatures bounds the memory of good signatures: about 1.5 MB.
-const maxGoodSignatures = 4096
-
-var goodSignatures = struct {
-	sync.Mutex
-	m map[string]struct{}
-}{m: make(map[string]struct{}, maxGoodSignatures)}
 
 // Signer signs label payloads with one private key, named by its key id.
 type Signer struct {

@@ -60,14 +60,6 @@ func (r Report) Print(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
-	if g := r.Groups; g != nil {
-		mean := 0.0
-		if g.Groups > 0 {
-			mean = g.Together / g.Groups
-		}
-		fmt.Fprintf(w, "writes of the run: %.0f together in %.0f groups (%.1f a group), %.0f alone, %.0f redone alone\n",
-			g.Together, g.Groups, mean, g.Alone, g.Redone)
-	}
 	unexpected := r.UnexpectedErrors()
 	fmt.Fprintf(w, "unexpected outcomes: %d\n", unexpected)
 	for _, st := range r.Endpoints {

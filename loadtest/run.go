@@ -133,8 +133,6 @@ type Report struct {
 	// baseline: SELECT 1, a single-row insert and a durable one on the same database, when
 	// the run was given it.
 	baseline
-	// Groups is how the service wrote the run's writes, when its /metrics says (PostgreSQL).
-	Groups *WriteGroups
 }
 
 // Warmup sums up the requests of the warm-up, all endpoints together.
@@ -261,10 +259,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			return Report{}, err
 		}
 	}
-	groupsBefore, haveGroups, err := writeGroups(ctx, c)
-	if err != nil {
-		return Report{}, fmt.Errorf("read the service's /metrics: %w", err)
-	}
 	if cfg.Rate > 0 {
 		fmt.Fprintf(cfg.Progress, "running %s with %d clients, paced at %.0f requests/s\n", cfg.Scenario, cfg.Concurrency, cfg.Rate)
 	} else {
@@ -274,16 +268,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep.Elapsed, recs = e.drive(ctx)
 	if err := ctx.Err(); err != nil {
 		return Report{}, err
-	}
-	if haveGroups {
-		after, _, err := writeGroups(ctx, c)
-		if err != nil {
-			return Report{}, fmt.Errorf("read the service's /metrics: %w", err)
-		}
-		// The embedded database writes each on its own and counts nothing.
-		if g := after.minus(groupsBefore); g.Together+g.Alone+g.Redone > 0 {
-			rep.Groups = &g
-		}
 	}
 	// The baselines come after the run: each of their connections creates and drops a table,
 	// and with them just before the run its first verifications took 120-140 ms on the

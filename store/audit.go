@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"cordtrace/domain"
 )
@@ -16,22 +15,29 @@ import (
 // only for the append and the commit.
 const auditLockID = 0x6175646974 // "audit"
 
-// appendAudit seals one entry per recorded change onto the end of the chain.
-// On PostgreSQL writes append with audit_append instead (writeOncePostgres).
+// appendAudit seals one entry per recorded change onto the end of the chain, in Go
+// (domain.AuditEntry.Seal), and inserts them. The chain is locked first, so that no other
+// transaction appends between the read of its head and the commit: on PostgreSQL by the
+// advisory lock auditLockID, held until the transaction ends, whose commit is then made
+// asynchronous (Store.waitForDisk waits for the disk after it); SQLite's IMMEDIATE
+// transaction already holds the database's single write lock.
 func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
+	if s.pg() {
+		if err := t.db.Exec(`SELECT pg_advisory_xact_lock(?), set_config('synchronous_commit', 'off', true)`, int64(auditLockID)).Error; err != nil {
+			return fmt.Errorf("lock the audit chain: %w", err)
+		}
+	}
 	var prev *domain.AuditEntry
 	var head []struct {
 		Seq  int64
 		Hash string
 	}
-	// SQLite: the IMMEDIATE transaction already holds the database's single write lock.
 	if err := t.db.Model(&auditRow{}).Select("seq, hash").Order("seq DESC").Limit(1).Scan(&head).Error; err != nil {
 		return fmt.Errorf("read the audit chain head: %w", err)
 	}
 	if len(head) > 0 {
 		prev = &domain.AuditEntry{Seq: head[0].Seq, Hash: head[0].Hash}
 	}
-
 	entries, err := auditEntries(t, actor, t.now)
 	if err != nil {
 		return err
@@ -46,64 +52,6 @@ func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
 		return fmt.Errorf("append audit entries: %w", err)
 	}
 	return nil
-}
-
-// auditAppendEntry is one entry for audit_append (migration 00012), which seals it.
-type auditAppendEntry struct {
-	At          time.Time `json:"at"`
-	UserID      *int64    `json:"user_id"`
-	UserName    string    `json:"user_name"`
-	Role        string    `json:"role"`
-	Action      string    `json:"action"`
-	EntityType  string    `json:"entity_type"`
-	EntityID    string    `json:"entity_id"`
-	BeforeValue string    `json:"before_value"`
-	AfterValue  string    `json:"after_value"`
-	Reason      string    `json:"reason"`
-	RequestID   string    `json:"request_id"`
-	Content     string    `json:"content"` // domain.AuditEntry.CanonicalContent
-	Ord         int       `json:"ord"`
-}
-
-// auditAppendJSON is the transaction's entries for audit_append, which locks the chain, reads
-// its head, seals the entries onto it and inserts them in one statement (see writeOncePostgres).
-func auditAppendJSON(t *tx, actor domain.Actor) (string, error) {
-	entries, err := addAuditAppendEntries(nil, t, actor)
-	if err != nil {
-		return "", err
-	}
-	return encodeAuditAppend(entries)
-}
-
-// addAuditAppendEntries adds the transaction's entries by actor to entries, placed after those
-// already there: a group of writes (writeGroup) appends all of theirs in one audit_append.
-func addAuditAppendEntries(entries []auditAppendEntry, t *tx, actor domain.Actor) ([]auditAppendEntry, error) {
-	list, err := auditEntries(t, actor, domain.AuditTime(t.now))
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range list {
-		// The entries travel as JSON, which would replace invalid UTF-8 silently and so hash
-		// other bytes than those stored; PostgreSQL refuses such text anyway.
-		for _, f := range []string{e.UserName, string(e.Role), e.Action, e.EntityType, e.EntityID, e.Before, e.After, e.Reason, e.RequestID} {
-			if !utf8.ValidString(f) {
-				return nil, fmt.Errorf("append audit entry %s: a value is not valid UTF-8", e.Action)
-			}
-		}
-		r := auditRowFrom(e)
-		entries = append(entries, auditAppendEntry{At: r.At, UserID: r.UserID, UserName: r.UserName, Role: r.Role,
-			Action: r.Action, EntityType: r.EntityType, EntityID: r.EntityID, BeforeValue: r.BeforeValue,
-			AfterValue: r.AfterValue, Reason: r.Reason, RequestID: r.RequestID, Content: e.CanonicalContent(), Ord: len(entries)})
-	}
-	return entries, nil
-}
-
-func encodeAuditAppend(entries []auditAppendEntry) (string, error) {
-	js, err := json.Marshal(entries)
-	if err != nil {
-		return "", fmt.Errorf("encode audit entries: %w", err)
-	}
-	return string(js), nil
 }
 
 // auditEntries are the transaction's changes as audit entries by actor at at, not yet sealed.

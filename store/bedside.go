@@ -71,24 +71,21 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		witnessHash = tokenHash(req.WitnessToken)
 	}
 	var out domain.Verification
-	var bag doseBagRow
-	var found bool
-	var facts []bedsideFactsRow
-	var reservedID int64
-	// The bag is locked first, and the facts are read after the lock was granted, so they
-	// include every scan, print and infusion committed before then.
-	reads := func() []rowReader {
-		var first []rowReader
+	err := s.write(ctx, actor, func(t *tx) error {
+		// The bag is locked first, and the facts are read after the lock was granted, so they
+		// include every scan, print and infusion committed before then.
+		var bag doseBagRow
+		found := false
 		if req.Scan.BagID != "" {
-			first = append(first, lockBag(req.Scan.BagID, &bag, &found))
+			var err error
+			if found, err = t.lockBag(req.Scan.BagID, &bag); err != nil {
+				return err
+			}
 		}
-		first = append(first, readBedsideFacts(req.Wristband, req.Scan.BagID, witnessHash, &facts))
-		if s.pg() {
-			first = append(first, insertVerificationQuery.reserveID(&reservedID))
+		facts, err := readBedsideFacts(t, req.Wristband, req.Scan.BagID, witnessHash)
+		if err != nil {
+			return err
 		}
-		return first
-	}
-	err := s.writeBag(ctx, actor, req.Scan.BagID, reads, func(t *tx) error {
 		f := domain.BedsideFacts{Now: t.now, Site: s.opts.Site, WristbandMRN: req.Wristband, NurseUserID: actor.UserID,
 			Witness: req.Witness, Label: label}
 		var bagRowID *int64
@@ -127,14 +124,9 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		if req.EntryReason != nil {
 			row.EntryReason, row.EntryReasonText = req.EntryReason.Code, req.EntryReason.Text
 		}
-		var err error
-		row.ID, err = t.insertRow(insertVerificationQuery, reservedID, row.DoseBagID, row.PatientID, row.Wristband, row.Code,
-			row.CodeKind, row.Pass, row.Checks, row.Failed, row.NurseID, row.WitnessID, row.Ward, row.VerifiedAt,
-			row.WristbandEntry, row.CodeEntry, row.WitnessTokenID, row.EntryReason, row.EntryReasonText)
-		if isUnique(err) {
+		if err := t.db.Create(&row).Error; isUnique(err) {
 			return domain.Errorf(domain.EConflict, "the witness token was used by another verification at the same moment; the witness must enter their password again")
-		}
-		if err != nil {
+		} else if err != nil {
 			return fmt.Errorf("store verification: %w", err)
 		}
 		out = domain.Verification{ID: row.ID, Pass: verdict.Pass, Checks: verdict.Checks, CodeKind: row.CodeKind, VerifiedAt: t.now,
@@ -163,7 +155,7 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		// (the verification itself is recorded and audited above).
 		if verdict.Pass && bag.Status != string(domain.BagVerified) {
 			if err := domain.DoseBagTransition(domain.DoseBagStatus(bag.Status), domain.BagVerified); err == nil {
-				if err := t.execAtEnd(setBagStatusQuery, string(domain.BagVerified), bag.ID); err != nil {
+				if err := t.db.Model(&doseBagRow{}).Where("id = ?", bag.ID).Update("status", string(domain.BagVerified)).Error; err != nil {
 					return err
 				}
 				t.audit("dose_bag.verify", "dose_bag", bag.ID, map[string]any{"status": bag.Status}, map[string]any{"status": domain.BagVerified}, "")
@@ -179,21 +171,8 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 	return out, err
 }
 
-// bedsideFactsQuery: see readBedsideFacts.
-var bedsideFactsQuery = newSQLQuery(bedsideFactsSQL("?", "?", "?"))
-
-// bedsideFactsTogether is bedsideFactsQuery for a group (readTogether).
-var bedsideFactsTogether = &readTogether{
-	sql: `SELECT q.n, f.* FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) AS q(n, mrn, wanted, token)
-		CROSS JOIN LATERAL (` + dollarPlaceholders(bedsideFactsSQL("q.mrn", "q.wanted", "q.token"), 5) + ` OFFSET 0) AS f`,
-	shared: []any{domain.ScanDispatch, domain.ScanReceive, string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician)},
-}
-
-// bedsideFactsSQL is the query of readBedsideFacts for the patient's MRN mrn, the bag id
-// bagID and the witness token's hash token (each a placeholder or a column); its other
-// placeholders are bedsideFactsTogether's shared values, in order.
-func bedsideFactsSQL(mrn, bagID, token string) string {
-	return `SELECT sv.version AS spec_version,
+// bedsideFactsSQL is the query of readBedsideFacts.
+const bedsideFactsSQL = `SELECT sv.version AS spec_version,
 			p.id, p.subject_id, p.mrn, p.name, p.date_of_birth, p.arm, p.enrolled_at, p.chain_of_identity,
 			(SELECT w.weight_kg FROM patient_weights w WHERE w.patient_id = p.id ORDER BY w.id DESC LIMIT 1) AS weight_kg,
 			EXISTS (SELECT 1 FROM infusions i WHERE i.patient_id = p.id) AS patient_infused,
@@ -213,17 +192,16 @@ func bedsideFactsSQL(mrn, bagID, token string) string {
 			EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = wt.witness_id AND r.role = '` + string(domain.RoleNurse) + `') AS wt_nurse,
 			EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = wt.witness_id AND r.role = '` + string(domain.RolePhysician) + `') AS wt_physician
 		FROM (SELECT ` + currentSpecVersionSQL + ` AS version) sv
-			LEFT JOIN patients p ON p.mrn = ` + mrn + `
-			LEFT JOIN dose_bags b ON b.bag_id = ` + bagID + `
+			LEFT JOIN patients p ON p.mrn = ?
+			LEFT JOIN dose_bags b ON b.bag_id = ?
 			LEFT JOIN patients o ON o.id = b.patient_id
 			LEFT JOIN lots l ON l.id = b.lot_id
 			LEFT JOIN signatures s ON s.lot_id = b.lot_id AND s.patient_id = b.patient_id AND s.action IN (?, ?)
 			LEFT JOIN dose_orders d ON d.id = b.dose_order_id
 			LEFT JOIN patient_weights lw ON lw.id = (SELECT MAX(w.id) FROM patient_weights w
 				WHERE w.patient_id = d.patient_id AND w.id > COALESCE(d.weight_id, 0))
-			LEFT JOIN witness_tokens wt ON wt.token_hash = ` + token + `
+			LEFT JOIN witness_tokens wt ON wt.token_hash = ?
 			LEFT JOIN users wu ON wu.id = wt.witness_id`
-}
 
 // bedsideFactsRow is one row of bedsideFactsQuery.
 type bedsideFactsRow struct {
@@ -292,24 +270,24 @@ func witnessTokenFacts(rows []bedsideFactsRow) domain.WitnessTokenFacts {
 // latest weight after it and its confirmation) and the lot's exceptional-release signatures
 // for the bag's patient, one a row; and the witness token whose hash is tokenHash ("" for
 // none): its witness, device, expiry and whether a verification used it.
-func readBedsideFacts(mrn, bagID, tokenHash string, rows *[]bedsideFactsRow) rowReader {
-	*rows = nil
+func readBedsideFacts(t *tx, mrn, bagID, tokenHash string) ([]bedsideFactsRow, error) {
+	var rows []bedsideFactsRow
 	args := []any{domain.ScanDispatch, domain.ScanReceive, mrn, bagID,
 		string(domain.SignExceptionalQA), string(domain.SignExceptionalPhysician), tokenHash}
-	return rowReader{q: bedsideFactsQuery, args: args, together: bedsideFactsTogether, each: []string{mrn, bagID, tokenHash},
-		row: func(scan func(...any) error) error {
-			var r bedsideFactsRow
-			if err := scan(&r.SpecVersion, &r.ID, &r.SubjectID, &r.MRN, &r.Name, &r.DateOfBirth, &r.Arm, &r.EnrolledAt,
-				&r.ChainOfIdentity, &r.WeightKg, &r.PatientInfused, &r.OwnerMRN, &r.LotNumber, &r.LotStatus, &r.LotExpiresAt,
-				&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID,
-				&r.OrderWeightKg, &r.OrderTarget, &r.OrderSpecVersion, &r.LaterWeightID, &r.LaterWeightKg, &r.ConfirmedWeightID,
-				&r.TokenID, &r.TokenWitnessID, &r.TokenIssuedTo, &r.TokenExpiresAt, &r.TokenUsed, &r.TokenWitnessName,
-				&r.TokenNurse, &r.TokenPhysician); err != nil {
-				return fmt.Errorf("read the facts of the verification: %w", err)
-			}
-			*rows = append(*rows, r)
-			return nil
-		}}
+	err := t.queryRows(bedsideFactsSQL, args, func(scan func(...any) error) error {
+		var r bedsideFactsRow
+		if err := scan(&r.SpecVersion, &r.ID, &r.SubjectID, &r.MRN, &r.Name, &r.DateOfBirth, &r.Arm, &r.EnrolledAt,
+			&r.ChainOfIdentity, &r.WeightKg, &r.PatientInfused, &r.OwnerMRN, &r.LotNumber, &r.LotStatus, &r.LotExpiresAt,
+			&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID,
+			&r.OrderWeightKg, &r.OrderTarget, &r.OrderSpecVersion, &r.LaterWeightID, &r.LaterWeightKg, &r.ConfirmedWeightID,
+			&r.TokenID, &r.TokenWitnessID, &r.TokenIssuedTo, &r.TokenExpiresAt, &r.TokenUsed, &r.TokenWitnessName,
+			&r.TokenNurse, &r.TokenPhysician); err != nil {
+			return fmt.Errorf("read the facts of the verification: %w", err)
+		}
+		rows = append(rows, r)
+		return nil
+	})
+	return rows, err
 }
 
 // bedsideFacts fills f from the rows of readBedsideFacts; found tells whether the scan named

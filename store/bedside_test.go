@@ -512,7 +512,7 @@ func TestStopADose(t *testing.T) {
 
 // Concurrent scans and verifications of one bag, from two stores standing in for two serve
 // processes. The bag's row lock goes out with the transaction's first statements and its
-// facts are read after the lock is granted (writeAfterReads): of 16 dispatch scans exactly one
+// facts are read after the lock is granted (RecordScan): of 16 dispatch scans exactly one
 // is accepted and every one is kept; of 8 passing verifications every one is stored, and the
 // bag becomes verified once.
 func TestOneBagUnderConcurrentScansAndVerifications(t *testing.T) {

@@ -65,28 +65,22 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 	}
 	var ev domain.CustodyEvent
 	var refusal error
-	var bag doseBagRow
-	var found, haveFacts bool
-	var facts scanFacts
-	var reservedID int64
 	lookUp := sc.LabelRefusal == "" && sc.BagID != ""
-	// The bag is locked first, and its facts are read after the lock was granted, so they
-	// include every scan and print committed before then.
-	reads := func() []rowReader {
-		var first []rowReader
+	err := s.write(ctx, actor, func(t *tx) error {
+		// The bag is locked first, and its facts are read after the lock was granted, so they
+		// include every scan and print committed before then.
+		var bag doseBagRow
+		var found, haveFacts bool
+		var facts scanFacts
 		if lookUp {
-			first = append(first, lockBag(sc.BagID, &bag, &found), readScanFacts(sc.BagID, &facts, &haveFacts))
+			var err error
+			if found, err = t.lockBag(sc.BagID, &bag); err != nil {
+				return err
+			}
+			if facts, haveFacts, err = readScanFacts(t, sc.BagID); err != nil {
+				return err
+			}
 		}
-		if s.pg() {
-			first = append(first, insertScanQuery.reserveID(&reservedID))
-		}
-		return first
-	}
-	lockedBag := ""
-	if lookUp {
-		lockedBag = sc.BagID
-	}
-	err := s.writeBag(ctx, actor, lockedBag, reads, func(t *tx) error {
 		refusal = nil
 		refuse := func(code, format string, args ...any) {
 			if refusal == nil {
@@ -124,14 +118,11 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 		before := bag.Status
 		if row.Accepted {
 			bag.Status = string(target)
-			if err := t.execAtEnd(setBagStatusQuery, bag.Status, bag.ID); err != nil {
+			if err := t.db.Model(&doseBagRow{}).Where("id = ?", bag.ID).Update("status", bag.Status).Error; err != nil {
 				return err
 			}
 		}
-		var err error
-		row.ID, err = t.insertRow(insertScanQuery, reservedID, row.Kind, row.DoseBagID, row.Code, row.CodeKind, row.Location,
-			row.TemperatureC, row.Excursion, row.Accepted, row.Refusal, row.FromUser, row.ScannedBy, row.ScannedAt, row.Entry)
-		if err != nil {
+		if err := t.db.Create(&row).Error; err != nil {
 			return fmt.Errorf("record scan: %w", err)
 		}
 		ev = row.event(sc.BagID)
@@ -166,25 +157,24 @@ type scanFacts struct {
 // readScanFacts reads the lot, current print serial and last accepted scan of the bag with
 // bag id bagID, and the current specification's version, in one query; found stays false when
 // no bag has that id.
-func readScanFacts(bagID string, f *scanFacts, found *bool) rowReader {
-	*f, *found = scanFacts{}, false
-	return rowReader{q: scanFactsQuery, args: []any{bagID}, together: scanFactsTogether, each: []string{bagID},
-		row: func(scan func(...any) error) error {
-			var printSerial, lastScannedBy, specVersion, qa, doc sql.NullInt64
-			if err := scan(&f.LotNumber, &f.LotStatus, &f.LotExpiresAt, &qa, &doc, &printSerial, &lastScannedBy, &specVersion); err != nil {
-				return fmt.Errorf("read the bag's lot, prints and custody: %w", err)
-			}
-			if printSerial.Valid {
-				f.PrintSerial = &printSerial.Int64
-			}
-			if lastScannedBy.Valid {
-				f.LastScannedBy = &lastScannedBy.Int64
-			}
-			f.SpecVersion = int(specVersion.Int64)
-			f.ExceptionalQA, f.ExceptionalPhysician = qa.Int64, doc.Int64
-			*found = true
-			return nil
-		}}
+func readScanFacts(t *tx, bagID string) (f scanFacts, found bool, err error) {
+	err = t.queryRows(scanFactsSQL, []any{bagID}, func(scan func(...any) error) error {
+		var printSerial, lastScannedBy, specVersion, qa, doc sql.NullInt64
+		if err := scan(&f.LotNumber, &f.LotStatus, &f.LotExpiresAt, &qa, &doc, &printSerial, &lastScannedBy, &specVersion); err != nil {
+			return fmt.Errorf("read the bag's lot, prints and custody: %w", err)
+		}
+		if printSerial.Valid {
+			f.PrintSerial = &printSerial.Int64
+		}
+		if lastScannedBy.Valid {
+			f.LastScannedBy = &lastScannedBy.Int64
+		}
+		f.SpecVersion = int(specVersion.Int64)
+		f.ExceptionalQA, f.ExceptionalPhysician = qa.Int64, doc.Int64
+		found = true
+		return nil
+	})
+	return f, found, err
 }
 
 // bagPrintSerialSQL is the serial of the current label of dose bag b (NULL before its first
@@ -195,15 +185,8 @@ const bagPrintSerialSQL = `(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.
 // and a physician.
 const currentSpecVersionSQL = `(SELECT MAX(sv.version) FROM spec_versions sv WHERE sv.effective_at IS NOT NULL)`
 
-var scanFactsQuery = newSQLQuery(scanFactsSQL("?"))
-
-// scanFactsTogether is scanFactsQuery for a group (readTogether).
-var scanFactsTogether = &readTogether{sql: `SELECT q.n, f.* FROM unnest($1::int[], $2::text[]) AS q(n, wanted)
-	CROSS JOIN LATERAL (` + scanFactsSQL("q.wanted") + ` OFFSET 0) AS f`}
-
-// scanFactsSQL is the query of readScanFacts for the bag id bagID (a placeholder or a column).
-func scanFactsSQL(bagID string) string {
-	return `SELECT l.lot_number, l.status, l.expires_at,
+// scanFactsSQL is the query of readScanFacts.
+const scanFactsSQL = `SELECT l.lot_number, l.status, l.expires_at,
 		(SELECT MIN(s.user_id) FROM signatures s WHERE s.lot_id = b.lot_id AND s.patient_id = b.patient_id
 			AND s.action = '` + string(domain.SignExceptionalQA) + `'),
 		(SELECT MAX(s.user_id) FROM signatures s WHERE s.lot_id = b.lot_id AND s.patient_id = b.patient_id
@@ -212,8 +195,7 @@ func scanFactsSQL(bagID string) string {
 		(SELECT c.scanned_by FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted ORDER BY c.id DESC LIMIT 1),
 		` + currentSpecVersionSQL + `
 	FROM dose_bags b JOIN lots l ON l.id = b.lot_id
-	WHERE b.bag_id = ` + bagID
-}
+	WHERE b.bag_id = ?`
 
 // checkBagForScan applies the rules a scan of a known bag must pass, reporting the first that
 // fails through refuse.

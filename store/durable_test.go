@@ -16,11 +16,10 @@ import (
 	"cordtrace/store/storetest"
 )
 
-// On PostgreSQL a write commits without waiting for the disk and waits afterwards, outside the
-// audit lock (store.durable). This checks the wait: when a write returns, its commit record is
-// in the WAL flushed to disk (read with pg_walinspect, which reads only flushed WAL). Without
-// the wait the WAL writer flushes up to 200 ms later, so some of these writes would return
-// unflushed.
+// A write returns once its commit is on disk. On PostgreSQL this checks that its commit record
+// is in the WAL flushed to disk (read with pg_walinspect, which reads only flushed WAL): a
+// commit that did not wait for the disk would leave it to the WAL writer, up to 200 ms later,
+// so some of these writes would return unflushed.
 func TestAcknowledgedWritesAreOnDisk(t *testing.T) {
 	storetest.PostgresOnly(t)
 	st := storetest.Open(t, storetest.Postgres, store.Options{})
@@ -62,50 +61,11 @@ func TestAcknowledgedWritesAreOnDisk(t *testing.T) {
 	}
 }
 
-// audit_append makes the transaction that appends to the chain commit asynchronously (the wait
-// for the disk comes after, see above), and only that transaction: the connection's own
-// setting, used by the wait, stays on.
-func TestAuditAppendCommitsAsynchronouslyForItsTransactionOnly(t *testing.T) {
-	storetest.PostgresOnly(t)
-	st := storetest.Open(t, storetest.Postgres, store.Options{})
-	ctx := context.Background()
-	conn, err := st.SQLDB().Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	show := func() string {
-		var v string
-		if err := conn.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
-		t.Fatal(err)
-	}
-	if got := show(); got != "on" {
-		t.Fatalf("before the append: synchronous_commit = %s, want on", got)
-	}
-	if _, err := conn.ExecContext(ctx, `SELECT audit_append(1, $1, 'v', '[]'::jsonb)`, strings.Repeat("0", 64)); err != nil {
-		t.Fatal(err)
-	}
-	if got := show(); got != "off" {
-		t.Fatalf("after the append: synchronous_commit = %s, want off", got)
-	}
-	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
-		t.Fatal(err)
-	}
-	if got := show(); got != "on" {
-		t.Fatalf("after the commit: synchronous_commit = %s, want on", got)
-	}
-}
-
-// On PostgreSQL the database seals audit entries (audit_append); Go checks them. Entries with
-// text in many scripts, quotes, JSON-looking and empty values, several per write and with no
-// user, verify; on PostgreSQL a value that is not UTF-8 is refused and nothing of its write is
-// kept.
-func TestAuditEntriesSealedByTheDatabaseVerify(t *testing.T) {
+// Go seals audit entries and checks them, and the bytes it hashes are the bytes the database
+// keeps. Entries with text in many scripts, quotes, JSON-looking and empty values, several per
+// write and with no user, verify; on PostgreSQL a value that is not UTF-8 is refused and
+// nothing of its write is kept.
+func TestAuditEntriesSealedInGoVerify(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		actors := []domain.Actor{admin, {FullName: "Zoë Ångström-O'Brien 日本語 <b>&amp;</b>", Role: domain.RoleQA, RequestID: "r:1.2-3"}, {}}
@@ -142,10 +102,8 @@ func TestAuditEntriesSealedByTheDatabaseVerify(t *testing.T) {
 	})
 }
 
-// On PostgreSQL a write runs its transaction by hand on one connection (so that the audit
-// append and the COMMIT travel together). Whatever way a write fails, its changes are gone and
-// its connection goes back to the pool outside any transaction: with a pool of one connection,
-// each next write works and commits.
+// Whatever way a write fails, its changes are gone and its connection goes back to the pool
+// outside any transaction: with a pool of one connection, each next write works and commits.
 func TestFailedWritesLeaveNoOpenTransaction(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		st.SQLDB().SetMaxOpenConns(1)
@@ -181,9 +139,6 @@ func TestFailedWritesLeaveNoOpenTransaction(t *testing.T) {
 					audit("user.create", "user", "f.audit\x00")
 					return nil
 				})
-			},
-			"a statement sent with the commit fails": func() error {
-				return st.WriteAtEndForTest(ctx, admin, "f.end", "UPDATE users SET no_such_column = ? WHERE username = ?", 1, "f.end")
 			},
 			"nothing recorded": func() error {
 				err := st.WriteForTest(ctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
@@ -242,14 +197,59 @@ func TestFailedWritesLeaveNoOpenTransaction(t *testing.T) {
 		if len(names) != want {
 			t.Fatalf("users %v, want one ok.* per failure", names)
 		}
-		// A statement sent with the commit takes effect with it.
-		if err := st.WriteAtEndForTest(ctx, admin, "ok.end", "UPDATE users SET full_name = ? WHERE username = ?", "Changed At End", "ok.end"); err != nil {
+		mustVerify(t, st)
+	})
+}
+
+// Each statement of a write runs when it is issued, on both databases: a read placed after a
+// write in the same transaction sees it, and so does the write's own audit entry.
+func TestAReadAfterAWriteInATransactionSeesIt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		err := st.WriteForTest(ctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
+			if err := db.Exec(`INSERT INTO users (username, full_name, password_hash, created_at) VALUES ('seen.1', 'Before', 'x', ?)`, time.Now()).Error; err != nil {
+				return err
+			}
+			if err := db.Exec(`UPDATE users SET full_name = 'After' WHERE username = 'seen.1'`).Error; err != nil {
+				return err
+			}
+			var full string
+			if err := db.Raw(`SELECT full_name FROM users WHERE username = 'seen.1'`).Scan(&full).Error; err != nil {
+				return err
+			}
+			if full != "After" {
+				return fmt.Errorf("the read after the insert and the update saw %q, want After", full)
+			}
+			audit("user.create", "user", "seen.1")
+			return nil
+		})
+		if err != nil {
 			t.Fatal(err)
-		}
-		var full string
-		if err := st.Gorm().Raw(`SELECT full_name FROM users WHERE username = 'ok.end'`).Scan(&full).Error; err != nil || full != "Changed At End" {
-			t.Fatalf("the statement sent with the commit: full name %q, %v", full, err)
 		}
 		mustVerify(t, st)
 	})
+}
+
+// On PostgreSQL a write's own commit is asynchronous (the wait for the disk comes after it, see
+// above), and only that commit: the connection's setting, which the wait uses, stays on.
+func TestOnlyTheWriteItselfCommitsAsynchronously(t *testing.T) {
+	storetest.PostgresOnly(t)
+	st := storetest.Open(t, storetest.Postgres, store.Options{})
+	st.SQLDB().SetMaxOpenConns(1)
+	ctx := context.Background()
+	var inside string
+	err := st.WriteForTest(ctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
+		audit("test.sync", "thing", "1")
+		return db.Raw(`SHOW synchronous_commit`).Scan(&inside).Error
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after string
+	if err := st.SQLDB().QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if inside != "on" || after != "on" {
+		t.Fatalf("synchronous_commit %s in the write's work and %s after it, want on for both", inside, after)
+	}
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"cordtrace/domain"
@@ -41,35 +42,35 @@ func TestUncheckedBagIsNotDispatched(t *testing.T) {
 	})
 }
 
-// The grouped custody path (PostgreSQL) reads the check with the bag, as the single path does.
-func TestGroupedDispatchRefusesAnUncheckedBag(t *testing.T) {
-	storetest.PostgresOnly(t)
-	st := storetest.Open(t, storetest.Postgres, store.Options{})
-	bs := preparedBagsChecked(t, st, 2, false)
-	checked, unchecked := bs[0], bs[1]
-	ctx := context.Background()
-	if _, err := st.CreateUser(ctx, admin, newUser("ph.k2", domain.RolePharmacist)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CheckDoseBag(ctx, checked.pharm, checked.bag.ID, "ph.k2", "correct horse battery"); err != nil {
-		t.Fatal(err)
-	}
-	events, errs := make([]domain.CustodyEvent, 2), make([]error, 2)
-	queued, release := st.HoldGroupsForTest()
-	wait := queueInOrder(t, queued,
-		func() {
+// Dispatches of a checked and an unchecked bag at once: each reads its own bag's check.
+func TestConcurrentDispatchRefusesAnUncheckedBag(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		bs := preparedBagsChecked(t, st, 2, false)
+		checked, unchecked := bs[0], bs[1]
+		ctx := context.Background()
+		if _, err := st.CreateUser(ctx, admin, newUser("ph.k2", domain.RolePharmacist)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.CheckDoseBag(ctx, checked.pharm, checked.bag.ID, "ph.k2", "correct horse battery"); err != nil {
+			t.Fatal(err)
+		}
+		events, errs := make([]domain.CustodyEvent, 2), make([]error, 2)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
 			events[0], errs[0] = st.RecordScan(ctx, checked.pharm, checked.custodyScan(domain.ScanDispatch, 5))
-		},
-		func() {
+		}()
+		go func() {
+			defer wg.Done()
 			events[1], errs[1] = st.RecordScan(ctx, unchecked.pharm, unchecked.custodyScan(domain.ScanDispatch, 5))
-		},
-	)
-	release()
-	wait()
-	if errs[0] != nil || !events[0].Accepted {
-		t.Errorf("grouped dispatch of the checked bag: %+v, %v", events[0], errs[0])
-	}
-	if domain.ErrorCode(errs[1]) != domain.EConflict || events[1].Accepted {
-		t.Errorf("grouped dispatch of the unchecked bag: %+v, %v", events[1], errs[1])
-	}
+		}()
+		wg.Wait()
+		if errs[0] != nil || !events[0].Accepted {
+			t.Errorf("concurrent dispatch of the checked bag: %+v, %v", events[0], errs[0])
+		}
+		if domain.ErrorCode(errs[1]) != domain.EConflict || events[1].Accepted {
+			t.Errorf("concurrent dispatch of the unchecked bag: %+v, %v", events[1], errs[1])
+		}
+	})
 }

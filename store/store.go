@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 
 	"cordtrace/domain"
@@ -44,12 +45,8 @@ type Options struct {
 	// MaxConns bounds this process's connections to PostgreSQL. Past a few per core, more
 	// connections only add backends competing for the CPU, and a backend descheduled while it
 	// holds the audit chain's lock stalls every write: requests wait for a connection here
-	// instead, which costs nothing. Default: DefaultMaxConns.
+	// instead. Default: DefaultMaxConns.
 	MaxConns int
-	// KeepSessions keeps the sessions checked in memory (sessionCache), with a connection of
-	// its own listening for their changes: for a service that authenticates every request. On
-	// PostgreSQL only; a one-off command has no use for it.
-	KeepSessions bool
 	// Site is the site's time zone; FacilityID its ISBT 128 facility for new DINs;
 	// ProductCode the product description code of its units; CollectionType the type of
 	// collection in their product codes (ISBT 128 Table 7; default V).
@@ -110,13 +107,7 @@ type Store struct {
 	sqlDB   *sql.DB
 	dialect string
 	opts    Options
-	specs   sync.Map      // version → domain.ReleaseSpec, see specForVersion
-	turns   chan struct{} // PostgreSQL: one slot per pooled connection, see turn
-	groups  *writeGroups  // PostgreSQL: see writeBag
-
-	sessions      sessionCache
-	stopListening context.CancelFunc // ends listenForAuthChanges, if it runs
-	listenerDone  chan struct{}
+	specs   sync.Map // version → domain.ReleaseSpec, see specForVersion
 }
 
 // OpenDB opens the database named by opts without migrating it, and returns its dialect.
@@ -202,42 +193,7 @@ func New(sqlDB *sql.DB, dialect string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open gorm: %w", err)
 	}
-	st := &Store{db: db, sqlDB: sqlDB, dialect: dialect, opts: opts}
-	if dialect == migrations.Postgres {
-		st.turns = make(chan struct{}, opts.MaxConns)
-		st.prepareGroupWriters()
-		if opts.KeepSessions && opts.DatabaseURL != "" { // without the URL there is no way to listen
-			cfg, err := connConfig(opts)
-			if err != nil {
-				return nil, err
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			st.stopListening, st.listenerDone = cancel, make(chan struct{})
-			go func() {
-				defer close(st.listenerDone)
-				st.listenForAuthChanges(ctx, cfg)
-			}()
-		}
-	}
-	return st, nil
-}
-
-// turn waits for one of the pool's connections to be free, first come first served, and
-// returns the function that gives the turn back. database/sql hands a freed connection to a
-// random waiter, so under load some requests wait many times longer than others; the session
-// check and every write (on PostgreSQL, as many at a time as the pool has connections) take
-// their turn here instead, in order of arrival. A wait past ctx's deadline fails as the
-// database being unavailable.
-func (s *Store) turn(ctx context.Context) (func(), error) {
-	if s.turns == nil {
-		return func() {}, nil
-	}
-	select {
-	case s.turns <- struct{}{}:
-		return func() { <-s.turns }, nil
-	case <-ctx.Done():
-		return nil, classify(fmt.Errorf("wait for a database connection: %w", context.Cause(ctx)))
-	}
+	return &Store{db: db, sqlDB: sqlDB, dialect: dialect, opts: opts}, nil
 }
 
 // pingWithRetry waits a little for a database that is still starting, so that the service and
@@ -257,18 +213,8 @@ func pingWithRetry(ctx context.Context, db *sql.DB) error {
 	return fmt.Errorf("the database cannot be reached: %w", err)
 }
 
-// Close writes what is waiting for a group, stops listening for session changes and closes
-// the database.
-func (s *Store) Close() error {
-	if s.groups != nil {
-		s.groups.stop()
-	}
-	if s.stopListening != nil {
-		s.stopListening()
-		<-s.listenerDone
-	}
-	return s.sqlDB.Close()
-}
+// Close closes the database.
+func (s *Store) Close() error { return s.sqlDB.Close() }
 
 // Dialect is migrations.Postgres or migrations.SQLite.
 func (s *Store) Dialect() string { return s.dialect }
@@ -292,28 +238,6 @@ type tx struct {
 	db      *gorm.DB
 	now     time.Time
 	changes []change
-	// pipeline (PostgreSQL): statements queued by execAtEnd go with the COMMIT, and raw
-	// queries use $n placeholders.
-	pipeline bool
-	atEnd    []endStatement
-}
-
-type endStatement struct {
-	sql  string // with $1, $2… placeholders
-	args []any
-	many *manyRows // see mergeRows
-}
-
-// execAtEnd runs a statement whose result the transaction does not look at, such as an UPDATE
-// of a row it has locked. On PostgreSQL it is sent with the audit append and the COMMIT, in
-// the same round trip and before them (writeOncePostgres), so that it costs no round trip of
-// its own; if it fails, nothing commits. Elsewhere it runs at once.
-func (t *tx) execAtEnd(q sqlQuery, args ...any) error {
-	if !t.pipeline {
-		return t.db.Exec(q.sqlite, args...).Error
-	}
-	t.atEnd = append(t.atEnd, endStatement{sql: q.postgres, args: args, many: q.many})
-	return nil
 }
 
 type change struct {
@@ -335,40 +259,17 @@ func (t *tx) audit(action, entityType string, entityID any, before, after any, r
 // the work is redone from the start, so the retry is safe.
 const maxAttempts = 4
 
-// write runs fn in a transaction and commits its changes and their audit entries together.
+// write runs fn in one transaction (gorm's Transaction, the same statements on both databases)
+// and commits its changes with their audit entries, sealed onto the chain last (appendAudit).
+// A transaction that records no change is rolled back, so nothing unaudited can commit. A
+// write returns once its commit is on disk (SQLite: synchronous=FULL; PostgreSQL: see
+// waitForDisk).
 func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
-	return s.writeAfterReads(ctx, actor, nil, fn)
-}
-
-// writeAfterReads is write for the hottest paths: reads (called again on each attempt, so
-// that it can reset what its readers fill) are the transaction's first statements, and fn
-// runs after them. On PostgreSQL they travel with the BEGIN in one round trip and run in
-// order, so a read after a locking read sees everything committed before the lock was
-// granted.
-func (s *Store) writeAfterReads(ctx context.Context, actor domain.Actor, reads func() []rowReader, fn func(t *tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.DBTimeout)
 	defer cancel()
-	done, err := s.turn(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
+	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		var first []rowReader
-		if reads != nil {
-			first = reads()
-		}
-		authChanged := false
-		err = s.writeOnce(ctx, actor, first, func(t *tx) error {
-			err := fn(t)
-			authChanged = changesAuth(t.changes)
-			return err
-		})
-		if authChanged {
-			// Also when the outcome is unknown (a failed COMMIT may have committed); the other
-			// processes learn of it from PostgreSQL (sessionCache).
-			s.sessions.drop()
-		}
+		err = s.writeOnce(ctx, actor, fn)
 		if err == nil || !retryable(err) {
 			break
 		}
@@ -379,20 +280,9 @@ func (s *Store) writeAfterReads(ctx context.Context, actor domain.Actor, reads f
 
 var errNothingRecorded = errors.New("nothing recorded")
 
-// writeOnce runs first, then fn, in one transaction with its audit entries. On SQLite it is
-// gorm's Transaction; the database commits with synchronous=FULL. On PostgreSQL see
-// writeOncePostgres.
-func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, first []rowReader, fn func(t *tx) error) error {
-	if s.pg() {
-		return s.writeOncePostgres(ctx, actor, first, fn)
-	}
-	err := s.db.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+	err := s.transact(ctx, func(g *gorm.DB) error {
 		t := &tx{db: g, now: s.now()}
-		for _, r := range first {
-			if err := t.readRows(r); err != nil {
-				return err
-			}
-		}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -404,146 +294,100 @@ func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, first []rowRe
 	if errors.Is(err, errNothingRecorded) {
 		return nil
 	}
-	return err
-}
-
-// durableSQL commits a tiny transaction that writes WAL (an empty logical message, which
-// nothing stores) with the connection's synchronous_commit, on: PostgreSQL returns once the
-// WAL is on disk up to that commit, which comes after every earlier commit on the server, and
-// concurrent callers share one flush.
-const durableSQL = "SELECT pg_logical_emit_message(true, 'cordtrace.durable', '')"
-
-// writeOncePostgres is writeOnce on PostgreSQL. It ends with one pipelined round trip of three
-// statements:
-//
-//   - audit_append (migration 00012) takes the audit chain's lock, seals and inserts the
-//     entries, and makes this transaction commit without waiting for the disk;
-//   - COMMIT, which releases the lock;
-//   - durableSQL, in a transaction of its own, which waits for the disk.
-//
-// Appends are serialized by the lock, so its holder must not wait for anything: not for a
-// round trip back to this process between the append and the COMMIT (on a busy machine the
-// service may wait for a CPU first), and not for the disk, which would let only one write per
-// flush through; waiting after it lets concurrent writes share flushes. No write is
-// acknowledged before it is on disk, and since WAL is replayed in order, a crash cannot keep a
-// write and lose one it followed: the chain stays whole. The pipeline stops at the first
-// error, so a failed append skips the COMMIT.
-func (s *Store) writeOncePostgres(ctx context.Context, actor domain.Actor, first []rowReader, fn func(t *tx) error) error {
-	conn, err := s.sqlDB.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	_, err = s.transactOn(ctx, conn, first, func(g *gorm.DB) ([]endStatement, string, error) {
-		t := &tx{db: g, now: s.now(), pipeline: true}
-		if err := fn(t); err != nil {
-			return nil, "", err
-		}
-		if len(t.changes) == 0 {
-			return nil, "", nil // nothing to record, so nothing may commit: rolled back
-		}
-		entries, err := auditAppendJSON(t, actor)
-		return t.atEnd, entries, err
-	})
-	return err
+	return s.waitForDisk(ctx)
 }
 
-// transactOn runs one write transaction on conn. database/sql's Tx does not expose its
-// connection for a pipeline, so the transaction is run by hand on the pinned connection:
-// BEGIN with the reads in one round trip, work (gorm on that connection), then commitPostgres
-// of the statements and audit entries (auditAppendJSON) that work returns; no entries means
-// nothing to commit, and the transaction is rolled back. On any failure ROLLBACK, and a
-// connection whose state cannot be restored is closed rather than returned to the pool.
-// undone tells that nothing of the transaction can be in the database: it failed before the
-// COMMIT went out, or PostgreSQL refused a statement (errRolledBack).
-func (s *Store) transactOn(ctx context.Context, conn *sql.Conn, reads []rowReader,
-	work func(g *gorm.DB) (atEnd []endStatement, entries string, err error)) (undone bool, err error) {
-	open := true // from here on, whatever went out may have begun the transaction
-	defer func() {
-		if open {
-			rollback(ctx, conn)
-		}
-	}()
-	if err := beginWithReads(ctx, conn, reads); err != nil {
-		return true, err
-	}
-	g := s.db.Session(&gorm.Session{Context: ctx, NewDB: true})
-	g.Statement.ConnPool = conn
-	atEnd, entries, err := work(g)
-	if err != nil || entries == "" {
-		return true, err
-	}
-	committed, err := commitPostgres(ctx, conn, atEnd, entries)
-	open = !committed
-	return errors.Is(err, errRolledBack), err
+// transact runs fn in one transaction, gorm's Transaction: it commits when fn returns nil and
+// rolls back otherwise, also when fn panics. It is the one way the store writes: through write,
+// with audit entries, for every change of record, and directly only for the bookkeeping of
+// authentication (a session's last use, failed logins by address).
+func (s *Store) transact(ctx context.Context, fn func(g *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(fn)
 }
 
-// errRolledBack marks a failure of commitPostgres after which PostgreSQL is known to have
-// rolled the transaction back: it refused a statement before the COMMIT (which then only rolls
-// back), so nothing of the transaction is in the database and its work may be redone.
-var errRolledBack = errors.New("the transaction was rolled back")
-
-// commitPostgres sends the statements queued by execAtEnd, audit_append of entries
-// (auditAppendJSON), the COMMIT and durableSQL in one round trip (see writeOncePostgres).
-// committed tells whether the COMMIT went through; an error then is the wait for the disk.
-func commitPostgres(ctx context.Context, conn *sql.Conn, atEnd []endStatement, entries string) (committed bool, err error) {
-	err = conn.Raw(func(driverConn any) error {
-		b := &pgx.Batch{}
-		for _, st := range atEnd {
-			b.Queue(st.sql, st.args...)
-		}
-		b.Queue("SELECT audit_append($1, $2, $3, $4::jsonb)", int64(auditLockID), domain.GenesisHash, domain.AuditVersion(), entries)
-		b.Queue("COMMIT")
-		b.Queue(durableSQL)
-		br := driverConn.(*stdlib.Conn).Conn().SendBatch(ctx, b)
-		defer br.Close()
-		for _, st := range atEnd {
-			if _, err := br.Exec(); err != nil {
-				return refused(fmt.Errorf("%s: %w", st.sql, err))
-			}
-		}
-		if _, err := br.Exec(); err != nil {
-			return refused(fmt.Errorf("append audit entries: %w", err))
-		}
-		tag, err := br.Exec()
-		if err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		if tag.String() != "COMMIT" { // an aborted transaction "commits" as ROLLBACK
-			return fmt.Errorf("commit: %w (%s)", errRolledBack, tag)
-		}
-		committed = true
-		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("wait for the commit to reach the disk: %w", err)
-		}
-		if err := br.Close(); err != nil {
-			return fmt.Errorf("wait for the commit to reach the disk: %w", err)
-		}
+// waitForDisk returns once the last commit is on disk. On PostgreSQL, appendAudit makes the
+// write's commit asynchronous, because the audit chain's lock is held until the commit ends:
+// a synchronous commit would hold it through the wait for the disk, so that one write per
+// flush could go through. This waits instead, after the lock is released, by committing a
+// tiny transaction that writes WAL (an empty logical message, which nothing stores) with the
+// connection's synchronous_commit, on: it returns once the WAL is on disk up to its commit,
+// which comes after the write's, and concurrent waits share one flush. WAL is replayed in
+// order, so a crash cannot keep a write and lose one the chain holds before it. On SQLite
+// the commit itself waited (synchronous=FULL), and this does nothing.
+func (s *Store) waitForDisk(ctx context.Context) error {
+	if !s.pg() {
 		return nil
-	})
-	return committed, err
+	}
+	if _, err := s.sqlDB.ExecContext(ctx, `SELECT pg_logical_emit_message(true, 'cordtrace.durable', '')`); err != nil {
+		return fmt.Errorf("wait for the commit to reach the disk: %w", err)
+	}
+	return nil
 }
 
-// refused marks err with errRolledBack when PostgreSQL refused the statement (and so aborted
-// the transaction) rather than the connection failing, which leaves the outcome unknown.
-func refused(err error) error {
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) && !unavailable(err) {
-		return fmt.Errorf("%w: %w", errRolledBack, err)
+// lockByID reads the row with primary key id into dest and locks it until the transaction
+// ends (PostgreSQL; SQLite's writers are serialized by the database lock taken at BEGIN
+// IMMEDIATE); no such row is ENotFound, naming it as what ("dose bag", "unit").
+func (t *tx) lockByID(dest any, id int64, what string) error {
+	err := t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Take(dest, id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return domain.Errorf(domain.ENotFound, "there is no %s %d", what, id)
 	}
 	return err
 }
 
-// rollback ends the transaction on conn, or closes conn when that fails, so that no connection
-// goes back to the pool inside a transaction (pgx also discards one that does, when it is
-// next taken from the pool).
-func rollback(ctx context.Context, conn *sql.Conn) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if _, err := conn.ExecContext(rctx, "ROLLBACK"); err != nil {
-		_ = conn.Raw(func(driverConn any) error { return driverConn.(*stdlib.Conn).Close() })
+// lockBag reads the dose bag with bag id bagID into bag and locks it, as lockByID; found is
+// false when no bag has that id.
+func (t *tx) lockBag(bagID string, bag *doseBagRow) (found bool, err error) {
+	err = t.db.Clauses(clause.Locking{Strength: "UPDATE"}).Where("bag_id = ?", bagID).Take(bag).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return false, nil
 	}
+	if err != nil {
+		return false, fmt.Errorf("lock dose bag %s: %w", bagID, err)
+	}
+	return true, nil
 }
+
+// queryRows runs query (with ? placeholders) in the transaction and hands each row to row, to
+// scan into plain variables: for the facts queries of the busiest writes, whose rows are
+// wider than any model.
+func (t *tx) queryRows(query string, args []any, row func(scan func(dest ...any) error) error) error {
+	return queryRows(t.db, query, args, row)
+}
+
+// queryRows runs query (with ? placeholders) on db and hands each row to row.
+func queryRows(db *gorm.DB, query string, args []any, row func(scan func(dest ...any) error) error) error {
+	rows, err := db.Raw(query, args...).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// setStatus moves the row with primary key id of model's table (locked by lockByID) from
+// status from to status to, and audits the change as action on entityType, with the reason
+// (trimmed) that a person gave for it.
+func (t *tx) setStatus(model any, entityType string, id int64, from, to, action, reason string) error {
+	if err := t.db.Model(model).Where("id = ?", id).Update("status", to).Error; err != nil {
+		return fmt.Errorf("%s: %w", action, err)
+	}
+	t.audit(action, entityType, id, map[string]any{"status": from}, map[string]any{"status": to}, strings.TrimSpace(reason))
+	return nil
+}
+
+func (s *Store) pg() bool { return s.dialect == migrations.Postgres }
 
 // read is the database for queries outside a write transaction.
 func (s *Store) read(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }

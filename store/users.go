@@ -266,7 +266,7 @@ func (s *Store) countLoginFailure(ctx context.Context, address string) error {
 		return nil
 	}
 	now := s.now()
-	err := s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+	err := s.transact(ctx, func(db *gorm.DB) error {
 		if err := db.Where("address = ? AND failed_at <= ?", address, now.Add(-domain.LoginThrottleWindow)).Delete(&loginFailureRow{}).Error; err != nil {
 			return err
 		}
@@ -284,126 +284,67 @@ const touchEvery = 30 * time.Second
 
 var errSessionInvalid = domain.Errorf(domain.EUnauthenticated, "you are not logged in, or your session has ended; log in again")
 
-// authQuery reads the sessions of up to two token hashes (the same one twice when there is
-// one), with their users and roles.
-var authQuery = newSQLQuery(`SELECT s.token_hash, s.id, s.last_seen_at, u.id, u.username, u.full_name,
+// authSQL reads the open session of a token hash (sessions.token_hash is unique) with its user
+// and roles, one row per role.
+const authSQL = `SELECT s.id, s.last_seen_at, u.id, u.username, u.full_name,
 	u.password_hash, u.failed_logins, u.locked_until, u.created_at, r.role
 	FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN user_roles r ON r.user_id = u.id
-	WHERE s.token_hash IN (?, ?) AND s.ended_at IS NULL`)
+	WHERE s.token_hash = ? AND s.ended_at IS NULL`
 
-// Authenticate returns the user behind token and keeps the session alive.
+// Authenticate returns the user behind token and keeps the session alive. It reads the
+// session from the database on every call, so a logout, a lockout or a role change takes
+// effect on the next request in every process.
 func (s *Store) Authenticate(ctx context.Context, token string) (domain.User, error) {
-	u, err, _ := s.AuthenticatePair(ctx, token, "")
-	return u, err
-}
-
-// AuthenticatePair checks two session tokens in one query (the nurse's and the witness's at the
-// bedside). token is authenticated as by Authenticate; other only checked (domain.SessionCheck).
-func (s *Store) AuthenticatePair(ctx context.Context, token, other string) (domain.User, error, domain.SessionCheck) {
 	if token == "" {
-		return domain.User{}, errSessionInvalid, domain.SessionCheck{}
+		return domain.User{}, errSessionInvalid
 	}
 	now := s.now()
-	hash, otherHash := tokenHash(token), ""
-	if other != "" {
-		otherHash = tokenHash(other)
-	}
-	if u, oc, ok := s.sessions.lookup(hash, otherHash, now); ok {
-		return u, nil, oc
-	}
-	gen := s.sessions.generation()
-	done, err := s.turn(ctx)
-	if err != nil {
-		return domain.User{}, err, domain.SessionCheck{}
-	}
-	defer done()
-	// One query for the sessions, their users and roles: this runs on every request whose
-	// sessions are not kept in memory (sessionCache).
-	q2 := otherHash
-	if q2 == "" {
-		q2 = hash
-	}
-	rows, err := s.queryRaw(ctx, authQuery, hash, q2)
-	if err != nil {
-		err = classify(fmt.Errorf("read session: %w", err))
-		return domain.User{}, err, domain.SessionCheck{}
-	}
-	type found struct {
-		sessionID int64
-		lastSeen  time.Time
-		user      userRow
-	}
-	sessions := map[string]*found{}
-	for rows.Next() {
-		var h string
-		var f found
+	var sessionID int64
+	var lastSeen time.Time
+	var user userRow
+	found := false
+	err := queryRows(s.read(ctx), authSQL, []any{tokenHash(token)}, func(scan func(...any) error) error {
+		var id int64
+		var u userRow
 		var lockedUntil sql.NullTime
 		var role sql.NullString
-		if err := rows.Scan(&h, &f.sessionID, &f.lastSeen, &f.user.ID, &f.user.Username, &f.user.FullName, &f.user.PasswordHash,
-			&f.user.FailedLogins, &lockedUntil, &f.user.CreatedAt, &role); err != nil {
-			rows.Close()
-			err = classify(fmt.Errorf("read session: %w", err))
-			return domain.User{}, err, domain.SessionCheck{}
+		if err := scan(&id, &lastSeen, &u.ID, &u.Username, &u.FullName, &u.PasswordHash,
+			&u.FailedLogins, &lockedUntil, &u.CreatedAt, &role); err != nil {
+			return err
 		}
-		cur := sessions[h]
-		if cur == nil {
+		if !found {
+			found, sessionID, user = true, id, u
 			if lockedUntil.Valid {
 				t := lockedUntil.Time
-				f.user.LockedUntil = &t
+				user.LockedUntil = &t
 			}
-			cur = &f
-			sessions[h] = cur
 		}
 		if role.Valid {
-			cur.user.Roles = append(cur.user.Roles, userRoleRow{UserID: cur.user.ID, Role: role.String})
-		}
-	}
-	if err := rows.Err(); err != nil {
-		rows.Close()
-		err = classify(fmt.Errorf("read session: %w", err))
-		return domain.User{}, err, domain.SessionCheck{}
-	}
-	if err := rows.Close(); err != nil {
-		err = classify(fmt.Errorf("read session: %w", err))
-		return domain.User{}, err, domain.SessionCheck{}
-	}
-	expired := func(f *found) error {
-		if f == nil {
-			return errSessionInvalid
-		}
-		if domain.SessionExpired(f.lastSeen, now, s.opts.SessionIdle) {
-			return domain.Errorf(domain.EUnauthenticated,
-				"your session ended after %d minutes without activity; log in again", int(s.opts.SessionIdle.Minutes()))
+			user.Roles = append(user.Roles, userRoleRow{UserID: user.ID, Role: role.String})
 		}
 		return nil
+	})
+	if err != nil {
+		return domain.User{}, classify(fmt.Errorf("read session: %w", err))
 	}
-	f := sessions[hash]
-	if err := expired(f); err != nil {
-		return domain.User{}, err, domain.SessionCheck{}
+	if !found {
+		return domain.User{}, errSessionInvalid
 	}
-	if now.Sub(f.lastSeen) > touchEvery {
+	if domain.SessionExpired(lastSeen, now, s.opts.SessionIdle) {
+		return domain.User{}, domain.Errorf(domain.EUnauthenticated,
+			"your session ended after %d minutes without activity; log in again", int(s.opts.SessionIdle.Minutes()))
+	}
+	if now.Sub(lastSeen) > touchEvery {
 		// A conditional update: of two requests racing here, one writes and neither waits.
-		if err := s.read(ctx).Model(&sessionRow{}).
-			Where("id = ? AND last_seen_at < ?", f.sessionID, now.Add(-touchEvery)).
-			Update("last_seen_at", now).Error; err != nil {
-			return domain.User{}, classify(fmt.Errorf("touch session: %w", err)), domain.SessionCheck{}
-		}
-		f.lastSeen = now
-	}
-	u := f.user.toDomain()
-	valid := map[string]cachedSession{hash: {user: u, lastSeen: f.lastSeen}}
-	var oc domain.SessionCheck
-	if other != "" {
-		of := sessions[otherHash]
-		if err := expired(of); err != nil {
-			oc = domain.SessionCheck{Err: err, Decided: true}
-		} else if now.Sub(of.lastSeen) <= touchEvery {
-			oc = domain.SessionCheck{User: of.user.toDomain(), Decided: true}
-			valid[otherHash] = cachedSession{user: oc.User, lastSeen: of.lastSeen}
+		err := s.transact(ctx, func(g *gorm.DB) error {
+			return g.Model(&sessionRow{}).Where("id = ? AND last_seen_at < ?", sessionID, now.Add(-touchEvery)).
+				Update("last_seen_at", now).Error
+		})
+		if err != nil {
+			return domain.User{}, classify(fmt.Errorf("touch session: %w", err))
 		}
 	}
-	s.sessions.keep(gen, now, valid)
-	return u, nil, oc
+	return user.toDomain(), nil
 }
 
 // Logout ends the session of token.

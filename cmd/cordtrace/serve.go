@@ -13,8 +13,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"cordtrace/api"
 	"cordtrace/domain"
 	"cordtrace/labels"
@@ -95,7 +93,6 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	logger := newLogger(cfg, e.stderr)
 	paceGC(e.getenv)
 	opts := storeOptions(cfg, logger)
-	opts.KeepSessions = true
 	st, err := store.Open(ctx, opts)
 	if err != nil {
 		logger.Error("cannot open the database", "err", err)
@@ -122,7 +119,6 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Records: st, Ping: st.Ping},
 		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, SecureCookies: cfg.SecureCookies, Site: cfg.Site, DBTimeout: cfg.DBTimeout, MRNSystem: cfg.MRNSystem})
 	srv.RegisterDB(st.SQLDB())
-	srv.Register(writeGroupMetrics(st)...)
 	pages, err := web.Parse()
 	if err != nil {
 		logger.Error("cannot parse the web pages", "err", err)
@@ -208,23 +204,4 @@ func expireLots(ctx context.Context, st *store.Store, logger *slog.Logger) {
 func generateLabelKey() (domain.LabelKey, error) {
 	kid, pub, priv, err := labels.NewLabelKey(time.Now())
 	return domain.LabelKey{KID: kid, PublicKey: pub, PrivatePEM: priv}, err
-}
-
-// writeGroupMetrics are cordtrace_grouped_writes_total{written=...}, how the verifications and
-// custody scans were written (store.WriteGroupStats), and cordtrace_write_groups_total; their
-// ratio is the mean group size.
-func writeGroupMetrics(st *store.Store) []prometheus.Collector {
-	const help = "Bedside verifications and custody scans by how they were written: together (in one transaction with others waiting), alone, or redone alone after their group was rolled back."
-	written := func(how string, count func(store.WriteGroupStats) uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cordtrace_grouped_writes_total", Help: help,
-			ConstLabels: prometheus.Labels{"written": how}}, func() float64 { return float64(count(st.WriteGroupStats())) })
-	}
-	return []prometheus.Collector{
-		written("together", func(s store.WriteGroupStats) uint64 { return s.Together }),
-		written("alone", func(s store.WriteGroupStats) uint64 { return s.Alone }),
-		written("redone", func(s store.WriteGroupStats) uint64 { return s.Redone }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cordtrace_write_groups_total",
-			Help: "Transactions that committed two or more verifications or custody scans together."},
-			func() float64 { return float64(st.WriteGroupStats().Groups) }),
-	}
 }

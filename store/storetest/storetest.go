@@ -69,7 +69,6 @@ func Each(t *testing.T, fn func(t *testing.T, st *store.Store)) {
 // the test ends. Fields already set in base are kept.
 func Options(t testing.TB, backend string, base store.Options) store.Options {
 	t.Helper()
-	base.KeepSessions = true // as the service runs
 	if base.PasswordCost == 0 {
 		base.PasswordCost = 4 // bcrypt's minimum: the hash is not what these tests test
 	}
