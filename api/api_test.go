@@ -58,7 +58,7 @@ func newTestServer(t *testing.T, backend string) *testServer {
 // newTestServerWith is newTestServer with store options, such as a fixed clock.
 func newTestServerWith(t *testing.T, backend string, opts store.Options) *testServer {
 	t.Helper()
-	return newTestServerConfig(t, backend, opts, api.Config{})
+	return newTestServerConfig(t, backend, opts, api.Config{MetricsToken: testMetricsToken})
 }
 
 // newTestServerConfig is newTestServerWith with server settings too (Logger and BodyLimit are
@@ -355,11 +355,29 @@ func TestChangePassword(t *testing.T) {
 	})
 }
 
+// testMetricsToken opens /metrics on the test servers (api.Config.MetricsToken).
+const testMetricsToken = "metrics token of the tests"
+
+// /metrics answers only the bearer of the metrics token on the service's address, and not at
+// all there without one (it is then served on an address of its own).
+func TestMetricsNeedTheToken(t *testing.T) {
+	ts := newTestServer(t, storetest.SQLite)
+	for token, want := range map[string]int{"": 401, "a guess": 401, testMetricsToken: 200} {
+		if r := ts.do("GET", "/metrics", token, nil); r.status != want {
+			t.Errorf("/metrics with token %q: %d, want %d", token, r.status, want)
+		}
+	}
+	closed := newTestServerConfig(t, storetest.SQLite, store.Options{}, api.Config{MetricsToken: ""})
+	if r := closed.do("GET", "/metrics", testMetricsToken, nil); r.status != 404 {
+		t.Errorf("/metrics without a configured token: %d, want 404", r.status)
+	}
+}
+
 func TestMetrics(t *testing.T) {
 	ts := newTestServer(t, storetest.SQLite)
 	ts.do("GET", "/api/v1/me", "", nil)
 	ts.do("GET", "/api/v1/no-such-thing/12345", "", nil)
-	r := ts.do("GET", "/metrics", "", nil)
+	r := ts.do("GET", "/metrics", testMetricsToken, nil)
 	body := string(r.body)
 	for _, want := range []string{
 		`cordtrace_http_requests_total{method="GET",route="/api/v1/me",status="401"} 1`,

@@ -152,7 +152,7 @@ func TestBedsideJourney(t *testing.T) {
 		if dons := pt["donations"].([]any); len(dons) != 1 || dons[0].(map[string]any)["din"] != lot["lot"].(map[string]any)["din"] {
 			t.Fatalf("patient trace donations: %v", pt["donations"])
 		}
-		metrics := string(ts.do("GET", "/metrics", "", nil).body)
+		metrics := string(ts.do("GET", "/metrics", testMetricsToken, nil).body)
 		for _, want := range []string{
 			`cordtrace_bedside_verifications_total{verdict="pass"} 1`,
 			`cordtrace_bedside_verifications_total{verdict="stop"} 4`,

@@ -1,14 +1,19 @@
 package api
 
 import (
+	"crypto/subtle"
 	"database/sql"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"cordtrace/domain"
 )
 
 // metrics are the service's Prometheus metrics. Each server has its own registry, so that tests
@@ -74,6 +79,22 @@ func (s *Server) RegisterDB(db *sql.DB) {
 // Register adds collectors of other packages (verifications, label prints) to /metrics.
 func (s *Server) Register(c ...prometheus.Collector) { s.metrics.registry.MustRegister(c...) }
 
-func (s *Server) metricsHandler() echo.HandlerFunc {
-	return echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+// MetricsHandler serves the metrics in Prometheus's format, for a listener of their own.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
+
+// metricsOnServiceAddress serves /metrics on the service's address to the bearer of
+// Config.MetricsToken only.
+func (s *Server) metricsOnServiceAddress(c echo.Context) error {
+	if s.cfg.MetricsToken == "" {
+		return domain.Errorf(domain.ENotFound, "the metrics are not served on this address: set CORDTRACE_METRICS_ADDR or CORDTRACE_METRICS_TOKEN")
+	}
+	token, _ := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	if subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.MetricsToken)) != 1 {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+		return domain.Errorf(domain.EUnauthenticated, "the metrics need the metrics token (Authorization: Bearer)")
+	}
+	s.MetricsHandler().ServeHTTP(c.Response(), c.Request())
+	return nil
 }

@@ -204,3 +204,33 @@ func TestPatientReadsAreRecorded(t *testing.T) {
 		}
 	})
 }
+
+// MRNs differ not by case: "AB123456" enrolled, "ab123456" is refused as the same MRN, and a
+// wristband read with Caps Lock on finds the patient.
+func TestMRNsAreComparedWithoutCase(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		doc := ts.userWith(admin, "dr.mrn", domain.RolePhysician)
+		enrol := func(subject, mrn string) response {
+			return ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": subject, "mrn": mrn, "name": "Li Wei",
+				"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": time.Now().UTC().Add(-time.Hour)})
+		}
+		if r := enrol("SVP-101", "AB123456"); r.status != 201 {
+			t.Fatalf("enrol: %d %s", r.status, r.body)
+		}
+		if r := enrol("SVP-102", "ab123456"); r.status != 409 || !strings.Contains(r.errorOf(t)["message"].(string), "AB123456") {
+			t.Fatalf("the same MRN in lower case: %d %s; want 409 naming AB123456", r.status, r.body)
+		}
+		// At the bedside, the wristband read in lower case is the same patient.
+		_, code, _ := preparedBag(t, ts, admin)
+		nurse := ts.userWith(admin, "nurse.dee", domain.RoleNurse)
+		ts.do("POST", "/api/v1/scans/dispatch", ts.login("ph.eve", "a good password"), map[string]any{"code": code, "to": "ICU-3", "temperature_c": 5})
+		ts.do("POST", "/api/v1/scans/receive", nurse, map[string]any{"code": code, "temperature_c": 5})
+		ts.userWith(admin, "nurse.fay", domain.RoleNurse)
+		r := ts.do("POST", "/api/v1/bedside/verify", nurse, map[string]any{"wristband": "mrn0001", "code": code,
+			"witness": map[string]string{"username": "nurse.fay", "password": "a good password"}})
+		if r.status != 200 || r.json(t)["pass"] != true {
+			t.Fatalf("the wristband read in lower case: %d %s; want a PASS", r.status, r.body)
+		}
+	})
+}

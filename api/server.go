@@ -47,6 +47,11 @@ type Config struct {
 	DBTimeout time.Duration
 	// Site is the site's time zone, for printed times.
 	Site *time.Location
+	// MetricsToken, when set, opens /metrics on the service's own address to requests that
+	// bear it (Authorization: Bearer). Unset, /metrics is not served there: MetricsHandler
+	// serves it on an address of its own (CORDTRACE_METRICS_ADDR). Either way nobody reads the
+	// service's figures without being let in.
+	MetricsToken string
 	// MRNSystem is the FHIR Identifier.system of patients' MRNs (the hospital's naming system);
 	// "" means fhir.SystemMRN (urn:cordtrace:mrn).
 	MRNSystem string
@@ -110,7 +115,7 @@ func New(svc Services, cfg Config) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", s.metricsHandler())
+	e.GET("/metrics", s.metricsOnServiceAddress)
 	e.GET("/openapi.yaml", s.openAPI)
 
 	s.handle(http.MethodPost, "/auth/login", "", s.login)

@@ -196,7 +196,7 @@ func checkPatient(f BedsideFacts) Check {
 		return fail(CheckPatientMatch, "Cannot match the patient: %s.", unknownBag)
 	case f.Patient == nil:
 		return fail(CheckPatientMatch, "No enrolled patient has the wristband MRN %s. Check the wristband; do not infuse.", f.WristbandMRN)
-	case f.Bag.LabelMRN != f.WristbandMRN || f.Bag.PatientID != f.Patient.ID:
+	case !SameMRN(f.Bag.LabelMRN, f.WristbandMRN) || f.Bag.PatientID != f.Patient.ID:
 		return fail(CheckPatientMatch, "WRONG PATIENT: the bag is for MRN %s, the wristband is MRN %s. Do not infuse.", f.Bag.LabelMRN, f.WristbandMRN)
 	}
 	return pass(CheckPatientMatch, "The bag is for this patient (MRN %s, subject %s).", f.Patient.MRN, f.Patient.SubjectID)

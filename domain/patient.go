@@ -219,3 +219,8 @@ func (d PatientDetail) CanOrder() (bool, string) {
 	}
 	return true, ""
 }
+
+// SameMRN tells whether two MRNs name one patient. MRNs are compared without regard to case
+// (and stored as entered): a wedge scanner with Caps Lock on sends "ab123456" for "AB123456",
+// so two patients whose MRNs differ only by case could be taken for each other.
+func SameMRN(a, b string) bool { return strings.EqualFold(a, b) }

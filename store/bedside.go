@@ -192,7 +192,7 @@ const bedsideFactsSQL = `SELECT sv.version AS spec_version,
 			EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = wt.witness_id AND r.role = '` + string(domain.RoleNurse) + `') AS wt_nurse,
 			EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = wt.witness_id AND r.role = '` + string(domain.RolePhysician) + `') AS wt_physician
 		FROM (SELECT ` + currentSpecVersionSQL + ` AS version) sv
-			LEFT JOIN patients p ON p.mrn = ?
+			LEFT JOIN patients p ON lower(p.mrn) = lower(?)
 			LEFT JOIN dose_bags b ON b.bag_id = ?
 			LEFT JOIN patients o ON o.id = b.patient_id
 			LEFT JOIN lots l ON l.id = b.lot_id

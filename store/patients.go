@@ -67,11 +67,11 @@ func (s *Store) Enrol(ctx context.Context, actor domain.Actor, p domain.Patient)
 	var out domain.Patient
 	err := s.write(ctx, actor, func(t *tx) error {
 		var clash patientRow
-		if err := t.db.Where("subject_id = ? OR mrn = ?", p.SubjectID, p.MRN).Take(&clash).Error; err == nil {
+		if err := t.db.Where("subject_id = ? OR lower(mrn) = lower(?)", p.SubjectID, p.MRN).Take(&clash).Error; err == nil {
 			if clash.SubjectID == p.SubjectID {
 				return domain.Errorf(domain.EConflict, "subject %s is already enrolled", p.SubjectID)
 			}
-			return domain.Errorf(domain.EConflict, "a patient with MRN %s is already enrolled (subject %s)", p.MRN, clash.SubjectID)
+			return domain.Errorf(domain.EConflict, "a patient with MRN %s is already enrolled (subject %s; MRNs are compared without regard to case)", clash.MRN, clash.SubjectID)
 		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -36,6 +37,8 @@ type Config struct {
 	LogLevel       slog.Level    // CORDTRACE_LOG_LEVEL
 	MRNSystem      string        // CORDTRACE_MRN_SYSTEM
 	SecureCookies  bool          // CORDTRACE_SECURE_COOKIES
+	MetricsAddr    string        // CORDTRACE_METRICS_ADDR
+	MetricsToken   string        // CORDTRACE_METRICS_TOKEN
 	logLevelText   string
 	sessionIdle    string
 	dbTimeout      string
@@ -59,6 +62,8 @@ var configVars = []struct{ name, def, help string }{
 	{"CORDTRACE_LOG_FORMAT", "text", "log format: text or json"},
 	{"CORDTRACE_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 	{"CORDTRACE_SECURE_COOKIES", "false", "true: the session cookie is sent over HTTPS only; false: only when the request came over HTTPS (directly, or X-Forwarded-Proto from a proxy)"},
+	{"CORDTRACE_METRICS_ADDR", "", "address of a listener that serves /metrics alone, such as 127.0.0.1:9090 (unset: none)"},
+	{"CORDTRACE_METRICS_TOKEN", "", "token that opens /metrics on the service's address (Authorization: Bearer; 16 characters or more); unset: /metrics is not served there"},
 	{"CORDTRACE_MRN_SYSTEM", fhir.SystemMRN, "FHIR identifier system of patients' MRNs: the hospital's own (urn:oid:… or a URL)"},
 }
 
@@ -83,6 +88,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		logLevelText: env("CORDTRACE_LOG_LEVEL"), sessionIdle: env("CORDTRACE_SESSION_IDLE"),
 		dbTimeout: env("CORDTRACE_DB_TIMEOUT"), dbConns: env("CORDTRACE_DB_CONNS"), MRNSystem: env("CORDTRACE_MRN_SYSTEM"),
 		secureCookies: env("CORDTRACE_SECURE_COOKIES"),
+		MetricsAddr:   env("CORDTRACE_METRICS_ADDR"), MetricsToken: env("CORDTRACE_METRICS_TOKEN"),
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on (CORDTRACE_ADDR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (DATABASE_URL)")
@@ -167,6 +173,14 @@ func (c *Config) validate() error {
 		return fmt.Errorf("CORDTRACE_SECURE_COOKIES %q must be true or false", c.secureCookies)
 	}
 	c.SecureCookies = secure
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return fmt.Errorf("CORDTRACE_METRICS_TOKEN is %d characters; give 16 or more, so that it cannot be guessed", len(c.MetricsToken))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("CORDTRACE_METRICS_ADDR %q must be host:port, such as 127.0.0.1:9090", c.MetricsAddr)
+		}
+	}
 	if !absoluteURI(c.MRNSystem) {
 		return fmt.Errorf("CORDTRACE_MRN_SYSTEM %q must be an absolute URI naming the hospital's MRN system, such as urn:oid:2.16.840.1.113883.19.5 or https://hospital.example/fhir/mrn", c.MRNSystem)
 	}

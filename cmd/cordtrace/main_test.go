@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -139,6 +140,14 @@ func TestConfig(t *testing.T) {
 			}
 		}},
 		{"secure cookies not a bool", map[string]string{"CORDTRACE_SECURE_COOKIES": "sometimes"}, nil, "CORDTRACE_SECURE_COOKIES", nil},
+		{"metrics token too short", map[string]string{"CORDTRACE_METRICS_TOKEN": "short"}, nil, "CORDTRACE_METRICS_TOKEN", nil},
+		{"metrics token", map[string]string{"CORDTRACE_METRICS_TOKEN": "a long enough metrics token"}, nil, "", func(t *testing.T, c Config) {
+			if c.MetricsToken != "a long enough metrics token" {
+				t.Errorf("metrics token %q", c.MetricsToken)
+			}
+		}},
+		{"metrics address not host:port", map[string]string{"CORDTRACE_METRICS_ADDR": "9090"}, nil, "CORDTRACE_METRICS_ADDR", nil},
+		{"metrics address", map[string]string{"CORDTRACE_METRICS_ADDR": "127.0.0.1:9090"}, nil, "", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -578,4 +587,36 @@ func TestServeSiteTimeZone(t *testing.T) {
 			t.Fatalf("the start log does not name the machine's zone:\n%s", logs.String())
 		}
 	})
+}
+
+// With CORDTRACE_METRICS_ADDR the metrics are served on an address of their own, and the
+// service's address does not answer them.
+func TestServeMetricsOnTheirOwnAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	vars := backendEnv(t, storetest.SQLite)
+	vars["CORDTRACE_METRICS_ADDR"] = addr
+	base := startProcess(t, vars)
+	var res *http.Response
+	for range 50 { // the metrics listener starts just after the service's
+		if res, err = http.Get("http://" + addr + "/metrics"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), "cordtrace_") {
+		t.Fatalf("metrics on %s: %d", addr, res.StatusCode)
+	}
+	if res, err := http.Get(base + "/metrics"); err != nil || res.StatusCode != http.StatusNotFound {
+		t.Fatalf("metrics on the service's address: %v %v, want 404", res, err)
+	}
 }

@@ -117,7 +117,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	logger.Info("label signing key", "kid", key.KID)
 
 	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Records: st, Ping: st.Ping},
-		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, SecureCookies: cfg.SecureCookies, Site: cfg.Site, DBTimeout: cfg.DBTimeout, MRNSystem: cfg.MRNSystem})
+		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, SecureCookies: cfg.SecureCookies, MetricsToken: cfg.MetricsToken, Site: cfg.Site, DBTimeout: cfg.DBTimeout, MRNSystem: cfg.MRNSystem})
 	srv.RegisterDB(st.SQLDB())
 	pages, err := web.Parse()
 	if err != nil {
@@ -144,6 +144,19 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	logger.Info("listening", "addr", ln.Addr().String(), "database", st.Dialect(), "site_tz", zone)
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
+	var metricsSrv *http.Server
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			logger.Error("cannot listen for the metrics", "addr", cfg.MetricsAddr, "err", err)
+			return exitRuntime
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		logger.Info("serving the metrics", "addr", mln.Addr().String())
+		go func() { served <- metricsSrv.Serve(mln) }()
+	}
 	go expireLots(ctx, st, logger)
 
 	select {
@@ -155,6 +168,9 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	logger.Info("shutting down: finishing requests in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	if metricsSrv != nil {
+		metricsSrv.Shutdown(shutdownCtx)
+	}
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
 		logger.Error("shutdown", "err", err)
 		return exitRuntime
