@@ -196,8 +196,9 @@ func TestSecondPharmacistCheckAndLabelPrinting(t *testing.T) {
 	})
 }
 
-// unlabelledBag is preparedBag before the second pharmacist's check: prepared by ph.eve from
-// units of the lot of s.qc and s.qa, never labelled.
+// unlabelledBag makes a released lot (of s.qc and s.qa), a patient enrolled yesterday, so that
+// today is the protocol's infusion day, and their dose bag prepared by ph.eve: before the
+// second pharmacist's check, never labelled.
 func unlabelledBag(t *testing.T, ts *testServer, admin string) (map[string]any, int64, string) {
 	t.Helper()
 	lotPath, units := releasedLot(t, ts, admin, "s")

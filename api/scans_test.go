@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"cordtrace/domain"
 	"cordtrace/labels"
@@ -16,16 +15,8 @@ import (
 // bag, its scanned QR code and the lot path.
 func preparedBag(t *testing.T, ts *testServer, admin string) (map[string]any, string, string) {
 	t.Helper()
-	lotPath, units := releasedLot(t, ts, admin, "s")
-	doc := ts.userWith(admin, "dr.cho", domain.RolePhysician)
-	pharm := ts.userWith(admin, "ph.eve", domain.RolePharmacist)
-	now := time.Now().UTC()
-	// Enrolled yesterday, so that today is the protocol's infusion day (day 1).
-	p := ts.do("POST", "/api/v1/patients", doc, map[string]any{"subject_id": "SVP-001", "mrn": "MRN0001", "name": "Li Wei",
-		"date_of_birth": "1960-05-01", "weight_kg": 70, "arm": "huc_msc", "enrolled_at": now.AddDate(0, 0, -1)}).json(t)
-	o := ts.do("POST", fmt.Sprintf("/api/v1/patients/%d/dose-orders", int64(p["id"].(float64))), doc, nil).json(t)
-	bag := ts.do("POST", fmt.Sprintf("/api/v1/dose-orders/%d/dose-bags", int64(o["id"].(float64))), pharm, map[string]any{
-		"unit_ids": units[:2], "thawed_at": now.Add(-10 * time.Minute), "post_thaw_viability_pct": 85, "viable_cells": 70_000_000, "volume_ml": 50}).json(t)
+	bag, _, lotPath := unlabelledBag(t, ts, admin)
+	pharm := ts.login("ph.eve", "a good password")
 	checkBag(t, ts, admin, fmt.Sprintf("/api/v1/dose-bags/%d", int64(bag["id"].(float64))))
 	code := scanQR(t, ts.do("GET", fmt.Sprintf("/api/v1/dose-bags/%d/label.png", int64(bag["id"].(float64))), pharm, nil).body)
 	return bag, code, lotPath
