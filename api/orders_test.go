@@ -15,6 +15,15 @@ import (
 // row id and the QR of its label. A bag whose count the preparation would refuse is written
 // straight to the database after a valid preparation, as a mistyped count recorded before
 // preparation limits existed would be.
+// orderTeam creates the physician dr.cho, the pharmacist ph.eve and the nurses nurse.dee and
+// nurse.fay (the witness); it returns the physician's, the nurse's and the witness's tokens.
+func orderTeam(t *testing.T, ts *testServer, admin string) (doc, nurse, witness string) {
+	t.Helper()
+	doc = ts.userWith(admin, "dr.cho", domain.RolePhysician)
+	ts.userWith(admin, "ph.eve", domain.RolePharmacist)
+	return doc, ts.userWith(admin, "nurse.dee", domain.RoleNurse), ts.userWith(admin, "nurse.fay", domain.RoleNurse)
+}
+
 func orderedBag(t *testing.T, ts *testServer, admin, prefix, subject, mrn string, kg float64, cells int64) (patientID, orderID, bagRowID int64, code string) {
 	t.Helper()
 	_, units := releasedLot(t, ts, admin, prefix)
@@ -71,11 +80,7 @@ func doseCheck(t *testing.T, ts *testServer, nurse, witness, mrn, code string) (
 func TestReweighingDoesNotPassTheBag(t *testing.T) {
 	eachServer(t, func(t *testing.T, ts *testServer) {
 		admin := ts.login("admin", adminPassword)
-		ts.userWith(admin, "dr.cho", domain.RolePhysician)
-		ts.userWith(admin, "ph.eve", domain.RolePharmacist)
-		nurse := ts.userWith(admin, "nurse.dee", domain.RoleNurse)
-		witness := ts.userWith(admin, "nurse.fay", domain.RoleNurse)
-		doc := ts.login("dr.cho", "a good password")
+		doc, nurse, witness := orderTeam(t, ts, admin)
 		patientID, orderID, _, code := orderedBag(t, ts, admin, "w", "SVP-068", "MRN0068", 68, 90_000_000)
 
 		pass, msg := doseCheck(t, ts, nurse, witness, "MRN0068", code)
@@ -138,11 +143,7 @@ func TestReweighingDoesNotPassTheBag(t *testing.T) {
 func TestSpecVersionNeedsQAAndPhysician(t *testing.T) {
 	eachServer(t, func(t *testing.T, ts *testServer) {
 		admin := ts.login("admin", adminPassword)
-		ts.userWith(admin, "dr.cho", domain.RolePhysician)
-		ts.userWith(admin, "ph.eve", domain.RolePharmacist)
-		nurse := ts.userWith(admin, "nurse.dee", domain.RoleNurse)
-		witness := ts.userWith(admin, "nurse.fay", domain.RoleNurse)
-		doc := ts.login("dr.cho", "a good password")
+		doc, nurse, witness := orderTeam(t, ts, admin)
 		both := ts.userWith(admin, "qa.doc", domain.RoleQA, domain.RolePhysician)
 		patientID, _, _, code := orderedBag(t, ts, admin, "v", "SVP-070", "MRN0070", 70, 70_000_000)
 		qa := ts.login("v.qa", "a good password")

@@ -18,11 +18,7 @@ import (
 // lot page and sees the open investigation; QA closes it as a laboratory error in the signing
 // dialog; the page shows the conclusion and who signed it, and the store holds the same.
 func TestBrowserOOSInvestigation(t *testing.T) {
-	backend := storetest.SQLite
-	if bs := storetest.Backends(t); len(bs) > 1 {
-		backend = storetest.Postgres
-	}
-	s := newSite(t, backend)
+	s := newSite(t, browserBackend(t))
 	b := newBrowser(t, s.url)
 	ctx := context.Background()
 

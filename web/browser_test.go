@@ -74,6 +74,15 @@ type site struct {
 	users map[string]domain.User
 }
 
+// browserBackend is the database a browser journey runs on: PostgreSQL when the tests have it,
+// as production does, else the embedded one. A journey is slow, so it runs on one of them.
+func browserBackend(t *testing.T) string {
+	if bs := storetest.Backends(t); len(bs) > 1 {
+		return storetest.Postgres
+	}
+	return storetest.SQLite
+}
+
 func newSite(t *testing.T, backend string) *site {
 	st := storetest.Open(t, backend, store.Options{})
 	ctx := context.Background()
@@ -385,11 +394,7 @@ func typeSlowly(sel, code string) chromedp.Action {
 // a signature → prepare → print → dispatch scan → receipt scan → bedside STOP for the wrong
 // patient → bedside PASS → infusion. Every page is checked at phone and desktop width.
 func TestBrowserJourney(t *testing.T) {
-	backend := storetest.SQLite
-	if bs := storetest.Backends(t); len(bs) > 1 {
-		backend = storetest.Postgres
-	}
-	s := newSite(t, backend)
+	s := newSite(t, browserBackend(t))
 	b := newBrowser(t, s.url)
 	ctx := context.Background()
 	now := time.Now().UTC()
@@ -945,11 +950,7 @@ func TestBrowserSessionEnd(t *testing.T) {
 // it gives before ordering, order the dose, report an adverse event (the server's field error
 // shown next to the field, then accepted). The store holds what the pages said.
 func TestBrowserPhysician(t *testing.T) {
-	backend := storetest.SQLite
-	if bs := storetest.Backends(t); len(bs) > 1 {
-		backend = storetest.Postgres
-	}
-	s := newSite(t, backend)
+	s := newSite(t, browserBackend(t))
 	b := newBrowser(t, s.url)
 	ctx := context.Background()
 

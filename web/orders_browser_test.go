@@ -10,18 +10,13 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"cordtrace/domain"
-	"cordtrace/store/storetest"
 )
 
 // A weight recorded after the order, 32 % above the order's: the nurse is asked for the
 // reason, the patient page shows the order waiting for the physician's review, and the
 // physician signs that the order stands in the dialog; the review notice goes.
 func TestBrowserOrderReview(t *testing.T) {
-	backend := storetest.SQLite
-	if bs := storetest.Backends(t); len(bs) > 1 {
-		backend = storetest.Postgres
-	}
-	s := newSite(t, backend)
+	s := newSite(t, browserBackend(t))
 	ctx := context.Background()
 	p, err := s.store.Enrol(ctx, s.actor("dr.cho"), domain.Patient{SubjectID: "SVP-168", MRN: "MRN0168", Name: "Zhao Min",
 		DateOfBirth: "1958-03-02", WeightKg: 68, Arm: domain.ArmHUCMSC, EnrolledAt: time.Now().UTC().Add(-time.Hour)})
