@@ -2,12 +2,16 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"cordtrace/domain"
 	"cordtrace/labels"
+	"cordtrace/migrations"
 	"cordtrace/store"
 	"cordtrace/store/storetest"
 )
@@ -59,11 +63,53 @@ func TestRotationDestroysTheRetiredPrivateKey(t *testing.T) {
 		if err := st.Gorm().Exec(`UPDATE label_keys SET private_key = 'x' WHERE kid = ?`, old).Error; err == nil {
 			t.Fatal("the database kept a private key for a retired key")
 		}
+		if err := st.Gorm().Exec(`INSERT INTO label_keys (kid, public_key, private_key, created_at) VALUES ('k-second', 'x', 'y', ?)`, time.Now()).Error; err == nil {
+			t.Fatal("the database kept a second active key")
+		}
 		entries, err := st.ListAudit(ctx, domain.AuditFilter{EntityType: "label_key", EntityID: old})
 		if err != nil || len(entries) != 2 || entries[1].Action != "label_key.retire" || !strings.Contains(entries[1].After, `"private_key":"destroyed"`) {
 			t.Fatalf("audit of the retired key: %+v %v", entries, err)
 		}
 		mustVerify(t, st)
+	})
+}
+
+// Rotations at the same moment leave one active key: the database refuses a second, and the
+// rotation that lost answers a conflict.
+func TestConcurrentRotationsLeaveOneActiveKey(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		labelKey(t, st)
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, errs[i] = st.RotateLabelKey(ctx, admin, newLabelKey)
+			}(i)
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil && domain.ErrorCode(err) != domain.EConflict {
+				t.Fatalf("concurrent rotation: %v", err)
+			}
+		}
+		keys, err := st.LabelKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		active := 0
+		for _, k := range keys {
+			if k.RetiredAt == nil {
+				active++
+			} else if k.PrivatePEM != "" {
+				t.Fatalf("retired key %s kept its private key", k.KID)
+			}
+		}
+		if active != 1 {
+			t.Fatalf("%d active keys after concurrent rotations; want 1", active)
+		}
 	})
 }
 
@@ -184,4 +230,78 @@ func TestRevokedKeyStopsEveryLabelUntilReprinted(t *testing.T) {
 		}
 		mustVerify(t, st)
 	})
+}
+
+// Migration 00027 on a site with prints and keys: each print is credited to every key not
+// retired when it was made, retired private keys are destroyed, and of two keys left active
+// the older is retired as of the newer one's creation.
+func TestLabelKeyMigrationCreditsEarlierPrints(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			ctx := context.Background()
+			opts := emptyDatabase(t, storetest.Options(t, b, store.Options{}))
+			db, dialect, err := store.OpenDB(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := migrations.UpTo(ctx, db, dialect, 25); err != nil {
+				t.Fatal(err)
+			}
+			base := time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)
+			at := func(h int) time.Time { return base.Add(time.Duration(h) * time.Hour) }
+			for _, s := range []struct {
+				sql  string
+				args []any
+			}{
+				{`INSERT INTO users (username, full_name, password_hash, created_at) VALUES ('ph.x', 'X', 'h', $1)`, []any{base}},
+				{`INSERT INTO label_keys (kid, public_key, private_key, created_at, retired_at) VALUES ('kA', 'pa', 'sa', $1, $2)`, []any{base, at(10)}},
+				{`INSERT INTO label_keys (kid, public_key, private_key, created_at) VALUES ('kC', 'pc', 'sc', $1)`, []any{at(5)}},
+				{`INSERT INTO label_keys (kid, public_key, private_key, created_at) VALUES ('kB', 'pb', 'sb', $1)`, []any{at(10)}},
+				{`INSERT INTO label_prints (entity_type, entity_id, serial, printed_by, printed_at, copies) VALUES ('unit', 1, 1, 1, $1, 1)`, []any{at(1)}},
+				{`INSERT INTO label_prints (entity_type, entity_id, serial, printed_by, printed_at, copies) VALUES ('unit', 2, 1, 1, $1, 1)`, []any{at(12)}},
+			} {
+				if _, err := db.ExecContext(ctx, s.sql, s.args...); err != nil {
+					t.Fatalf("%s: %v", s.sql, err)
+				}
+			}
+			if _, err := migrations.Up(ctx, db, dialect, nil); err != nil {
+				t.Fatal(err)
+			}
+			var credited []string
+			rows, err := db.QueryContext(ctx, `SELECT lp.entity_id, lpk.kid FROM label_print_keys lpk JOIN label_prints lp ON lp.id = lpk.print_id
+				ORDER BY lp.entity_id, lpk.kid`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var id int64
+				var kid string
+				if err := rows.Scan(&id, &kid); err != nil {
+					t.Fatal(err)
+				}
+				credited = append(credited, fmt.Sprintf("%d:%s", id, kid))
+			}
+			rows.Close()
+			if want := []string{"1:kA", "1:kB", "1:kC", "2:kB"}; !slices.Equal(credited, want) {
+				t.Fatalf("prints credited to keys %v; want %v", credited, want)
+			}
+			var withPrivate []string
+			rows, err = db.QueryContext(ctx, `SELECT kid FROM label_keys WHERE private_key IS NOT NULL OR retired_at IS NULL ORDER BY kid`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var kid string
+				if err := rows.Scan(&kid); err != nil {
+					t.Fatal(err)
+				}
+				withPrivate = append(withPrivate, kid)
+			}
+			rows.Close()
+			if !slices.Equal(withPrivate, []string{"kB"}) {
+				t.Fatalf("keys active or keeping a private key after the migration: %v; want only kB", withPrivate)
+			}
+		})
+	}
 }

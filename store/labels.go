@@ -106,7 +106,10 @@ func (s *Store) EnsureLabelKey(ctx context.Context, generate func() (domain.Labe
 		if err := t.db.Model(&labelKeyRow{}).Where("retired_at IS NULL").Count(&n).Error; err != nil || n > 0 {
 			return err // another process created one first: use it
 		}
-		return createLabelKey(t, k, "")
+		if err := createLabelKey(t, k, ""); err != nil && !isUnique(err) {
+			return err
+		}
+		return nil // on a unique violation, another process created one first: nothing was recorded
 	})
 	if err != nil {
 		return domain.LabelKey{}, err
@@ -270,6 +273,8 @@ func (s *Store) LotUnits(ctx context.Context, lotID int64) ([]domain.Unit, domai
 }
 
 // createLabelKey stores a new active key. The private key never goes into the audit trail.
+// The database keeps one key active: a key made active by another transaction at the same
+// moment is a unique violation.
 func createLabelKey(t *tx, k domain.LabelKey, reason string) error {
 	pem := k.PrivatePEM
 	if err := t.db.Create(&labelKeyRow{KID: k.KID, PublicKey: k.PublicKey, PrivateKey: &pem, CreatedAt: t.now}).Error; err != nil {
@@ -296,6 +301,14 @@ func retireActiveKeys(t *tx, reason string) error {
 	return nil
 }
 
+// keyRace turns the unique violation of two keys made active at once into a conflict.
+func keyRace(err error) error {
+	if isUnique(err) {
+		return domain.Errorf(domain.EConflict, "another label key was made active at the same moment; list the keys (cordtrace label-key list) before trying again")
+	}
+	return err
+}
+
 // RotateLabelKey retires every active signing key, destroying its private half, and creates
 // a new one, in one transaction. A retired key still verifies the labels it signed before it
 // was retired; new prints use the new key.
@@ -308,7 +321,7 @@ func (s *Store) RotateLabelKey(ctx context.Context, actor domain.Actor, generate
 		if err := retireActiveKeys(t, "rotation"); err != nil {
 			return err
 		}
-		return createLabelKey(t, k, "rotation")
+		return keyRace(createLabelKey(t, k, "rotation"))
 	})
 	return k, err
 }
@@ -350,7 +363,7 @@ func (s *Store) RevokeLabelKey(ctx context.Context, actor domain.Actor, kid, rea
 			if err := retireActiveKeys(t, "revocation of "+kid); err != nil {
 				return err
 			}
-			if err := createLabelKey(t, k, "revocation of "+kid); err != nil {
+			if err := keyRace(createLabelKey(t, k, "revocation of "+kid)); err != nil {
 				return err
 			}
 			out.NewKey = k.KID

@@ -6,7 +6,12 @@
 ALTER TABLE label_keys ALTER COLUMN private_key DROP NOT NULL;
 ALTER TABLE label_keys ADD COLUMN revoked_at TIMESTAMPTZ;
 ALTER TABLE label_keys ADD COLUMN revoke_reason TEXT NOT NULL DEFAULT '';
+-- One key signs at a time: any older key left active was superseded when the newest was made.
+UPDATE label_keys k SET retired_at = n.created_at
+FROM (SELECT kid, created_at FROM label_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid DESC LIMIT 1) n
+WHERE k.retired_at IS NULL AND k.kid <> n.kid;
 UPDATE label_keys SET private_key = NULL WHERE retired_at IS NOT NULL;
+CREATE UNIQUE INDEX label_keys_one_active ON label_keys ((retired_at IS NULL)) WHERE retired_at IS NULL;
 ALTER TABLE label_keys ADD CONSTRAINT label_keys_private_only_active
     CHECK ((retired_at IS NULL) = (private_key IS NOT NULL));
 ALTER TABLE label_keys ADD CONSTRAINT label_keys_revoked_retired
@@ -27,6 +32,7 @@ FROM label_prints lp JOIN label_keys k ON k.retired_at IS NULL OR k.retired_at >
 
 -- +goose Down
 DROP TABLE label_print_keys;
+DROP INDEX label_keys_one_active;
 ALTER TABLE label_keys DROP CONSTRAINT label_keys_revoked_retired;
 ALTER TABLE label_keys DROP CONSTRAINT label_keys_private_only_active;
 ALTER TABLE label_keys DROP COLUMN revoke_reason;

@@ -15,10 +15,17 @@ CREATE TABLE label_keys_new (
     CONSTRAINT label_keys_private_only_active CHECK ((retired_at IS NULL) = (private_key IS NOT NULL)),
     CONSTRAINT label_keys_revoked_retired CHECK (revoked_at IS NULL OR (retired_at IS NOT NULL AND revoke_reason <> ''))
 );
+-- One key signs at a time: any older key left active was superseded when the newest was made.
+WITH newest AS (SELECT kid, created_at FROM label_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid DESC LIMIT 1)
 INSERT INTO label_keys_new (kid, public_key, private_key, created_at, retired_at)
-SELECT kid, public_key, CASE WHEN retired_at IS NULL THEN private_key END, created_at, retired_at FROM label_keys;
+SELECT k.kid, k.public_key,
+    CASE WHEN k.retired_at IS NULL AND k.kid = n.kid THEN k.private_key END,
+    k.created_at,
+    CASE WHEN k.retired_at IS NULL AND k.kid <> n.kid THEN n.created_at ELSE k.retired_at END
+FROM label_keys k LEFT JOIN newest n ON 1 = 1;
 DROP TABLE label_keys;
 ALTER TABLE label_keys_new RENAME TO label_keys;
+CREATE UNIQUE INDEX label_keys_one_active ON label_keys ((retired_at IS NULL)) WHERE retired_at IS NULL;
 
 -- The keys that signed copies of each print, and when each first did. Prints made before this
 -- table existed are credited to every key that was not retired when they were made.
