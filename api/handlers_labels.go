@@ -18,39 +18,31 @@ import (
 // unitStorage is printed on unit labels.
 const unitStorage = "below -150 °C (vapour-phase nitrogen)"
 
-// signingKeys returns the key that signs new prints (the newest active one) and the ring of
-// every key, which verifies labels printed under retired keys too.
-func (s *Server) signingKeys(ctx context.Context) (*labels.Signer, *labels.KeyRing, error) {
+// signingKey returns the key that signs new prints: the newest active one. Only the active key
+// keeps its private half.
+func (s *Server) signingKey(ctx context.Context) (*labels.Signer, error) {
 	keys, err := s.svc.Labels.LabelKeys(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	ring := &labels.KeyRing{}
-	if err := addPublicKeys(ring, keys); err != nil {
-		return nil, nil, err
-	}
-	var signer *labels.Signer
 	for _, k := range keys {
-		if signer == nil && k.RetiredAt == nil {
+		if k.RetiredAt == nil {
 			priv, err := labels.UnmarshalPrivateKey([]byte(k.PrivatePEM))
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
-			if signer, err = labels.NewSigner(k.KID, priv); err != nil {
-				return nil, nil, err
-			}
+			return labels.NewSigner(k.KID, priv)
 		}
 	}
-	if signer == nil {
-		return nil, nil, domain.Errorf(domain.EUnavailable, "there is no label signing key yet; restart the service to create one")
-	}
-	return signer, ring, nil
+	return nil, domain.Errorf(domain.EUnavailable, "there is no label signing key yet; restart the service to create one")
 }
 
-// trustedKeys verifies scanned labels with the public keys already known to this process,
-// and reads the key table again only for a key id it has not seen. A key id names one key for
-// good (labels.KeyRing refuses to rebind it) and keys are retired, never deleted, so a key once
-// read stays valid: scans do not query the key table or decode keys on every request.
+// trustedKeys checks scanned labels' signatures with the public keys already known to this
+// process, and reads the key table again only for a key id it has not seen. A key id names one
+// key for good (labels.KeyRing refuses to rebind it) and keys are never deleted, so a public key
+// once read stays right: scans do not decode keys on every request. Whether the key vouches for
+// the print (retired, revoked, another print's key) is read from the records at every scan
+// (domain.LabelKeyProblem), so a revocation reaches every process at once.
 type trustedKeys struct {
 	s   *Server
 	ctx context.Context
@@ -97,9 +89,21 @@ func (s *Server) verifyCode(ctx context.Context, code string) (labels.Payload, e
 	return p, err
 }
 
+// labelKeys publishes the public keys that scanners may trust: a revoked key is left out, so
+// that a scanner checking labels offline refuses what it signed too.
 func (s *Server) labelKeys(c echo.Context) error {
-	_, ring, err := s.signingKeys(c.Request().Context())
+	keys, err := s.svc.Labels.LabelKeys(c.Request().Context())
 	if err != nil {
+		return err
+	}
+	trusted := keys[:0:0]
+	for _, k := range keys {
+		if k.RevokedAt == nil {
+			trusted = append(trusted, k)
+		}
+	}
+	ring := &labels.KeyRing{}
+	if err := addPublicKeys(ring, trusted); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, ring.Published())
@@ -134,11 +138,11 @@ func (s *Server) serveLabel(c echo.Context, format, entityType string, entityID 
 		return err
 	}
 	ctx := c.Request().Context()
-	signer, _, err := s.signingKeys(ctx)
+	signer, err := s.signingKey(ctx)
 	if err != nil {
 		return err
 	}
-	p, err := s.svc.Labels.Print(ctx, currentActor(c), entityType, entityID, format)
+	p, err := s.svc.Labels.Print(ctx, currentActor(c), entityType, entityID, format, signer.KeyID())
 	if err != nil {
 		return err
 	}
@@ -200,13 +204,13 @@ func (s *Server) lotLabelSheet(c echo.Context) error {
 	if len(units) == 0 {
 		return domain.Errorf(domain.EConflict, "lot %s has no units yet; divide it into units first", lot.LotNumber)
 	}
-	signer, _, err := s.signingKeys(ctx)
+	signer, err := s.signingKey(ctx)
 	if err != nil {
 		return err
 	}
 	layouts := make([]labels.Layout, 0, len(units))
 	for _, u := range units {
-		p, err := s.svc.Labels.Print(ctx, currentActor(c), "unit", u.ID, "pdf-sheet")
+		p, err := s.svc.Labels.Print(ctx, currentActor(c), "unit", u.ID, "pdf-sheet", signer.KeyID())
 		if err != nil {
 			return err
 		}
@@ -223,7 +227,8 @@ func (s *Server) lotLabelSheet(c echo.Context) error {
 	return c.Blob(http.StatusOK, "application/pdf", b.Bytes())
 }
 
-// verifyLabel tells whether a scanned code is a genuine label and its current print.
+// verifyLabel tells whether a scanned code is a genuine label and its current print: signed by
+// a key that vouches for that print (domain.LabelKeyProblem), and not replaced by a reprint.
 func (s *Server) verifyLabel(c echo.Context) error {
 	var in struct {
 		Code string `json:"code"`
@@ -263,6 +268,14 @@ func (s *Server) verifyLabel(c echo.Context) error {
 			return err
 		}
 		out["reason"], out["message"] = "unknown_"+entity, "The label is signed but names nothing we know."
+		return c.JSON(http.StatusOK, out)
+	}
+	key, err := s.svc.Labels.PrintKey(ctx, entity, entityID, p.PrintSerial, p.KeyID)
+	if err != nil {
+		return err
+	}
+	if reason, problem := domain.LabelKeyProblem(key); problem != "" {
+		out["authentic"], out["reason"], out["message"] = false, reason, "Label not trusted: "+problem+"."
 		return c.JSON(http.StatusOK, out)
 	}
 	serial, err := s.svc.Labels.CurrentSerial(ctx, entity, entityID)

@@ -31,7 +31,7 @@ func (s *Server) readScanCode(ctx context.Context, code string) (domain.CustodyS
 		case p.Kind != labels.KindDoseBag:
 			sc.LabelRefusal = "this is a unit label, not a patient's dose bag: scan the dose bag"
 		default:
-			sc.BagID, sc.PrintSerial, sc.MRN = p.ID, p.PrintSerial, p.MRN
+			sc.BagID, sc.PrintSerial, sc.MRN, sc.KeyID = p.ID, p.PrintSerial, p.MRN, p.KeyID
 		}
 	case strings.HasPrefix(code, "="):
 		sc.CodeKind = domain.CodeISBT

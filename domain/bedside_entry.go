@@ -41,6 +41,8 @@ type LabelFacts struct {
 	Refusal string
 	// ScannedSerial is the print serial the signed QR carries; CurrentSerial the bag's latest.
 	ScannedSerial, CurrentSerial int64
+	// Key is what the records say of the key the signed QR names, for the print it names.
+	Key PrintKey
 	// CodeEntry and WristbandEntry: how the page got each code (Entry*, "" when not said).
 	CodeEntry, WristbandEntry string
 	Reason                    *EntryReason
@@ -90,7 +92,8 @@ func ValidateEntryReason(f LabelFacts) error {
 }
 
 // LabelAuthenticity decides LABEL_AUTHENTIC (SPEC §7, §8): only a scanned signed QR of the
-// bag's current print passes as a genuine, current label. A typed id or an ISBT 128 code, given
+// bag's current print, signed by a key that vouches for that print (LabelKeyProblem), passes
+// as a genuine, current label. A typed id or an ISBT 128 code, given
 // with an entry reason, passes saying plainly what was not proven; the witness's confirmation
 // covers it.
 func LabelAuthenticity(f LabelFacts) Check {
@@ -100,6 +103,11 @@ func LabelAuthenticity(f LabelFacts) Check {
 	if f.CodeKind == CodeQR && f.ScannedSerial != f.CurrentSerial {
 		return fail(CheckLabelAuthentic, "Label not trusted: this is print %d, but print %d replaced it. Do not infuse; call the pharmacy for a new label.",
 			f.ScannedSerial, f.CurrentSerial)
+	}
+	if f.CodeKind == CodeQR {
+		if _, problem := LabelKeyProblem(f.Key); problem != "" {
+			return fail(CheckLabelAuthentic, "Label not trusted: %s. Do not infuse; call the pharmacy for a new label.", problem)
+		}
 	}
 	reason := "no entry reason given"
 	if f.Reason != nil {

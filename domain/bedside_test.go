@@ -17,7 +17,8 @@ func goodFacts() BedsideFacts {
 	p := &Patient{ID: 7, SubjectID: "SVP-007", MRN: "MRN0007", Name: "Li Wei", DateOfBirth: "1961-03-02", WeightKg: 70, Arm: ArmHUCMSC, EnrolledAt: enrolled}
 	return BedsideFacts{
 		Now: now, Site: shanghai,
-		Label:        LabelFacts{CodeKind: CodeQR, ScannedSerial: 1, CurrentSerial: 1},
+		Label: LabelFacts{CodeKind: CodeQR, ScannedSerial: 1, CurrentSerial: 1,
+			Key: PrintKey{KeyID: "kA", Known: true, SignedPrint: true, SignedAt: enrolled}},
 		WristbandMRN: "MRN0007",
 		Patient:      p,
 		Bag: &BagFacts{BagID: "B-1", PatientID: 7, LabelMRN: "MRN0007", ExpiresAt: now.Add(2 * time.Hour),

@@ -33,6 +33,8 @@ type CustodyScan struct {
 	PrintSerial int64
 	// MRN is the patient MRN the signed QR carries; "" for other codes.
 	MRN string
+	// KeyID is the key that signed the QR; "" for other codes.
+	KeyID string
 	// LabelRefusal says why the label layer refused the code (forged, altered, unknown key…).
 	LabelRefusal string
 	Location     string

@@ -264,11 +264,34 @@ const (
 // LabelKey is a label signing key as stored: the store keeps key material, the labels package
 // knows what to do with it.
 type LabelKey struct {
-	KID        string     `json:"kid"`
-	PublicKey  string     `json:"public_key"` // standard base64 of the Ed25519 public key
+	KID       string `json:"kid"`
+	PublicKey string `json:"public_key"` // standard base64 of the Ed25519 public key
+	// PrivatePEM is the private half, kept only while the key is active: it is destroyed when
+	// the key is retired or revoked.
 	PrivatePEM string     `json:"-"`
 	CreatedAt  time.Time  `json:"created_at"`
 	RetiredAt  *time.Time `json:"retired_at,omitempty"`
+	// RevokedAt is set when the key was revoked (with RevokeReason): every label it signed is
+	// refused at every scan until it is reprinted.
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	RevokeReason string     `json:"revoke_reason,omitempty"`
+}
+
+// LabelKeyRevocation is what revoking a key did: the key that signs from now on, when the
+// revoked one was signing, and the labels whose current print it signed, to be reprinted.
+type LabelKeyRevocation struct {
+	KID       string
+	RevokedAt time.Time
+	NewKey    string // "" when the revoked key was already retired
+	Reprint   []LabelToReprint
+}
+
+// LabelToReprint is a unit or dose bag whose current print a revoked key signed.
+type LabelToReprint struct {
+	EntityType string // unit or dose_bag
+	EntityID   int64
+	Code       string // the unit id or bag id
+	Serial     int64
 }
 
 // LabelPrint is one recorded print of a label.
@@ -283,13 +306,17 @@ type LabelPrint struct {
 
 // LabelService keeps signing keys and the record of prints.
 type LabelService interface {
-	// LabelKeys returns every key, newest first; retired keys still verify old prints.
+	// LabelKeys returns every key, newest first; a retired key still verifies the prints it
+	// signed before it was retired, a revoked one none.
 	LabelKeys(ctx context.Context) ([]LabelKey, error)
 	// EnsureLabelKey returns the newest active key, creating one with generate when there is
 	// none; processes racing here end up with the same key.
 	EnsureLabelKey(ctx context.Context, generate func() (LabelKey, error)) (LabelKey, error)
-	// Print records a print of the current label (serial 1 the first time).
-	Print(ctx context.Context, actor Actor, entityType string, entityID int64, format string) (LabelPrint, error)
+	// Print records a print of the current label (serial 1 the first time), signed by the
+	// active key kid; EConflict when kid is no longer the active key.
+	Print(ctx context.Context, actor Actor, entityType string, entityID int64, format, kid string) (LabelPrint, error)
+	// PrintKey is what the records say of key kid for print serial of an entity's label.
+	PrintKey(ctx context.Context, entityType string, entityID, serial int64, kid string) (PrintKey, error)
 	// Reprint makes a new serial; every earlier print is refused at scan from then on.
 	Reprint(ctx context.Context, actor Actor, entityType string, entityID int64, reason string) (LabelPrint, error)
 	// CurrentSerial is the latest print serial of an entity, 0 if never printed.

@@ -482,7 +482,8 @@ type PublicKeys interface {
 // Verify parses code and checks its signature, over exactly the scanned bytes before "|S=".
 // It returns the payload only when the code is authentic; otherwise a *VerifyError and the
 // zero Payload, so that an unverified claim cannot be used by mistake. Whether the print is
-// the bag's current one is the caller's check: this package knows no print history.
+// the bag's current one, and whether the key vouches for that print (it signed it, and was not
+// revoked: domain.LabelKeyProblem), is the caller's check: this package knows no print history.
 func Verify(code string, keys PublicKeys) (Payload, error) {
 	r, err := parse(code)
 	if err != nil {

@@ -72,6 +72,19 @@ func Up(ctx context.Context, db *sql.DB, dialect string, logger *slog.Logger) ([
 	return applied, nil
 }
 
+// UpTo applies the pending migrations up to version, so that a test can put data in the
+// schema a migration finds.
+func UpTo(ctx context.Context, db *sql.DB, dialect string, version int64) error {
+	p, err := provider(db, dialect, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("apply migrations up to %d: %w", version, err)
+	}
+	return nil
+}
+
 // Migration is one migration and whether it has been applied.
 type Migration struct {
 	Version   int64

@@ -101,6 +101,11 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 		if err := s.bedsideFacts(t, facts, found, bag, req.Scan, &f); err != nil {
 			return err
 		}
+		if found && req.Scan.CodeKind == domain.CodeQR && f.Label.Refusal == "" {
+			if f.Label.Key, err = printKey(t.db, "dose_bag", bag.ID, req.Scan.PrintSerial, req.Scan.KeyID); err != nil {
+				return err
+			}
+		}
 		if req.WitnessToken != "" {
 			f.Witness = domain.WitnessFromToken(witnessTokenFacts(facts), actor.UserID, t.now)
 		}

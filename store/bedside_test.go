@@ -253,14 +253,18 @@ func TestVerifyReadsEveryFact(t *testing.T) {
 		}
 
 		// Label prints: a scan of a replaced print is refused.
-		if _, err := st.Print(ctx, b.pharm, "dose_bag", b.bag.ID, "png"); err != nil {
+		kid := labelKey(t, st)
+		if _, err := st.Print(ctx, b.pharm, "dose_bag", b.bag.ID, "png", kid); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := st.Reprint(ctx, b.pharm, "dose_bag", b.bag.ID, "smudged"); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := st.Print(ctx, b.pharm, "dose_bag", b.bag.ID, "png", kid); err != nil {
+			t.Fatal(err)
+		}
 		qr := func(serial int64) domain.CustodyScan {
-			return domain.CustodyScan{Code: "CT1-test", CodeKind: domain.CodeQR, BagID: b.bag.BagID, PrintSerial: serial, MRN: "MRN0001"}
+			return domain.CustodyScan{Code: "CT1-test", CodeKind: domain.CodeQR, BagID: b.bag.BagID, PrintSerial: serial, MRN: "MRN0001", KeyID: kid}
 		}
 		expect("print 1 of 2", b.verify(t, "MRN0001", qr(1)), []string{domain.CheckLabelAuthentic}, "print 2 replaced it")
 		expect("print 2 of 2", b.verify(t, "MRN0001", qr(2)), nil, "")
@@ -345,14 +349,18 @@ func TestRecordScanReadsEveryFact(t *testing.T) {
 		b := preparedBag(t, st)
 		db := st.Gorm()
 		temp := func(c float64) *float64 { return &c }
+		kid := labelKey(t, st)
 		scan := func(kind string, by domain.Actor, serial int64, c float64) (domain.CustodyEvent, error) {
 			return st.RecordScan(ctx, by, domain.CustodyScan{Kind: kind, Code: "CT1-test", CodeKind: domain.CodeQR,
-				BagID: b.bag.BagID, PrintSerial: serial, MRN: "MRN0001", Location: "ICU", TemperatureC: temp(c)})
+				BagID: b.bag.BagID, PrintSerial: serial, MRN: "MRN0001", KeyID: kid, Location: "ICU", TemperatureC: temp(c)})
 		}
-		if _, err := st.Print(ctx, b.pharm, "dose_bag", b.bag.ID, "zpl"); err != nil {
+		if _, err := st.Print(ctx, b.pharm, "dose_bag", b.bag.ID, "zpl", kid); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := st.Reprint(ctx, b.pharm, "dose_bag", b.bag.ID, "wet"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Print(ctx, b.pharm, "dose_bag", b.bag.ID, "zpl", kid); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := scan(domain.ScanDispatch, b.pharm, 1, 5); domain.ErrorCode(err) != domain.ERuleViolated || !strings.Contains(err.Error(), "print 2 replaced it") {

@@ -80,6 +80,11 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 			if facts, haveFacts, err = readScanFacts(t, sc.BagID); err != nil {
 				return err
 			}
+			if found && sc.CodeKind == domain.CodeQR {
+				if facts.Key, err = printKey(t.db, "dose_bag", bag.ID, sc.PrintSerial, sc.KeyID); err != nil {
+					return err
+				}
+			}
 		}
 		refusal = nil
 		refuse := func(code, format string, args ...any) {
@@ -152,6 +157,8 @@ type scanFacts struct {
 	PrintSerial                         *int64 // the bag's current label print; nil if never printed
 	LastScannedBy                       *int64 // who made the bag's last accepted scan; nil before the first
 	SpecVersion                         int    // the current specification
+	// Key is what the records say of the key a signed QR names, for the print it names.
+	Key domain.PrintKey
 }
 
 // readScanFacts reads the lot, current print serial and last accepted scan of the bag with
@@ -207,6 +214,11 @@ func checkBagForScan(t *tx, bag doseBagRow, f scanFacts, sc domain.CustodyScan, 
 		}
 		if current != sc.PrintSerial {
 			refuse(domain.ERuleViolated, "this label is print %d, but print %d replaced it: use the newest label and destroy this one", sc.PrintSerial, current)
+		}
+	}
+	if sc.CodeKind == domain.CodeQR {
+		if _, problem := domain.LabelKeyProblem(f.Key); problem != "" {
+			refuse(domain.ERuleViolated, "label not trusted: %s; call the pharmacy", problem)
 		}
 	}
 	if sc.Kind == domain.ScanDispatch {

@@ -217,8 +217,13 @@ func dashboardJourney(t *testing.T, st *store.Store, ward string) journey {
 	if bag, err = st.CheckDoseBag(ctx, pharm, bag.ID, checker.Username, "correct horse battery"); err != nil {
 		t.Fatalf("second pharmacist's check: %v", err)
 	}
+	kid := labelKey(t, st)
+	if _, err := st.Print(ctx, pharm, "dose_bag", bag.ID, "png", kid); err != nil {
+		t.Fatal(err)
+	}
 	temp := 5.0
-	scan := domain.CustodyScan{Code: bag.BagID + bag.Check, CodeKind: domain.CodeQR, BagID: bag.BagID, Location: ward, TemperatureC: &temp}
+	scan := domain.CustodyScan{Code: bag.BagID + bag.Check, CodeKind: domain.CodeQR, BagID: bag.BagID, PrintSerial: 1, KeyID: kid,
+		Location: ward, TemperatureC: &temp}
 	scan.Kind = domain.ScanDispatch
 	if _, err := st.RecordScan(ctx, pharm, scan); err != nil {
 		t.Fatal(err)
@@ -231,7 +236,7 @@ func dashboardJourney(t *testing.T, st *store.Store, ward string) journey {
 	var v domain.Verification
 	for _, mrn := range []string{"MRN0002", "MRN0001"} {
 		if v, err = st.Verify(ctx, nurse, domain.BedsideRequest{Wristband: mrn, Ward: ward, Witness: w,
-			Scan: domain.CustodyScan{Code: scan.Code, CodeKind: domain.CodeQR, BagID: bag.BagID, MRN: "MRN0001"}}); err != nil {
+			Scan: domain.CustodyScan{Code: scan.Code, CodeKind: domain.CodeQR, BagID: bag.BagID, MRN: "MRN0001", PrintSerial: 1, KeyID: kid}}); err != nil {
 			t.Fatal(err)
 		}
 		if v.Pass != (mrn == "MRN0001") {

@@ -21,7 +21,7 @@ func TestUncheckedBagIsNotDispatched(t *testing.T) {
 		if domain.ErrorCode(err) != domain.EConflict || !strings.Contains(domain.ErrorMessage(err), "a second pharmacist must check") || ev.Accepted || ev.ID == 0 {
 			t.Fatalf("dispatch of an unchecked bag: %+v, %v", ev, err)
 		}
-		if _, err := st.Print(ctx, b.pharm, "dose_bag", b.bag.ID, "png"); domain.ErrorCode(err) != domain.EConflict {
+		if _, err := st.Print(ctx, b.pharm, "dose_bag", b.bag.ID, "png", labelKey(t, st)); domain.ErrorCode(err) != domain.EConflict {
 			t.Fatalf("label of an unchecked bag: %v, want a conflict", err)
 		}
 		if _, err := st.CheckDoseBag(ctx, b.pharm, b.bag.ID, b.pharm.Username, "correct horse battery"); domain.ErrorCode(err) != domain.ERuleViolated {

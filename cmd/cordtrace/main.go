@@ -4,7 +4,7 @@
 //	cordtrace migrate [up|status]
 //	cordtrace user add -username NAME -full-name "NAME" -roles qc,qa [-password-stdin]
 //	cordtrace audit verify
-//	cordtrace label-key rotate
+//	cordtrace label-key rotate | list | revoke KID -reason "why"
 package main
 
 import (
@@ -30,6 +30,8 @@ commands:
   user add              create a user: -username, -full-name, -roles, password on stdin
   audit verify          recompute the audit chain; exit status 1 names the first broken entry
   label-key rotate      retire the label signing key and start signing with a new one
+  label-key list        list the label signing keys: active, retired, revoked
+  label-key revoke KID  revoke a key (-reason): every label it signed stops until reprinted
 
 Configuration comes from environment variables; 'cordtrace serve -h' lists them.
 `

@@ -328,8 +328,19 @@ func TestMigrateUserAndAuditCommands(t *testing.T) {
 			}
 			keys, _ := st.LabelKeys(context.Background())
 			st.Close()
-			if len(keys) != 2 || keys[0].RetiredAt != nil || keys[1].RetiredAt == nil {
-				t.Fatalf("after two rotations: %+v, want the newest active and the first retired", keys)
+			if len(keys) != 2 || keys[0].RetiredAt != nil || keys[1].RetiredAt == nil || keys[1].PrivatePEM != "" {
+				t.Fatalf("after two rotations: %+v, want the newest active and the first retired, its private key destroyed", keys)
+			}
+			if code, _, errOut := runCmd(t, vars, "", "label-key", "revoke", keys[1].KID); code != exitUsage || !strings.Contains(errOut, "reason") {
+				t.Fatalf("revoke without a reason: %d %q", code, errOut)
+			}
+			if code, out, errOut := runCmd(t, vars, "", "label-key", "revoke", keys[1].KID, "-reason", "backup tape lost"); code != exitOK ||
+				!strings.Contains(out, "label key "+keys[1].KID+" revoked") || !strings.Contains(out, "0 labels to reprint") {
+				t.Fatalf("revoke: %d %q %q", code, out, errOut)
+			}
+			if code, out, _ := runCmd(t, vars, "", "label-key", "list"); code != exitOK || !strings.Contains(out, "revoked") || !strings.Contains(out, "backup tape lost") ||
+				!strings.Contains(out, keys[0].KID) || !strings.Contains(out, "active") {
+				t.Fatalf("list: %d %q", code, out)
 			}
 			tamper(t, vars, b)
 			code, out, _ = runCmd(t, vars, "", "audit", "verify")

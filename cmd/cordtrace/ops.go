@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"cordtrace/domain"
 	"cordtrace/migrations"
@@ -150,27 +151,88 @@ func userFacing(err error) string {
 	return domain.ErrorMessage(err)
 }
 
+const labelKeyUsage = `usage: cordtrace label-key rotate
+       cordtrace label-key list
+       cordtrace label-key revoke KID -reason "why"`
+
 func cmdLabelKey(ctx context.Context, e env, args []string) int {
-	if len(args) == 0 || args[0] != "rotate" {
-		fmt.Fprintln(e.stderr, "usage: cordtrace label-key rotate")
+	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list" && args[0] != "revoke") {
+		fmt.Fprintln(e.stderr, labelKeyUsage)
 		return exitUsage
 	}
-	cfg, status := configure(e, flagSet("label-key rotate", e), args[1:])
+	sub, rest := args[0], args[1:]
+	name := "label-key " + sub
+	fs := flagSet(name, e)
+	reason := ""
+	if sub == "revoke" {
+		fs.StringVar(&reason, "reason", "", "why the key is revoked (required; kept in the audit trail)")
+	}
+	// The key id may come before the flags, as the usage shows it.
+	kid := ""
+	if sub == "revoke" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		kid, rest = rest[0], rest[1:]
+	}
+	cfg, status := configure(e, fs, rest)
 	if status >= 0 {
 		return status
 	}
+	if kid == "" && fs.NArg() > 0 {
+		kid, rest = fs.Arg(0), fs.Args()[1:]
+	} else {
+		rest = fs.Args()
+	}
+	if len(rest) > 0 || (sub != "revoke" && kid != "") {
+		fmt.Fprintf(e.stderr, "cordtrace %s: unexpected arguments %q\n%s\n", name, rest, labelKeyUsage)
+		return exitUsage
+	}
 	st, err := store.Open(ctx, storeOptions(cfg, newLogger(cfg, e.stderr)))
 	if err != nil {
-		fmt.Fprintf(e.stderr, "cordtrace label-key rotate: %v\n", err)
+		fmt.Fprintf(e.stderr, "cordtrace %s: %v\n", name, err)
 		return exitRuntime
 	}
 	defer st.Close()
 	actor := domain.Actor{Username: "cli", FullName: "cordtrace command line", Role: "system", RequestID: "cli"}
-	k, err := st.RotateLabelKey(ctx, actor, generateLabelKey)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "cordtrace label-key rotate: %v\n", err)
-		return exitRuntime
+	switch sub {
+	case "rotate":
+		k, err := st.RotateLabelKey(ctx, actor, generateLabelKey)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "cordtrace %s: %v\n", name, err)
+			return exitRuntime
+		}
+		fmt.Fprintf(e.stdout, "new label signing key %s; earlier keys are retired, their private keys destroyed, and still verify the labels printed with them\n", k.KID)
+	case "list":
+		keys, err := st.LabelKeys(ctx)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "cordtrace %s: %v\n", name, err)
+			return exitRuntime
+		}
+		for _, k := range keys {
+			state := "active (signs new labels)"
+			switch {
+			case k.RevokedAt != nil:
+				state = fmt.Sprintf("revoked %s: %s", k.RevokedAt.UTC().Format(time.RFC3339), k.RevokeReason)
+			case k.RetiredAt != nil:
+				state = "retired " + k.RetiredAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(e.stdout, "%s\tcreated %s\t%s\n", k.KID, k.CreatedAt.UTC().Format(time.RFC3339), state)
+		}
+	case "revoke":
+		rev, err := st.RevokeLabelKey(ctx, actor, kid, reason, generateLabelKey)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "cordtrace %s: %s\n", name, userFacing(err))
+			if c := domain.ErrorCode(err); c == domain.EInvalid || c == domain.ENotFound || c == domain.EConflict {
+				return exitUsage
+			}
+			return exitRuntime
+		}
+		fmt.Fprintf(e.stdout, "label key %s revoked: every label it signed is refused at every scan until it is reprinted\n", rev.KID)
+		if rev.NewKey != "" {
+			fmt.Fprintf(e.stdout, "new label signing key %s\n", rev.NewKey)
+		}
+		fmt.Fprintf(e.stdout, "%d labels to reprint:\n", len(rev.Reprint))
+		for _, r := range rev.Reprint {
+			fmt.Fprintf(e.stdout, "  %s %s (print %d)\n", strings.ReplaceAll(r.EntityType, "_", " "), r.Code, r.Serial)
+		}
 	}
-	fmt.Fprintf(e.stdout, "new label signing key %s; earlier keys are retired and still verify the labels printed with them\n", k.KID)
 	return exitOK
 }
