@@ -98,7 +98,7 @@ func (s *Server) changePassword(c echo.Context) error {
 	if err := required("current_password", in.CurrentPassword, "new_password", in.NewPassword); err != nil {
 		return err
 	}
-	if err := s.svc.Users.ChangePassword(c.Request().Context(), currentActor(c), in.CurrentPassword, in.NewPassword); err != nil {
+	if err := s.svc.Users.ChangePassword(c.Request().Context(), currentActor(c), sessionToken(c), in.CurrentPassword, in.NewPassword); err != nil {
 		return err
 	}
 	return noContent(c)
