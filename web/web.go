@@ -30,7 +30,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // PageNames lists every page template; each is parsed with the layout once, at start.
-var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient"}
+var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient", "users"}
 
 // funcs are the helpers templates may call. They format; they decide nothing.
 var funcs = template.FuncMap{
@@ -111,6 +111,7 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, v View) e
 // Services are what the pages call.
 type Services struct {
 	Auth       domain.AuthService
+	Users      domain.UserService
 	Lab        domain.LabService
 	Audit      domain.AuditService
 	Pharmacy   domain.PharmacyService
@@ -209,6 +210,7 @@ func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
 	e.GET("/dashboards", h.withUser(h.dashboards))
 	e.GET("/patients", h.withUser(h.patients))
 	e.GET("/patients/:id", h.withUser(h.patient))
+	e.GET("/users", h.withUser(h.withPerm(domain.PermManageUsers, h.users)))
 	e.GET("/dashboards/lab", h.withUser(h.dashboard(domain.PermDashboardLab, h.dashLab)))
 	e.GET("/dashboards/stock", h.withUser(h.dashboard(domain.PermDashboardStock, h.dashStock)))
 	e.GET("/dashboards/compliance", h.withUser(h.dashboard(domain.PermDashboardCompliance, h.dashCompliance)))
