@@ -151,6 +151,24 @@ func (s *Server) enableUser(c echo.Context) error {
 	return c.JSON(http.StatusOK, toUserJSON(u))
 }
 
+func (s *Server) setRoles(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Roles []domain.Role `json:"roles"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	u, err := s.svc.Users.SetRoles(c.Request().Context(), currentActor(c), id, in.Roles)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toUserJSON(u))
+}
+
 func (s *Server) endUserSessions(c echo.Context) error {
 	id, err := idParam(c, "id")
 	if err != nil {

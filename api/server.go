@@ -135,6 +135,7 @@ func New(svc Services, cfg Config) *Server {
 		return s.disableUser(ctx, a, id, reason)
 	}))
 	s.handle(http.MethodPost, "/users/:id/enable", domain.PermManageUsers, s.enableUser)
+	s.handle(http.MethodPut, "/users/:id/roles", domain.PermManageUsers, s.setRoles)
 	s.handle(http.MethodPost, "/users/:id/sessions/end", domain.PermManageUsers, s.endUserSessions)
 	s.handle(http.MethodGet, "/audit", domain.PermReadAudit, s.listAudit)
 	s.handle(http.MethodGet, "/audit/verify", domain.PermReadAudit, s.verifyAudit)

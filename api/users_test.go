@@ -102,6 +102,29 @@ func TestAdminDisablesEnablesAndEndsSessions(t *testing.T) {
 	})
 }
 
+// Over HTTP: new roles end the user's sessions; a new login holds them.
+func TestRoleChangeEndsSessionsOverHTTP(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		admin := ts.login("admin", adminPassword)
+		nurse := ts.userWith(admin, "nurse.fay", domain.RoleNurse)
+		id := int64(ts.do("GET", "/api/v1/me", nurse, nil).json(t)["id"].(float64))
+		path := fmt.Sprintf("/api/v1/users/%d/roles", id)
+		if r := ts.do("PUT", path, admin, map[string]any{"roles": []string{"chef"}}); r.status != 400 || r.errorOf(t)["field"] != "roles" {
+			t.Fatalf("an unknown role: %d %s", r.status, r.body)
+		}
+		if r := ts.do("PUT", path, admin, map[string]any{"roles": []string{"nurse", "physician"}}); r.status != 200 {
+			t.Fatalf("set roles: %d %s", r.status, r.body)
+		}
+		if r := ts.do("GET", "/api/v1/me", nurse, nil); r.status != 401 || !strings.Contains(r.errorOf(t)["message"].(string), "your roles were changed") {
+			t.Fatalf("the session after the role change: %d %s", r.status, r.body)
+		}
+		again := ts.login("nurse.fay", "a good password")
+		if roles := fmt.Sprint(ts.do("GET", "/api/v1/me", again, nil).json(t)["roles"]); roles != "[physician nurse]" {
+			t.Fatalf("roles after a new login: %s", roles)
+		}
+	})
+}
+
 // A password change over HTTP ends the user's other sessions and keeps the one that made it;
 // five wrong passwords end them all.
 func TestPasswordChangeAndLockEndSessionsOverHTTP(t *testing.T) {

@@ -64,6 +64,9 @@ type UserService interface {
 	// EnableUser enables an account again and lifts a lock after failed logins. Unknown id:
 	// ENotFound; neither disabled nor locked: EConflict.
 	EnableUser(ctx context.Context, actor Actor, id int64) (User, error)
+	// SetRoles replaces a user's roles and ends their sessions (ValidateRoleChange: EInvalid,
+	// ERuleViolated). Unknown id: ENotFound; the same roles: EConflict.
+	SetRoles(ctx context.Context, actor Actor, id int64, roles []Role) (User, error)
 	// EndUserSessions ends every open session of a user and returns how many. Unknown id:
 	// ENotFound.
 	EndUserSessions(ctx context.Context, actor Actor, id int64) (int64, error)

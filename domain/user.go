@@ -153,11 +153,16 @@ func (n NewUser) Validate() error {
 	if err := ValidatePassword(n.Password); err != nil {
 		return err
 	}
-	if len(n.Roles) == 0 {
+	return ValidateRoles(n.Roles)
+}
+
+// ValidateRoles checks a user's roles: at least one, each a role that exists, none twice.
+func ValidateRoles(roles []Role) error {
+	if len(roles) == 0 {
 		return FieldError("roles", "give at least one role: %s", joinRoles(AllRoles))
 	}
 	seen := map[Role]bool{}
-	for _, r := range n.Roles {
+	for _, r := range roles {
 		if _, err := ParseRole(string(r)); err != nil {
 			return err
 		}
@@ -165,6 +170,18 @@ func (n NewUser) Validate() error {
 			return FieldError("roles", "role %q is listed twice", r)
 		}
 		seen[r] = true
+	}
+	return nil
+}
+
+// ValidateRoleChange checks that admin may give user userID these roles: valid roles, and an
+// admin never takes the admin role from themselves, which could leave nobody to give it back.
+func ValidateRoleChange(admin Actor, userID int64, roles []Role) error {
+	if err := ValidateRoles(roles); err != nil {
+		return err
+	}
+	if admin.UserID == userID && !slices.Contains(roles, RoleAdmin) {
+		return Errorf(ERuleViolated, "you cannot take the admin role from yourself; ask another admin")
 	}
 	return nil
 }

@@ -130,6 +130,26 @@ func TestAccountRefusal(t *testing.T) {
 	}
 }
 
+func TestValidateRoleChange(t *testing.T) {
+	admin := Actor{UserID: 1}
+	for _, tc := range []struct {
+		user  int64
+		roles []Role
+		want  string
+	}{
+		{2, []Role{RoleNurse, RolePhysician}, ""},
+		{2, nil, EInvalid},
+		{2, []Role{"chef"}, EInvalid},
+		{2, []Role{RoleNurse, RoleNurse}, EInvalid},
+		{1, []Role{RoleAdmin, RoleQA}, ""},
+		{1, []Role{RoleQA}, ERuleViolated},
+	} {
+		if got := ErrorCode(ValidateRoleChange(admin, tc.user, tc.roles)); got != tc.want {
+			t.Errorf("user %d roles %v: %q, want %q", tc.user, tc.roles, got, tc.want)
+		}
+	}
+}
+
 func TestValidateDisable(t *testing.T) {
 	admin := Actor{UserID: 1}
 	for _, tc := range []struct {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,4 +249,50 @@ func TestLockedOrDisabledWitnessConfirmsNothing(t *testing.T) {
 		witnessWithToken("disabled")
 		witnessWithToken("locked")
 	})
+}
+
+// A role change made in one process ends the user's sessions in the other: no session keeps
+// acting under roles it no longer has, or without roles it was just given.
+func TestRoleChangeEndsSessionsInEveryProcess(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			ctx := context.Background()
+			stores := sharedStores(t, b, 2)
+			one, other := stores[0], stores[1]
+			nurse, err := one.CreateUser(ctx, admin, newUser("nurse.roles", domain.RoleNurse))
+			if err != nil {
+				t.Fatal(err)
+			}
+			boss, err := one.CreateUser(ctx, admin, newUser("admin.roles", domain.RoleAdmin))
+			if err != nil {
+				t.Fatal(err)
+			}
+			by := actorFor(boss, domain.RoleAdmin)
+			sess, err := one.Login(ctx, domain.Credentials{Username: "nurse.roles", Password: "correct horse battery"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := other.SetRoles(ctx, by, nurse.ID, []domain.Role{domain.RoleNurse}); domain.ErrorCode(err) != domain.EConflict {
+				t.Fatalf("the same roles: %v, want %s", err, domain.EConflict)
+			}
+			if _, err := other.SetRoles(ctx, by, boss.ID, []domain.Role{domain.RoleQA}); domain.ErrorCode(err) != domain.ERuleViolated {
+				t.Fatalf("an admin drops their own admin role: %v, want %s", err, domain.ERuleViolated)
+			}
+			u, err := other.SetRoles(ctx, by, nurse.ID, []domain.Role{domain.RolePhysician, domain.RoleNurse})
+			if err != nil || !slices.Equal(u.Roles, []domain.Role{domain.RolePhysician, domain.RoleNurse}) {
+				t.Fatalf("set roles: %+v, %v", u.Roles, err)
+			}
+			if _, err := one.Authenticate(ctx, sess.Token); domain.ErrorCode(err) != domain.EUnauthenticated || !strings.Contains(domain.ErrorMessage(err), "your roles were changed") {
+				t.Fatalf("the session after the role change: %v", err)
+			}
+			again, err := one.Login(ctx, domain.Credentials{Username: "nurse.roles", Password: "correct horse battery"})
+			if err != nil || !again.User.HasRole(domain.RolePhysician) {
+				t.Fatalf("a new login: %+v, %v", again.User, err)
+			}
+			var reason string
+			if err := one.Gorm().Raw(`SELECT reason FROM audit_entries WHERE action = 'user.roles_change' AND entity_id = ?`, fmt.Sprint(nurse.ID)).Scan(&reason).Error; err != nil || reason != "1 sessions ended" {
+				t.Fatalf("audit reason %q, %v", reason, err)
+			}
+		})
+	}
 }

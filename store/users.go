@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -562,6 +563,42 @@ func (s *Store) EnableUser(ctx context.Context, actor domain.Actor, id int64) (d
 		u.DisabledAt, u.DisabledReason = nil, ""
 		u.RecordSuccessfulLogin()
 		t.audit("user.enable", "user", u.ID, before, *u, "")
+		return nil
+	})
+}
+
+// SetRoles replaces the roles of user id and ends the user's sessions, so that no session
+// keeps acting under a role it was given at its login.
+func (s *Store) SetRoles(ctx context.Context, actor domain.Actor, id int64, roles []domain.Role) (domain.User, error) {
+	if err := domain.ValidateRoleChange(actor, id, roles); err != nil {
+		return domain.User{}, err
+	}
+	return s.changeUser(ctx, actor, id, func(t *tx, u *domain.User) error {
+		before := *u
+		var rows []userRoleRow
+		after := *u
+		after.Roles = nil
+		for _, r := range domain.AllRoles { // in the canonical order, as toDomain gives them
+			if slices.Contains(roles, r) {
+				rows = append(rows, userRoleRow{UserID: u.ID, Role: string(r)})
+				after.Roles = append(after.Roles, r)
+			}
+		}
+		if slices.Equal(before.Roles, after.Roles) {
+			return domain.Errorf(domain.EConflict, "%s holds these roles already", u.Username)
+		}
+		if err := t.db.Where("user_id = ?", u.ID).Delete(&userRoleRow{}).Error; err != nil {
+			return fmt.Errorf("remove roles: %w", err)
+		}
+		if err := t.db.Create(&rows).Error; err != nil {
+			return fmt.Errorf("insert roles: %w", err)
+		}
+		ended, err := endSessions(t, u.ID, domain.SessionEndRolesChanged, "")
+		if err != nil {
+			return err
+		}
+		*u = after
+		t.audit("user.roles_change", "user", u.ID, before, after, fmt.Sprintf("%d sessions ended", ended))
 		return nil
 	})
 }

@@ -408,6 +408,14 @@ func accountCommands(t *testing.T, vars map[string]string) {
 		t.Fatalf("user end-sessions: %d %q %q", code, out, errOut)
 	}
 	ended(token, "an admin ended your sessions")
+	token = login()
+	if code, _, errOut := runCmd(t, vars, "", "user", "roles", "-username", "qa.dee", "-roles", "cook"); code != exitUsage || !strings.Contains(errOut, "not a role") {
+		t.Fatalf("user roles with an unknown role: %d %q", code, errOut)
+	}
+	if code, out, errOut := runCmd(t, vars, "", "user", "roles", "-username", "qa.dee", "-roles", "qa"); code != exitOK || !strings.Contains(out, "qa.dee now holds [qa]") {
+		t.Fatalf("user roles: %d %q %q", code, out, errOut)
+	}
+	ended(token, "your roles were changed")
 }
 
 // tamper alters the first audit entry the way someone with database access could: with the

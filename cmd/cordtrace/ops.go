@@ -62,6 +62,7 @@ func cmdMigrate(ctx context.Context, e env, args []string) int {
 const userUsage = `usage: cordtrace user add -username NAME -full-name "FULL NAME" -roles qc,qa  (password on stdin)
        cordtrace user disable -username NAME -reason "WHY"   (ends the user's sessions)
        cordtrace user enable -username NAME                  (also lifts a lock after failed logins)
+       cordtrace user roles -username NAME -roles nurse,physician   (ends the user's sessions)
        cordtrace user end-sessions -username NAME
 `
 
@@ -73,7 +74,7 @@ func cmdUser(ctx context.Context, e env, args []string) int {
 		switch args[0] {
 		case "add":
 			return cmdUserAdd(ctx, e, args)
-		case "disable", "enable", "end-sessions":
+		case "disable", "enable", "roles", "end-sessions":
 			return cmdUserAccount(ctx, e, args[0], args[1:])
 		}
 	}
@@ -87,6 +88,7 @@ func cmdUserAccount(ctx context.Context, e env, action string, args []string) in
 	fs := flagSet("user "+action, e)
 	username := fs.String("username", "", "login name")
 	reason := fs.String("reason", "", "why the account is disabled (user disable; required)")
+	roles := fs.String("roles", "", "comma-separated roles (user roles): "+roleList())
 	cfg, status := configure(e, fs, args)
 	if status >= 0 {
 		return status
@@ -111,6 +113,11 @@ func cmdUserAccount(ctx context.Context, e env, action string, args []string) in
 		case "enable":
 			if _, err = st.EnableUser(ctx, cliActor, u.ID); err == nil {
 				fmt.Fprintf(e.stdout, "enabled %s\n", u.Username)
+			}
+		case "roles":
+			var changed domain.User
+			if changed, err = st.SetRoles(ctx, cliActor, u.ID, parseRoles(*roles)); err == nil {
+				fmt.Fprintf(e.stdout, "%s now holds %v; their sessions have ended\n", u.Username, changed.Roles)
 			}
 		case "end-sessions":
 			var n int64
@@ -144,12 +151,7 @@ func cmdUserAdd(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "cordtrace user add: no password on standard input")
 		return exitUsage
 	}
-	n := domain.NewUser{Username: *username, FullName: *fullName, Password: strings.TrimRight(password, "\r\n")}
-	for _, r := range strings.Split(*roles, ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			n.Roles = append(n.Roles, domain.Role(r))
-		}
-	}
+	n := domain.NewUser{Username: *username, FullName: *fullName, Password: strings.TrimRight(password, "\r\n"), Roles: parseRoles(*roles)}
 	st, err := store.Open(ctx, storeOptions(cfg, newLogger(cfg, e.stderr)))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "cordtrace user add: %v\n", err)
@@ -197,6 +199,17 @@ func cmdAudit(ctx context.Context, e env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "audit chain OK: %d entries verified\n", rep.Entries)
 	return exitOK
+}
+
+// parseRoles splits a -roles flag; the domain checks what it holds.
+func parseRoles(list string) []domain.Role {
+	var roles []domain.Role
+	for _, r := range strings.Split(list, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			roles = append(roles, domain.Role(r))
+		}
+	}
+	return roles
 }
 
 func roleList() string {
