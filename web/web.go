@@ -176,6 +176,8 @@ type Session struct {
 	// (directly or, behind a proxy, by X-Forwarded-Proto) get a Secure cookie.
 	Secure bool
 	Idle   time.Duration
+	// Lifetime is the longest a session lasts however busy (said on the login page too).
+	Lifetime time.Duration
 }
 
 // Handler serves the pages.
@@ -189,6 +191,9 @@ type Handler struct {
 func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
 	if session.Idle <= 0 {
 		session.Idle = domain.DefaultSessionIdle
+	}
+	if session.Lifetime <= 0 {
+		session.Lifetime = domain.DefaultSessionLifetime
 	}
 	h := &Handler{pages: pages, svc: svc, session: session}
 	static, _ := fs.Sub(staticFS, "static")
@@ -328,7 +333,8 @@ func safeNext(next string) string {
 func (h *Handler) loginPage(c echo.Context) error {
 	v := View{Title: "Log in", Data: loginData{Next: safeNext(c.QueryParam("next"))}}
 	if c.QueryParam("expired") != "" {
-		v.Flash = fmt.Sprintf("Your session has ended (after %s without activity). Log in again to go on; everything you saved is kept.", durationText(h.session.Idle))
+		v.Flash = fmt.Sprintf("Your session has ended (after %s without activity, %s after the login, or because your account changed). Log in again to go on; everything you saved is kept.",
+			durationText(h.session.Idle), durationText(h.session.Lifetime))
 	}
 	return h.pages.Render(c.Response(), http.StatusOK, "login", v)
 }

@@ -125,7 +125,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		return exitRuntime
 	}
 	web.Register(srv.Echo(), pages, web.Services{Auth: st, Users: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st},
-		web.Session{Cookie: api.SessionCookie, Secure: cfg.SecureCookies, Idle: cfg.SessionIdle})
+		web.Session{Cookie: api.SessionCookie, Secure: cfg.SecureCookies, Idle: cfg.SessionIdle, Lifetime: cfg.SessionLifetime})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		logger.Error("cannot listen", "addr", cfg.Addr, "err", err)
