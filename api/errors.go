@@ -25,6 +25,7 @@ var statusByCode = map[string]int{
 	domain.EInvalid:         http.StatusBadRequest,
 	domain.EUnauthenticated: http.StatusUnauthorized,
 	domain.EAccountLocked:   http.StatusUnauthorized,
+	domain.EAccountDisabled: http.StatusUnauthorized,
 	domain.EForbidden:       http.StatusForbidden,
 	domain.ENotFound:        http.StatusNotFound,
 	domain.EConflict:        http.StatusConflict,

@@ -11,12 +11,16 @@ import (
 	"cordtrace/domain"
 )
 
-// userJSON is a user as the API shows it (SPEC §12).
+// userJSON is a user as the API shows it (SPEC §12), with the account's state when it is
+// disabled or locked.
 type userJSON struct {
-	ID       int64         `json:"id"`
-	Username string        `json:"username"`
-	FullName string        `json:"full_name"`
-	Roles    []domain.Role `json:"roles"`
+	ID             int64         `json:"id"`
+	Username       string        `json:"username"`
+	FullName       string        `json:"full_name"`
+	Roles          []domain.Role `json:"roles"`
+	DisabledAt     *time.Time    `json:"disabled_at,omitempty"`
+	DisabledReason string        `json:"disabled_reason,omitempty"`
+	LockedUntil    *time.Time    `json:"locked_until,omitempty"`
 }
 
 func toUserJSON(u domain.User) userJSON {
@@ -24,7 +28,8 @@ func toUserJSON(u domain.User) userJSON {
 	if roles == nil {
 		roles = []domain.Role{}
 	}
-	return userJSON{ID: u.ID, Username: u.Username, FullName: u.FullName, Roles: roles}
+	return userJSON{ID: u.ID, Username: u.Username, FullName: u.FullName, Roles: roles,
+		DisabledAt: u.DisabledAt, DisabledReason: u.DisabledReason, LockedUntil: u.LockedUntil}
 }
 
 func (s *Server) healthz(c echo.Context) error {
@@ -64,6 +69,7 @@ func (s *Server) login(c echo.Context) error {
 		"token":             sess.Token,
 		"user":              toUserJSON(sess.User),
 		"idle_timeout_secs": int(s.cfg.SessionIdle.Seconds()),
+		"expires_at":        sess.CreatedAt.Add(s.cfg.SessionLifetime).UTC(),
 	})
 }
 
@@ -98,7 +104,7 @@ func (s *Server) changePassword(c echo.Context) error {
 	if err := required("current_password", in.CurrentPassword, "new_password", in.NewPassword); err != nil {
 		return err
 	}
-	if err := s.svc.Users.ChangePassword(c.Request().Context(), currentActor(c), in.CurrentPassword, in.NewPassword); err != nil {
+	if err := s.svc.Users.ChangePassword(c.Request().Context(), currentActor(c), sessionToken(c), in.CurrentPassword, in.NewPassword); err != nil {
 		return err
 	}
 	return noContent(c)
@@ -114,6 +120,65 @@ func (s *Server) createUser(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, toUserJSON(u))
+}
+
+func (s *Server) listUsers(c echo.Context) error {
+	users, err := s.svc.Users.ListUsers(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]userJSON, len(users))
+	for i, u := range users {
+		out[i] = toUserJSON(u)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"users": out})
+}
+
+func (s *Server) disableUser(ctx context.Context, actor domain.Actor, id int64, reason string) (userJSON, error) {
+	u, err := s.svc.Users.DisableUser(ctx, actor, id, reason)
+	return toUserJSON(u), err
+}
+
+func (s *Server) enableUser(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	u, err := s.svc.Users.EnableUser(c.Request().Context(), currentActor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toUserJSON(u))
+}
+
+func (s *Server) setRoles(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Roles []domain.Role `json:"roles"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	u, err := s.svc.Users.SetRoles(c.Request().Context(), currentActor(c), id, in.Roles)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toUserJSON(u))
+}
+
+func (s *Server) endUserSessions(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	n, err := s.svc.Users.EndUserSessions(c.Request().Context(), currentActor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]int64{"sessions_ended": n})
 }
 
 func (s *Server) listAudit(c echo.Context) error {

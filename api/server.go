@@ -42,6 +42,9 @@ type Config struct {
 	// SecureCookies marks the session cookie Secure, for deployments behind TLS.
 	SecureCookies bool
 	SessionIdle   time.Duration
+	// SessionLifetime is the longest a session lasts however busy (the store ends it; the login
+	// answer says it). 0 means domain.DefaultSessionLifetime.
+	SessionLifetime time.Duration
 	// DBTimeout bounds a request's wait for the database: past it the request fails with 503
 	// instead of hanging while the database is unreachable. 0 means 10 s.
 	DBTimeout time.Duration
@@ -93,6 +96,9 @@ func New(svc Services, cfg Config) *Server {
 	if cfg.SessionIdle == 0 {
 		cfg.SessionIdle = domain.DefaultSessionIdle
 	}
+	if cfg.SessionLifetime == 0 {
+		cfg.SessionLifetime = domain.DefaultSessionLifetime
+	}
 	if cfg.DBTimeout == 0 {
 		cfg.DBTimeout = domain.DefaultDBTimeout
 	}
@@ -124,6 +130,13 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/me", domain.PermAnyUser, s.me)
 	s.handle(http.MethodPost, "/me/password", domain.PermAnyUser, s.changePassword)
 	s.handle(http.MethodPost, "/users", domain.PermManageUsers, s.createUser)
+	s.handle(http.MethodGet, "/users", domain.PermManageUsers, s.listUsers)
+	s.handle(http.MethodPost, "/users/:id/disable", domain.PermManageUsers, withReason(func(ctx context.Context, a domain.Actor, id int64, reason string) (userJSON, error) {
+		return s.disableUser(ctx, a, id, reason)
+	}))
+	s.handle(http.MethodPost, "/users/:id/enable", domain.PermManageUsers, s.enableUser)
+	s.handle(http.MethodPut, "/users/:id/roles", domain.PermManageUsers, s.setRoles)
+	s.handle(http.MethodPost, "/users/:id/sessions/end", domain.PermManageUsers, s.endUserSessions)
 	s.handle(http.MethodGet, "/audit", domain.PermReadAudit, s.listAudit)
 	s.handle(http.MethodGet, "/audit/verify", domain.PermReadAudit, s.verifyAudit)
 

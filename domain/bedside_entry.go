@@ -163,13 +163,19 @@ type WitnessTokenFacts struct {
 	IssuedTo  int64 // the user of the device it was issued on
 	ExpiresAt time.Time
 	Used      bool // another verification used it
+	// The witness's account as it is now: a token stops confirming once the account is
+	// locked or disabled.
+	LockedUntil    *time.Time
+	DisabledAt     *time.Time
+	DisabledReason string
 }
 
 // WitnessFromToken decides whether a witness token confirms the verification by nurse
 // nurseID at now: it exists, was issued on this nurse's device, has not expired and no other
-// verification used it.
+// verification used it, and the witness's account can still act.
 func WitnessFromToken(t WitnessTokenFacts, nurseID int64, now time.Time) WitnessFacts {
 	const again = "the witness must enter their password again on this device"
+	account := User{FullName: t.Name, LockedUntil: t.LockedUntil, DisabledAt: t.DisabledAt, DisabledReason: t.DisabledReason}
 	switch {
 	case !t.Found:
 		return WitnessFacts{Problem: "the witness token is not one issued for a witness (a login token is never a witness); " + again}
@@ -179,6 +185,8 @@ func WitnessFromToken(t WitnessTokenFacts, nurseID int64, now time.Time) Witness
 		return WitnessFacts{Problem: fmt.Sprintf("the witness token expired %d minutes after it was issued; %s", int(WitnessTokenLife.Minutes()), again)}
 	case t.IssuedTo != nurseID:
 		return WitnessFacts{Problem: "the witness token was issued on another user's device; " + again}
+	case account.AccountRefusal(now) != "":
+		return WitnessFacts{Problem: account.AccountRefusal(now) + "; another nurse or physician must witness"}
 	}
 	return WitnessFacts{Authenticated: true, UserID: t.UserID, Name: t.Name, Roles: t.Roles, TokenID: t.ID}
 }

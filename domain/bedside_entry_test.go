@@ -136,6 +136,8 @@ func TestWitnessFromToken(t *testing.T) {
 		{"used", func(f *WitnessTokenFacts) { f.Used = true }, "already used"},
 		{"expired", func(f *WitnessTokenFacts) { f.ExpiresAt = now }, "expired"},
 		{"issued on another device", func(f *WitnessTokenFacts) { f.IssuedTo = 9 }, "another user's device"},
+		{"witness locked since", func(f *WitnessTokenFacts) { until := now.Add(time.Minute); f.LockedUntil = &until }, "is locked"},
+		{"witness disabled since", func(f *WitnessTokenFacts) { f.DisabledAt, f.DisabledReason = &now, "left" }, "is disabled (left)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

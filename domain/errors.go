@@ -14,6 +14,7 @@ const (
 	EInvalid         = "invalid"           // the input is malformed or breaks a field rule
 	EUnauthenticated = "unauthenticated"   // no valid session, or wrong credentials
 	EAccountLocked   = "account_locked"    // too many failed logins
+	EAccountDisabled = "account_disabled"  // an admin disabled the account
 	EForbidden       = "forbidden"         // authenticated, but the role does not allow it
 	ENotFound        = "not_found"         // the entity does not exist
 	EConflict        = "conflict"          // wrong state, or a duplicate of something unique

@@ -22,11 +22,12 @@ type Session struct {
 type AuthService interface {
 	// Login checks the password and opens a session. Wrong username or password, or a locked
 	// account with a wrong password: EUnauthenticated (the failure is counted and audited);
-	// locked account with the right password: EAccountLocked; too many failures from the
+	// locked account with the right password: EAccountLocked; disabled account with the right
+	// password: EAccountDisabled; too many failures from the
 	// client's address: ETooManyRequests (Error.RetryAfter says how long to wait).
 	Login(ctx context.Context, c Credentials) (Session, error)
 	// Authenticate returns the user behind a session token and keeps the session alive.
-	// Unknown, ended or idle-expired token: EUnauthenticated.
+	// Unknown or ended token, or one CheckSession refuses: EUnauthenticated.
 	Authenticate(ctx context.Context, token string) (User, error)
 	// Logout ends the session of token.
 	Logout(ctx context.Context, actor Actor, token string) error
@@ -50,10 +51,25 @@ type WitnessToken struct {
 type UserService interface {
 	// CreateUser validates and stores a user. Invalid field: EInvalid; username taken: EConflict.
 	CreateUser(ctx context.Context, actor Actor, n NewUser) (User, error)
-	// ChangePassword replaces the acting user's password after checking the current one.
-	ChangePassword(ctx context.Context, actor Actor, current, next string) error
+	// ChangePassword replaces the acting user's password after checking the current one, and
+	// ends the user's sessions but the one of keepToken.
+	ChangePassword(ctx context.Context, actor Actor, keepToken, current, next string) error
 	// User returns one user. Unknown id: ENotFound.
 	User(ctx context.Context, id int64) (User, error)
+	// ListUsers returns every user, by username.
+	ListUsers(ctx context.Context) ([]User, error)
+	// DisableUser disables an account and ends its sessions (ValidateDisable: EInvalid,
+	// ERuleViolated). Unknown id: ENotFound; disabled already: EConflict.
+	DisableUser(ctx context.Context, actor Actor, id int64, reason string) (User, error)
+	// EnableUser enables an account again and lifts a lock after failed logins. Unknown id:
+	// ENotFound; neither disabled nor locked: EConflict.
+	EnableUser(ctx context.Context, actor Actor, id int64) (User, error)
+	// SetRoles replaces a user's roles and ends their sessions (ValidateRoleChange: EInvalid,
+	// ERuleViolated). Unknown id: ENotFound; the same roles: EConflict.
+	SetRoles(ctx context.Context, actor Actor, id int64, roles []Role) (User, error)
+	// EndUserSessions ends every open session of a user and returns how many. Unknown id:
+	// ENotFound.
+	EndUserSessions(ctx context.Context, actor Actor, id int64) (int64, error)
 }
 
 // AuditFilter selects audit entries. Zero values select everything.

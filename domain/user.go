@@ -49,6 +49,9 @@ const (
 	MaxFailedLogins    = 5
 	LockoutDuration    = 15 * time.Minute
 	DefaultSessionIdle = 15 * time.Minute
+	// DefaultSessionLifetime bounds a session however busy it is: a login lasts a shift,
+	// not until the device is lost.
+	DefaultSessionLifetime = 12 * time.Hour
 )
 
 // DefaultDBTimeout is the longest a request waits for the database when the operator sets no
@@ -75,7 +78,10 @@ type User struct {
 	PasswordHash string     `json:"-"`
 	FailedLogins int        `json:"failed_logins"`
 	LockedUntil  *time.Time `json:"locked_until,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
+	// DisabledAt is when an admin disabled the account, with DisabledReason; nil when enabled.
+	DisabledAt     *time.Time `json:"disabled_at,omitempty"`
+	DisabledReason string     `json:"disabled_reason,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
 }
 
 // HasRole reports whether the user holds role r.
@@ -84,6 +90,22 @@ func (u User) HasRole(r Role) bool { return slices.Contains(u.Roles, r) }
 // Locked reports whether the account is locked at time now.
 func (u User) Locked(now time.Time) bool {
 	return u.LockedUntil != nil && now.Before(*u.LockedUntil)
+}
+
+// Disabled reports whether an admin has disabled the account.
+func (u User) Disabled() bool { return u.DisabledAt != nil }
+
+// AccountRefusal says why the account cannot act at now (log in, use a session, witness), or
+// "" when it can.
+func (u User) AccountRefusal(now time.Time) string {
+	switch {
+	case u.Disabled():
+		return "the account of " + u.FullName + " is disabled (" + u.DisabledReason + "); an admin can enable it again"
+	case u.Locked(now):
+		return fmt.Sprintf("the account of %s is locked after %d failed logins until %s UTC", u.FullName, MaxFailedLogins,
+			u.LockedUntil.UTC().Format("15:04"))
+	}
+	return ""
 }
 
 // RecordFailedLogin counts a wrong password and locks the account at the limit. It returns
@@ -131,11 +153,16 @@ func (n NewUser) Validate() error {
 	if err := ValidatePassword(n.Password); err != nil {
 		return err
 	}
-	if len(n.Roles) == 0 {
+	return ValidateRoles(n.Roles)
+}
+
+// ValidateRoles checks a user's roles: at least one, each a role that exists, none twice.
+func ValidateRoles(roles []Role) error {
+	if len(roles) == 0 {
 		return FieldError("roles", "give at least one role: %s", joinRoles(AllRoles))
 	}
 	seen := map[Role]bool{}
-	for _, r := range n.Roles {
+	for _, r := range roles {
 		if _, err := ParseRole(string(r)); err != nil {
 			return err
 		}
@@ -143,6 +170,18 @@ func (n NewUser) Validate() error {
 			return FieldError("roles", "role %q is listed twice", r)
 		}
 		seen[r] = true
+	}
+	return nil
+}
+
+// ValidateRoleChange checks that admin may give user userID these roles: valid roles, and an
+// admin never takes the admin role from themselves, which could leave nobody to give it back.
+func ValidateRoleChange(admin Actor, userID int64, roles []Role) error {
+	if err := ValidateRoles(roles); err != nil {
+		return err
+	}
+	if admin.UserID == userID && !slices.Contains(roles, RoleAdmin) {
+		return Errorf(ERuleViolated, "you cannot take the admin role from yourself; ask another admin")
 	}
 	return nil
 }
@@ -172,7 +211,96 @@ func PasswordMatches(hash, pw string) bool {
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
 }
 
-// SessionExpired reports whether a session last used at lastSeen has been idle longer than idle.
-func SessionExpired(lastSeen, now time.Time, idle time.Duration) bool {
-	return now.Sub(lastSeen) > idle
+// Why a session ended before it ran out (sessions.end_reason).
+const (
+	SessionEndLogout          = "logout"
+	SessionEndLocked          = "locked"
+	SessionEndDisabled        = "disabled"
+	SessionEndPasswordChanged = "password_changed"
+	SessionEndRolesChanged    = "roles_changed"
+	SessionEndByAdmin         = "ended_by_admin"
+)
+
+var sessionEndMessages = map[string]string{
+	SessionEndLogout:          "you logged out",
+	SessionEndLocked:          "your account was locked after too many failed logins",
+	SessionEndDisabled:        "an admin disabled your account",
+	SessionEndPasswordChanged: "your password was changed",
+	SessionEndRolesChanged:    "your roles were changed",
+	SessionEndByAdmin:         "an admin ended your sessions",
+}
+
+// SessionLimits are how long a session lasts: Idle without a request, Lifetime at most
+// from the login, however busy.
+type SessionLimits struct {
+	Idle     time.Duration
+	Lifetime time.Duration
+}
+
+// StoredSession is a session as the database keeps it.
+type StoredSession struct {
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	EndedAt    *time.Time
+	EndReason  string // SessionEnd*, when EndedAt is set by an event rather than a logout
+}
+
+// CheckSession decides whether session s of user u may be used at now: it has not been
+// ended, the account is neither disabled nor locked, and it is within both limits. A refusal
+// is an EUnauthenticated error that tells the person why, so that they know whether logging in
+// again will help.
+func CheckSession(s StoredSession, u User, now time.Time, lim SessionLimits) error {
+	const again = "; log in again"
+	switch {
+	case s.EndedAt != nil:
+		why, ok := sessionEndMessages[s.EndReason]
+		if !ok {
+			why = "it was ended"
+		}
+		return Errorf(EUnauthenticated, "your session has ended: %s%s", why, again)
+	case u.Disabled():
+		return Errorf(EUnauthenticated, "your session has ended: %s; ask an admin to enable it", sessionEndMessages[SessionEndDisabled])
+	case u.Locked(now):
+		return Errorf(EUnauthenticated, "your session has ended: your account is locked after %d failed logins until %s UTC",
+			MaxFailedLogins, u.LockedUntil.UTC().Format("15:04"))
+	case now.Sub(s.CreatedAt) > lim.Lifetime:
+		return Errorf(EUnauthenticated, "your session has ended: a login lasts at most %s%s", hoursMinutes(lim.Lifetime), again)
+	case now.Sub(s.LastSeenAt) > lim.Idle:
+		return Errorf(EUnauthenticated, "your session ended after %s without activity%s", hoursMinutes(lim.Idle), again)
+	}
+	return nil
+}
+
+// hoursMinutes writes a duration as people say it: "12 hours", "15 minutes", "1 hour 30 minutes".
+func hoursMinutes(d time.Duration) string {
+	h, m := int(d.Hours()), int(d.Minutes())%60
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	switch {
+	case h == 0:
+		return plural(m, "minute")
+	case m == 0:
+		return plural(h, "hour")
+	}
+	return plural(h, "hour") + " " + plural(m, "minute")
+}
+
+// ValidateDisable checks that admin may disable user with reason: a reason is given, and an
+// admin never disables their own account, which could leave nobody to enable it again.
+func ValidateDisable(admin Actor, userID int64, reason string) error {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return FieldError("reason", "say why the account is disabled; the reason is kept in the audit trail")
+	}
+	if utf8.RuneCountInString(reason) > 500 {
+		return FieldError("reason", "the reason must be at most 500 characters")
+	}
+	if admin.UserID == userID {
+		return Errorf(ERuleViolated, "you cannot disable your own account; ask another admin")
+	}
+	return nil
 }

@@ -76,14 +76,94 @@ func TestLockout(t *testing.T) {
 	}
 }
 
-func TestSessionExpired(t *testing.T) {
-	seen := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+func TestCheckSession(t *testing.T) {
+	login := time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)
+	lim := SessionLimits{Idle: DefaultSessionIdle, Lifetime: DefaultSessionLifetime}
+	lockedUntil := login.Add(time.Hour)
+	ended := login.Add(time.Minute)
 	for _, tc := range []struct {
-		after time.Duration
-		want  bool
-	}{{0, false}, {DefaultSessionIdle, false}, {DefaultSessionIdle + time.Second, true}} {
-		if got := SessionExpired(seen, seen.Add(tc.after), DefaultSessionIdle); got != tc.want {
-			t.Errorf("idle %v: expired=%v, want %v", tc.after, got, tc.want)
+		name     string
+		s        StoredSession
+		u        User
+		at       time.Duration // after the login
+		wantPart string        // "" for a usable session
+	}{
+		{"fresh", StoredSession{CreatedAt: login, LastSeenAt: login}, User{}, 0, ""},
+		{"idle to the limit", StoredSession{CreatedAt: login, LastSeenAt: login}, User{}, DefaultSessionIdle, ""},
+		{"idle past the limit", StoredSession{CreatedAt: login, LastSeenAt: login}, User{}, DefaultSessionIdle + time.Second, "after 15 minutes without activity"},
+		{"busy to the lifetime", StoredSession{CreatedAt: login, LastSeenAt: login.Add(DefaultSessionLifetime)}, User{}, DefaultSessionLifetime, ""},
+		{"busy past the lifetime", StoredSession{CreatedAt: login, LastSeenAt: login.Add(DefaultSessionLifetime)}, User{}, DefaultSessionLifetime + time.Second, "at most 12 hours"},
+		{"logged out", StoredSession{CreatedAt: login, LastSeenAt: login, EndedAt: &ended, EndReason: SessionEndLogout}, User{}, 2 * time.Minute, "you logged out"},
+		{"ended by a password change", StoredSession{CreatedAt: login, LastSeenAt: login, EndedAt: &ended, EndReason: SessionEndPasswordChanged}, User{}, 2 * time.Minute, "password was changed"},
+		{"ended without a reason", StoredSession{CreatedAt: login, LastSeenAt: login, EndedAt: &ended}, User{}, 2 * time.Minute, "it was ended"},
+		{"account locked", StoredSession{CreatedAt: login, LastSeenAt: login}, User{LockedUntil: &lockedUntil}, time.Minute, "locked after 5 failed logins"},
+		{"lock run out", StoredSession{CreatedAt: login, LastSeenAt: login.Add(time.Hour)}, User{LockedUntil: &lockedUntil}, time.Hour, ""},
+		{"account disabled", StoredSession{CreatedAt: login, LastSeenAt: login}, User{DisabledAt: &ended, DisabledReason: "left"}, time.Minute, "disabled your account"},
+	} {
+		err := CheckSession(tc.s, tc.u, login.Add(tc.at), lim)
+		if tc.wantPart == "" {
+			if err != nil {
+				t.Errorf("%s: refused: %v", tc.name, err)
+			}
+			continue
+		}
+		if ErrorCode(err) != EUnauthenticated || !strings.Contains(ErrorMessage(err), tc.wantPart) {
+			t.Errorf("%s: %v, want %s saying %q", tc.name, err, EUnauthenticated, tc.wantPart)
+		}
+	}
+}
+
+func TestAccountRefusal(t *testing.T) {
+	now := time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)
+	later := now.Add(time.Minute)
+	if r := (User{FullName: "A"}).AccountRefusal(now); r != "" {
+		t.Errorf("an account in order refused: %s", r)
+	}
+	if r := (User{FullName: "A", LockedUntil: &later}).AccountRefusal(now); !strings.Contains(r, "locked") {
+		t.Errorf("locked account: %q", r)
+	}
+	if r := (User{FullName: "A", LockedUntil: &now}).AccountRefusal(later); r != "" {
+		t.Errorf("a lock that ran out still refuses: %q", r)
+	}
+	if r := (User{FullName: "A", DisabledAt: &now, DisabledReason: "left the ward"}).AccountRefusal(now); !strings.Contains(r, "disabled (left the ward)") {
+		t.Errorf("disabled account: %q", r)
+	}
+}
+
+func TestValidateRoleChange(t *testing.T) {
+	admin := Actor{UserID: 1}
+	for _, tc := range []struct {
+		user  int64
+		roles []Role
+		want  string
+	}{
+		{2, []Role{RoleNurse, RolePhysician}, ""},
+		{2, nil, EInvalid},
+		{2, []Role{"chef"}, EInvalid},
+		{2, []Role{RoleNurse, RoleNurse}, EInvalid},
+		{1, []Role{RoleAdmin, RoleQA}, ""},
+		{1, []Role{RoleQA}, ERuleViolated},
+	} {
+		if got := ErrorCode(ValidateRoleChange(admin, tc.user, tc.roles)); got != tc.want {
+			t.Errorf("user %d roles %v: %q, want %q", tc.user, tc.roles, got, tc.want)
+		}
+	}
+}
+
+func TestValidateDisable(t *testing.T) {
+	admin := Actor{UserID: 1}
+	for _, tc := range []struct {
+		user   int64
+		reason string
+		want   string
+	}{
+		{2, "left the trial", ""},
+		{2, "  ", EInvalid},
+		{2, strings.Repeat("x", 501), EInvalid},
+		{1, "testing", ERuleViolated},
+	} {
+		if got := ErrorCode(ValidateDisable(admin, tc.user, tc.reason)); got != tc.want {
+			t.Errorf("user %d reason %.10q: %q, want %q", tc.user, tc.reason, got, tc.want)
 		}
 	}
 }

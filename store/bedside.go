@@ -193,7 +193,8 @@ const bedsideFactsSQL = `SELECT sv.version AS spec_version,
 			(SELECT MAX(dc.weight_id) FROM dose_order_confirmations dc WHERE dc.dose_order_id = d.id) AS confirmed_weight_id,
 			wt.id AS wt_id, wt.witness_id AS wt_witness_id, wt.issued_to AS wt_issued_to, wt.expires_at AS wt_expires_at,
 			EXISTS (SELECT 1 FROM verifications v WHERE v.witness_token_id = wt.id) AS wt_used,
-			wu.full_name AS wt_witness_name,
+			wu.full_name AS wt_witness_name, wu.locked_until AS wt_locked_until, wu.disabled_at AS wt_disabled_at,
+			wu.disabled_reason AS wt_disabled_reason,
 			EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = wt.witness_id AND r.role = '` + string(domain.RoleNurse) + `') AS wt_nurse,
 			EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = wt.witness_id AND r.role = '` + string(domain.RolePhysician) + `') AS wt_physician
 		FROM (SELECT ` + currentSpecVersionSQL + ` AS version) sv
@@ -247,6 +248,9 @@ type bedsideFactsRow struct {
 	TokenExpiresAt   sql.NullTime
 	TokenUsed        bool
 	TokenWitnessName sql.NullString
+	TokenLockedUntil sql.NullTime
+	TokenDisabledAt  sql.NullTime
+	TokenDisabledWhy sql.NullString
 	TokenNurse       bool
 	TokenPhysician   bool
 }
@@ -258,7 +262,8 @@ func witnessTokenFacts(rows []bedsideFactsRow) domain.WitnessTokenFacts {
 	}
 	r := rows[0]
 	f := domain.WitnessTokenFacts{Found: true, ID: r.TokenID.Int64, UserID: r.TokenWitnessID.Int64, Name: r.TokenWitnessName.String,
-		IssuedTo: r.TokenIssuedTo.Int64, ExpiresAt: r.TokenExpiresAt.Time, Used: r.TokenUsed}
+		IssuedTo: r.TokenIssuedTo.Int64, ExpiresAt: r.TokenExpiresAt.Time, Used: r.TokenUsed,
+		LockedUntil: nullTime(r.TokenLockedUntil), DisabledAt: nullTime(r.TokenDisabledAt), DisabledReason: r.TokenDisabledWhy.String}
 	if r.TokenNurse {
 		f.Roles = append(f.Roles, domain.RoleNurse)
 	}
@@ -286,7 +291,7 @@ func readBedsideFacts(t *tx, mrn, bagID, tokenHash string) ([]bedsideFactsRow, e
 			&r.Dispatched, &r.Received, &r.OpenExcursion, &r.BagInfused, &r.PrintSerial, &r.SignAction, &r.SignUserID,
 			&r.OrderWeightKg, &r.OrderTarget, &r.OrderSpecVersion, &r.LaterWeightID, &r.LaterWeightKg, &r.ConfirmedWeightID,
 			&r.TokenID, &r.TokenWitnessID, &r.TokenIssuedTo, &r.TokenExpiresAt, &r.TokenUsed, &r.TokenWitnessName,
-			&r.TokenNurse, &r.TokenPhysician); err != nil {
+			&r.TokenLockedUntil, &r.TokenDisabledAt, &r.TokenDisabledWhy, &r.TokenNurse, &r.TokenPhysician); err != nil {
 			return fmt.Errorf("read the facts of the verification: %w", err)
 		}
 		rows = append(rows, r)

@@ -15,8 +15,11 @@ type userRow struct {
 	PasswordHash string
 	FailedLogins int
 	LockedUntil  *time.Time
-	CreatedAt    time.Time
-	Roles        []userRoleRow `gorm:"foreignKey:UserID"`
+	// DisabledAt and DisabledReason are set together by an admin (migration 00026).
+	DisabledAt     *time.Time
+	DisabledReason *string
+	CreatedAt      time.Time
+	Roles          []userRoleRow `gorm:"foreignKey:UserID"`
 }
 
 func (userRow) TableName() string { return "users" }
@@ -24,7 +27,10 @@ func (userRow) TableName() string { return "users" }
 func (r userRow) toDomain() domain.User {
 	u := domain.User{
 		ID: r.ID, Username: r.Username, FullName: r.FullName, PasswordHash: r.PasswordHash,
-		FailedLogins: r.FailedLogins, LockedUntil: r.LockedUntil, CreatedAt: r.CreatedAt,
+		FailedLogins: r.FailedLogins, LockedUntil: r.LockedUntil, CreatedAt: r.CreatedAt, DisabledAt: r.DisabledAt,
+	}
+	if r.DisabledReason != nil {
+		u.DisabledReason = *r.DisabledReason
 	}
 	// Roles are shown in the canonical order, whatever order the database returns them in.
 	for _, role := range domain.AllRoles {
@@ -51,6 +57,7 @@ type sessionRow struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	EndedAt    *time.Time
+	EndReason  *string // domain.SessionEnd*
 }
 
 func (sessionRow) TableName() string { return "sessions" }

@@ -38,7 +38,10 @@ type Options struct {
 	// Now is the clock; tests replace it to check expiry and timeouts without sleeping.
 	Now          func() time.Time
 	PasswordCost int
-	SessionIdle  time.Duration
+	// SessionIdle ends a session after that long without a request, SessionLifetime that long
+	// after its login (domain.CheckSession).
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
 	// DBTimeout bounds a connection attempt and one write transaction (retries included), so
 	// that an unreachable database fails requests instead of hanging them.
 	DBTimeout time.Duration
@@ -68,6 +71,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.SessionIdle == 0 {
 		o.SessionIdle = domain.DefaultSessionIdle
+	}
+	if o.SessionLifetime == 0 {
+		o.SessionLifetime = domain.DefaultSessionLifetime
 	}
 	if o.DBTimeout == 0 {
 		o.DBTimeout = DefaultDBTimeout

@@ -53,12 +53,17 @@ func TestBrowserAccessibility(t *testing.T) {
 	if _, err := s.store.AddQCResult(context.Background(), s.actor("qc.ann"), lot.ID, domain.QCResult{Test: domain.TestViability, Value: &v}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.store.CreateUser(context.Background(), domain.Actor{FullName: "setup"}, domain.NewUser{Username: "ad.min", FullName: "Test ad.min",
+		Password: password, Roles: []domain.Role{domain.RoleAdmin}}); err != nil {
+		t.Fatal(err)
+	}
 	pages := []struct{ user, path string }{
 		{"", "/login"},
 		{"qc.ann", "/lots"}, {"qc.ann", fmt.Sprintf("/lots/%d", lot.ID)}, {"qc.ann", "/trace"}, {"qc.ann", "/dashboards"},
 		{"qa.bob", fmt.Sprintf("/lots/%d", lot.ID)},
 		{"ph.eve", "/pharmacy"}, {"ph.eve", "/dispatch"},
 		{"rn.dee", "/bedside"}, {"rn.dee", "/receive"}, {"rn.dee", "/patients"},
+		{"ad.min", "/users"},
 	}
 	current := ""
 	for _, p := range pages {

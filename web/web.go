@@ -30,7 +30,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // PageNames lists every page template; each is parsed with the layout once, at start.
-var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient"}
+var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient", "users"}
 
 // funcs are the helpers templates may call. They format; they decide nothing.
 var funcs = template.FuncMap{
@@ -111,6 +111,7 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, v View) e
 // Services are what the pages call.
 type Services struct {
 	Auth       domain.AuthService
+	Users      domain.UserService
 	Lab        domain.LabService
 	Audit      domain.AuditService
 	Pharmacy   domain.PharmacyService
@@ -175,6 +176,8 @@ type Session struct {
 	// (directly or, behind a proxy, by X-Forwarded-Proto) get a Secure cookie.
 	Secure bool
 	Idle   time.Duration
+	// Lifetime is the longest a session lasts however busy (said on the login page too).
+	Lifetime time.Duration
 }
 
 // Handler serves the pages.
@@ -188,6 +191,9 @@ type Handler struct {
 func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
 	if session.Idle <= 0 {
 		session.Idle = domain.DefaultSessionIdle
+	}
+	if session.Lifetime <= 0 {
+		session.Lifetime = domain.DefaultSessionLifetime
 	}
 	h := &Handler{pages: pages, svc: svc, session: session}
 	static, _ := fs.Sub(staticFS, "static")
@@ -209,6 +215,7 @@ func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
 	e.GET("/dashboards", h.withUser(h.dashboards))
 	e.GET("/patients", h.withUser(h.patients))
 	e.GET("/patients/:id", h.withUser(h.patient))
+	e.GET("/users", h.withUser(h.withPerm(domain.PermManageUsers, h.users)))
 	e.GET("/dashboards/lab", h.withUser(h.dashboard(domain.PermDashboardLab, h.dashLab)))
 	e.GET("/dashboards/stock", h.withUser(h.dashboard(domain.PermDashboardStock, h.dashStock)))
 	e.GET("/dashboards/compliance", h.withUser(h.dashboard(domain.PermDashboardCompliance, h.dashCompliance)))
@@ -326,7 +333,8 @@ func safeNext(next string) string {
 func (h *Handler) loginPage(c echo.Context) error {
 	v := View{Title: "Log in", Data: loginData{Next: safeNext(c.QueryParam("next"))}}
 	if c.QueryParam("expired") != "" {
-		v.Flash = fmt.Sprintf("Your session has ended (after %s without activity). Log in again to go on; everything you saved is kept.", durationText(h.session.Idle))
+		v.Flash = fmt.Sprintf("Your session has ended (after %s without activity, %s after the login, or because your account changed). Log in again to go on; everything you saved is kept.",
+			durationText(h.session.Idle), durationText(h.session.Lifetime))
 	}
 	return h.pages.Render(c.Response(), http.StatusOK, "login", v)
 }

@@ -33,7 +33,7 @@ func registerPages(t *testing.T, e *echo.Echo, st *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, web.Session{Cookie: api.SessionCookie})
+	web.Register(e, pages, web.Services{Auth: st, Users: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, web.Session{Cookie: api.SessionCookie})
 }
 
 // getPage fetches a page as client, returning its status and body.
@@ -321,7 +321,7 @@ func TestSessionSettings(t *testing.T) {
 		}
 		serve := func(session web.Session) string {
 			e := echo.New()
-			web.Register(e, pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, session)
+			web.Register(e, pages, web.Services{Auth: st, Users: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, session)
 			srv := httptest.NewServer(e)
 			t.Cleanup(srv.Close)
 			return srv.URL
@@ -329,7 +329,7 @@ func TestSessionSettings(t *testing.T) {
 		for _, tc := range []struct {
 			idle time.Duration
 			text string
-		}{{15 * time.Minute, "after 15 minutes without activity"}, {time.Hour, "after 1 hour without activity"}, {90 * time.Minute, "after 1 hour 30 minutes without activity"}} {
+		}{{15 * time.Minute, "after 15 minutes without activity, 12 hours after the login"}, {time.Hour, "after 1 hour without activity"}, {90 * time.Minute, "after 1 hour 30 minutes without activity"}} {
 			base := serve(web.Session{Cookie: api.SessionCookie, Idle: tc.idle})
 			if _, body := getPage(t, http.DefaultClient, base+"/login?expired=1"); !strings.Contains(body, tc.text) {
 				t.Errorf("idle %s: the login page does not say %q", tc.idle, tc.text)

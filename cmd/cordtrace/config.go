@@ -31,19 +31,22 @@ type Config struct {
 	collectionType string
 	AdminPassword  string        // CORDTRACE_ADMIN_PASSWORD
 	SessionIdle    time.Duration // CORDTRACE_SESSION_IDLE
-	DBTimeout      time.Duration // CORDTRACE_DB_TIMEOUT
-	DBConns        int           // CORDTRACE_DB_CONNS
-	LogFormat      string        // CORDTRACE_LOG_FORMAT: text or json
-	LogLevel       slog.Level    // CORDTRACE_LOG_LEVEL
-	MRNSystem      string        // CORDTRACE_MRN_SYSTEM
-	SecureCookies  bool          // CORDTRACE_SECURE_COOKIES
-	MetricsAddr    string        // CORDTRACE_METRICS_ADDR
-	MetricsToken   string        // CORDTRACE_METRICS_TOKEN
-	logLevelText   string
-	sessionIdle    string
-	dbTimeout      string
-	dbConns        string
-	secureCookies  string
+	// SessionLifetime is CORDTRACE_SESSION_LIFETIME.
+	SessionLifetime time.Duration
+	DBTimeout       time.Duration // CORDTRACE_DB_TIMEOUT
+	DBConns         int           // CORDTRACE_DB_CONNS
+	LogFormat       string        // CORDTRACE_LOG_FORMAT: text or json
+	LogLevel        slog.Level    // CORDTRACE_LOG_LEVEL
+	MRNSystem       string        // CORDTRACE_MRN_SYSTEM
+	SecureCookies   bool          // CORDTRACE_SECURE_COOKIES
+	MetricsAddr     string        // CORDTRACE_METRICS_ADDR
+	MetricsToken    string        // CORDTRACE_METRICS_TOKEN
+	logLevelText    string
+	sessionIdle     string
+	sessionLife     string
+	dbTimeout       string
+	dbConns         string
+	secureCookies   string
 }
 
 // configVars documents every variable with its default; the README's table is this list.
@@ -57,6 +60,7 @@ var configVars = []struct{ name, def, help string }{
 	{"CORDTRACE_COLLECTION_TYPE", "V", "ISBT 128 type of collection of the units' product codes (ST-001 Table 7): V volunteer allogeneic donation"},
 	{"CORDTRACE_ADMIN_PASSWORD", "", "password of the first admin, created when there are no users; unset: random, printed once"},
 	{"CORDTRACE_SESSION_IDLE", "15m", "idle time after which a session ends"},
+	{"CORDTRACE_SESSION_LIFETIME", "12h", "time after the login at which a session ends however busy (at least the idle time, at most 7 days)"},
 	{"CORDTRACE_DB_TIMEOUT", "10s", "longest wait for the database, to connect and for one request's work; past it the request fails with 503"},
 	{"CORDTRACE_DB_CONNS", "", "most connections to PostgreSQL this process opens (1 to 500); unset: 2 per CPU and 2 more"},
 	{"CORDTRACE_LOG_FORMAT", "text", "log format: text or json"},
@@ -86,7 +90,8 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (Co
 		collectionType: env("CORDTRACE_COLLECTION_TYPE"),
 		AdminPassword:  env("CORDTRACE_ADMIN_PASSWORD"), LogFormat: env("CORDTRACE_LOG_FORMAT"),
 		logLevelText: env("CORDTRACE_LOG_LEVEL"), sessionIdle: env("CORDTRACE_SESSION_IDLE"),
-		dbTimeout: env("CORDTRACE_DB_TIMEOUT"), dbConns: env("CORDTRACE_DB_CONNS"), MRNSystem: env("CORDTRACE_MRN_SYSTEM"),
+		sessionLife: env("CORDTRACE_SESSION_LIFETIME"),
+		dbTimeout:   env("CORDTRACE_DB_TIMEOUT"), dbConns: env("CORDTRACE_DB_CONNS"), MRNSystem: env("CORDTRACE_MRN_SYSTEM"),
 		secureCookies: env("CORDTRACE_SECURE_COOKIES"),
 		MetricsAddr:   env("CORDTRACE_METRICS_ADDR"), MetricsToken: env("CORDTRACE_METRICS_TOKEN"),
 	}
@@ -150,6 +155,11 @@ func (c *Config) validate() error {
 		return fmt.Errorf("CORDTRACE_SESSION_IDLE %q must be a duration between 1m and 12h, such as 15m", c.sessionIdle)
 	}
 	c.SessionIdle = idle
+	life, err := time.ParseDuration(c.sessionLife)
+	if err != nil || life < idle || life > 7*24*time.Hour {
+		return fmt.Errorf("CORDTRACE_SESSION_LIFETIME %q must be a duration from CORDTRACE_SESSION_IDLE (%s) to 168h, such as 12h", c.sessionLife, idle)
+	}
+	c.SessionLifetime = life
 	dbTimeout, err := time.ParseDuration(c.dbTimeout)
 	if err != nil || dbTimeout < 100*time.Millisecond || dbTimeout > 5*time.Minute {
 		return fmt.Errorf("CORDTRACE_DB_TIMEOUT %q must be a duration between 100ms and 5m, such as 10s", c.dbTimeout)

@@ -3,6 +3,7 @@
 //	cordtrace serve            run the service
 //	cordtrace migrate [up|status]
 //	cordtrace user add -username NAME -full-name "NAME" -roles qc,qa [-password-stdin]
+//	cordtrace user disable|enable|roles|end-sessions -username NAME [-reason WHY] [-roles a,b]
 //	cordtrace audit verify
 //	cordtrace label-key rotate | list | revoke KID -reason "why"
 package main
@@ -28,6 +29,10 @@ commands:
   serve                 run the service (embedded database unless DATABASE_URL is set)
   migrate [up|status]   apply pending database migrations, or list them
   user add              create a user: -username, -full-name, -roles, password on stdin
+  user disable          disable an account and end its sessions: -username, -reason
+  user enable           enable an account again, lifting a lock: -username
+  user roles            replace a user's roles and end their sessions: -username, -roles
+  user end-sessions     end every session of a user: -username
   audit verify          recompute the audit chain; exit status 1 names the first broken entry
   label-key rotate      retire the label signing key and start signing with a new one
   label-key list        list the label signing keys: active, retired, revoked

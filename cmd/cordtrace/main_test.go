@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"cordtrace/domain"
 	"cordtrace/store"
 	"cordtrace/store/storetest"
 )
@@ -68,6 +69,19 @@ func TestConfig(t *testing.T) {
 		{"short admin password", map[string]string{"CORDTRACE_ADMIN_PASSWORD": "short"}, nil, "CORDTRACE_ADMIN_PASSWORD", nil},
 		{"idle not a duration", map[string]string{"CORDTRACE_SESSION_IDLE": "15"}, nil, "CORDTRACE_SESSION_IDLE", nil},
 		{"idle too long", map[string]string{"CORDTRACE_SESSION_IDLE": "24h"}, nil, "CORDTRACE_SESSION_IDLE", nil},
+		{"session lifetime by default", nil, nil, "", func(t *testing.T, c Config) {
+			if c.SessionLifetime != 12*time.Hour {
+				t.Errorf("session lifetime = %v, want 12h", c.SessionLifetime)
+			}
+		}},
+		{"session lifetime", map[string]string{"CORDTRACE_SESSION_LIFETIME": "8h"}, nil, "", func(t *testing.T, c Config) {
+			if c.SessionLifetime != 8*time.Hour {
+				t.Errorf("session lifetime = %v", c.SessionLifetime)
+			}
+		}},
+		{"lifetime not a duration", map[string]string{"CORDTRACE_SESSION_LIFETIME": "12"}, nil, "CORDTRACE_SESSION_LIFETIME", nil},
+		{"lifetime shorter than idle", map[string]string{"CORDTRACE_SESSION_IDLE": "1h", "CORDTRACE_SESSION_LIFETIME": "30m"}, nil, "CORDTRACE_SESSION_LIFETIME", nil},
+		{"lifetime too long", map[string]string{"CORDTRACE_SESSION_LIFETIME": "200h"}, nil, "CORDTRACE_SESSION_LIFETIME", nil},
 		{"db timeout", map[string]string{"CORDTRACE_DB_TIMEOUT": "2s"}, nil, "", func(t *testing.T, c Config) {
 			if c.DBTimeout != 2*time.Second {
 				t.Errorf("db timeout = %v", c.DBTimeout)
@@ -317,6 +331,7 @@ func TestMigrateUserAndAuditCommands(t *testing.T) {
 			if code, out, _ := runCmd(t, vars, "", "audit", "verify"); code != exitOK || !strings.Contains(out, "OK: 1 entries verified") {
 				t.Fatalf("audit verify: %d %q", code, out)
 			}
+			accountCommands(t, vars)
 			for i := 0; i < 2; i++ {
 				if code, out, errOut := runCmd(t, vars, "", "label-key", "rotate"); code != exitOK || !strings.Contains(out, "new label signing key") {
 					t.Fatalf("rotate: %d %q %q", code, out, errOut)
@@ -349,6 +364,69 @@ func TestMigrateUserAndAuditCommands(t *testing.T) {
 			}
 		})
 	}
+}
+
+// accountCommands disables qa.dee on the command line (their session ends at once), enables
+// them again and ends their sessions; mistakes are usage errors that name what is wrong.
+func accountCommands(t *testing.T, vars map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{DatabaseURL: vars["DATABASE_URL"], DataDir: vars["CORDTRACE_DATA_DIR"], PasswordCost: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	login := func() string {
+		t.Helper()
+		sess, err := st.Login(ctx, domain.Credentials{Username: "qa.dee", Password: "a long password"})
+		if err != nil {
+			t.Fatalf("login: %v", err)
+		}
+		return sess.Token
+	}
+	ended := func(token, because string) {
+		t.Helper()
+		if _, err := st.Authenticate(ctx, token); domain.ErrorCode(err) != domain.EUnauthenticated || !strings.Contains(domain.ErrorMessage(err), because) {
+			t.Fatalf("the session after the command: %v, want ended saying %q", err, because)
+		}
+	}
+	token := login()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"user", "disable", "-username", "qa.dee"}, "reason"},
+		{[]string{"user", "disable", "-reason", "left"}, "-username"},
+		{[]string{"user", "enable", "-username", "nobody.here"}, "no user"},
+		{[]string{"user", "enable", "-username", "qa.dee"}, "neither disabled nor locked"},
+	} {
+		if code, _, errOut := runCmd(t, vars, "", tc.args...); code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: %d %q, want a usage error saying %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	if code, out, errOut := runCmd(t, vars, "", "user", "disable", "-username", "qa.dee", "-reason", "left the trial"); code != exitOK || !strings.Contains(out, "disabled qa.dee") {
+		t.Fatalf("user disable: %d %q %q", code, out, errOut)
+	}
+	ended(token, "an admin disabled your account")
+	if _, err := st.Login(ctx, domain.Credentials{Username: "qa.dee", Password: "a long password"}); domain.ErrorCode(err) != domain.EAccountDisabled {
+		t.Fatalf("login while disabled: %v", err)
+	}
+	if code, out, errOut := runCmd(t, vars, "", "user", "enable", "-username", "qa.dee"); code != exitOK || !strings.Contains(out, "enabled qa.dee") {
+		t.Fatalf("user enable: %d %q %q", code, out, errOut)
+	}
+	token = login()
+	if code, out, errOut := runCmd(t, vars, "", "user", "end-sessions", "-username", "qa.dee"); code != exitOK || !strings.Contains(out, "ended 1 session(s) of qa.dee") {
+		t.Fatalf("user end-sessions: %d %q %q", code, out, errOut)
+	}
+	ended(token, "an admin ended your sessions")
+	token = login()
+	if code, _, errOut := runCmd(t, vars, "", "user", "roles", "-username", "qa.dee", "-roles", "cook"); code != exitUsage || !strings.Contains(errOut, "not a role") {
+		t.Fatalf("user roles with an unknown role: %d %q", code, errOut)
+	}
+	if code, out, errOut := runCmd(t, vars, "", "user", "roles", "-username", "qa.dee", "-roles", "qa"); code != exitOK || !strings.Contains(out, "qa.dee now holds [qa]") {
+		t.Fatalf("user roles: %d %q %q", code, out, errOut)
+	}
+	ended(token, "your roles were changed")
 }
 
 // tamper alters the first audit entry the way someone with database access could: with the

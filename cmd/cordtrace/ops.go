@@ -60,11 +60,84 @@ func cmdMigrate(ctx context.Context, e env, args []string) int {
 	return exitOK
 }
 
+const userUsage = `usage: cordtrace user add -username NAME -full-name "FULL NAME" -roles qc,qa  (password on stdin)
+       cordtrace user disable -username NAME -reason "WHY"   (ends the user's sessions)
+       cordtrace user enable -username NAME                  (also lifts a lock after failed logins)
+       cordtrace user roles -username NAME -roles nurse,physician   (ends the user's sessions)
+       cordtrace user end-sessions -username NAME
+`
+
+// cliActor is who the audit trail names for changes made on the command line.
+var cliActor = domain.Actor{Username: "cli", FullName: "cordtrace command line", Role: "system", RequestID: "cli"}
+
 func cmdUser(ctx context.Context, e env, args []string) int {
-	if len(args) == 0 || args[0] != "add" {
-		fmt.Fprintf(e.stderr, "usage: cordtrace user add -username NAME -full-name \"FULL NAME\" -roles qc,qa  (password on stdin)\n")
+	if len(args) > 0 {
+		switch args[0] {
+		case "add":
+			return cmdUserAdd(ctx, e, args)
+		case "disable", "enable", "roles", "end-sessions":
+			return cmdUserAccount(ctx, e, args[0], args[1:])
+		}
+	}
+	fmt.Fprint(e.stderr, userUsage)
+	return exitUsage
+}
+
+// cmdUserAccount disables or enables an account, or ends its sessions, as an admin would on
+// the users page; for when no admin can log in.
+func cmdUserAccount(ctx context.Context, e env, action string, args []string) int {
+	fs := flagSet("user "+action, e)
+	username := fs.String("username", "", "login name")
+	reason := fs.String("reason", "", "why the account is disabled (user disable; required)")
+	roles := fs.String("roles", "", "comma-separated roles (user roles): "+roleList())
+	cfg, status := configure(e, fs, args)
+	if status >= 0 {
+		return status
+	}
+	if *username == "" {
+		fmt.Fprintf(e.stderr, "cordtrace user %s: give -username\n%s", action, userUsage)
 		return exitUsage
 	}
+	st, err := store.Open(ctx, storeOptions(cfg, newLogger(cfg, e.stderr)))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "cordtrace user %s: %v\n", action, err)
+		return exitRuntime
+	}
+	defer st.Close()
+	u, err := st.UserByUsername(ctx, *username)
+	if err == nil {
+		switch action {
+		case "disable":
+			if _, err = st.DisableUser(ctx, cliActor, u.ID, *reason); err == nil {
+				fmt.Fprintf(e.stdout, "disabled %s; their sessions have ended\n", u.Username)
+			}
+		case "enable":
+			if _, err = st.EnableUser(ctx, cliActor, u.ID); err == nil {
+				fmt.Fprintf(e.stdout, "enabled %s\n", u.Username)
+			}
+		case "roles":
+			var changed domain.User
+			if changed, err = st.SetRoles(ctx, cliActor, u.ID, parseRoles(*roles)); err == nil {
+				fmt.Fprintf(e.stdout, "%s now holds %v; their sessions have ended\n", u.Username, changed.Roles)
+			}
+		case "end-sessions":
+			var n int64
+			if n, err = st.EndUserSessions(ctx, cliActor, u.ID); err == nil {
+				fmt.Fprintf(e.stdout, "ended %d session(s) of %s\n", n, u.Username)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "cordtrace user %s: %s\n", action, userFacing(err))
+		if domain.ErrorCode(err) == domain.EUnavailable || domain.ErrorCode(err) == domain.EInternal {
+			return exitRuntime
+		}
+		return exitUsage
+	}
+	return exitOK
+}
+
+func cmdUserAdd(ctx context.Context, e env, args []string) int {
 	fs := flagSet("user add", e)
 	username := fs.String("username", "", "login name")
 	fullName := fs.String("full-name", "", "printed name, shown on signatures")
@@ -79,20 +152,14 @@ func cmdUser(ctx context.Context, e env, args []string) int {
 		fmt.Fprintln(e.stderr, "cordtrace user add: no password on standard input")
 		return exitUsage
 	}
-	n := domain.NewUser{Username: *username, FullName: *fullName, Password: strings.TrimRight(password, "\r\n")}
-	for _, r := range strings.Split(*roles, ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			n.Roles = append(n.Roles, domain.Role(r))
-		}
-	}
+	n := domain.NewUser{Username: *username, FullName: *fullName, Password: strings.TrimRight(password, "\r\n"), Roles: parseRoles(*roles)}
 	st, err := store.Open(ctx, storeOptions(cfg, newLogger(cfg, e.stderr)))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "cordtrace user add: %v\n", err)
 		return exitRuntime
 	}
 	defer st.Close()
-	actor := domain.Actor{Username: "cli", FullName: "cordtrace command line", Role: "system", RequestID: "cli"}
-	u, err := st.CreateUser(ctx, actor, n)
+	u, err := st.CreateUser(ctx, cliActor, n)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "cordtrace user add: %s\n", userFacing(err))
 		return exitUsage
@@ -133,6 +200,17 @@ func cmdAudit(ctx context.Context, e env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "audit chain OK: %d entries verified\n", rep.Entries)
 	return exitOK
+}
+
+// parseRoles splits a -roles flag; the domain checks what it holds.
+func parseRoles(list string) []domain.Role {
+	var roles []domain.Role
+	for _, r := range strings.Split(list, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			roles = append(roles, domain.Role(r))
+		}
+	}
+	return roles
 }
 
 func roleList() string {

@@ -57,7 +57,7 @@ func configure(e env, fs *flag.FlagSet, args []string) (Config, int) {
 }
 
 func storeOptions(cfg Config, logger *slog.Logger) store.Options {
-	return store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: logger, SessionIdle: cfg.SessionIdle,
+	return store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: logger, SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime,
 		Site: cfg.Site, DBTimeout: cfg.DBTimeout, MaxConns: cfg.DBConns, FacilityID: cfg.FacilityID, ProductCode: cfg.ProductCode,
 		CollectionType: cfg.CollectionType}
 }
@@ -117,15 +117,15 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	logger.Info("label signing key", "kid", key.KID)
 
 	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Records: st, Ping: st.Ping},
-		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, SecureCookies: cfg.SecureCookies, MetricsToken: cfg.MetricsToken, Site: cfg.Site, DBTimeout: cfg.DBTimeout, MRNSystem: cfg.MRNSystem})
+		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, SecureCookies: cfg.SecureCookies, MetricsToken: cfg.MetricsToken, Site: cfg.Site, DBTimeout: cfg.DBTimeout, MRNSystem: cfg.MRNSystem})
 	srv.RegisterDB(st.SQLDB())
 	pages, err := web.Parse()
 	if err != nil {
 		logger.Error("cannot parse the web pages", "err", err)
 		return exitRuntime
 	}
-	web.Register(srv.Echo(), pages, web.Services{Auth: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st},
-		web.Session{Cookie: api.SessionCookie, Secure: cfg.SecureCookies, Idle: cfg.SessionIdle})
+	web.Register(srv.Echo(), pages, web.Services{Auth: st, Users: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st},
+		web.Session{Cookie: api.SessionCookie, Secure: cfg.SecureCookies, Idle: cfg.SessionIdle, Lifetime: cfg.SessionLifetime})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		logger.Error("cannot listen", "addr", cfg.Addr, "err", err)
