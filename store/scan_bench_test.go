@@ -27,7 +27,8 @@ func BenchmarkRecordScan(b *testing.B) {
 	for _, backend := range storetest.Backends(b) {
 		for _, clients := range []int{1, 16} {
 			b.Run(fmt.Sprintf("%s/clients=%d", backend, clients), func(b *testing.B) {
-				st := storetest.Open(b, backend, store.Options{})
+				// A busy machine can hold 16 queued writers past the default timeout.
+				st := storetest.Open(b, backend, store.Options{DBTimeout: time.Minute})
 				bags := preparedBags(b, st, b.N/2+clients)
 				ctx := context.Background()
 				var issued, nextBag atomic.Int64
