@@ -20,8 +20,14 @@ const auditLockID = 0x6175646974 // "audit"
 // transaction appends between the read of its head and the commit: on PostgreSQL by the
 // advisory lock auditLockID, held until the transaction ends, whose commit is then made
 // asynchronous (Store.waitForDisk waits for the disk after it); SQLite's IMMEDIATE
-// transaction already holds the database's single write lock.
+// transaction already holds the database's single write lock. Every write queues on that
+// lock, so the entries are encoded before it is taken: under it, only the head's read, the
+// hashes, the insert and the commit.
 func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
+	entries, err := auditEntries(t, actor, t.now)
+	if err != nil {
+		return err
+	}
 	if s.pg() {
 		if err := t.db.Exec(`SELECT pg_advisory_xact_lock(?), set_config('synchronous_commit', 'off', true)`, int64(auditLockID)).Error; err != nil {
 			return fmt.Errorf("lock the audit chain: %w", err)
@@ -37,10 +43,6 @@ func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
 	}
 	if len(head) > 0 {
 		prev = &domain.AuditEntry{Seq: head[0].Seq, Hash: head[0].Hash}
-	}
-	entries, err := auditEntries(t, actor, t.now)
-	if err != nil {
-		return err
 	}
 	rows := make([]auditRow, 0, len(entries))
 	for _, e := range entries {

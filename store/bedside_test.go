@@ -33,18 +33,26 @@ func preparedBag(t *testing.T, st *store.Store) bedside {
 
 // preparedBags is preparedBag for n patients, MRN0001 to MRN000n, with the same users and lot;
 // a second pharmacist, ph.k, has checked each bag.
-func preparedBags(t *testing.T, st *store.Store, n int) []bedside {
+func preparedBags(t testing.TB, st *store.Store, n int) []bedside {
 	t.Helper()
 	return preparedBagsChecked(t, st, n, true)
 }
 
 // preparedBagsChecked is preparedBags, the bags checked by ph.k only when checked is set.
-func preparedBagsChecked(t *testing.T, st *store.Store, n int, checked bool) []bedside {
+func preparedBagsChecked(t testing.TB, st *store.Store, n int, checked bool) []bedside {
 	t.Helper()
 	ctx := context.Background()
 	l := newLab(t, st)
-	lot := l.lot(domain.Eligible)
-	units := l.releasedUnits(lot, 2*n)
+	// A lot is divided into at most 99 units: two a bag, a new lot every 49 bags.
+	const bagsPerLot = 49
+	var lots []domain.Lot
+	var units []domain.Unit
+	for i := 0; i < n; i += bagsPerLot {
+		lot := l.lot(domain.Eligible)
+		lots = append(lots, lot)
+		units = append(units, l.releasedUnits(lot, 2*min(bagsPerLot, n-i))...)
+	}
+	lot := lots[0]
 	mk := func(name string, role domain.Role) domain.Actor {
 		u, err := st.CreateUser(ctx, admin, newUser(name, role))
 		if err != nil {
@@ -58,6 +66,7 @@ func preparedBagsChecked(t *testing.T, st *store.Store, n int, checked bool) []b
 	var out []bedside
 	for i := range n {
 		b := b
+		b.lot = lots[i/bagsPerLot]
 		var err error
 		b.patient, err = st.Enrol(ctx, b.doc, domain.Patient{SubjectID: fmt.Sprintf("SVP-%03d", i+1), MRN: fmt.Sprintf("MRN%04d", i+1),
 			Name: "Li Wei", DateOfBirth: "1960-05-01", WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: time.Now().UTC().AddDate(0, 0, -1)})

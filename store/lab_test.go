@@ -17,7 +17,7 @@ import (
 func f64(v float64) *float64 { return &v }
 
 type lab struct {
-	t          *testing.T
+	t          testing.TB
 	st         *store.Store
 	qc, qa, qq domain.Actor // qq holds both qc and qa
 }
@@ -26,7 +26,7 @@ func actorFor(u domain.User, role domain.Role) domain.Actor {
 	return u.ActingAs(role, "t")
 }
 
-func newLab(t *testing.T, st *store.Store) *lab {
+func newLab(t testing.TB, st *store.Store) *lab {
 	ctx := context.Background()
 	mk := func(name string, roles ...domain.Role) domain.User {
 		u, err := st.CreateUser(ctx, admin, newUser(name, roles...))
