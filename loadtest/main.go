@@ -40,9 +40,11 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	fs.IntVar(&cfg.Bags, "bags", 0, "bags prepared for custody scans, two scans each (0: enough for -count, or for -duration at -rate or at most 2,000 scans/s, and for the warm-up)")
 	fs.DurationVar(&cfg.BaselineDuration, "baseline-duration", 2*time.Second, "how long each PostgreSQL baseline runs")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: cordtrace-load [flags]\n\nSeeds its own users, lots, patients and dose bags through the API of a running service,\n"+
-			"drives bedside verifications and custody scans, and prints requests/s, latency percentiles and\n"+
-			"unexpected outcomes per endpoint, with each endpoint's cost relative to PostgreSQL round trips.\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: cordtrace-load [flags]\n       cordtrace-load seed [flags]   (years of history straight into an empty database; seed -h)\n\n"+
+			"Seeds its own users, lots, patients and dose bags through the API of a running service,\n"+
+			"drives bedside verifications and custody scans, or opens the daily pages of a seeded site, and prints\n"+
+			"requests/s, latency percentiles and unexpected outcomes per endpoint, with each endpoint's cost\n"+
+			"relative to PostgreSQL round trips.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -52,9 +52,10 @@ func (w *rowWriter) add(name string, vals ...any) {
 	w.pending++
 }
 
-// maxParams bounds the parameters of one INSERT: PostgreSQL takes at most 65,535 and
-// SQLite 32,766.
-const maxParams = 30000
+// maxParams bounds the parameters of one statement. Both databases take far more (65,535 and
+// 32,766), but inserts ran fastest with a few thousand: against 30,000, three times as fast on
+// SQLite and a third faster on PostgreSQL.
+const maxParams = 2000
 
 // flush inserts every buffered row in one transaction.
 func (w *rowWriter) flush(ctx context.Context) error {
