@@ -310,6 +310,7 @@ func defineTables(w *rowWriter) {
 		"volume_to_draw_ml", "expires_at", "status", "prepared_by", "prepared_at", "checked_by", "checked_at")
 	w.define("dose_bag_units", "dose_bag_id", "unit_id")
 	w.define("label_prints", "id", "entity_type", "entity_id", "serial", "reason", "printed_by", "printed_at", "copies")
+	w.define("label_print_keys", "print_id", "kid", "signed_at")
 	w.define("custody_scans", "id", "kind", "dose_bag_id", "code", "code_kind", "location", "temperature_c", "excursion", "accepted", "refusal", "from_user", "scanned_by", "scanned_at", "entry")
 	w.define("verifications", "id", "dose_bag_id", "patient_id", "wristband", "code", "code_kind", "pass", "checks", "failed", "nurse_id", "witness_id", "ward", "verified_at", "wristband_entry", "code_entry")
 	w.define("infusions", "id", "verification_id", "dose_bag_id", "patient_id", "started_by", "started_at", "ended_at", "volume_ml", "reactions")
@@ -803,8 +804,10 @@ func (h *history) bag(p domain.Patient, weightID int64, w *ward, t time.Time, in
 	}
 	printAt := t.Add(15 * time.Minute)
 	if h.past(printAt) {
-		h.w.add("label_prints", h.id("label_prints"), "dose_bag", bag.ID, 1, "", pharm.id, printAt, 1)
-		h.record(printAt, pharm.actor(""), change{"label.print", "dose_bag", bag.ID, nil, map[string]any{"serial": 1, "format": "pdf", "copy": 1}, ""},
+		printID := h.id("label_prints")
+		h.w.add("label_prints", printID, "dose_bag", bag.ID, 1, "", pharm.id, printAt, 1)
+		h.w.add("label_print_keys", printID, h.signer.KeyID(), printAt)
+		h.record(printAt, pharm.actor(""), change{"label.print", "dose_bag", bag.ID, nil, map[string]any{"serial": 1, "format": "pdf", "copy": 1, "kid": h.signer.KeyID()}, ""},
 			change{"patient.disclose", "patient", p.ID, nil, map[string]any{"fields": []string{domain.FieldName, domain.FieldMRN, domain.FieldDateOfBirth}, "via": domain.ViaDoseBagLabel}, ""})
 	}
 	scan := func(at time.Time, kind string, by person, from any, temp float64, to domain.DoseBagStatus) {
