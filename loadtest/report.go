@@ -20,7 +20,9 @@ func (r Report) Print(w io.Writer) {
 	if r.Rate > 0 {
 		fmt.Fprintf(w, "paced at %.0f requests/s: each latency counts from when its request was due\n", r.Rate)
 	}
-	fmt.Fprintf(w, "seeded through the API in %s (%d requests)\n", r.SeedTime.Round(time.Millisecond), r.SeedRequests)
+	if r.SeedRequests > 0 {
+		fmt.Fprintf(w, "seeded through the API in %s (%d requests)\n", r.SeedTime.Round(time.Millisecond), r.SeedRequests)
+	}
 	if wu := r.Warmup; wu != nil {
 		fmt.Fprintf(w, "warm-up before the run, not counted below: %d requests in %s, p99 %s, max %s, %d unexpected\n",
 			wu.Requests, wu.Elapsed.Round(time.Millisecond), ms(wu.P99), ms(wu.Max), wu.Unexpected)

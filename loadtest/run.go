@@ -68,9 +68,9 @@ type Config struct {
 
 func (c *Config) validate() error {
 	switch c.Scenario {
-	case ScenarioVerify, ScenarioScan, ScenarioMixed:
+	case ScenarioVerify, ScenarioScan, ScenarioMixed, ScenarioPages:
 	default:
-		return fmt.Errorf("scenario %q: use verify, scan or mixed", c.Scenario)
+		return fmt.Errorf("scenario %q: use verify, scan, mixed or pages", c.Scenario)
 	}
 	if c.Target == "" {
 		return fmt.Errorf("give the service's URL, such as http://127.0.0.1:8080")
@@ -87,7 +87,7 @@ func (c *Config) validate() error {
 	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
 		return fmt.Errorf("rate %v: give requests a second above 0, or 0 for as fast as the clients go", c.Rate)
 	}
-	if c.Count <= 0 && c.Duration <= 0 {
+	if c.Count <= 0 && c.Duration <= 0 && c.Scenario != ScenarioPages {
 		return fmt.Errorf("give a duration (such as 30s) or a request count above 0")
 	}
 	if c.AdminPassword == "" {
@@ -238,6 +238,9 @@ func (cfg Config) bagsToSeed() (verifyBags, scanBags int) {
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := cfg.validate(); err != nil {
 		return Report{}, err
+	}
+	if cfg.Scenario == ScenarioPages {
+		return runPages(ctx, cfg)
 	}
 	c := newClient(cfg.Target, cfg.Concurrency)
 	verifyBags, scanBags := cfg.bagsToSeed()
@@ -549,6 +552,9 @@ func merge(recs []*recorder, elapsed time.Duration) []Stats {
 		out = append(out, *st)
 	}
 	order := []string{EndpointVerify, EndpointDispatch, EndpointReceive}
+	for _, p := range dailyPages {
+		order = append(order, p.name)
+	}
 	sort.Slice(out, func(i, j int) bool {
 		return slices.Index(order, out[i].Endpoint) < slices.Index(order, out[j].Endpoint)
 	})

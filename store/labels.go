@@ -57,6 +57,11 @@ type labelPrintRow struct {
 
 func (labelPrintRow) TableName() string { return "label_prints" }
 
+func (r labelPrintRow) toDomain() domain.LabelPrint {
+	return domain.LabelPrint{EntityType: r.EntityType, EntityID: r.EntityID, Serial: r.Serial, Reason: r.Reason,
+		PrintedAt: r.PrintedAt.UTC(), Copies: r.Copies}
+}
+
 // bagLabelPrintable locks a dose bag and refuses to label it before a second pharmacist has
 // checked it (domain.BagChecked). Other entities need no check.
 func bagLabelPrintable(t *tx, entityType string, entityID int64) error {
@@ -138,8 +143,7 @@ func labelPrints(db *gorm.DB, entityType string, entityID int64) ([]domain.Label
 	}
 	out := make([]domain.LabelPrint, len(rows))
 	for i, r := range rows {
-		out[i] = domain.LabelPrint{EntityType: r.EntityType, EntityID: r.EntityID, Serial: r.Serial, Reason: r.Reason,
-			PrintedAt: r.PrintedAt.UTC(), Copies: r.Copies}
+		out[i] = r.toDomain()
 	}
 	return out, nil
 }

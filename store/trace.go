@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -11,42 +10,96 @@ import (
 	"cordtrace/domain"
 )
 
-// bagTraces returns the full history of the bags selected by where.
+// bagTraces returns the full history of the bags selected by where. Each kind of record is
+// read for all the bags at once, so that a lot's trace costs the same few queries whether it
+// has one bag or hundreds.
 func (s *Store) bagTraces(db *gorm.DB, where string, arg any) ([]domain.BagTrace, error) {
 	var bags []doseBagRow
 	if err := db.Where(where, arg).Order("id").Find(&bags).Error; err != nil {
 		return nil, err
 	}
 	out := make([]domain.BagTrace, 0, len(bags))
+	if len(bags) == 0 {
+		return out, nil
+	}
+	ids, orderIDs, patientIDs := make([]int64, len(bags)), make([]int64, len(bags)), make([]int64, len(bags))
+	for i, b := range bags {
+		ids[i], orderIDs[i], patientIDs[i] = b.ID, b.DoseOrderID, b.PatientID
+	}
+	orders := map[int64]doseOrderRow{}
+	var orderRows []doseOrderRow
+	if err := db.Where("id IN ?", orderIDs).Find(&orderRows).Error; err != nil {
+		return nil, err
+	}
+	for _, o := range orderRows {
+		orders[o.ID] = o
+	}
+	patients := map[int64]patientRow{}
+	var patientRows []patientRow
+	if err := db.Where("id IN ?", patientIDs).Find(&patientRows).Error; err != nil {
+		return nil, err
+	}
+	for _, p := range patientRows {
+		patients[p.ID] = p
+	}
+	units := map[int64][]int64{}
+	var links []doseBagUnitRow
+	if err := db.Where("dose_bag_id IN ?", ids).Order("dose_bag_id, unit_id").Find(&links).Error; err != nil {
+		return nil, err
+	}
+	for _, l := range links {
+		units[l.DoseBagID] = append(units[l.DoseBagID], l.UnitID)
+	}
+	prints := map[int64][]domain.LabelPrint{}
+	var printRows []labelPrintRow
+	if err := db.Where("entity_type = ? AND entity_id IN ?", "dose_bag", ids).Order("entity_id, serial").Find(&printRows).Error; err != nil {
+		return nil, fmt.Errorf("read label prints: %w", err)
+	}
+	for _, r := range printRows {
+		prints[r.EntityID] = append(prints[r.EntityID], r.toDomain())
+	}
+	scans := map[int64][]custodyScanRow{}
+	var scanRows []custodyScanRow
+	if err := db.Where("dose_bag_id IN ?", ids).Order("id").Find(&scanRows).Error; err != nil {
+		return nil, err
+	}
+	for _, sc := range scanRows {
+		scans[*sc.DoseBagID] = append(scans[*sc.DoseBagID], sc)
+	}
+	verifications := map[int64][]verificationRow{}
+	var vRows []verificationRow
+	if err := db.Where("dose_bag_id IN ?", ids).Order("id").Find(&vRows).Error; err != nil {
+		return nil, err
+	}
+	for _, v := range vRows {
+		verifications[*v.DoseBagID] = append(verifications[*v.DoseBagID], v)
+	}
+	infusions := map[int64]infusionRow{}
+	var infRows []infusionRow
+	if err := db.Where("dose_bag_id IN ?", ids).Find(&infRows).Error; err != nil {
+		return nil, err
+	}
+	for _, inf := range infRows {
+		infusions[inf.DoseBagID] = inf
+	}
 	for _, b := range bags {
-		bag, err := s.doseBag(db, db.Where("id = ?", b.ID))
-		if err != nil {
-			return nil, err
-		}
-		var p patientRow
-		if err := db.Take(&p, b.PatientID).Error; err != nil {
-			return nil, err
+		order, ok := orders[b.DoseOrderID]
+		p, found := patients[b.PatientID]
+		if !ok || !found {
+			return nil, fmt.Errorf("dose bag %d: its order or patient is missing", b.ID)
 		}
 		// The identity goes with the trace; the reader's page or handler removes it for those
 		// who may not see it (domain.MaySeePatientIdentity) and records the disclosure otherwise.
-		bt := domain.BagTrace{Bag: bag, SubjectID: p.SubjectID, ChainOfIdentity: p.ChainOfIdentity,
-			Patient: &domain.PatientIdentity{ID: p.ID, Name: p.Name, MRN: p.MRN, DateOfBirth: p.DateOfBirth},
-			Custody: []domain.CustodyEvent{}, Verifications: []domain.VerificationSummary{}}
-		if bt.LabelPrints, err = labelPrints(db, "dose_bag", b.ID); err != nil {
-			return nil, err
+		bt := domain.BagTrace{Bag: b.toDomain(order, units[b.ID]), SubjectID: p.SubjectID, ChainOfIdentity: p.ChainOfIdentity,
+			Patient:     &domain.PatientIdentity{ID: p.ID, Name: p.Name, MRN: p.MRN, DateOfBirth: p.DateOfBirth},
+			LabelPrints: prints[b.ID], Custody: []domain.CustodyEvent{}, Verifications: []domain.VerificationSummary{}}
+		if bt.LabelPrints == nil {
+			bt.LabelPrints = []domain.LabelPrint{}
 		}
-		var scans []custodyScanRow
-		if err := db.Where("dose_bag_id = ?", b.ID).Order("id").Find(&scans).Error; err != nil {
-			return nil, err
-		}
-		for _, sc := range scans {
+		for _, sc := range scans[b.ID] {
 			bt.Custody = append(bt.Custody, sc.event(b.BagID))
 		}
-		var vs []verificationRow
-		if err := db.Where("dose_bag_id = ?", b.ID).Order("id").Find(&vs).Error; err != nil {
-			return nil, err
-		}
-		for _, v := range vs {
+		for _, v := range verifications[b.ID] {
 			failed := []string{}
 			if v.Failed != "" {
 				failed = strings.Split(v.Failed, ",")
@@ -54,12 +107,9 @@ func (s *Store) bagTraces(db *gorm.DB, where string, arg any) ([]domain.BagTrace
 			bt.Verifications = append(bt.Verifications, domain.VerificationSummary{ID: v.ID, Pass: v.Pass, Failed: failed,
 				CodeKind: v.CodeKind, Ward: v.Ward, VerifiedAt: v.VerifiedAt.UTC(), WristbandEntry: v.WristbandEntry, CodeEntry: v.CodeEntry})
 		}
-		var inf infusionRow
-		if err := db.Where("dose_bag_id = ?", b.ID).Take(&inf).Error; err == nil {
+		if inf, ok := infusions[b.ID]; ok {
 			i := inf.toDomain()
 			bt.Infusion = &i
-		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil, err
 		}
 		out = append(out, bt)
 	}
