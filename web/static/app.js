@@ -571,16 +571,20 @@
     });
   }
 
-  // showInProgress lists the infusions started and not ended, each with its own end form, so
-  // that an infusion started before a reload, a closed tab or the idle logout can be ended.
+  // showInProgress lists the infusions started and not ended (one patient's where the box
+  // names a patient), each with its own end form, so that an infusion started before a reload,
+  // a closed tab or the idle logout can be ended from the bedside, the ward's list of patients
+  // or the patient's page.
   async function showInProgress() {
     const box = document.getElementById("in-progress");
     if (!box) return;
     const r = await api("GET", "/api/v1/infusions");
     if (!r.ok) return;
+    const only = Number(box.dataset.patient || 0);
+    const infusions = r.body.infusions.filter((inf) => !only || inf.patient_id === only);
     const list = document.getElementById("in-progress-list");
     list.replaceChildren();
-    for (const inf of r.body.infusions) {
+    for (const inf of infusions) {
       const li = document.createElement("li");
       const title = document.createElement("p");
       title.textContent = "Bag " + inf.bag_id + " · subject " + inf.subject_id + " · started " +
@@ -593,6 +597,7 @@
         '<label>Reactions (leave empty if none) <input name="reactions" maxlength="2000"></label>' +
         '<button type="submit" class="primary">End infusion</button>';
       form.querySelector('[name="volume_ml"]').max = inf.bag_volume_ml;
+      form.addEventListener("input", (ev) => liveCheck(ev.target));
       form.addEventListener("submit", (ev) => {
         ev.preventDefault();
         if (firstInvalid(form)) return;
@@ -605,7 +610,7 @@
       li.append(title, form);
       list.append(li);
     }
-    box.hidden = r.body.infusions.length === 0;
+    box.hidden = infusions.length === 0;
   }
 
   function endInfusion(form) {
