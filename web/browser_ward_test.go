@@ -14,8 +14,8 @@ import (
 
 // infusing is a dose on its way into a patient, recorded straight in the store: a released
 // lot, SVP-501 enrolled and ordered for, a bag prepared by ph.eve and checked by ph.sam,
-// dispatched and received, a bedside PASS by rn.dee witnessed by rn.fay, and the infusion
-// started by rn.dee.
+// dispatched and received on Ward 4, a bedside PASS by rn.dee witnessed by rn.fay, and the
+// infusion started by rn.dee.
 type infusing struct {
 	lot      domain.Lot
 	patient  domain.Patient
@@ -24,6 +24,26 @@ type infusing struct {
 }
 
 func (s *site) infusing(t *testing.T) infusing {
+	t.Helper()
+	ctx := context.Background()
+	in := s.receivedBag(t)
+	code := in.bag.BagID + in.bag.Check
+	w := s.users["rn.fay"]
+	v, err := s.store.Verify(ctx, s.actor("rn.dee"), domain.BedsideRequest{Wristband: in.patient.MRN, Ward: "Ward 4",
+		Scan:        domain.CustodyScan{Code: code, CodeKind: domain.CodeManual, BagID: in.bag.BagID},
+		Witness:     domain.WitnessFacts{Authenticated: true, UserID: w.ID, Name: w.FullName, Roles: w.Roles},
+		EntryReason: &domain.EntryReason{Code: domain.ReasonLabelDamaged}})
+	if err != nil || !v.Pass {
+		t.Fatalf("verification: %+v %v", v, err)
+	}
+	if in.infusion, err = s.store.StartInfusion(ctx, s.actor("rn.dee"), v.ID); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// receivedBag is infusing up to the ward's receipt of the bag: no bedside check yet.
+func (s *site) receivedBag(t *testing.T) infusing {
 	t.Helper()
 	ctx, now := context.Background(), time.Now().UTC()
 	var in infusing
@@ -76,17 +96,6 @@ func (s *site) infusing(t *testing.T) infusing {
 			BagID: in.bag.BagID, Location: "Ward 4", TemperatureC: &c}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	w := s.users["rn.fay"]
-	v, err := s.store.Verify(ctx, s.actor("rn.dee"), domain.BedsideRequest{Wristband: in.patient.MRN, Ward: "Ward 4",
-		Scan:        domain.CustodyScan{Code: code, CodeKind: domain.CodeManual, BagID: in.bag.BagID},
-		Witness:     domain.WitnessFacts{Authenticated: true, UserID: w.ID, Name: w.FullName, Roles: w.Roles},
-		EntryReason: &domain.EntryReason{Code: domain.ReasonLabelDamaged}})
-	if err != nil || !v.Pass {
-		t.Fatalf("verification: %+v %v", v, err)
-	}
-	if in.infusion, err = s.store.StartInfusion(ctx, s.actor("rn.dee"), v.ID); err != nil {
-		t.Fatal(err)
 	}
 	return in
 }
