@@ -62,31 +62,40 @@ func (s *site) everyPage(t *testing.T) []visit {
 	return pages
 }
 
-// each opens every page at each width, logging in and out as the list goes, and calls check
-// on it once its script has filled it in.
-func (b *browser) each(pages []visit, widths []int64, check func(p visit, width int64)) {
-	b.t.Helper()
-	current := ""
-	for _, p := range pages {
-		if p.user != current {
-			if current != "" {
-				b.logout()
-			}
-			if p.user != "" {
-				b.login(p.user)
-			}
-			current = p.user
+// eachPage opens every page at each width and calls check on it once its script has filled
+// it in. Each person's pages run in a subtest with a browser of their own, logged in, so
+// that a slow machine spends no one browser's time limit on all of them.
+func eachPage(t *testing.T, base string, pages []visit, widths []int64, check func(t *testing.T, b *browser, p visit, width int64)) {
+	t.Helper()
+	for start := 0; start < len(pages); {
+		end := start + 1
+		for end < len(pages) && pages[end].user == pages[start].user {
+			end++
 		}
-		for _, width := range widths {
-			b.run(chromedp.EmulateViewport(width, 844))
-			b.open(p.path)
-			b.waitFor(`document.readyState === "complete"`)
-			time.Sleep(200 * time.Millisecond) // lists the script asks the API for
-			if p.forbidden {
-				b.expectRefusal(403, p.path)
-			}
-			check(p, width)
+		group, name := pages[start:end], pages[start].user
+		if name == "" {
+			name = "anonymous"
 		}
+		t.Run(name, func(t *testing.T) {
+			b := newBrowser(t, base)
+			if group[0].user != "" {
+				b.login(group[0].user)
+			}
+			for _, p := range group {
+				for _, width := range widths {
+					b.run(chromedp.EmulateViewport(width, 844))
+					b.open(p.path)
+					b.waitFor(`document.readyState === "complete"`)
+					time.Sleep(200 * time.Millisecond) // lists the script asks the API for
+					if p.forbidden {
+						b.expectRefusal(403, p.path)
+					}
+					check(t, b, p, width)
+				}
+			}
+			b.noConsoleErrors(name + "'s pages")
+		})
+		start = end
 	}
 }
 
@@ -98,8 +107,7 @@ func (b *browser) each(pages []visit, widths []int64, check func(p visit, width 
 func TestBrowserTargetsOnEveryPage(t *testing.T) {
 	s := newSite(t, browserBackend(t))
 	pages := s.everyPage(t)
-	b := newBrowser(t, s.url)
-	b.each(pages, []int64{390}, func(p visit, _ int64) {
+	eachPage(t, s.url, pages, []int64{390}, func(t *testing.T, b *browser, p visit, _ int64) {
 		var small, hidden, unreachable []string
 		b.run(chromedp.Evaluate(`(() => {
 			const size = (el) => { const r = el.getBoundingClientRect(); return Math.round(r.width) + "×" + Math.round(r.height); };
@@ -133,5 +141,4 @@ func TestBrowserTargetsOnEveryPage(t *testing.T) {
 			b.shot("targets-lot-" + strings.TrimPrefix(p.path, "/lots/"))
 		}
 	})
-	b.noConsoleErrors("every page")
 }
