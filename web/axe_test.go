@@ -46,13 +46,20 @@ func TestBrowserAccessibility(t *testing.T) {
 	s := newSite(t, browserBackend(t))
 	pages := s.everyPage(t)
 	eachPage(t, s.url, pages, widths, func(t *testing.T, b *browser, p visit, width int64) {
-		var found []string
-		b.run(chromedp.Evaluate(axe, nil), chromedp.Evaluate(`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
-			.then((r) => r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
-			.map((v) => v.id + " (" + v.impact + "): " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")))`,
-			&found, func(e *runtime.EvaluateParams) *runtime.EvaluateParams { return e.WithAwaitPromise(true) }))
-		if len(found) > 0 {
+		if found := b.axeViolations(axe); len(found) > 0 {
 			t.Errorf("%s as %q at %d px: %s", p.path, p.user, width, strings.Join(found, "; "))
 		}
 	})
+}
+
+// axeViolations runs axe-core (its source, from axeSource) on the page as it is now and
+// returns its serious and critical WCAG 2.1 A/AA violations, each with up to three elements.
+func (b *browser) axeViolations(axe string) []string {
+	b.t.Helper()
+	var found []string
+	b.run(chromedp.Evaluate(axe, nil), chromedp.Evaluate(`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+		.then((r) => r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+		.map((v) => v.id + " (" + v.impact + "): " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")))`,
+		&found, func(e *runtime.EvaluateParams) *runtime.EvaluateParams { return e.WithAwaitPromise(true) }))
+	return found
 }

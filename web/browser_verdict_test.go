@@ -31,9 +31,10 @@ func (b *browser) verdictState(sel string) verdictState {
 
 // A dispatch or receipt refusal is heard and seen: its text is written into an alert region
 // that is on the page, empty and shown, from the start; the focus moves to it; and a code a
-// wedge scanner types next, without anyone clicking, lands in the scan field and is recorded
-// as scanned.
+// wedge scanner types next, without anyone clicking, lands in the scan field. axe-core finds
+// no serious violation on the page with the refusal shown.
 func TestBrowserScanRefusalIsHeardAndTheNextScanLands(t *testing.T) {
+	axe := axeSource(t)
 	s := newSite(t, storetest.SQLite)
 	b := newBrowser(t, s.url)
 	for _, page := range []struct{ user, path string }{{"ph.eve", "/dispatch"}, {"rn.dee", "/receive"}} {
@@ -50,6 +51,9 @@ func TestBrowserScanRefusalIsHeardAndTheNextScanLands(t *testing.T) {
 		b.waitFor(`document.activeElement.id === "scan-verdict"`)
 		if v := b.verdictState("#scan-verdict"); !strings.Contains(v.Text, "REFUSED") {
 			t.Errorf("%s after a refusal: %+v; want the refusal in the alert region, focused", page.path, v)
+		}
+		if found := b.axeViolations(axe); len(found) > 0 {
+			t.Errorf("%s after a refusal: %s", page.path, strings.Join(found, "; "))
 		}
 		b.shot("verdict-" + strings.TrimPrefix(page.path, "/") + "-refused")
 		// The scanner's next code, typed at scanner speed into whatever has the focus, lands in
@@ -99,8 +103,9 @@ func (b *browser) dropErrorsAbout(path string) {
 // At the bedside a STOP is heard (an alert region on the page from the start) and takes the
 // focus; a wristband scanned right after it, with nobody touching the screen, goes to the
 // wristband step as "Scan again" would, the bag's scan is kept, and the check passes once the
-// witness types their password again.
+// witness types their password again. axe-core finds no serious violation on either verdict.
 func TestBrowserBedsideScanAfterAStopLands(t *testing.T) {
+	axe := axeSource(t)
 	s := newSite(t, storetest.SQLite)
 	in := s.receivedBag(t)
 	code := in.bag.BagID + in.bag.Check
@@ -117,6 +122,9 @@ func TestBrowserBedsideScanAfterAStopLands(t *testing.T) {
 	if v := b.verdictState("#verdict-announce"); b.text("#verdict-word") != "STOP" || !strings.HasPrefix(v.Text, "STOP") || v.Focused != "verdict-word" {
 		t.Fatalf("a wristband of nobody enrolled: verdict %q, alert %+v; want STOP announced and the verdict focused", b.text("#verdict-word"), v)
 	}
+	if found := b.axeViolations(axe); len(found) > 0 {
+		t.Errorf("the bedside's STOP: %s", strings.Join(found, "; "))
+	}
 	b.shot("verdict-bedside-stop-focused")
 	b.run(wedge(in.patient.MRN))
 	b.waitFor(`!document.getElementById("bedside").hidden && document.activeElement.id === "bag-code"`)
@@ -132,6 +140,9 @@ func TestBrowserBedsideScanAfterAStopLands(t *testing.T) {
 	b.waitFor(`!document.getElementById("verdict").hidden`)
 	if w := b.text("#verdict-word"); w != "PASS" {
 		t.Fatalf("after the right wristband: %q; the checks say %s", w, b.text("#verdict-checks"))
+	}
+	if found := b.axeViolations(axe); len(found) > 0 {
+		t.Errorf("the bedside's PASS: %s", strings.Join(found, "; "))
 	}
 	b.shot("verdict-bedside-pass-after-rescan")
 }
