@@ -680,14 +680,15 @@
     document.getElementById(clear[0] || "wristband").focus();
   }
 
-  // bedsideScanField is where a scan typed after a bedside STOP goes: the form comes back as
-  // "Scan again" leaves it, and the scan replaces the first code it cleared, or else the bag's
-  // code (another bag). After a PASS a scan goes nowhere: the infusion is next.
+  // bedsideScanField is where keys typed after a bedside STOP go: the form comes back as
+  // "Scan again" leaves it, and they go to the first field it cleared (the wristband, the
+  // witness's password), or else replace the bag's code (another bag). After a PASS they go
+  // nowhere: the infusion is next.
   function bedsideScanField() {
     if (!verification || verification.pass) return null;
     scanAgain();
     let to = document.activeElement;
-    if (!to || !("scan" in to.dataset) || to.value !== "") {
+    if (!to || to.value !== "") {
       to = document.getElementById("bag-code");
       to.value = "";
     }
