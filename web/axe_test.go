@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,9 +9,6 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-
-	"cordtrace/domain"
-	"cordtrace/store/storetest"
 )
 
 // axePackage is the accessibility checker the browser tests run in each page, installed with
@@ -42,51 +37,29 @@ func axeSource(t *testing.T) string {
 	return string(b)
 }
 
-// Every page, at 390 and 1280 px, has no serious or critical WCAG 2.1 A/AA violation that
-// axe-core finds.
+// Every page (everyPage: the login, the lab's, pharmacy's, ward's and physician's pages, the
+// traces, the dashboards and their detail pages, a refusal), at 390 and 1280 px, has no
+// serious or critical WCAG 2.1 A/AA violation that axe-core finds, with what the page's
+// script fills in after loading (the infusions in progress) included.
 func TestBrowserAccessibility(t *testing.T) {
 	axe := axeSource(t)
-	s := newSite(t, storetest.SQLite)
-	b := newBrowser(t, s.url)
-	lot := s.newLot(t, "HUC-AXE-001")
-	v := 91.2
-	if _, err := s.store.AddQCResult(context.Background(), s.actor("qc.ann"), lot.ID, domain.QCResult{Test: domain.TestViability, Value: &v}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.store.CreateUser(context.Background(), domain.Actor{FullName: "setup"}, domain.NewUser{Username: "ad.min", FullName: "Test ad.min",
-		Password: password, Roles: []domain.Role{domain.RoleAdmin}}); err != nil {
-		t.Fatal(err)
-	}
-	pages := []struct{ user, path string }{
-		{"", "/login"},
-		{"qc.ann", "/lots"}, {"qc.ann", fmt.Sprintf("/lots/%d", lot.ID)}, {"qc.ann", "/trace"}, {"qc.ann", "/dashboards"},
-		{"qa.bob", fmt.Sprintf("/lots/%d", lot.ID)},
-		{"ph.eve", "/pharmacy"}, {"ph.eve", "/dispatch"},
-		{"rn.dee", "/bedside"}, {"rn.dee", "/receive"}, {"rn.dee", "/patients"},
-		{"ad.min", "/users"},
-	}
-	current := ""
-	for _, p := range pages {
-		if p.user != current {
-			if current != "" {
-				b.logout()
-			}
-			if p.user != "" {
-				b.login(p.user)
-			}
-			current = p.user
+	s := newSite(t, browserBackend(t))
+	pages := s.everyPage(t)
+	eachPage(t, s.url, pages, widths, func(t *testing.T, b *browser, p visit, width int64) {
+		if found := b.axeViolations(axe); len(found) > 0 {
+			t.Errorf("%s as %q at %d px: %s", p.path, p.user, width, strings.Join(found, "; "))
 		}
-		for _, width := range []int64{390, 1280} {
-			b.run(chromedp.EmulateViewport(width, 844))
-			b.open(p.path)
-			var found []string
-			b.run(chromedp.Evaluate(axe, nil), chromedp.Evaluate(`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
-				.then((r) => r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
-				.map((v) => v.id + " (" + v.impact + "): " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")))`,
-				&found, func(e *runtime.EvaluateParams) *runtime.EvaluateParams { return e.WithAwaitPromise(true) }))
-			if len(found) > 0 {
-				t.Errorf("%s as %s at %d px: %s", p.path, p.user, width, strings.Join(found, "; "))
-			}
-		}
-	}
+	})
+}
+
+// axeViolations runs axe-core (its source, from axeSource) on the page as it is now and
+// returns its serious and critical WCAG 2.1 A/AA violations, each with up to three elements.
+func (b *browser) axeViolations(axe string) []string {
+	b.t.Helper()
+	var found []string
+	b.run(chromedp.Evaluate(axe, nil), chromedp.Evaluate(`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+		.then((r) => r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+		.map((v) => v.id + " (" + v.impact + "): " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")))`,
+		&found, func(e *runtime.EvaluateParams) *runtime.EvaluateParams { return e.WithAwaitPromise(true) }))
+	return found
 }

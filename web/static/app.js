@@ -245,18 +245,36 @@
 
   function watchEntry(input) {
     const keys = [];
-    input.addEventListener("keydown", (ev) => {
-      if (ev.key.length !== 1) return; // Enter, Shift, arrows: not part of the code
-      if (input.value === "") {
-        keys.length = 0;
-        delete input.dataset.entry;
-        delete input.dataset.stepCode;
-      }
-      keys.push(performance.now());
-    });
+    input.entryKeys = keys;
+    input.addEventListener("keydown", (ev) => noteKey(input, ev));
     input.addEventListener("paste", () => { keys.length = 0; keys.push(-1); });
     input.addEventListener("input", () => { if (input.value === "") { keys.length = 0; delete input.dataset.entry; } });
-    input.entryKeys = keys;
+  }
+
+  // noteKey notes when a key of a code came; a first key in an empty field starts a new code.
+  function noteKey(input, ev) {
+    if (ev.key.length !== 1) return; // Enter, Shift, arrows: not part of the code
+    if (input.value === "") {
+      input.entryKeys.length = 0;
+      delete input.dataset.entry;
+      delete input.dataset.stepCode;
+    }
+    input.entryKeys.push(performance.now());
+  }
+
+  // A verdict takes the focus, so that it is read out and seen; the scanner's next code must
+  // still land in a field. A key typed while a verdict (an element marked data-scan-next) has
+  // the focus moves the focus to the next scan field before the key is taken, so the key, and
+  // the rest of the code after it, go there. Keys with Ctrl, Alt or Meta are a person's
+  // shortcuts and stay where they are.
+  function redirectScan(ev) {
+    const from = document.activeElement;
+    if (!from || !from.dataset || !("scanNext" in from.dataset)) return;
+    if (ev.key.length !== 1 || ev.ctrlKey || ev.altKey || ev.metaKey) return;
+    const to = from.dataset.scanNext ? document.getElementById(from.dataset.scanNext) : bedsideScanField();
+    if (!to) return;
+    to.focus();
+    noteKey(to, ev);
   }
 
   // takeCode returns the field's code and how it was entered: scanned, typed or camera.
@@ -315,10 +333,13 @@
     const missing = ["place", "temperature_c"].find((n) => b[n] === undefined || b[n] === "");
     if (missing) {
       // Refused before it counts as a read, so that Enter after typing the reading sends it:
-      // the code stays in its field, and the refusal is seen and heard like any other.
+      // the code stays in its field, the missing field has the focus, and the refusal is seen
+      // and heard like any other.
+      const text = new Date().toLocaleTimeString() + " · NOT RECORDED · " + code + " · type the " +
+        (missing === "place" ? "place" : "temperature of this bag") + ", then press Enter";
+      scanVerdict("bad", text, false);
       firstInvalid(form);
-      logCustodyScan("bad", new Date().toLocaleTimeString() + " · NOT RECORDED · " + code + " · type the " +
-        (missing === "place" ? "place" : "temperature of this bag") + ", then press Enter");
+      logCustodyScan("bad", text);
       beep();
       return;
     }
@@ -343,7 +364,20 @@
       li.textContent = when + " · REFUSED · " + (r.ok ? r.body.refusal : errorText(r));
       beep();
     }
+    // A refusal takes the focus (unless the next code is already being typed), so that it is
+    // heard and seen; the next scan still goes to the scan field (redirectScan).
+    scanVerdict(li.className, li.textContent, li.className === "bad" && input.value === "");
     addToLog(li);
+  }
+
+  // scanVerdict shows the last scan's outcome in the alert region that is on the dispatch and
+  // receipt pages from the start, so that a screen reader reads each one as it is written.
+  function scanVerdict(className, text, focus) {
+    const v = document.getElementById("scan-verdict");
+    if (!v) return;
+    v.className = "scan-verdict " + className;
+    v.textContent = text;
+    if (focus) v.focus();
   }
 
   // logCustodyScan adds a line to the dispatch or receipt page's log of last scans.
@@ -571,16 +605,20 @@
     });
   }
 
-  // showInProgress lists the infusions started and not ended, each with its own end form, so
-  // that an infusion started before a reload, a closed tab or the idle logout can be ended.
+  // showInProgress lists the infusions started and not ended (one patient's where the box
+  // names a patient), each with its own end form, so that an infusion started before a reload,
+  // a closed tab or the idle logout can be ended from the bedside, the ward's list of patients
+  // or the patient's page.
   async function showInProgress() {
     const box = document.getElementById("in-progress");
     if (!box) return;
     const r = await api("GET", "/api/v1/infusions");
     if (!r.ok) return;
+    const only = Number(box.dataset.patient || 0);
+    const infusions = r.body.infusions.filter((inf) => !only || inf.patient_id === only);
     const list = document.getElementById("in-progress-list");
     list.replaceChildren();
-    for (const inf of r.body.infusions) {
+    for (const inf of infusions) {
       const li = document.createElement("li");
       const title = document.createElement("p");
       title.textContent = "Bag " + inf.bag_id + " · subject " + inf.subject_id + " · started " +
@@ -593,6 +631,7 @@
         '<label>Reactions (leave empty if none) <input name="reactions" maxlength="2000"></label>' +
         '<button type="submit" class="primary">End infusion</button>';
       form.querySelector('[name="volume_ml"]').max = inf.bag_volume_ml;
+      form.addEventListener("input", (ev) => liveCheck(ev.target));
       form.addEventListener("submit", (ev) => {
         ev.preventDefault();
         if (firstInvalid(form)) return;
@@ -605,7 +644,7 @@
       li.append(title, form);
       list.append(li);
     }
-    box.hidden = r.body.infusions.length === 0;
+    box.hidden = infusions.length === 0;
   }
 
   function endInfusion(form) {
@@ -639,6 +678,21 @@
     document.getElementById("verdict").hidden = true;
     document.getElementById("verdict-announce").textContent = "";
     document.getElementById(clear[0] || "wristband").focus();
+  }
+
+  // bedsideScanField is where keys typed after a bedside STOP go: the form comes back as
+  // "Scan again" leaves it, and they go to the first field it cleared (the wristband, the
+  // witness's password), or else replace the bag's code (another bag). After a PASS they go
+  // nowhere: the infusion is next.
+  function bedsideScanField() {
+    if (!verification || verification.pass) return null;
+    scanAgain();
+    let to = document.activeElement;
+    if (!to || to.value !== "") {
+      to = document.getElementById("bag-code");
+      to.value = "";
+    }
+    return to;
   }
 
   function startOver() {
@@ -858,6 +912,8 @@
         if (form.id === "bedside" && ev.target.id === "entry-reason") updateEntryReason(form, true);
       });
     });
+
+    document.addEventListener("keydown", redirectScan, true);
 
     // Scanners end with Enter: in a step of the bedside form, Enter moves on to the next step
     // instead of submitting half a form.
