@@ -30,7 +30,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // PageNames lists every page template; each is parsed with the layout once, at start.
-var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient"}
+var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient", "donation"}
 
 // funcs are the helpers templates may call. They format; they decide nothing.
 var funcs = template.FuncMap{
@@ -112,6 +112,8 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, v View) e
 type Services struct {
 	Auth       domain.AuthService
 	Lab        domain.LabService
+	Donors     domain.DonorService
+	Recall     domain.RecallService
 	Audit      domain.AuditService
 	Pharmacy   domain.PharmacyService
 	Patients   domain.PatientService
@@ -198,6 +200,7 @@ func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
 	e.POST("/logout", h.logout)
 	e.GET("/lots", h.withUser(h.lots))
 	e.GET("/lots/:id", h.withUser(h.lot))
+	e.GET("/donations/:id", h.withUser(h.donation))
 	e.GET("/pharmacy", h.withUser(h.withPerm(domain.PermPrepareDose, h.pharmacy)))
 	e.GET("/pharmacy/orders/:id", h.withUser(h.withPerm(domain.PermPrepareDose, h.prepare)))
 	e.GET("/dispatch", h.withUser(h.withPerm(domain.PermDispatch, h.scanPage(domain.ScanDispatch))))
