@@ -1,8 +1,11 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -62,8 +65,55 @@ func TestBrowserActiveRecall(t *testing.T) {
 			BagID: bag.BagID, Location: "ICU-3", TemperatureC: &temp})
 		must(err)
 	}
+	// A second patient is infused from the lot before the recall: the bedside through the API,
+	// the bag's id typed with a reason, a witness with their password.
+	more, err := s.store.CreateUnits(ctx, qc, lot.ID, domain.NewUnits{Count: 2, ViableCells: 40_000_000, VolumeML: 25})
+	must(err)
+	p2, err := s.store.Enrol(ctx, s.actor("dr.cho"), domain.Patient{SubjectID: "SVP-002", MRN: "MRN0002", Name: "Wang Fang", DateOfBirth: "1961-07-09",
+		WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: now.AddDate(0, 0, -1)})
+	must(err)
+	o2, err := s.store.OrderDose(ctx, s.actor("dr.cho"), p2.ID)
+	must(err)
+	bag2, err := s.store.PrepareDoseBag(ctx, s.actor("ph.eve"), o2.ID, domain.NewDoseBag{UnitIDs: []int64{more[0].ID, more[1].ID},
+		ThawedAt: now.Add(-10 * time.Minute), PostThawViabilityPct: 85, ViableCells: o2.TargetViableCells, VolumeML: 50})
+	must(err)
+	_, err = s.store.CheckDoseBag(ctx, s.actor("ph.eve"), bag2.ID, "ph.sam", password)
+	must(err)
+	for _, sc := range []struct {
+		kind, who string
+	}{{domain.ScanDispatch, "ph.eve"}, {domain.ScanReceive, "rn.dee"}} {
+		_, err := s.store.RecordScan(ctx, s.actor(sc.who), domain.CustodyScan{Kind: sc.kind, Code: bag2.BagID, CodeKind: domain.CodeManual,
+			BagID: bag2.BagID, Location: "ICU-3", TemperatureC: &temp})
+		must(err)
+	}
+	nurse := apiLogin(t, s.url, "rn.dee")
+	v := apiCall(t, s.url, nurse, "/api/v1/bedside/verify", map[string]any{"wristband": "MRN0002", "code": bag2.BagID + bag2.Check,
+		"wristband_entry": "scanned", "code_entry": "typed", "entry_reason": map[string]string{"code": "label_damaged"},
+		"witness": map[string]string{"username": "rn.fay", "password": password}, "ward": "ICU-3"})
+	if v["pass"] != true {
+		t.Fatalf("verification: %v", v)
+	}
+	apiCall(t, s.url, nurse, "/api/v1/infusions", map[string]any{"verification_id": v["id"]})
+
 	_, err = s.store.Sign(ctx, s.actor("qa.bob"), lot.ID, domain.SignRequest{Action: domain.SignRecall, Password: password, Reason: "sterility positive on the retained sample"})
 	must(err)
+
+	// The infused patient's physician sees the notice until acknowledging it.
+	b.login("dr.cho")
+	b.open(fmt.Sprintf("/patients/%d", p2.ID))
+	if got := b.text(".recall-notice"); !strings.Contains(got, "HUC-RC-001") || !strings.Contains(got, "recalled") {
+		t.Fatalf("recall notice on the patient page: %q", got)
+	}
+	b.shot("53-patient-recall-notice")
+	b.run(chromedp.SendKeys(`.recall-notice input[name="note"]`, "patient informed; blood cultures ordered"))
+	b.submitAndReload(`.recall-notice button[type="submit"]`)
+	var ack bool
+	b.run(chromedp.Evaluate(`document.querySelector(".recall-notice") === null`, &ack))
+	if got := b.text("main"); !ack || !strings.Contains(got, "acknowledged by Test dr.cho") {
+		t.Fatalf("after acknowledging, the page shows: %q", got)
+	}
+	b.shot("54-patient-recall-acknowledged")
+	b.logout()
 
 	b.login("ph.eve")
 	b.open("/pharmacy")
@@ -115,4 +165,32 @@ func TestBrowserActiveRecall(t *testing.T) {
 	if pr := domain.Progress(tasks); pr.Total != 3 || pr.Closed != 3 {
 		t.Fatalf("progress in the store %+v", pr)
 	}
+}
+
+// apiLogin logs in through the API and returns the bearer token.
+func apiLogin(t *testing.T, base, username string) string {
+	t.Helper()
+	return apiCall(t, base, "", "/api/v1/auth/login", map[string]string{"username": username, "password": password})["token"].(string)
+}
+
+// apiCall posts body to path with the token and decodes the JSON answer, failing the test on
+// an answer other than 200 or 201.
+func apiCall(t *testing.T, base, token, path string, body any) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", base+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || (res.StatusCode != 200 && res.StatusCode != 201) {
+		t.Fatalf("POST %s: %d %v %v", path, res.StatusCode, out, err)
+	}
+	return out
 }
