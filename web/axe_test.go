@@ -56,7 +56,8 @@ func TestBrowserAccessibility(t *testing.T) {
 	pages := []struct{ user, path string }{
 		{"", "/login"},
 		{"qc.ann", "/lots"}, {"qc.ann", fmt.Sprintf("/lots/%d", lot.ID)}, {"qc.ann", "/trace"}, {"qc.ann", "/dashboards"},
-		{"qa.bob", fmt.Sprintf("/lots/%d", lot.ID)},
+		{"qc.ann", fmt.Sprintf("/donations/%d", lot.DonationID)},
+		{"qa.bob", fmt.Sprintf("/lots/%d", lot.ID)}, {"qa.bob", fmt.Sprintf("/donations/%d", lot.DonationID)},
 		{"ph.eve", "/pharmacy"}, {"ph.eve", "/dispatch"},
 		{"rn.dee", "/bedside"}, {"rn.dee", "/receive"}, {"rn.dee", "/patients"},
 	}
