@@ -84,7 +84,7 @@ func newTestServerConfig(t *testing.T, backend string, opts store.Options, cfg a
 	}
 	logs := &syncBuffer{}
 	cfg.Logger, cfg.BodyLimit = slog.New(slog.NewJSONHandler(logs, nil)), "4K"
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Records: st, Ping: st.Ping},
+	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Donors: st, Recall: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Records: st, Ping: st.Ping},
 		cfg)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
@@ -496,4 +496,17 @@ func TestLoginCookieSecure(t *testing.T) {
 			}
 		})
 	}
+}
+
+// eligible is a donation just recorded (201), with its donor's tests and screening recorded and
+// the donor determined eligible by a QA person of its own, as a lot needs for a normal release.
+func (r response) eligible(t *testing.T, ts *testServer) map[string]any {
+	t.Helper()
+	if r.status != http.StatusCreated {
+		t.Fatalf("donation: %d %s", r.status, r.body)
+	}
+	don := r.json(t)
+	storetest.DetermineEligible(t, ts.store, int64(don["id"].(float64)))
+	don["eligibility"] = string(domain.Eligible)
+	return don
 }

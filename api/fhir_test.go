@@ -103,7 +103,7 @@ func runJourney(t *testing.T, backend string) *journey {
 	}
 
 	qc := as("08:01", "qc.ann")
-	don := must(ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": "2026-02-01T09:00:00Z", "eligibility": "eligible"}), 201, "donation")
+	don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": "2026-02-01T09:00:00Z"}).eligible(t, ts)
 	j.din = don["din"].(string)
 	lot := must(ts.do("POST", "/api/v1/lots", qc, map[string]any{"donation_id": don["id"], "lot_number": j.lotNumber,
 		"manufactured_at": "2026-02-05T12:00:00Z", "expires_at": "2027-02-05T12:00:00Z"}), 201, "lot")

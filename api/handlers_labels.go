@@ -124,6 +124,7 @@ func (s *Server) unitContent(signer *labels.Signer, u domain.Unit, lot domain.Lo
 	c := labels.Content{
 		ProductName: ProductName, EyeReadableID: uid.EyeReadable(), Check: string(uid.Check()), LotNumber: lot.LotNumber,
 		ViableCells: u.ViableCells, VolumeML: u.VolumeML, Storage: unitStorage, Expiry: exp, Site: s.cfg.Site, QR: qr,
+		DonorStatements: domain.DonorLabelStatements(lot.DonorEligibility),
 	}
 	c.SetISBT(uid, domain.ExpiryBarcode(exp, s.cfg.Site), nil)
 	return c, nil

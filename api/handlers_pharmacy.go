@@ -106,6 +106,7 @@ func (s *Server) bagContent(c echo.Context, signer *labels.Signer, bag domain.Do
 		ViableCells: bag.ViableCells, VolumeML: bag.VolumeML, Storage: "2–8 °C", Expiry: exp, Site: s.cfg.Site, QR: qr,
 		Patient: &labels.PatientBlock{Name: p.Name, MRN: p.MRN, DateOfBirth: p.DateOfBirth, SubjectID: p.SubjectID,
 			ChainOfIdentity: p.ChainID, WeightKg: weight, DosePerKg: math.Round(float64(bag.TargetViableCells) / weight), PreparedAt: bag.PreparedAt},
+		DonorStatements: domain.DonorLabelStatements(lot.Donation.Eligibility),
 	}
 	coi, err := domain.ParseChainOfIdentity(p.ChainID)
 	if err != nil {

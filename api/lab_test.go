@@ -21,11 +21,11 @@ func TestLabJourney(t *testing.T) {
 		qa := ts.userWith(admin, "qa.bob", domain.RoleQA)
 		now := time.Now().UTC()
 
-		r := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour), "eligibility": "eligible"})
+		r := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour)})
 		if r.status != 201 {
 			t.Fatalf("donation: %d %s", r.status, r.body)
 		}
-		don := r.json(t)
+		don := r.eligible(t, ts)
 		if len(don["din"].(string)) != 13 || don["check"] == "" {
 			t.Fatalf("donation %v", don)
 		}
@@ -126,7 +126,7 @@ func TestLabJourney(t *testing.T) {
 		if r := ts.do("GET", "/api/v1/lots/abc", qc, nil); r.status != 400 || r.errorOf(t)["field"] != "id" {
 			t.Fatalf("bad id: %d %s", r.status, r.body)
 		}
-		if r := ts.do("POST", "/api/v1/donations", qc, map[string]any{"din": "G123498654321X", "collected_at": now, "eligibility": "eligible"}); r.status != 400 || r.errorOf(t)["field"] != "din" {
+		if r := ts.do("POST", "/api/v1/donations", qc, map[string]any{"din": "G123498654321X", "collected_at": now}); r.status != 400 || r.errorOf(t)["field"] != "din" {
 			t.Fatalf("wrong check character: %d %s", r.status, r.body)
 		}
 		// QA signs a stricter specification: the released lot's evaluation now fails viability,

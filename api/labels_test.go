@@ -20,7 +20,7 @@ func TestUnitLabelsScanAndVerify(t *testing.T) {
 		admin := ts.login("admin", adminPassword)
 		qc := ts.userWith(admin, "qc.ann", domain.RoleQC)
 		now := time.Now().UTC()
-		don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour), "eligibility": "eligible"}).json(t)
+		don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour)}).eligible(t, ts)
 		lot := ts.do("POST", "/api/v1/lots", qc, map[string]any{"donation_id": don["id"], "lot_number": "LBL-1",
 			"manufactured_at": now.Add(-48 * time.Hour), "expires_at": now.AddDate(1, 0, 0)}).json(t)
 		lotPath := fmt.Sprintf("/api/v1/lots/%d", int64(lot["id"].(float64)))

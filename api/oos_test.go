@@ -24,7 +24,7 @@ func newOOSLab(t *testing.T, ts *testServer, admin, prefix string, skip ...strin
 	l := &oosLab{ts: ts, qc: ts.userWith(admin, prefix+".qc", domain.RoleQC), qa: ts.userWith(admin, prefix+".qa", domain.RoleQA),
 		results: map[string]int64{}}
 	now := time.Now().UTC()
-	don := ts.do("POST", "/api/v1/donations", l.qc, map[string]any{"collected_at": now.Add(-72 * time.Hour), "eligibility": "eligible"}).json(t)
+	don := ts.do("POST", "/api/v1/donations", l.qc, map[string]any{"collected_at": now.Add(-72 * time.Hour)}).eligible(t, ts)
 	lot := ts.do("POST", "/api/v1/lots", l.qc, map[string]any{"donation_id": don["id"], "lot_number": prefix + "-LOT",
 		"manufactured_at": now.Add(-48 * time.Hour), "expires_at": now.AddDate(1, 0, 0)}).json(t)
 	l.lot = fmt.Sprintf("/api/v1/lots/%d", int64(lot["id"].(float64)))

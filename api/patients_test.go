@@ -56,7 +56,7 @@ func TestPatientsAndExceptionalRelease(t *testing.T) {
 		}
 
 		// An out-of-spec lot: viability 75 %.
-		don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour), "eligibility": "eligible"}).json(t)
+		don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour)}).eligible(t, ts)
 		lotBody := ts.do("POST", "/api/v1/lots", qc, map[string]any{"donation_id": don["id"], "lot_number": "OOS-1",
 			"manufactured_at": now.Add(-48 * time.Hour), "expires_at": now.AddDate(1, 0, 0)}).json(t)
 		lot := fmt.Sprintf("/api/v1/lots/%d", int64(lotBody["id"].(float64)))

@@ -33,7 +33,7 @@ func releasedLot(t *testing.T, ts *testServer, admin, prefix string) (string, []
 	qc := ts.userWith(admin, prefix+".qc", domain.RoleQC)
 	qa := ts.userWith(admin, prefix+".qa", domain.RoleQA)
 	now := time.Now().UTC()
-	don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour), "eligibility": "eligible"}).json(t)
+	don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour)}).eligible(t, ts)
 	lot := ts.do("POST", "/api/v1/lots", qc, map[string]any{"donation_id": don["id"], "lot_number": prefix + "-LOT",
 		"manufactured_at": now.Add(-48 * time.Hour), "expires_at": now.AddDate(1, 0, 0)}).json(t)
 	path := fmt.Sprintf("/api/v1/lots/%d", int64(lot["id"].(float64)))

@@ -14,10 +14,10 @@ func TestImplausibleValuesAreRefused(t *testing.T) {
 		admin := ts.login("admin", adminPassword)
 		qc := ts.userWith(admin, "qc.pat", domain.RoleQC)
 		now := time.Now().UTC()
-		if r := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": "1000-01-01T00:00:00Z", "eligibility": "eligible"}); r.status != 400 || r.errorOf(t)["field"] != "collected_at" {
+		if r := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": "1000-01-01T00:00:00Z"}); r.status != 400 || r.errorOf(t)["field"] != "collected_at" {
 			t.Fatalf("donation from the year 1000: %d %s", r.status, r.body)
 		}
-		don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour), "eligibility": "eligible"}).json(t)
+		don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour)}).eligible(t, ts)
 		for _, c := range []struct {
 			name, made, expires, field string
 		}{

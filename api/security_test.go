@@ -361,7 +361,7 @@ func TestInjectionStringsStayInert(t *testing.T) {
 		now := time.Now().UTC()
 		var lotPaths []string
 		for _, number := range []string{htmlInj, sqlInj} {
-			don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour), "eligibility": "eligible"}).json(t)
+			don := ts.do("POST", "/api/v1/donations", qc, map[string]any{"collected_at": now.Add(-72 * time.Hour)}).eligible(t, ts)
 			r := ts.do("POST", "/api/v1/lots", qc, map[string]any{"donation_id": don["id"], "lot_number": number,
 				"manufactured_at": now.Add(-48 * time.Hour), "expires_at": now.AddDate(1, 0, 0)})
 			if r.status != 201 || r.json(t)["lot_number"] != number {
@@ -453,7 +453,7 @@ func registerWeb(t *testing.T, ts *testServer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web.Register(ts.srv.Echo(), pages, web.Services{Auth: ts.store, Users: ts.store, Lab: ts.store, Audit: ts.store, Pharmacy: ts.store, Patients: ts.store, Trace: ts.store, Records: ts.store}, web.Session{Cookie: api.SessionCookie})
+	web.Register(ts.srv.Echo(), pages, web.Services{Auth: ts.store, Users: ts.store, Lab: ts.store, Donors: ts.store, Recall: ts.store, Audit: ts.store, Pharmacy: ts.store, Patients: ts.store, Trace: ts.store, Records: ts.store}, web.Session{Cookie: api.SessionCookie})
 }
 
 // webGet fetches a page with the session cookie and returns its HTML.

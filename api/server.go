@@ -21,6 +21,8 @@ type Services struct {
 	Users    domain.UserService
 	Audit    domain.AuditService
 	Lab      domain.LabService
+	Donors   domain.DonorService
+	Recall   domain.RecallService
 	Patients domain.PatientService
 	Labels   domain.LabelService
 	Pharmacy domain.PharmacyService
@@ -141,6 +143,10 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/audit/verify", domain.PermReadAudit, s.verifyAudit)
 
 	s.handle(http.MethodPost, "/donations", domain.PermRecordLab, s.createDonation)
+	s.handle(http.MethodGet, "/donations/:id", domain.PermAnyUser, s.getDonation)
+	s.handle(http.MethodPost, "/donations/:id/tests", domain.PermRecordLab, s.recordDonorTest)
+	s.handle(http.MethodPost, "/donations/:id/screening", domain.PermRecordLab, s.recordScreening)
+	s.handle(http.MethodPost, "/donations/:id/eligibility", domain.PermDetermineEligibility, s.determineEligibility)
 	s.handle(http.MethodPost, "/lots", domain.PermRecordLab, s.createLot)
 	s.handle(http.MethodGet, "/lots", domain.PermAnyUser, s.listLots)
 	s.handle(http.MethodGet, "/lots/:id", domain.PermAnyUser, s.getLot)
@@ -163,6 +169,12 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/spec", domain.PermAnyUser, s.currentSpec)
 	s.handle(http.MethodGet, "/spec-versions", domain.PermAnyUser, s.listSpecVersions)
 	s.handle(http.MethodPost, "/lots/:id/exceptional-release", domain.PermExceptional, s.exceptionalRelease)
+	s.handle(http.MethodGet, "/lots/:id/recall-tasks", domain.PermRecallRead, s.lotRecallTasks)
+	s.handle(http.MethodGet, "/recall-tasks", domain.PermRecallRead, s.openRecallTasks)
+	s.handle(http.MethodPost, "/scans/return", domain.PermRecallReturn, s.returnScan)
+	s.handle(http.MethodPost, "/recall-tasks/:id/destroy", domain.PermRecallDestroy, s.destroyRecallTask())
+	s.handle(http.MethodGet, "/patients/:id/recall-notices", domain.PermListPatients, s.patientRecallNotices)
+	s.handle(http.MethodPost, "/recall-notices/:id/acknowledge", domain.PermRecallAcknowledge, s.acknowledgeRecallNotice)
 
 	s.handle(http.MethodGet, "/label-keys", "", s.labelKeys)
 	s.handle(http.MethodPost, "/labels/verify", domain.PermAnyUser, s.verifyLabel)

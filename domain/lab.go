@@ -31,8 +31,19 @@ func (n NewDonation) Validate(now time.Time) error {
 	if err := checkPast("collected_at", "the collection time", n.CollectedAt, now); err != nil {
 		return err
 	}
-	if _, err := ParseEligibility(string(n.Eligibility)); err != nil {
-		return err
+	return n.validateRest()
+}
+
+// validateRest checks the eligibility and the DIN: a donation starts pending, and only the
+// responsible person's signed determination (CheckDetermination) makes it eligible or
+// ineligible.
+func (n NewDonation) validateRest() error {
+	switch n.Eligibility {
+	case "", Pending:
+	case Eligible, Ineligible:
+		return &Error{Code: ERuleViolated, Field: "eligibility", Message: "a donation starts pending: record the donor's tests and screening, then QA signs the determination (POST /donations/{id}/eligibility)"}
+	default:
+		return FieldError("eligibility", "eligibility must be pending (or left out): a donation starts pending")
 	}
 	if n.DIN != "" {
 		if _, err := ParseDIN(n.DIN); err != nil {
@@ -53,6 +64,9 @@ type Lot struct {
 	ExpiresAt      time.Time `json:"expires_at"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// DonorEligibility is the standing determination of the donation's donor, where the
+	// reader needs it (the lot's page, its labels).
+	DonorEligibility Eligibility `json:"donor_eligibility,omitempty"`
 }
 
 // NewLot is the input for creating a lot.

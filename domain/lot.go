@@ -221,8 +221,12 @@ func CheckSeparationOfDuties(signerID int64, results []QCResult) error {
 // CheckRelease applies the release rules of SPEC §5: every criterion passes and the donor is
 // eligible.
 func CheckRelease(e Evaluation, donor Eligibility) error {
-	if donor != Eligible {
-		return Errorf(ERuleViolated, "the donor is %s: a lot can be released only from an eligible donor", donor)
+	switch donor {
+	case Eligible:
+	case Ineligible:
+		return Errorf(ERuleViolated, "the donor is ineligible: no lot of this donation may be released")
+	default:
+		return Errorf(ERuleViolated, "the donor's eligibility determination is not complete (%s): the lot can be released only by exceptional release for one named patient, under urgent medical need, until QA determines the donor eligible", donor)
 	}
 	if !e.Releasable {
 		var open []string

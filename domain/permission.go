@@ -8,27 +8,35 @@ import "fmt"
 type Permission string
 
 const (
-	PermAnyUser          Permission = "any_user" // read-only views open to every logged-in user
-	PermManageUsers      Permission = "users.manage"
-	PermReadAudit        Permission = "audit.read"
-	PermRecordLab        Permission = "lab.record" // donations, lots, units, QC results
-	PermSignLot          Permission = "lots.sign"  // release, reject, hold, recall
-	PermManageSpec       Permission = "spec.manage"
-	PermCosignSpec       Permission = "spec.cosign" // a physician's signature that makes a proposed version current
-	PermDisposeExcursion Permission = "excursions.dispose"
-	PermManagePatients   Permission = "patients.manage" // enrol, dose orders
-	PermRecordWeight     Permission = "patients.weigh"
-	PermListPatients     Permission = "patients.list" // enrolled patients with names and MRNs: patient-identifying
-	PermExceptional      Permission = "lots.exceptional_release"
-	PermPrepareDose      Permission = "dose_bags.prepare" // allocate, prepare, print, reprint
-	PermDispatch         Permission = "scans.dispatch"
-	PermPrintBagLabel    Permission = "dose_bags.label"  // print a dose bag's label
-	PermPrintUnitLabel   Permission = "units.label"      // print unit labels, one or a lot's sheet
-	PermReturnBag        Permission = "dose_bags.return" // send back a bag that must not be given
-	PermDiscardUnit      Permission = "units.discard"
-	PermReceive          Permission = "scans.receive"
-	PermBedside          Permission = "bedside.verify" // verify, witness, infuse
-	PermAdverseEvent     Permission = "adverse_events.record"
+	PermAnyUser     Permission = "any_user" // read-only views open to every logged-in user
+	PermManageUsers Permission = "users.manage"
+	PermReadAudit   Permission = "audit.read"
+	PermRecordLab   Permission = "lab.record" // donations, lots, units, QC results
+	PermSignLot     Permission = "lots.sign"  // release, reject, hold, recall
+	// PermDetermineEligibility signs the donor eligibility determination (21 CFR 1271.50).
+	PermDetermineEligibility Permission = "donors.determine"
+	// Active recall: reading a lot's recall tasks, scanning a unit or bag back, recording one
+	// destroyed, and a physician's acknowledgement of a notice about an infused patient.
+	PermRecallRead        Permission = "recall.read"
+	PermRecallReturn      Permission = "recall.return"
+	PermRecallDestroy     Permission = "recall.destroy"
+	PermRecallAcknowledge Permission = "recall.acknowledge"
+	PermManageSpec        Permission = "spec.manage"
+	PermCosignSpec        Permission = "spec.cosign" // a physician's signature that makes a proposed version current
+	PermDisposeExcursion  Permission = "excursions.dispose"
+	PermManagePatients    Permission = "patients.manage" // enrol, dose orders
+	PermRecordWeight      Permission = "patients.weigh"
+	PermListPatients      Permission = "patients.list" // enrolled patients with names and MRNs: patient-identifying
+	PermExceptional       Permission = "lots.exceptional_release"
+	PermPrepareDose       Permission = "dose_bags.prepare" // allocate, prepare, print, reprint
+	PermDispatch          Permission = "scans.dispatch"
+	PermPrintBagLabel     Permission = "dose_bags.label"  // print a dose bag's label
+	PermPrintUnitLabel    Permission = "units.label"      // print unit labels, one or a lot's sheet
+	PermReturnBag         Permission = "dose_bags.return" // send back a bag that must not be given
+	PermDiscardUnit       Permission = "units.discard"
+	PermReceive           Permission = "scans.receive"
+	PermBedside           Permission = "bedside.verify" // verify, witness, infuse
+	PermAdverseEvent      Permission = "adverse_events.record"
 	// PermDisclosePatientData reads patient-identifying records for outside systems (the FHIR
 	// API, the trial export); every such read is recorded in the audit trail.
 	PermDisclosePatientData Permission = "patient_data.disclose"
@@ -43,19 +51,28 @@ const (
 // permissionRoles is the permission table of SPEC §9. The first role listed that a user holds
 // is the role recorded in the audit trail for that action.
 var permissionRoles = map[Permission][]Role{
-	PermAnyUser:          AllRoles,
-	PermManageUsers:      {RoleAdmin},
-	PermReadAudit:        {RoleQA, RoleAdmin},
-	PermRecordLab:        {RoleQC},
-	PermSignLot:          {RoleQA},
-	PermManageSpec:       {RoleQA},
-	PermCosignSpec:       {RolePhysician},
-	PermDisposeExcursion: {RoleQA},
-	PermManagePatients:   {RolePhysician},
-	PermRecordWeight:     {RolePhysician, RoleNurse},
-	PermExceptional:      {RolePhysician, RoleQA},
-	PermPrepareDose:      {RolePharmacist},
-	PermDispatch:         {RolePharmacist},
+	PermAnyUser:     AllRoles,
+	PermManageUsers: {RoleAdmin},
+	PermReadAudit:   {RoleQA, RoleAdmin},
+	PermRecordLab:   {RoleQC},
+	PermSignLot:     {RoleQA},
+	// The determination is a release decision on the donor: made by QA, the unit
+	// independent of the lab that records the tests and the screening.
+	PermDetermineEligibility: {RoleQA},
+	// Recalled units and bags come back to the pharmacy, which scans them in; QA, who recalls,
+	// and the pharmacy may record one destroyed. The physicians answer for infused patients.
+	PermRecallRead:        {RoleQA, RolePharmacist},
+	PermRecallReturn:      {RolePharmacist},
+	PermRecallDestroy:     {RolePharmacist, RoleQA},
+	PermRecallAcknowledge: {RolePhysician},
+	PermManageSpec:        {RoleQA},
+	PermCosignSpec:        {RolePhysician},
+	PermDisposeExcursion:  {RoleQA},
+	PermManagePatients:    {RolePhysician},
+	PermRecordWeight:      {RolePhysician, RoleNurse},
+	PermExceptional:       {RolePhysician, RoleQA},
+	PermPrepareDose:       {RolePharmacist},
+	PermDispatch:          {RolePharmacist},
 	// A dose bag's label names its patient and goes on the container the pharmacy checked:
 	// pharmacists print it. Unit labels are printed where units are made and thawed.
 	PermPrintBagLabel:  {RolePharmacist},

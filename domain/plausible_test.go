@@ -18,7 +18,7 @@ func TestPlausibilityBounds(t *testing.T) {
 		return AdverseEvent{PatientID: 1, Severity: Severities[0], Description: "rash", OnsetAt: onset}.Validate(now)
 	}
 	units := func(cells int64) error { return NewUnits{Count: 2, ViableCells: cells, VolumeML: 25}.Validate() }
-	donation := func(at time.Time) error { return NewDonation{CollectedAt: at, Eligibility: Eligible}.Validate(now) }
+	donation := func(at time.Time) error { return NewDonation{CollectedAt: at}.Validate(now) }
 	cases := []struct {
 		name  string
 		err   error

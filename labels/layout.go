@@ -45,6 +45,10 @@ type Content struct {
 	DataMatrix       string // compound message (=+) holding the structures above, and 040 on dose bags
 
 	Patient *PatientBlock // dose bags only
+
+	// DonorStatements are printed prominently on every label of a lot whose donor's
+	// eligibility determination is not complete (domain.DonorLabelStatements).
+	DonorStatements []string
 }
 
 // SetISBT fills the ISBT 128 symbols from the unit or bag id, the expiry's data structure and,
@@ -179,6 +183,19 @@ func (l *Layout) chainOfIdentity(id string, y, pt float64) {
 	l.text(bx+pt*0.06, y, pt, true, "%s", k)
 }
 
+// donorStatements prints the donor statements from baseline y, one line each, and returns the
+// baseline of the investigational statement below them.
+func (l *Layout) donorStatements(lines []string, y, next float64) float64 {
+	if len(lines) == 0 {
+		return next
+	}
+	for _, s := range lines {
+		l.fitText(margin, y, 6.5, true, WidthMM-margin, s)
+		y += 2.6
+	}
+	return y + 0.2
+}
+
 func (l *Layout) statement(y float64) {
 	// Split so it fits the width at 7 pt.
 	l.text(margin, y, 7, true, "CAUTION: New Drug — Limited by Federal (or United States) law")
@@ -207,7 +224,7 @@ func UnitLayout(c Content) Layout {
 		y += 5
 	}
 	l.symbol(ElemDataMatrix, 80, 60, 18, 18, c.DataMatrix)
-	l.statement(92)
+	l.statement(l.donorStatements(c.DonorStatements, 82.6, 92))
 	return l
 }
 
@@ -242,6 +259,6 @@ func DoseBagLayout(c Content) Layout {
 	l.symbol(ElemDataMatrix, 79, 52, 19, 19, c.DataMatrix)
 	l.symbol(ElemCode128, margin, 75, 44, 9, c.ProductBarcode)
 	l.symbol(ElemCode128, 52, 75, 46, 9, c.ExpiryBarcode)
-	l.statement(93)
+	l.statement(l.donorStatements(c.DonorStatements, 88.8, 93))
 	return l
 }

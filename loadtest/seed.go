@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"cordtrace/domain"
 	"cordtrace/labels"
 	"crypto/rand"
 	"encoding/json"
@@ -166,7 +167,19 @@ func (s *site) releasedLot(ctx context.Context, c *client, i, n int) ([]int64, e
 	var don, lot struct {
 		ID int64 `json:"id"`
 	}
-	if err := s.do(ctx, c, 201, "POST", "/api/v1/donations", s.qc, map[string]any{"collected_at": now.Add(-72 * time.Hour), "eligibility": "eligible"}, &don); err != nil {
+	if err := s.do(ctx, c, 201, "POST", "/api/v1/donations", s.qc, map[string]any{"collected_at": now.Add(-72 * time.Hour)}, &don); err != nil {
+		return nil, err
+	}
+	donPath := fmt.Sprintf("/api/v1/donations/%d", don.ID)
+	for _, test := range domain.DonorTests {
+		if err := s.do(ctx, c, 201, "POST", donPath+"/tests", s.qc, map[string]any{"test": test, "result": domain.NonReactive, "tested_at": now.Add(-72 * time.Hour)}, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.do(ctx, c, 201, "POST", donPath+"/screening", s.qc, map[string]any{"questionnaire_complete": true, "outcome": domain.ScreeningAcceptable, "screened_at": now.Add(-72 * time.Hour)}, nil); err != nil {
+		return nil, err
+	}
+	if err := s.do(ctx, c, 200, "POST", donPath+"/eligibility", s.qa, map[string]any{"password": s.password, "determination": domain.Eligible}, nil); err != nil {
 		return nil, err
 	}
 	if err := s.do(ctx, c, 201, "POST", "/api/v1/lots", s.qc, map[string]any{"donation_id": don.ID, "lot_number": fmt.Sprintf("LT-%s-%05d", s.tag, i+1),

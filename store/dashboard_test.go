@@ -171,10 +171,11 @@ func dashboardJourney(t *testing.T, st *store.Store, ward string) journey {
 	}
 	qc, qa := mk("j.qc", domain.RoleQC), mk("j.qa", domain.RoleQA)
 	doc, pharm, nurse, witness := mk("j.dr", domain.RolePhysician), mk("j.ph", domain.RolePharmacist), mk("j.rn", domain.RoleNurse), mk("j.rn2", domain.RoleNurse)
-	d, err := st.CreateDonation(ctx, qc, domain.NewDonation{CollectedAt: time.Now().Add(-48 * time.Hour), Eligibility: domain.Eligible})
+	d, err := st.CreateDonation(ctx, qc, domain.NewDonation{CollectedAt: time.Now().Add(-48 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	storetest.DetermineEligible(t, st, d.ID)
 	lot, err := st.CreateLot(ctx, qc, domain.NewLot{DonationID: d.ID, LotNumber: "J-1", ManufacturedAt: time.Now().Add(-24 * time.Hour), ExpiresAt: time.Now().AddDate(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func (s *Store) CreateDonation(ctx context.Context, actor domain.Actor, n domain
 		} else if din, err = s.nextDIN(t); err != nil {
 			return err
 		}
-		row := donationRow{DIN: din.String(), CollectedAt: n.CollectedAt.UTC(), Eligibility: string(n.Eligibility),
+		row := donationRow{DIN: din.String(), CollectedAt: n.CollectedAt.UTC(), Eligibility: string(domain.Pending),
 			CreatedBy: actor.UserID, CreatedAt: t.now}
 		if err := t.db.Create(&row).Error; err != nil {
 			if isUnique(err) {
@@ -324,15 +324,7 @@ func (s *Store) AddQCResult(ctx context.Context, actor domain.Actor, lotID int64
 		}
 		hold := domain.FailureHoldsLot(domain.HoldFacts{Spec: spec, LotStatus: domain.LotStatus(lot.Status), ExceptionalSigned: exceptional > 0, Result: r})
 		if hold != "" {
-			before := lot.Status
-			if err := domain.LotTransition(domain.LotStatus(before), domain.LotOnHold); err != nil {
-				return err
-			}
-			lot.Status, lot.UpdatedAt = string(domain.LotOnHold), t.now
-			if err := t.db.Save(&lot).Error; err != nil {
-				return err
-			}
-			t.audit("lot.hold", "lot", lotID, map[string]any{"status": before}, map[string]any{"status": lot.Status}, hold)
+			return s.holdLot(t, lot, hold)
 		}
 		return nil
 	})
@@ -473,6 +465,7 @@ func (s *Store) LotDetail(ctx context.Context, id int64) (domain.LotDetail, erro
 		return domain.LotDetail{}, classify(err)
 	}
 	d := domain.LotDetail{Lot: lot.toDomain(don.DIN), Donation: don.toDomain(), SignedEvaluationCurrent: true}
+	d.Lot.DonorEligibility = domain.Eligibility(don.Eligibility)
 	if d.Results, err = lotResults(db, id); err != nil {
 		return d, classify(err)
 	}
@@ -594,6 +587,14 @@ func (s *Store) Sign(ctx context.Context, actor domain.Actor, lotID int64, req d
 		}
 		t.audit("lot."+string(req.Action), "lot", lotID, before, lot.toDomain(don.DIN), sig.Reason)
 		t.audit("signature.create", "signature", sig.ID, nil, sig.toDomain(), sig.Meaning)
+		switch {
+		case req.Action == domain.SignHold:
+			return s.openRecall(t, lotID, domain.RecallCauseHold, sig.Reason)
+		case req.Action == domain.SignRecall:
+			return s.openRecall(t, lotID, domain.RecallCauseRecall, sig.Reason)
+		case req.Action == domain.SignRelease && before.Status == domain.LotOnHold:
+			return s.cancelRecall(t, lotID, "hold lifted: lot released again")
+		}
 		return nil
 	})
 	if err != nil {
@@ -617,6 +618,9 @@ func (s *Store) DiscardUnit(ctx context.Context, actor domain.Actor, unitID int6
 			return err
 		}
 		if err := t.setStatus(&unitRow{}, "unit", u.ID, u.Status, string(domain.UnitDiscarded), "unit.discard", reason); err != nil {
+			return err
+		}
+		if _, _, err := closeRecallTask(t, actor, "unit_id", u.ID, domain.TaskDestroyed, "", "", reason); err != nil {
 			return err
 		}
 		u.Status = string(domain.UnitDiscarded)
@@ -864,8 +868,12 @@ func (s *Store) ExceptionalRelease(ctx context.Context, actor domain.Actor, lotI
 			return err
 		}
 		eval := domain.EvaluateLot(spec, results, invs)
-		if eval.Releasable {
-			return domain.Errorf(domain.ERuleViolated, "the lot meets its specification: release it normally instead")
+		don, err := s.donationDIN(t.db, lot.DonationID)
+		if err != nil {
+			return err
+		}
+		if err := domain.CheckExceptionalReleaseFor(eval, domain.Eligibility(don.Eligibility)); err != nil {
+			return err
 		}
 		var already int64
 		t.db.Model(&signatureRow{}).Where("lot_id = ? AND patient_id = ? AND action = ? AND user_id = ?",

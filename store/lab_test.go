@@ -51,9 +51,17 @@ func (l *lab) lot(eligibility domain.Eligibility) domain.Lot {
 func (l *lab) lotExpiring(eligibility domain.Eligibility, expires time.Time) domain.Lot {
 	l.t.Helper()
 	ctx := context.Background()
-	d, err := l.st.CreateDonation(ctx, l.qc, domain.NewDonation{CollectedAt: time.Now().Add(-48 * time.Hour), Eligibility: eligibility})
+	d, err := l.st.CreateDonation(ctx, l.qc, domain.NewDonation{CollectedAt: time.Now().Add(-48 * time.Hour)})
 	if err != nil {
 		l.t.Fatal(err)
+	}
+	switch eligibility {
+	case domain.Eligible:
+		storetest.DetermineEligible(l.t, l.st, d.ID)
+	case domain.Ineligible:
+		if _, err := l.st.DetermineEligibility(ctx, l.qa, d.ID, domain.Ineligible, "correct horse battery", "HBV reactive"); err != nil {
+			l.t.Fatal(err)
+		}
 	}
 	lot, err := l.st.CreateLot(ctx, l.qc, domain.NewLot{DonationID: d.ID, LotNumber: fmt.Sprintf("L-%d", d.ID),
 		ManufacturedAt: time.Now().Add(-24 * time.Hour), ExpiresAt: expires})
@@ -281,10 +289,10 @@ func TestDonationDINs(t *testing.T) {
 		// A DIN entered by hand in our own sequence is skipped by allocation.
 		year := time.Now().UTC().Year() % 100
 		taken := fmt.Sprintf("A9999%02d000001", year)
-		if _, err := st.CreateDonation(ctx, l.qc, domain.NewDonation{DIN: taken, CollectedAt: at, Eligibility: domain.Eligible}); err != nil {
+		if _, err := st.CreateDonation(ctx, l.qc, domain.NewDonation{DIN: taken, CollectedAt: at}); err != nil {
 			t.Fatal(err)
 		}
-		next, err := st.CreateDonation(ctx, l.qc, domain.NewDonation{CollectedAt: at, Eligibility: domain.Eligible})
+		next, err := st.CreateDonation(ctx, l.qc, domain.NewDonation{CollectedAt: at})
 		if err != nil || next.DIN != fmt.Sprintf("A9999%02d000002", year) {
 			t.Fatalf("allocated %+v %v", next, err)
 		}
@@ -306,7 +314,7 @@ func TestConcurrentDINAllocation(t *testing.T) {
 				go func(w int) {
 					defer wg.Done()
 					for i := 0; i < 10; i++ {
-						d, err := stores[w%2].CreateDonation(ctx, l.qc, domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour), Eligibility: domain.Eligible})
+						d, err := stores[w%2].CreateDonation(ctx, l.qc, domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour)})
 						if err != nil {
 							t.Error(err)
 							return

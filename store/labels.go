@@ -252,7 +252,9 @@ func (s *Store) unitWithLot(db *gorm.DB, q *gorm.DB) (domain.Unit, domain.Lot, e
 	if err != nil {
 		return domain.Unit{}, domain.Lot{}, classify(err)
 	}
-	return u.toDomain(), lot.toDomain(don.DIN), nil
+	l := lot.toDomain(don.DIN)
+	l.DonorEligibility = domain.Eligibility(don.Eligibility)
+	return u.toDomain(), l, nil
 }
 
 // UnitForLabel returns a unit and its lot.

@@ -363,6 +363,9 @@ func (s *Store) TakeBackDoseBag(ctx context.Context, actor domain.Actor, bagID i
 		action := "dose_bag.return"
 		if to == domain.BagDiscarded {
 			action = "dose_bag.discard"
+			if _, _, err := closeRecallTask(t, actor, "dose_bag_id", bag.ID, domain.TaskDestroyed, "", "", reason); err != nil {
+				return err
+			}
 		}
 		return t.setStatus(&doseBagRow{}, "dose_bag", bag.ID, bag.Status, string(to), action, reason)
 	})

@@ -217,10 +217,11 @@ func TestBrowserTargetsAreBigEnough(t *testing.T) {
 func (s *site) newLot(t *testing.T, number string) domain.Lot {
 	t.Helper()
 	ctx, qc, now := context.Background(), s.actor("qc.ann"), time.Now().UTC()
-	don, err := s.store.CreateDonation(ctx, qc, domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour), Eligibility: domain.Eligible})
+	don, err := s.store.CreateDonation(ctx, qc, domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	storetest.DetermineEligible(t, s.store, don.ID)
 	lot, err := s.store.CreateLot(ctx, qc, domain.NewLot{DonationID: don.ID, LotNumber: number, ManufacturedAt: now.Add(-48 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)

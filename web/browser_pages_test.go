@@ -58,7 +58,8 @@ func (s *site) everyPage(t *testing.T) []visit {
 	}
 	as("", "/login")
 	as("qc.ann", "/lots", lotOpen, lotReleased, "/trace", "/trace?lot=HUC", fmt.Sprintf("/trace/lots/%d", in.lot.ID), "/dashboards", "/dashboards/lab")
-	as("qa.bob", lotOpen, lotReleased, traced, "/dashboards/stock", "/dashboards/compliance")
+	as("qc.ann", fmt.Sprintf("/donations/%d", open.DonationID))
+	as("qa.bob", lotOpen, lotReleased, traced, fmt.Sprintf("/donations/%d", open.DonationID), "/dashboards/stock", "/dashboards/compliance")
 	as("ph.eve", "/pharmacy", fmt.Sprintf("/pharmacy/orders/%d", order.ID), "/dispatch")
 	as("rn.dee", "/bedside", "/receive", "/patients", patient)
 	pages = append(pages, visit{user: "rn.dee", path: "/pharmacy", forbidden: true})

@@ -95,7 +95,7 @@ func newSite(t *testing.T, backend string) *site {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Patients: st, Labels: st, Pharmacy: st, Custody: st,
+	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Donors: st, Recall: st, Patients: st, Labels: st, Pharmacy: st, Custody: st,
 		Bedside: st, Safety: st, Trace: st, Records: st, Ping: st.Ping}, api.Config{Logger: slog.New(slog.DiscardHandler)})
 	registerPages(t, srv.Echo(), st)
 	hs := httptest.NewServer(srv.Handler())
@@ -401,10 +401,11 @@ func TestBrowserJourney(t *testing.T) {
 
 	// What happens before the pages: a donation and a lot made, two patients enrolled and
 	// one dose ordered (the physician's pages are not part of this journey).
-	don, err := s.store.CreateDonation(ctx, s.actor("qc.ann"), domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour), Eligibility: domain.Eligible})
+	don, err := s.store.CreateDonation(ctx, s.actor("qc.ann"), domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	storetest.DetermineEligible(t, s.store, don.ID)
 	lot, err := s.store.CreateLot(ctx, s.actor("qc.ann"), domain.NewLot{DonationID: don.ID, LotNumber: "HUC-2026-001", ManufacturedAt: now.Add(-48 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)

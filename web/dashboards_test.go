@@ -34,10 +34,11 @@ func TestDashboardsFollowThePermissionTable(t *testing.T) {
 			u := users[role]
 			return u.ActingAs(role, "")
 		}
-		d, err := st.CreateDonation(ctx, as(domain.RoleQC), domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour), Eligibility: domain.Eligible})
+		d, err := st.CreateDonation(ctx, as(domain.RoleQC), domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
+		storetest.DetermineEligible(t, st, d.ID)
 		lot, err := st.CreateLot(ctx, as(domain.RoleQC), domain.NewLot{DonationID: d.ID, LotNumber: "Q-<i>1</i>", ManufacturedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().AddDate(0, 0, 20)})
 		if err != nil {
 			t.Fatal(err)

@@ -50,6 +50,9 @@ type lotData struct {
 	// ReplacedBy maps a result a correction replaced to that correction, so that the page
 	// strikes it through and says which result replaced it and why.
 	ReplacedBy map[int64]domain.QCResult
+	// Recall lists the lot's recall tasks and how many are closed.
+	Recall         []domain.RecallTask
+	RecallProgress domain.RecallProgress
 }
 
 type markerField struct{ Key, Label string }
@@ -81,6 +84,10 @@ func (h *Handler) lot(c echo.Context, u domain.User) error {
 			data.ReplacedBy[*r.Corrects] = r
 		}
 	}
+	if data.Recall, err = h.svc.Recall.LotRecallTasks(ctx, id); err != nil {
+		return err
+	}
+	data.RecallProgress = domain.Progress(data.Recall)
 	if _, err := domain.Authorize(u, domain.PermReadAudit); err == nil {
 		data.CanAudit = true
 		data.Audit, err = h.svc.Audit.ListAudit(ctx, domain.AuditFilter{EntityType: "lot", EntityID: strconv.FormatInt(id, 10), Limit: 200})

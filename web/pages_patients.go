@@ -54,6 +54,8 @@ type patientData struct {
 	Severities    []string
 	// WeightReasonPct: a weight further than this from the last one needs a reason.
 	WeightReasonPct int
+	// Notices of held or recalled lots the patient was infused from, unacknowledged first.
+	Notices []domain.RecallNotice
 }
 
 func (h *Handler) patient(c echo.Context, u domain.User) error {
@@ -80,6 +82,9 @@ func (h *Handler) patient(c echo.Context, u domain.User) error {
 	}
 	data := patientData{PatientDetail: d, Bags: care.Bags, AdverseEvents: care.AdverseEvents, Severities: domain.Severities,
 		WeightReasonPct: domain.WeightChangeReasonPct}
+	if data.Notices, err = h.svc.Recall.PatientRecallNotices(ctx, id); err != nil {
+		return err
+	}
 	data.CanOrder, data.CannotOrder = d.CanOrder()
 	tol := d.TolerancePct / 100
 	data.PerKg = int64(d.CellsPerKg)

@@ -11,6 +11,9 @@ import (
 type pharmacyData struct {
 	Orders []domain.OrderWaiting
 	Bags   []domain.BagNotGiven
+	// Recall is every open recall task: the pharmacy scans each unit and bag back or records
+	// it destroyed; the bags still on a ward are shown as waiting for the ward.
+	Recall []domain.RecallTask
 }
 
 // pharmacy is the worklist: the dose orders waiting for a bag, oldest first, and the bags not
@@ -28,10 +31,14 @@ func (h *Handler) pharmacyPage(c echo.Context, u domain.User, status int, flash 
 	if err == nil {
 		bags, err = h.svc.Pharmacy.UngivenDoseBags(ctx)
 	}
+	var recall []domain.RecallTask
+	if err == nil {
+		recall, err = h.svc.Recall.OpenRecallTasks(ctx)
+	}
 	if err != nil {
 		flash = domain.ErrorMessage(err)
 	}
-	return h.pages.Render(c.Response(), status, "pharmacy", View{Title: "Pharmacy", User: &u, Flash: flash, Data: pharmacyData{Orders: orders, Bags: bags}})
+	return h.pages.Render(c.Response(), status, "pharmacy", View{Title: "Pharmacy", User: &u, Flash: flash, Data: pharmacyData{Orders: orders, Bags: bags, Recall: recall}})
 }
 
 type prepareData struct {
@@ -91,7 +98,23 @@ func (h *Handler) scanPage(kind string) func(echo.Context, domain.User) error {
 	}
 }
 
+// bedsideData is the ward's worklist on the bedside page: the recalled or held bags still on
+// a ward, to send back to the pharmacy.
+type bedsideData struct {
+	Recall []domain.RecallTask
+}
+
 // bedside is the phone-sized page where a nurse and a witness verify and infuse.
 func (h *Handler) bedside(c echo.Context, u domain.User) error {
-	return h.pages.Render(c.Response(), http.StatusOK, "bedside", View{Title: "Bedside", User: &u})
+	tasks, err := h.svc.Recall.OpenRecallTasks(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	var d bedsideData
+	for _, t := range tasks {
+		if t.Location == domain.AtWard {
+			d.Recall = append(d.Recall, t)
+		}
+	}
+	return h.pages.Render(c.Response(), http.StatusOK, "bedside", View{Title: "Bedside", User: &u, Data: d})
 }

@@ -37,8 +37,9 @@ func TestTracePagesShowPatientIdentityOnlyToThoseWhoMay(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		d, err := st.CreateDonation(ctx, as(domain.RoleQC), domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour), Eligibility: domain.Eligible})
+		d, err := st.CreateDonation(ctx, as(domain.RoleQC), domain.NewDonation{CollectedAt: now.Add(-72 * time.Hour)})
 		must(err)
+		storetest.DetermineEligible(t, st, d.ID)
 		lot, err := st.CreateLot(ctx, as(domain.RoleQC), domain.NewLot{DonationID: d.ID, LotNumber: "PRIV-1", ManufacturedAt: now.Add(-48 * time.Hour), ExpiresAt: now.AddDate(1, 0, 0)})
 		must(err)
 		_, err = st.Quarantine(ctx, as(domain.RoleQC), lot.ID)

@@ -31,17 +31,20 @@ func TestEveryPageRenders(t *testing.T) {
 	doc := &domain.User{Username: "dr", FullName: "Dr Cho", Roles: []domain.Role{domain.RolePhysician}}
 	patient := domain.Patient{ID: 9, SubjectID: "SVP-001", MRN: "MRN0001", Name: "Li Wei", DateOfBirth: "1960-05-01", WeightKg: 70, Arm: domain.ArmHUCMSC, EnrolledAt: now}
 	order := domain.DoseOrder{ID: 1, PatientID: 9, WeightKg: 70, TargetViableCells: 70_000_000, SpecVersion: 1, Status: "open", OrderedAt: now}
+	task := domain.RecallTask{ID: 1, LotNumber: "L-1", UnitOrBag: "dose_bag", DoseBagID: 3, EyeReadable: "A9999 26 000001 S1234 V Aa K", SubjectID: "SVP-002", Location: domain.AtWard, Cause: domain.RecallCauseRecall, Status: domain.TaskOpen, ItemStatus: "received"}
 	views := map[string]View{
 		"login": {Title: "Log in", Flash: "the username or password is wrong", Data: loginData{Username: "qa"}},
 		"lots":  {Title: "Lots", User: qa, Data: lotsData{Lots: []domain.Lot{lot}, Statuses: domain.LotStatuses, Status: "on_hold", Query: "L-"}},
 		"lot": {Title: "Lot L-1", User: qa, Data: lotData{LotDetail: domain.LotDetail{Lot: domain.Lot{ID: 1, LotNumber: "L-1", Status: domain.LotQuarantine},
 			Evaluation: domain.Evaluate(spec, nil), Units: []domain.Unit{{ID: 1, ViableCells: 35_000_000}}, Spec: spec}, Markers: []markerField{{Key: "CD73", Label: "CD73"}},
 			CanAudit: true, Audit: []domain.AuditEntry{{Seq: 1, Action: "lot.create", At: now}},
-			SignActions: []domain.SignatureAction{domain.SignRelease, domain.SignReject}}},
-		"pharmacy":      {Title: "Pharmacy", User: qa, Data: pharmacyData{Orders: []domain.OrderWaiting{{DoseOrder: domain.DoseOrder{ID: 1, TargetViableCells: 70_000_000}, SubjectID: "SVP-001"}}}},
+			SignActions:    []domain.SignatureAction{domain.SignRelease, domain.SignReject},
+			Recall:         []domain.RecallTask{task, {ID: 2, UnitOrBag: "unit", EyeReadable: "U", Status: domain.TaskDestroyed, ClosedAt: &now, ClosedBy: "Ph", Reason: "<i>r</i>"}},
+			RecallProgress: domain.RecallProgress{Total: 2, Closed: 1}}},
+		"pharmacy":      {Title: "Pharmacy", User: qa, Data: pharmacyData{Orders: []domain.OrderWaiting{{DoseOrder: domain.DoseOrder{ID: 1, TargetViableCells: 70_000_000}, SubjectID: "SVP-001"}}, Recall: []domain.RecallTask{task}}},
 		"prepare":       {Title: "Prepare dose SVP-001", User: qa, Data: prepareData{Order: domain.OrderWaiting{SubjectID: "SVP-001"}, Units: []domain.AvailableUnit{{LotNumber: "L-1"}}, Spec: spec}},
 		"scan":          {Title: "Dispatch dose bags", User: qa, Data: scanData{Kind: "dispatch", Endpoint: "/api/v1/scans/dispatch", Heading: "Dispatch dose bags", Place: "Destination ward"}},
-		"bedside":       {Title: "Bedside", User: qa},
+		"bedside":       {Title: "Bedside", User: qa, Data: bedsideData{Recall: []domain.RecallTask{task}}},
 		"trace":         {Title: "Trace", User: qa, Flash: "No lot has that number", Data: []domain.Lot{lot}},
 		"lot_trace":     {Title: "Trace lot L-1", User: qa, Data: domain.LotTrace{Lot: lot, Bags: []domain.BagTrace{bag}, AdverseEvents: []domain.AdverseEvent{{Serious: true, Description: "fever"}}}},
 		"patient_trace": {Title: "Trace SVP-001", User: qa, Data: domain.PatientTrace{Patient: domain.Patient{SubjectID: "SVP-001"}, Lots: []domain.Lot{lot}, Bags: []domain.BagTrace{bag}}},
@@ -52,10 +55,18 @@ func TestEveryPageRenders(t *testing.T) {
 			Weights: []domain.WeightRecord{{WeightKg: 70, RecordedBy: "Dr Cho", RecordedAt: now}}, Orders: []domain.DoseOrder{order}, WindowFirst: "2026-11-26", WindowLast: "2026-11-26",
 			SiteTimeZone: "UTC", CellsPerKg: 1e6, TolerancePct: 10, SpecVersion: 1, TargetNow: 70_000_000},
 			Bags: []domain.BagTrace{bag}, AdverseEvents: []domain.AdverseEvent{{Serious: true, Severity: "severe", Description: "fever", OnsetAt: now}},
+			Notices:  []domain.RecallNotice{{ID: 1, LotNumber: "L-1", Cause: domain.RecallCauseRecall, Reason: "<b>r</b>", CreatedAt: now}, {ID: 2, LotNumber: "L-2", Cause: domain.RecallCauseHold, AcknowledgedAt: &now, AcknowledgedBy: "Dr"}},
 			CanOrder: true, PerKg: 1_000_000, TargetLow: 63_000_000, TargetHigh: 77_000_000, Severities: domain.Severities}},
 		"users": {Title: "Users", User: qa, Data: usersData{Users: []userLine{{User: domain.User{ID: 1, Username: "admin", FullName: "Admin", Roles: []domain.Role{domain.RoleAdmin}}, Me: true},
 			{User: domain.User{ID: 2, Username: "rn.dee", FullName: "Dee", Roles: []domain.Role{domain.RoleNurse}, DisabledAt: &now, DisabledReason: "left"}},
 			{User: domain.User{ID: 3, Username: "rn.fay", FullName: "Fay", Roles: []domain.Role{domain.RoleNurse}}, LockedUntil: &now}}}},
+		"donation": {Title: "Donation", User: qa, Data: donationData{Tests: domain.DonorTests, DonationDetail: domain.DonationDetail{
+			Donation:       domain.Donation{ID: 1, EyeReadable: "A9999 26 000001", Check: "8", Eligibility: domain.Ineligible},
+			Required:       []domain.RequiredDonorTest{{Test: domain.DonorTestHIV, Label: "HIV-1/2", Result: &domain.DonorTestResult{Result: domain.Reactive, TestedAt: now}}, {Test: domain.DonorTestCMV, Label: "CMV"}},
+			Screenings:     []domain.DonorScreening{{QuestionnaireComplete: true, Outcome: domain.ScreeningAcceptable, Notes: "<b>x</b>", ScreenedAt: now}},
+			Determinations: []domain.EligibilityDetermination{{PrintedName: "QA Bob", Determination: domain.Ineligible, Reason: "HIV reactive", Meaning: "m", Signed: true, SignedAt: now}},
+			LookBack: domain.LookBack{Lots: []domain.Lot{lot}, Units: []domain.Unit{{EyeReadable: "A9999 26 000001 S1234 V A0"}},
+				Bags: []domain.LookBackBag{{BagID: "b", SubjectID: "SVP-001", Infused: true}}, Patients: []domain.LookBackPatient{{SubjectID: "SVP-001", Infused: true}}}}}},
 		"dashboard": {Title: "Lots and QC trends", User: qa, Data: dashData{Filters: []filter{{Name: "days", Label: "Within", Options: []option{{Value: "90", Label: "90 days", Selected: true}}}},
 			Panels: []panel{{ID: "lots", Title: "Lots by status", Note: "note", Charts: []template.HTML{charts.Bars{ID: "lots", Title: "Lots", Labels: []string{"quarantine"}, Values: [][]float64{{2}}}.SVG()},
 				Table: table{Head: []string{"Status", "Lots"}, Rows: [][]string{{"quarantine", "2"}}}}, {ID: "empty", Title: "Nothing", Table: table{Head: []string{"A"}}}}}},

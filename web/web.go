@@ -30,7 +30,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // PageNames lists every page template; each is parsed with the layout once, at start.
-var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient", "users"}
+var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient", "users", "donation"}
 
 // funcs are the helpers templates may call. They format; they decide nothing.
 var funcs = template.FuncMap{
@@ -113,6 +113,8 @@ type Services struct {
 	Auth       domain.AuthService
 	Users      domain.UserService
 	Lab        domain.LabService
+	Donors     domain.DonorService
+	Recall     domain.RecallService
 	Audit      domain.AuditService
 	Pharmacy   domain.PharmacyService
 	Patients   domain.PatientService
@@ -204,6 +206,7 @@ func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
 	e.POST("/logout", h.logout)
 	e.GET("/lots", h.withUser(h.lots))
 	e.GET("/lots/:id", h.withUser(h.lot))
+	e.GET("/donations/:id", h.withUser(h.donation))
 	e.GET("/pharmacy", h.withUser(h.withPerm(domain.PermPrepareDose, h.pharmacy)))
 	e.GET("/pharmacy/orders/:id", h.withUser(h.withPerm(domain.PermPrepareDose, h.prepare)))
 	e.GET("/dispatch", h.withUser(h.withPerm(domain.PermDispatch, h.scanPage(domain.ScanDispatch))))

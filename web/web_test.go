@@ -33,7 +33,7 @@ func registerPages(t *testing.T, e *echo.Echo, st *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web.Register(e, pages, web.Services{Auth: st, Users: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, web.Session{Cookie: api.SessionCookie})
+	web.Register(e, pages, web.Services{Auth: st, Users: st, Lab: st, Donors: st, Recall: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, web.Session{Cookie: api.SessionCookie})
 }
 
 // getPage fetches a page as client, returning its status and body.
@@ -89,7 +89,8 @@ func TestLoginAndLotPages(t *testing.T) {
 		st.EnsureAdmin(ctx, "admin password 1")
 		qc := newQC(t, st)
 		actor := qc.ActingAs(domain.RoleQC, "")
-		d, _ := st.CreateDonation(ctx, actor, domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour), Eligibility: domain.Eligible})
+		d, _ := st.CreateDonation(ctx, actor, domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour)})
+		storetest.DetermineEligible(t, st, d.ID)
 		lot, err := st.CreateLot(ctx, actor, domain.NewLot{DonationID: d.ID, LotNumber: "WEB-<b>1</b>", ManufacturedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().AddDate(1, 0, 0)})
 		if err != nil {
 			t.Fatal(err)
@@ -229,7 +230,8 @@ func TestPageReadFailureIsNotNotFound(t *testing.T) {
 	ctx := context.Background()
 	qc := newQC(t, st)
 	actor := qc.ActingAs(domain.RoleQC, "")
-	d, _ := st.CreateDonation(ctx, actor, domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour), Eligibility: domain.Eligible})
+	d, _ := st.CreateDonation(ctx, actor, domain.NewDonation{CollectedAt: time.Now().Add(-time.Hour)})
+	storetest.DetermineEligible(t, st, d.ID)
 	lot, err := st.CreateLot(ctx, actor, domain.NewLot{DonationID: d.ID, LotNumber: "WEB-1", ManufacturedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().AddDate(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
@@ -321,7 +323,7 @@ func TestSessionSettings(t *testing.T) {
 		}
 		serve := func(session web.Session) string {
 			e := echo.New()
-			web.Register(e, pages, web.Services{Auth: st, Users: st, Lab: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, session)
+			web.Register(e, pages, web.Services{Auth: st, Users: st, Lab: st, Donors: st, Recall: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st}, session)
 			srv := httptest.NewServer(e)
 			t.Cleanup(srv.Close)
 			return srv.URL

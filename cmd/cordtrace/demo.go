@@ -45,9 +45,20 @@ func loadDemo(ctx context.Context, st *store.Store, out io.Writer) error {
 	}
 	now := time.Now().UTC()
 	qc := actors["qc.lab"]
-	don, err := st.CreateDonation(ctx, qc, domain.NewDonation{CollectedAt: now.AddDate(0, 0, -20), Eligibility: domain.Eligible})
+	don, err := st.CreateDonation(ctx, qc, domain.NewDonation{CollectedAt: now.AddDate(0, 0, -20)})
 	if err != nil {
 		return err
+	}
+	for _, test := range domain.DonorTests {
+		if _, err := st.RecordDonorTest(ctx, qc, don.ID, domain.DonorTestResult{Test: test, Result: domain.NonReactive, TestedAt: now.AddDate(0, 0, -20)}); err != nil {
+			return fmt.Errorf("demo donor test %s: %w", test, err)
+		}
+	}
+	if _, err := st.RecordScreening(ctx, qc, don.ID, domain.DonorScreening{QuestionnaireComplete: true, Outcome: domain.ScreeningAcceptable, ScreenedAt: now.AddDate(0, 0, -20)}); err != nil {
+		return fmt.Errorf("demo donor screening: %w", err)
+	}
+	if _, err := st.DetermineEligibility(ctx, actors["qa.lab"], don.ID, domain.Eligible, demoPassword, ""); err != nil {
+		return fmt.Errorf("demo eligibility determination: %w", err)
 	}
 	lot, err := st.CreateLot(ctx, qc, domain.NewLot{DonationID: don.ID, LotNumber: "DEMO-001", ManufacturedAt: now.AddDate(0, 0, -14), ExpiresAt: now.AddDate(1, 0, 0)})
 	if err != nil {

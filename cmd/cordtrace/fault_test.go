@@ -469,7 +469,7 @@ func TestTwoProcessesAllocateDistinctDINs(t *testing.T) {
 					<-gate
 					for range each {
 						st, out, err := tryCall(http.DefaultClient, bases[c%2], qc, "POST", "/donations",
-							map[string]any{"collected_at": time.Now().UTC().Add(-time.Hour), "eligibility": "eligible"})
+							map[string]any{"collected_at": time.Now().UTC().Add(-time.Hour)})
 						if err != nil || st != 201 {
 							t.Errorf("donation on process %d: %d %v %v", c%2, st, out, err)
 							continue

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"cordtrace/domain"
 	"cordtrace/store/storetest"
 )
 
@@ -54,7 +55,13 @@ func TestTwoProcessesStartOneInfusion(t *testing.T) {
 				users[name] = login(t, a, "u."+name, "a long password")
 			}
 			now := time.Now().UTC()
-			don := mustCall(t, 201, a, users["qc"], "POST", "/donations", map[string]any{"collected_at": now.Add(-72 * time.Hour), "eligibility": "eligible"})
+			don := mustCall(t, 201, a, users["qc"], "POST", "/donations", map[string]any{"collected_at": now.Add(-72 * time.Hour)})
+			donPath := fmt.Sprintf("/donations/%d", int64(don["id"].(float64)))
+			for _, test := range domain.DonorTests {
+				mustCall(t, 201, a, users["qc"], "POST", donPath+"/tests", map[string]any{"test": test, "result": domain.NonReactive, "tested_at": now.Add(-72 * time.Hour)})
+			}
+			mustCall(t, 201, a, users["qc"], "POST", donPath+"/screening", map[string]any{"questionnaire_complete": true, "outcome": domain.ScreeningAcceptable, "screened_at": now.Add(-72 * time.Hour)})
+			mustCall(t, 200, a, users["qa"], "POST", donPath+"/eligibility", map[string]any{"password": "a long password", "determination": "eligible"})
 			lot := mustCall(t, 201, a, users["qc"], "POST", "/lots", map[string]any{"donation_id": don["id"], "lot_number": "TWO-1",
 				"manufactured_at": now.Add(-48 * time.Hour), "expires_at": now.AddDate(1, 0, 0)})
 			lotPath := fmt.Sprintf("/lots/%d", int64(lot["id"].(float64)))
