@@ -24,7 +24,7 @@ func Models() []any {
 		&patientRow{}, &patientWeightRow{}, &doseOrderConfirmationRow{}, &labelKeyRow{}, &labelPrintRow{}, &labelPrintKeyRow{}, &loginFailureRow{},
 		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{},
 		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{},
-		&witnessTokenRow{}}
+		&witnessTokenRow{}, &aeVersionRow{}, &safetyReportRow{}, &deviationRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.
