@@ -56,6 +56,13 @@ func TestEveryPageRenders(t *testing.T) {
 		"users": {Title: "Users", User: qa, Data: usersData{Users: []userLine{{User: domain.User{ID: 1, Username: "admin", FullName: "Admin", Roles: []domain.Role{domain.RoleAdmin}}, Me: true},
 			{User: domain.User{ID: 2, Username: "rn.dee", FullName: "Dee", Roles: []domain.Role{domain.RoleNurse}, DisabledAt: &now, DisabledReason: "left"}},
 			{User: domain.User{ID: 3, Username: "rn.fay", FullName: "Fay", Roles: []domain.Role{domain.RoleNurse}}, LockedUntil: &now}}}},
+		"safety": {Title: "Safety reports", User: doc, Data: safetyData{Overdue: 1, Reports: []domain.SafetyWorkItem{{SafetyReport: domain.SafetyReport{ID: 1,
+			AdverseEventID: 2, Kind: domain.ReportSAE, DueAt: now, Overdue: true}, SubjectID: "SVP-001", Term: "Pneumonia", Grade: 3,
+			SeriousCriteria: []string{domain.CriterionHospitalisation}, SUSAR: true, Version: 2, AwareAt: now}}}},
+		"deviations": {Title: "Protocol deviations", User: doc, Data: deviationsData{Categories: domain.DeviationCategories,
+			Patients: []domain.PatientSummary{{Patient: patient}}, Deviations: []domain.Deviation{
+				{ID: 1, NewDeviation: domain.NewDeviation{Category: domain.DeviationProduct, Description: "x", CorrectiveAction: "y", Trigger: domain.TriggerExceptionalInfusion}, RecordedAt: now},
+				{ID: 2, NewDeviation: domain.NewDeviation{Category: domain.DeviationOther, Description: "z", CorrectiveAction: "w"}, SignedAt: &now, PrintedName: "Dr Cho"}}}},
 		"dashboard": {Title: "Lots and QC trends", User: qa, Data: dashData{Filters: []filter{{Name: "days", Label: "Within", Options: []option{{Value: "90", Label: "90 days", Selected: true}}}},
 			Panels: []panel{{ID: "lots", Title: "Lots by status", Note: "note", Charts: []template.HTML{charts.Bars{ID: "lots", Title: "Lots", Labels: []string{"quarantine"}, Values: [][]float64{{2}}}.SVG()},
 				Table: table{Head: []string{"Status", "Lots"}, Rows: [][]string{{"quarantine", "2"}}}}, {ID: "empty", Title: "Nothing", Table: table{Head: []string{"A"}}}}}},
