@@ -46,6 +46,7 @@ const (
 	ViaAPIDeviations       = "api.deviations"
 	ViaPageSafety          = "page.safety"
 	ViaPageDeviations      = "page.deviations"
+	ViaPageAdverseEvent    = "page.adverse_event"
 )
 
 // ViaFHIR is the via of a FHIR read of one resource type, e.g. fhir.Procedure.

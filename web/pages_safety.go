@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -83,4 +84,38 @@ func (h *Handler) discloseSubjects(c echo.Context, u domain.User, via string, id
 	}
 	actor := u.ActingAs(role, c.Response().Header().Get(echo.HeaderXRequestID))
 	return h.svc.Records.RecordDisclosure(c.Request().Context(), actor, domain.Disclosure{Via: via, Fields: safetyFields, PatientIDs: ids})
+}
+
+// aeOptions are the choices of the ICH E2A form.
+type aeOptions struct {
+	Criteria, Relatedness, Outcomes, Actions []string
+}
+
+func newAEOptions() aeOptions {
+	return aeOptions{Criteria: domain.SeriousnessCriteria, Relatedness: domain.Relatedness, Outcomes: domain.Outcomes, Actions: domain.ActionsTaken}
+}
+
+type adverseEventData struct {
+	domain.AdverseEventDetail
+	AEOptions aeOptions
+	// Open: a report waits to be sent to the sponsor.
+	Open bool
+}
+
+// adverseEvent is one event's page: its versions, its reports to the sponsor, the follow-up
+// form and, for those who send reports, the sent-to-sponsor form.
+func (h *Handler) adverseEvent(c echo.Context, u domain.User) error {
+	id, err := pathID(c)
+	if err != nil {
+		return domain.Errorf(domain.ENotFound, "there is no such adverse event")
+	}
+	d, err := h.svc.Safety.AdverseEventDetail(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := h.discloseSubjects(c, u, domain.ViaPageAdverseEvent, []int64{d.PatientID}); err != nil {
+		return err
+	}
+	data := adverseEventData{AdverseEventDetail: d, AEOptions: newAEOptions(), Open: d.ReportDueAt != nil}
+	return h.pages.Render(c.Response(), http.StatusOK, "adverse_event", View{Title: fmt.Sprintf("Adverse event %d", d.ID), User: &u, Data: data})
 }

@@ -65,6 +65,45 @@ func TestBrowserSafetyAndDeviations(t *testing.T) {
 	}
 	b.shot("41-safety-worklist-sent")
 
+	// The ICH E2A form on the patient page opens the event's page; a follow-up adds version 2.
+	b.open("/patients/" + strconv.FormatInt(p1.ID, 10))
+	fill := func(form, term, related string, criteria ...string) {
+		t.Helper()
+		b.run(chromedp.Evaluate(`(() => { const d = new Date(Date.now() - 2 * 3600e3); d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+			const v = d.toISOString().slice(0, 16);
+			for (const n of ["onset_at", "aware_at"]) document.querySelector('`+form+` input[name="' + n + '"]').value = v; })()`, nil),
+			chromedp.SetValue(form+` input[name="term"]`, term),
+			chromedp.SetValue(form+` select[name="grade"]`, "3"),
+			chromedp.SetValue(form+` select[name="relatedness"]`, related),
+			chromedp.SetValue(form+` select[name="outcome"]`, "recovering"),
+			chromedp.SetValue(form+` select[name="action_taken"]`, "infusion_stopped"),
+			chromedp.SetValue(form+` textarea[name="description"]`, "rigors and hypoxia during the infusion"))
+		for _, c := range criteria {
+			b.run(chromedp.Click(form + ` input[value="` + c + `"]`))
+		}
+	}
+	b.run(chromedp.Evaluate(`document.getElementById("ae-full-box").open = true`, nil))
+	fill("#adverse-event-full", "Hypoxia", domain.RelatedUnlikely, domain.CriterionHospitalisation)
+	b.shot("45-patient-adverse-event-ich-form")
+	b.run(chromedp.Click(`#adverse-event-full button[type="submit"]`))
+	b.waitFor(`location.pathname.startsWith("/adverse-events/") && document.readyState === "complete" && !!document.getElementById("ae-versions")`)
+	if sum := b.text("#ae-summary"); !strings.Contains(sum, "SERIOUS") || !strings.Contains(sum, "Hypoxia") || strings.Contains(sum, "SUSAR") {
+		t.Errorf("the new event's summary is %q", sum)
+	}
+	b.run(chromedp.Evaluate(`document.getElementById("follow-up-box").open = true`, nil))
+	fill("#follow-up", "Hypoxia", domain.RelatedProbable, domain.CriterionHospitalisation)
+	b.submitAndReload(`#follow-up button[type="submit"]`)
+	if sum := b.text("#ae-summary"); !strings.Contains(sum, "SUSAR") || !strings.Contains(sum, "version 2") {
+		t.Errorf("after the follow-up the summary is %q", sum)
+	}
+	if rows := b.text("#ae-versions tbody"); !strings.Contains(rows, "unlikely") || !strings.Contains(rows, "probable") {
+		t.Errorf("versions: %q", rows)
+	}
+	if reps := b.text("#ae-reports"); !strings.Contains(reps, "SAE, 24 hours") || !strings.Contains(reps, "SUSAR, 15 days") {
+		t.Errorf("reports: %q", reps)
+	}
+	b.shot("46-adverse-event-follow-up")
+
 	b.open("/deviations")
 	b.run(chromedp.Click(`#deviation-box summary`),
 		chromedp.SetValue(`#new-deviation select[name="category"]`, domain.DeviationConsent),
