@@ -97,12 +97,12 @@ func TypedEntryDeviation(patientID, verificationID int64, label LabelFacts) *New
 		Description: fmt.Sprintf("Bedside verification %d: %s (entry reason: %s)", verificationID, what, label.Reason.human())}
 }
 
-// MissedAssessmentDeviation is the deviation a protocol assessment not done in its window is;
-// assessmentID names the record of the missed time point (the entity the deviation is tied to,
-// once per time point).
-func MissedAssessmentDeviation(patientID, assessmentID int64, day int, due time.Time) NewDeviation {
+// MissedAssessmentDeviation is the deviation a protocol assessment not done in its window is,
+// once per patient and time point: a missed assessment has no record of its own, so the
+// deviation is tied to the patient under an entity type naming the day.
+func MissedAssessmentDeviation(patientID int64, day int, due time.Time) NewDeviation {
 	return NewDeviation{PatientID: patientID, Category: DeviationAssessmentSchedule, Trigger: TriggerMissedAssessment,
-		EntityType: "assessment", EntityID: assessmentID,
+		EntityType: fmt.Sprintf("patient.day_%d", day), EntityID: patientID,
 		Description: fmt.Sprintf("The day %d assessment, due %s, was not done", day, due.UTC().Format(time.DateOnly))}
 }
 

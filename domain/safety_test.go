@@ -213,7 +213,7 @@ func TestDeviationRules(t *testing.T) {
 	if d == nil || d.Category != DeviationIdentityVerification || d.Validate() != nil {
 		t.Errorf("a typed code with an entry reason: %+v", d)
 	}
-	if err := MissedAssessmentDeviation(1, 9, 7, signed).Validate(); err != nil {
+	if err := MissedAssessmentDeviation(1, 7, signed).Validate(); err != nil {
 		t.Error(err)
 	}
 	if ErrorField(NewDeviation{Category: "bad", Description: "x"}.Validate()) != "category" {

@@ -82,6 +82,27 @@ func TestAutomaticDeviations(t *testing.T) {
 	})
 }
 
+// A missed assessment is recorded once per patient and time point, however often it is seen.
+func TestMissedAssessmentDeviationOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		b := preparedBag(t, st)
+		due := time.Now().AddDate(0, 0, -1)
+		for range 2 {
+			if err := st.RecordAutomaticDeviation(ctx, b.nurse, domain.MissedAssessmentDeviation(b.patient.ID, 7, due)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.RecordAutomaticDeviation(ctx, b.nurse, domain.MissedAssessmentDeviation(b.patient.ID, 14, due)); err != nil {
+			t.Fatal(err)
+		}
+		list, err := st.Deviations(ctx, domain.DeviationFilter{})
+		if err != nil || len(list) != 2 || list[0].Category != domain.DeviationAssessmentSchedule {
+			t.Fatalf("deviations %+v %v; want one for day 7 and one for day 14", list, err)
+		}
+	})
+}
+
 // The deviation is written in the transaction of the verification that is one: when it cannot
 // be written, the verification is not recorded either.
 func TestAutomaticDeviationSharesTheTransaction(t *testing.T) {

@@ -29,3 +29,12 @@ func Models() []any {
 
 // Gorm exposes the gorm handle to tests in this package.
 func (s *Store) Gorm() *gorm.DB { return s.db }
+
+// RecordAutomaticDeviation records d as the write that caused it would, for tests of the
+// deviations other writes record (a missed assessment).
+func (s *Store) RecordAutomaticDeviation(ctx context.Context, actor domain.Actor, d domain.NewDeviation) error {
+	return s.write(ctx, actor, func(t *tx) error {
+		_, err := t.recordDeviation(d, actor.UserID)
+		return err
+	})
+}
