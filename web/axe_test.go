@@ -62,7 +62,8 @@ func TestBrowserAccessibility(t *testing.T) {
 		{"qc.ann", "/lots"}, {"qc.ann", fmt.Sprintf("/lots/%d", lot.ID)}, {"qc.ann", "/trace"}, {"qc.ann", "/dashboards"},
 		{"qa.bob", fmt.Sprintf("/lots/%d", lot.ID)},
 		{"ph.eve", "/pharmacy"}, {"ph.eve", "/dispatch"},
-		{"rn.dee", "/bedside"}, {"rn.dee", "/receive"}, {"rn.dee", "/patients"},
+		{"rn.dee", "/bedside"}, {"rn.dee", "/receive"}, {"rn.dee", "/patients"}, {"rn.dee", "/deviations"},
+		{"dr.cho", "/safety"}, {"dr.cho", "/deviations"},
 		{"ad.min", "/users"},
 	}
 	current := ""
