@@ -35,8 +35,12 @@ const (
 	PermReturnBag         Permission = "dose_bags.return" // send back a bag that must not be given
 	PermDiscardUnit       Permission = "units.discard"
 	PermReceive           Permission = "scans.receive"
-	PermBedside           Permission = "bedside.verify" // verify, witness, infuse
-	PermAdverseEvent      Permission = "adverse_events.record"
+	PermBedside           Permission = "bedside.verify"        // verify, witness, infuse
+	PermAdverseEvent      Permission = "adverse_events.record" // report, follow up
+	PermReadAdverseEvent  Permission = "adverse_events.read"   // an event with its versions and reports
+	PermSafetyReporting   Permission = "safety.report"         // the safety worklist, sent to sponsor
+	PermDeviations        Permission = "deviations.record"     // list and record deviations, corrective actions
+	PermSignDeviation     Permission = "deviations.sign"       // the physician's sign-off
 	// PermDisclosePatientData reads patient-identifying records for outside systems (the FHIR
 	// API, the trial export); every such read is recorded in the audit trail.
 	PermDisclosePatientData Permission = "patient_data.disclose"
@@ -84,6 +88,13 @@ var permissionRoles = map[Permission][]Role{
 	PermReceive:      {RoleNurse},
 	PermBedside:      {RoleNurse, RolePhysician},
 	PermAdverseEvent: {RolePhysician, RoleNurse},
+	// Those who report events read them back; QA follows them to the lot and the sponsor.
+	PermReadAdverseEvent: {RolePhysician, RoleNurse, RoleQA},
+	// Expedited reporting to the sponsor is the investigator's duty, with QA's help.
+	PermSafetyReporting: {RolePhysician, RoleQA},
+	// Deviations are seen where care is given and by QA; the investigator signs them off.
+	PermDeviations:    {RolePhysician, RoleNurse, RoleQA},
+	PermSignDeviation: {RolePhysician},
 	// The list of patients, with their names and MRNs, is for those SPEC §9 gives patient care:
 	// physicians enrol, weigh and order; nurses weigh and report adverse events. The pharmacy
 	// works from orders (subject ids), QA follows products through the trace and the audited

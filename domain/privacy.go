@@ -41,6 +41,12 @@ const (
 	ViaTrialExport         = "export.trial"
 	ViaBedsideVerification = "bedside.verify"
 	ViaDoseBagLabel        = "dose_bag.label"
+	ViaAPIAdverseEvent     = "api.adverse_event"
+	ViaAPISafetyReports    = "api.safety_reports"
+	ViaAPIDeviations       = "api.deviations"
+	ViaPageSafety          = "page.safety"
+	ViaPageDeviations      = "page.deviations"
+	ViaPageAdverseEvent    = "page.adverse_event"
 )
 
 // ViaFHIR is the via of a FHIR read of one resource type, e.g. fhir.Procedure.

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"math"
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,10 @@ type ReleaseSpec struct {
 	InfusionDayOffset       int     `json:"infusion_day_offset"`
 	InfusionWindowDays      int     `json:"infusion_window_days"`
 	VerificationMaxAgeMin   int     `json:"verification_max_age_minutes"`
+
+	// ReferenceSafetyInformation lists the adverse event terms the investigator's brochure
+	// expects (ExpectedAdverseEvents); empty: DefaultExpectedAdverseEvents.
+	ReferenceSafetyInformation []string `json:"reference_safety_information,omitempty"`
 }
 
 // DefaultSpecV1 is version 1, as SPEC §4 and §6 give it. Migration 00003 stores exactly this.
@@ -120,6 +125,11 @@ func (s ReleaseSpec) Validate() error {
 		return FieldError("infusion_day_offset", "the infusion day and window cannot be negative")
 	case s.VerificationMaxAgeMin < 1:
 		return FieldError("verification_max_age_minutes", "a verification must stay valid at least 1 minute")
+	}
+	for _, term := range s.ReferenceSafetyInformation {
+		if t := strings.TrimSpace(term); t == "" || len(t) > 200 {
+			return FieldError("reference_safety_information", "each expected adverse event is a term of 1 to 200 characters")
+		}
 	}
 	for _, group := range append(append([][]string{}, s.PositiveMarkers...), s.NegativeMarkers...) {
 		if len(group) == 0 {

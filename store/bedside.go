@@ -152,6 +152,15 @@ func (s *Store) Verify(ctx context.Context, actor domain.Actor, req domain.Bedsi
 			t.audit("patient.disclose", "patient", out.PatientID, nil,
 				map[string]any{"fields": domain.PatientDisclosedFields, "via": "bedside.verify", "verification_id": row.ID}, "")
 		}
+		var devPatient int64
+		if patientRowID != nil {
+			devPatient = *patientRowID
+		}
+		if d := domain.TypedEntryDeviation(devPatient, row.ID, label); d != nil {
+			if _, err := t.recordDeviation(*d, actor.UserID); err != nil {
+				return err
+			}
+		}
 		if row.WitnessTokenID != nil {
 			t.audit("witness_token.use", "witness_token", *row.WitnessTokenID, nil,
 				map[string]any{"verification_id": row.ID, "witness_id": f.Witness.UserID, "used_at": t.now}, "")
@@ -420,6 +429,11 @@ func (s *Store) StartInfusion(ctx context.Context, actor domain.Actor, verificat
 		out = row.toDomain()
 		t.audit("infusion.start", "infusion", row.ID, nil, out, "")
 		t.audit("dose_bag.infuse", "dose_bag", bag.ID, map[string]any{"status": bag.Status}, map[string]any{"status": domain.BagInfused}, "")
+		if domain.LotUsability(f.Lot, f.PatientID, t.now).Exceptional {
+			if _, err := t.recordDeviation(domain.ExceptionalInfusionDeviation(bag.PatientID, row.ID, lot.LotNumber, bag.BagID), actor.UserID); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	return out, err

@@ -24,8 +24,18 @@ func Models() []any {
 		&patientRow{}, &patientWeightRow{}, &doseOrderConfirmationRow{}, &labelKeyRow{}, &labelPrintRow{}, &labelPrintKeyRow{}, &loginFailureRow{},
 		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{},
 		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{},
-		&witnessTokenRow{}, &donorTestRow{}, &donorScreeningRow{}, &eligibilityDeterminationRow{}, &recallTaskRow{}, &recallNoticeRow{}}
+		&witnessTokenRow{}, &donorTestRow{}, &donorScreeningRow{}, &eligibilityDeterminationRow{}, &recallTaskRow{}, &recallNoticeRow{},
+		&aeVersionRow{}, &safetyReportRow{}, &deviationRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.
 func (s *Store) Gorm() *gorm.DB { return s.db }
+
+// RecordAutomaticDeviation records d as the write that caused it would, for tests of the
+// deviations other writes record (a missed assessment).
+func (s *Store) RecordAutomaticDeviation(ctx context.Context, actor domain.Actor, d domain.NewDeviation) error {
+	return s.write(ctx, actor, func(t *tx) error {
+		_, err := t.recordDeviation(d, actor.UserID)
+		return err
+	})
+}

@@ -64,6 +64,8 @@ func (s *site) everyPage(t *testing.T) []visit {
 	as("rn.dee", "/bedside", "/receive", "/patients", patient)
 	pages = append(pages, visit{user: "rn.dee", path: "/pharmacy", forbidden: true})
 	as("dr.cho", "/patients", patient, traced)
+	as("dr.cho", "/safety", "/deviations")
+	as("rn.dee", "/deviations")
 	as("ad.min", "/users")
 	return pages
 }

@@ -52,6 +52,7 @@ type patientData struct {
 	TargetHigh    int64  // the target plus the tolerance
 	PerKg         int64  // the protocol's cells per kg
 	Severities    []string
+	AEOptions     aeOptions
 	// WeightReasonPct: a weight further than this from the last one needs a reason.
 	WeightReasonPct int
 	// Notices of held or recalled lots the patient was infused from, unacknowledged first.
@@ -81,7 +82,7 @@ func (h *Handler) patient(c echo.Context, u domain.User) error {
 		return err
 	}
 	data := patientData{PatientDetail: d, Bags: care.Bags, AdverseEvents: care.AdverseEvents, Severities: domain.Severities,
-		WeightReasonPct: domain.WeightChangeReasonPct}
+		WeightReasonPct: domain.WeightChangeReasonPct, AEOptions: newAEOptions()}
 	if data.Notices, err = h.svc.Recall.PatientRecallNotices(ctx, id); err != nil {
 		return err
 	}

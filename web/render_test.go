@@ -67,6 +67,17 @@ func TestEveryPageRenders(t *testing.T) {
 			Determinations: []domain.EligibilityDetermination{{PrintedName: "QA Bob", Determination: domain.Ineligible, Reason: "HIV reactive", Meaning: "m", Signed: true, SignedAt: now}},
 			LookBack: domain.LookBack{Lots: []domain.Lot{lot}, Units: []domain.Unit{{EyeReadable: "A9999 26 000001 S1234 V A0"}},
 				Bags: []domain.LookBackBag{{BagID: "b", SubjectID: "SVP-001", Infused: true}}, Patients: []domain.LookBackPatient{{SubjectID: "SVP-001", Infused: true}}}}}},
+		"safety": {Title: "Safety reports", User: doc, Data: safetyData{Overdue: 1, Reports: []domain.SafetyWorkItem{{SafetyReport: domain.SafetyReport{ID: 1,
+			AdverseEventID: 2, Kind: domain.ReportSAE, DueAt: now, Overdue: true}, SubjectID: "SVP-001", Term: "Pneumonia", Grade: 3,
+			SeriousCriteria: []string{domain.CriterionHospitalisation}, SUSAR: true, Version: 2, AwareAt: now}}}},
+		"deviations": {Title: "Protocol deviations", User: doc, Data: deviationsData{Categories: domain.DeviationCategories,
+			Patients: []domain.PatientSummary{{Patient: patient}}, Deviations: []domain.Deviation{
+				{ID: 1, NewDeviation: domain.NewDeviation{Category: domain.DeviationProduct, Description: "x", CorrectiveAction: "y", Trigger: domain.TriggerExceptionalInfusion}, RecordedAt: now},
+				{ID: 2, NewDeviation: domain.NewDeviation{Category: domain.DeviationOther, Description: "z", CorrectiveAction: "w"}, SignedAt: &now, PrintedName: "Dr Cho"}}}},
+		"adverse_event": {Title: "Adverse event 2", User: doc, Data: adverseEventData{Open: true, AEOptions: newAEOptions(), AdverseEventDetail: domain.AdverseEventDetail{
+			AdverseEvent: domain.AdverseEvent{ID: 2, Serious: true, Term: "Pneumonia", Grade: 3, SeriousCriteria: []string{domain.CriterionHospitalisation}, ReportDueAt: &now},
+			SubjectID:    "SVP-001", Versions: []domain.AEReport{{Version: 1, Term: "Pneumonia", Grade: 3, AwareAt: now, ReportedAt: now}},
+			Reports: []domain.SafetyReport{{Kind: domain.ReportSAE, DueAt: now, Overdue: true}, {Kind: domain.ReportSUSAR15, DueAt: now, SentAt: &now, Late: true}}}}},
 		"dashboard": {Title: "Lots and QC trends", User: qa, Data: dashData{Filters: []filter{{Name: "days", Label: "Within", Options: []option{{Value: "90", Label: "90 days", Selected: true}}}},
 			Panels: []panel{{ID: "lots", Title: "Lots by status", Note: "note", Charts: []template.HTML{charts.Bars{ID: "lots", Title: "Lots", Labels: []string{"quarantine"}, Values: [][]float64{{2}}}.SVG()},
 				Table: table{Head: []string{"Status", "Lots"}, Rows: [][]string{{"quarantine", "2"}}}}, {ID: "empty", Title: "Nothing", Table: table{Head: []string{"A"}}}}}},

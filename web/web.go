@@ -30,7 +30,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // PageNames lists every page template; each is parsed with the layout once, at start.
-var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient", "users", "donation"}
+var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient", "users", "donation", "safety", "deviations", "adverse_event"}
 
 // funcs are the helpers templates may call. They format; they decide nothing.
 var funcs = template.FuncMap{
@@ -122,6 +122,8 @@ type Services struct {
 	Dashboards domain.DashboardService
 	// Records records that a page showed patients' names and MRNs (RecordDisclosure).
 	Records domain.RecordService
+	// Safety feeds the safety worklist and the deviations.
+	Safety domain.SafetyService
 }
 
 // staticFiles serves the embedded static files, compressed by the route's middleware, each with
@@ -219,6 +221,9 @@ func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
 	e.GET("/patients", h.withUser(h.patients))
 	e.GET("/patients/:id", h.withUser(h.patient))
 	e.GET("/users", h.withUser(h.withPerm(domain.PermManageUsers, h.users)))
+	e.GET("/safety", h.withUser(h.withPerm(domain.PermSafetyReporting, h.safety)))
+	e.GET("/adverse-events/:id", h.withUser(h.withPerm(domain.PermReadAdverseEvent, h.adverseEvent)))
+	e.GET("/deviations", h.withUser(h.withPerm(domain.PermDeviations, h.deviations)))
 	e.GET("/dashboards/lab", h.withUser(h.dashboard(domain.PermDashboardLab, h.dashLab)))
 	e.GET("/dashboards/stock", h.withUser(h.dashboard(domain.PermDashboardStock, h.dashStock)))
 	e.GET("/dashboards/compliance", h.withUser(h.dashboard(domain.PermDashboardCompliance, h.dashCompliance)))

@@ -124,7 +124,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		logger.Error("cannot parse the web pages", "err", err)
 		return exitRuntime
 	}
-	web.Register(srv.Echo(), pages, web.Services{Auth: st, Users: st, Lab: st, Donors: st, Recall: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st},
+	web.Register(srv.Echo(), pages, web.Services{Auth: st, Users: st, Lab: st, Donors: st, Recall: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st, Safety: st},
 		web.Session{Cookie: api.SessionCookie, Secure: cfg.SecureCookies, Idle: cfg.SessionIdle, Lifetime: cfg.SessionLifetime})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -105,7 +105,8 @@
 
   // formBody turns a form into the API's JSON: numbers as numbers (data-kind="int" makes any
   // input, a hidden one too, a whole number), datetime-local as RFC 3339, "a.b" names as
-  // nested objects, data-list inputs as arrays, data-kind="ids" checkboxes as an array of ids.
+  // nested objects, data-list inputs as arrays, data-kind="ids" checkboxes as an array of ids,
+  // data-kind="values" checkboxes as an array of the checked values (left out when none is).
   // Empty optional fields are left out.
   function formBody(form) {
     const body = {};
@@ -115,6 +116,8 @@
         if (el.dataset.kind === "ids") {
           body[el.name] = body[el.name] || [];
           if (el.checked) body[el.name].push(Number(el.value));
+        } else if (el.dataset.kind === "values") {
+          if (el.checked) (body[el.name] = body[el.name] || []).push(el.value);
         } else body[el.name] = el.checked;
         continue;
       }
