@@ -30,6 +30,8 @@ type Services struct {
 	Trace    domain.TraceService
 	// Records feeds the FHIR API and the trial export, and records their disclosures.
 	Records domain.RecordService
+	// Trial keeps the trial's own records: randomization, follow-up, endpoints.
+	Trial domain.TrialService
 	// Ping reports whether the database answers, for /readyz.
 	Ping func(ctx context.Context) error
 }
@@ -192,6 +194,8 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/spec-versions/:version/sign", domain.PermCosignSpec, s.signSpecVersion())
 	s.handle(http.MethodGet, "/exports/trial.csv", domain.PermDisclosePatientData, s.trialExport("csv"))
 	s.handle(http.MethodGet, "/exports/trial.json", domain.PermDisclosePatientData, s.trialExport("json"))
+	s.handle(http.MethodPost, "/trial/allocations", domain.PermLoadAllocations, s.loadAllocations)
+	s.handle(http.MethodGet, "/trial", domain.PermTrialRead, s.trialSummary)
 	s.registerFHIR()
 	return s
 }

@@ -38,6 +38,10 @@ const (
 	PermDashboardLab        Permission = "dashboards.lab"
 	PermDashboardStock      Permission = "dashboards.stock"
 	PermDashboardCompliance Permission = "dashboards.compliance"
+	// The trial (SPEC §13): QA loads and signs the allocation list; the trial page and its
+	// endpoints are aggregates by arm that name no patient.
+	PermLoadAllocations Permission = "trial.allocations.load"
+	PermTrialRead       Permission = "trial.read"
 )
 
 // permissionRoles is the permission table of SPEC §9. The first role listed that a user holds
@@ -79,6 +83,8 @@ var permissionRoles = map[Permission][]Role{
 	PermDashboardLab:        {RoleQC, RoleQA, RoleAdmin},
 	PermDashboardStock:      {RolePharmacist, RoleNurse, RoleQA},
 	PermDashboardCompliance: {RoleQA, RolePhysician, RoleAdmin},
+	PermLoadAllocations:     {RoleQA},
+	PermTrialRead:           {RolePhysician, RoleQA},
 }
 
 // RolesFor returns the roles that hold p; nil for an unknown permission, which nobody holds.

@@ -30,7 +30,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // PageNames lists every page template; each is parsed with the layout once, at start.
-var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient"}
+var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient", "trial"}
 
 // funcs are the helpers templates may call. They format; they decide nothing.
 var funcs = template.FuncMap{
@@ -119,6 +119,8 @@ type Services struct {
 	Dashboards domain.DashboardService
 	// Records records that a page showed patients' names and MRNs (RecordDisclosure).
 	Records domain.RecordService
+	// Trial is randomization, follow-up and endpoints.
+	Trial domain.TrialService
 }
 
 // staticFiles serves the embedded static files, compressed by the route's middleware, each with
@@ -209,6 +211,7 @@ func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
 	e.GET("/dashboards", h.withUser(h.dashboards))
 	e.GET("/patients", h.withUser(h.patients))
 	e.GET("/patients/:id", h.withUser(h.patient))
+	e.GET("/trial", h.withUser(h.withPerm(domain.PermTrialRead, h.trial)))
 	e.GET("/dashboards/lab", h.withUser(h.dashboard(domain.PermDashboardLab, h.dashLab)))
 	e.GET("/dashboards/stock", h.withUser(h.dashboard(domain.PermDashboardStock, h.dashStock)))
 	e.GET("/dashboards/compliance", h.withUser(h.dashboard(domain.PermDashboardCompliance, h.dashCompliance)))
