@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -43,4 +44,88 @@ func (s *Server) trialSummary(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// followUpFields are what a follow-up read shows: the subject id and the record of care.
+var followUpFields = []string{domain.FieldSubjectID, domain.FieldClinical}
+
+func (s *Server) recordAssessment(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Day          *int      `json:"day"`
+		TakenAt      time.Time `json:"taken_at"`
+		CRP          *float64  `json:"crp_mg_l"`
+		IL6          *float64  `json:"il6_pg_ml"`
+		PCT          *float64  `json:"pct_ng_ml"`
+		ViralLoad    *float64  `json:"viral_load_copies_ml"`
+		PFRatio      *float64  `json:"pf_ratio_mmhg"`
+		ImagingScore *float64  `json:"imaging_score"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if in.Day == nil {
+		return domain.FieldError("day", "day is required: the protocol's assessment day (day 0 is the enrolment date)")
+	}
+	a, err := s.svc.Trial.RecordAssessment(c.Request().Context(), currentActor(c), domain.Assessment{PatientID: id, Day: *in.Day, TakenAt: in.TakenAt,
+		CRP: in.CRP, IL6: in.IL6, PCT: in.PCT, ViralLoad: in.ViralLoad, PFRatio: in.PFRatio, ImagingScore: in.ImagingScore})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, a)
+}
+
+func (s *Server) recordOutcome(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Kind   domain.OutcomeKind `json:"kind"`
+		Date   string             `json:"date"`
+		Cause  string             `json:"cause"`
+		Reason string             `json:"reason"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	o, err := s.svc.Trial.RecordOutcome(c.Request().Context(), currentActor(c), domain.Outcome{PatientID: id, Kind: in.Kind, Date: in.Date, Cause: in.Cause, Reason: in.Reason})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, o)
+}
+
+// followUp is one patient's follow-up; the read is recorded as a disclosure.
+func (s *Server) followUp(c echo.Context) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	f, err := s.svc.Trial.FollowUp(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := s.disclose(c, domain.ViaAPIFollowUp, followUpFields, []int64{id}); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, f)
+}
+
+// followUpWorklist is every assessment due or overdue, overdue first, by subject id; the
+// subjects listed are recorded as a disclosure.
+func (s *Server) followUpWorklist(c echo.Context) error {
+	w, err := s.svc.Trial.FollowUpWorklist(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if len(w) > 0 {
+		if err := s.disclose(c, domain.ViaAPIFollowUpWorklist, []string{domain.FieldSubjectID}, domain.WorklistPatientIDs(w)); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, w)
 }

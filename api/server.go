@@ -196,6 +196,10 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/exports/trial.json", domain.PermDisclosePatientData, s.trialExport("json"))
 	s.handle(http.MethodPost, "/trial/allocations", domain.PermLoadAllocations, s.loadAllocations)
 	s.handle(http.MethodGet, "/trial", domain.PermTrialRead, s.trialSummary)
+	s.handle(http.MethodPost, "/patients/:id/assessments", domain.PermFollowUp, s.recordAssessment)
+	s.handle(http.MethodPost, "/patients/:id/outcomes", domain.PermManagePatients, s.recordOutcome)
+	s.handle(http.MethodGet, "/patients/:id/follow-up", domain.PermListPatients, s.followUp)
+	s.handle(http.MethodGet, "/follow-up/worklist", domain.PermListPatients, s.followUpWorklist)
 	s.registerFHIR()
 	return s
 }

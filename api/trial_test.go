@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"cordtrace/domain"
 )
@@ -48,6 +50,52 @@ func TestAllocationListAndEnrolment(t *testing.T) {
 		sum := ts.do(http.MethodGet, "/api/v1/trial", qa, nil)
 		if sum.status != http.StatusOK || !strings.Contains(string(sum.body), `{"arm":"routine","enrolled":1,"randomized":1}`) || strings.Contains(string(sum.body), "SVP-001") {
 			t.Fatalf("trial: %d %s", sum.status, sum.body)
+		}
+	})
+}
+
+// Follow-up through the API: an implausible value is refused naming the field and the range,
+// the worklist and the follow-up read are recorded as disclosures, and outcomes are the
+// physician's.
+func TestFollowUpAPI(t *testing.T) {
+	eachServer(t, func(t *testing.T, ts *testServer) {
+		adm := ts.login("admin", adminPassword)
+		doc := ts.userWith(adm, "dr.fu", domain.RolePhysician)
+		nurse := ts.userWith(adm, "rn.fu", domain.RoleNurse)
+		enrolled := time.Now().UTC().AddDate(0, 0, -3)
+		r := ts.do(http.MethodPost, "/api/v1/patients", doc, map[string]any{"subject_id": "SVP-001", "mrn": "MRN0001", "name": "A Patient", "date_of_birth": "1970-01-01",
+			"weight_kg": 70, "enrolled_at": enrolled, "arm": "routine"})
+		if r.status != http.StatusCreated {
+			t.Fatalf("enrol: %d %s", r.status, r.body)
+		}
+		id := int64(r.json(t)["id"].(float64))
+		path := fmt.Sprintf("/api/v1/patients/%d", id)
+		if r := ts.do(http.MethodPost, path+"/assessments", nurse, map[string]any{"day": 0, "taken_at": enrolled, "crp_mg_l": 900}); r.status != http.StatusBadRequest ||
+			r.errorOf(t)["field"] != "crp_mg_l" || !strings.Contains(string(r.body), "from 0 to 600 mg/L") {
+			t.Fatalf("CRP 900: %d %s", r.status, r.body)
+		}
+		if r := ts.do(http.MethodPost, path+"/assessments", nurse, map[string]any{"day": 0, "taken_at": enrolled, "crp_mg_l": 80, "pf_ratio_mmhg": 180, "imaging_score": 12}); r.status != http.StatusCreated {
+			t.Fatalf("assessment: %d %s", r.status, r.body)
+		}
+		if r := ts.do(http.MethodPost, path+"/outcomes", nurse, map[string]any{"kind": "discharge", "date": time.Now().UTC().Format(time.DateOnly)}); r.status != http.StatusForbidden {
+			t.Fatalf("a nurse records an outcome: %d", r.status)
+		}
+		if r := ts.do(http.MethodPost, path+"/outcomes", doc, map[string]any{"kind": "discharge", "date": time.Now().UTC().Format(time.DateOnly)}); r.status != http.StatusCreated {
+			t.Fatalf("discharge: %d %s", r.status, r.body)
+		}
+		w := ts.do(http.MethodGet, "/api/v1/follow-up/worklist", nurse, nil)
+		if w.status != http.StatusOK || !strings.Contains(string(w.body), `"subject_id":"SVP-001","day":1,`) {
+			t.Fatalf("worklist: %d %s", w.status, w.body)
+		}
+		f := ts.do(http.MethodGet, path+"/follow-up", doc, nil)
+		if f.status != http.StatusOK || !strings.Contains(string(f.body), `"kind":"discharge"`) {
+			t.Fatalf("follow-up: %d %s", f.status, f.body)
+		}
+		audit := ts.do(http.MethodGet, "/api/v1/audit?entity_type=patient&entity_id="+fmt.Sprint(id), adm, nil)
+		for _, via := range []string{domain.ViaAPIFollowUp, domain.ViaAPIFollowUpWorklist} {
+			if !strings.Contains(string(audit.body), via) {
+				t.Errorf("no disclosure via %s in %s", via, audit.body)
+			}
 		}
 	})
 }

@@ -42,6 +42,7 @@ const (
 	// endpoints are aggregates by arm that name no patient.
 	PermLoadAllocations Permission = "trial.allocations.load"
 	PermTrialRead       Permission = "trial.read"
+	PermFollowUp        Permission = "follow_up.record" // assessments
 )
 
 // permissionRoles is the permission table of SPEC §9. The first role listed that a user holds
@@ -85,6 +86,9 @@ var permissionRoles = map[Permission][]Role{
 	PermDashboardCompliance: {RoleQA, RolePhysician, RoleAdmin},
 	PermLoadAllocations:     {RoleQA},
 	PermTrialRead:           {RolePhysician, RoleQA},
+	// Assessments are taken on the ward; outcomes (discharge, death, withdrawal) are the
+	// physician's, under PermManagePatients.
+	PermFollowUp: {RolePhysician, RoleNurse},
 }
 
 // RolesFor returns the roles that hold p; nil for an unknown permission, which nobody holds.

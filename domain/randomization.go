@@ -179,4 +179,5 @@ type TrialService interface {
 	LoadAllocations(ctx context.Context, actor Actor, password string, rows []Allocation) (AllocationListInfo, error)
 	// TrialSummary is the lists and the counts by arm.
 	TrialSummary(ctx context.Context) (TrialSummary, error)
+	FollowUpService
 }

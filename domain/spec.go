@@ -34,6 +34,11 @@ type ReleaseSpec struct {
 	InfusionDayOffset       int     `json:"infusion_day_offset"`
 	InfusionWindowDays      int     `json:"infusion_window_days"`
 	VerificationMaxAgeMin   int     `json:"verification_max_age_minutes"`
+	// FollowUpDays are the protocol's assessment days (SPEC §13); empty in versions that
+	// predate them, which use DefaultAssessmentDays (AssessmentDays). FollowUpGraceDays is how
+	// long an assessment stays due before it is overdue (nil: DefaultAssessmentGraceDays).
+	FollowUpDays      []int `json:"follow_up_days,omitempty"`
+	FollowUpGraceDays *int  `json:"follow_up_grace_days,omitempty"`
 }
 
 // DefaultSpecV1 is version 1, as SPEC §4 and §6 give it. Migration 00003 stores exactly this.
@@ -120,6 +125,14 @@ func (s ReleaseSpec) Validate() error {
 		return FieldError("infusion_day_offset", "the infusion day and window cannot be negative")
 	case s.VerificationMaxAgeMin < 1:
 		return FieldError("verification_max_age_minutes", "a verification must stay valid at least 1 minute")
+	}
+	for i, d := range s.FollowUpDays {
+		if d < 0 || d > FollowUpEndDay || (i > 0 && d <= s.FollowUpDays[i-1]) {
+			return FieldError("follow_up_days", "assessment days must rise from 0 to %d, each once", FollowUpEndDay)
+		}
+	}
+	if g := s.FollowUpGraceDays; g != nil && (*g < 0 || *g > 14) {
+		return FieldError("follow_up_grace_days", "an assessment stays due from 0 to 14 days")
 	}
 	for _, group := range append(append([][]string{}, s.PositiveMarkers...), s.NegativeMarkers...) {
 		if len(group) == 0 {

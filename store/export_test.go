@@ -24,7 +24,7 @@ func Models() []any {
 		&patientRow{}, &patientWeightRow{}, &doseOrderConfirmationRow{}, &labelKeyRow{}, &labelPrintRow{}, &loginFailureRow{},
 		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{},
 		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{},
-		&witnessTokenRow{}, &allocationListRow{}, &allocationRow{}}
+		&witnessTokenRow{}, &allocationListRow{}, &allocationRow{}, &assessmentRow{}, &outcomeRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.

@@ -149,3 +149,73 @@ func TestConcurrentEnrolmentsTakeDistinctAllocations(t *testing.T) {
 		}
 	})
 }
+
+// Follow-up in the store: assessments and outcomes are checked, audited and listed; the
+// worklist shows what is due, overdue first, and nothing for a patient whose follow-up ended;
+// the database itself refuses an implausible value.
+func TestFollowUp(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		_, dr := trialTeam(t, st)
+		now := time.Now().UTC()
+		p1 := subject(1, domain.ArmHUCMSC)
+		p1.EnrolledAt = now.AddDate(0, 0, -8)
+		a, err := st.Enrol(ctx, dr, p1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2 := subject(2, domain.ArmRoutine)
+		p2.EnrolledAt = now.AddDate(0, 0, -2)
+		b, err := st.Enrol(ctx, dr, p2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crp := 42.0
+		if _, err := st.RecordAssessment(ctx, dr, domain.Assessment{PatientID: a.ID, Day: 0, TakenAt: p1.EnrolledAt, CRP: &crp}); err != nil {
+			t.Fatal(err)
+		}
+		bad := 1.5
+		if _, err := st.RecordAssessment(ctx, dr, domain.Assessment{PatientID: a.ID, Day: 1, TakenAt: p1.EnrolledAt.AddDate(0, 0, 1), PFRatio: &bad}); domain.ErrorField(err) != "pf_ratio_mmhg" {
+			t.Fatalf("P/F 1.5: %v", err)
+		}
+		if _, err := st.RecordAssessment(ctx, dr, domain.Assessment{PatientID: a.ID, Day: 0, TakenAt: p1.EnrolledAt, CRP: &crp}); domain.ErrorCode(err) != domain.EConflict {
+			t.Fatalf("day 0 twice: %v", err)
+		}
+		w, err := st.FollowUpWorklist(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Patient 1 (day 8): days 1 and 3 overdue, day 7 due; patient 2 (day 2): day 0 overdue, day 1 due.
+		var got []string
+		for _, d := range w {
+			got = append(got, fmt.Sprintf("%s/%d/%v", d.SubjectID, d.Day, d.Overdue))
+		}
+		if fmt.Sprint(got) != "[SVP-001/1/true SVP-001/3/true SVP-002/0/true SVP-001/7/false SVP-002/1/false]" {
+			t.Fatalf("worklist: %v", got)
+		}
+		if _, err := st.RecordOutcome(ctx, dr, domain.Outcome{PatientID: b.ID, Kind: domain.OutcomeDeath, Date: now.Format(time.DateOnly)}); domain.ErrorField(err) != "cause" {
+			t.Fatalf("death without cause: %v", err)
+		}
+		if _, err := st.RecordOutcome(ctx, dr, domain.Outcome{PatientID: b.ID, Kind: domain.OutcomeWithdrawal, Date: p2.EnrolledAt.Format(time.DateOnly), Reason: "consent withdrawn"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.RecordOutcome(ctx, dr, domain.Outcome{PatientID: b.ID, Kind: domain.OutcomeDischarge, Date: now.Format(time.DateOnly)}); domain.ErrorCode(err) != domain.EConflict {
+			t.Fatalf("discharge after withdrawal: %v", err)
+		}
+		if w, _ = st.FollowUpWorklist(ctx); len(w) != 3 {
+			t.Fatalf("worklist after the withdrawal: %+v", w)
+		}
+		f, err := st.FollowUp(ctx, a.ID)
+		if err != nil || len(f.Assessments) != 1 || *f.Assessments[0].CRP != 42 || len(f.Due) != 3 || f.Day0 != p1.EnrolledAt.Format(time.DateOnly) {
+			t.Fatalf("follow-up: %+v %v", f, err)
+		}
+		entries, err := st.ListAudit(ctx, domain.AuditFilter{EntityType: "patient", EntityID: fmt.Sprint(b.ID)})
+		if err != nil || entries[len(entries)-1].Action != "outcome.withdrawal" {
+			t.Fatalf("audit: %+v %v", entries, err)
+		}
+		if err := st.Gorm().Exec("INSERT INTO assessments (patient_id, day, taken_at, pf_ratio_mmhg, recorded_by, recorded_at) VALUES (?, 3, ?, 1.5, 1, ?)", a.ID, now, now).Error; err == nil {
+			t.Fatal("the database took a P/F ratio of 1.5")
+		}
+		mustVerify(t, st)
+	})
+}

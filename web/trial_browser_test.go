@@ -71,4 +71,34 @@ func TestBrowserTrial(t *testing.T) {
 		t.Error("the trial page names a patient")
 	}
 	b.shot("64-trial-arms")
+
+	// Follow-up: day 0 is due on the worklist; an implausible CRP is refused with its range.
+	b.open("/follow-up")
+	if w := b.text("#worklist"); !strings.Contains(w, "SVP-201") || !strings.Contains(w, "due") {
+		t.Errorf("worklist: %q", w)
+	}
+	b.shot("65-follow-up-worklist")
+	b.run(chromedp.Click(`#worklist a`), chromedp.WaitVisible(`#assessment`))
+	b.run(chromedp.SetValue(`#assessment select[name="day"]`, "0"),
+		chromedp.SendKeys(`#assessment input[name="crp_mg_l"]`, "900"),
+		chromedp.Evaluate(`document.querySelector('#assessment input[name="crp_mg_l"]').removeAttribute("max")`, nil),
+		chromedp.Click(`#assessment button[type="submit"]`))
+	b.waitFor(`!!document.querySelector('#assessment .form-error')`)
+	b.expectRefusal(400, "/api/v1/patients/")
+	if e := b.text("#assessment .form-error"); !strings.Contains(e, "0 to 600 mg/L") {
+		t.Errorf("CRP 900: %q", e)
+	}
+	b.shot("66-follow-up-refused")
+	b.run(chromedp.SetValue(`#assessment input[name="crp_mg_l"]`, "85"), chromedp.SendKeys(`#assessment input[name="pf_ratio_mmhg"]`, "210"))
+	b.submitAndReload(`#assessment button[type="submit"]`)
+	if a := b.text("#assessments"); !strings.Contains(a, "85") || !strings.Contains(a, "210") {
+		t.Errorf("assessments: %q", a)
+	}
+	b.run(chromedp.SetValue(`#outcome select[name="kind"]`, "discharge"),
+		chromedp.Evaluate(`document.querySelector('#outcome input[name="date"]').value = new Date().toISOString().slice(0, 10)`, nil))
+	b.submitAndReload(`#outcome button[type="submit"]`)
+	if o := b.text("#outcomes"); !strings.Contains(o, "discharge") {
+		t.Errorf("outcomes: %q", o)
+	}
+	b.shot("67-follow-up-patient")
 }
