@@ -6,8 +6,6 @@ import (
 	"time"
 )
 
-
-
 // Day 0 is the enrolment date in the site's time zone, not in UTC.
 func TestStudyDay(t *testing.T) {
 	enrolled := time.Date(2026, 3, 1, 17, 30, 0, 0, time.UTC) // 01:30 on 2 March at the site
