@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/csv"
 	"net/http"
 	"time"
 
@@ -128,4 +130,27 @@ func (s *Server) followUpWorklist(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, w)
+}
+
+// endpoints are the trial's figures by arm, as JSON or as CSV (domain.EndpointColumns, one
+// figure a row). Aggregates: no patient is named, so no disclosure is recorded.
+func (s *Server) endpoints(format string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		e, err := s.svc.Trial.Endpoints(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		if format == "json" {
+			return c.JSON(http.StatusOK, e)
+		}
+		var buf bytes.Buffer
+		w := csv.NewWriter(&buf)
+		w.Write(domain.EndpointColumns)
+		w.WriteAll(e.Records())
+		if err := w.Error(); err != nil {
+			return err
+		}
+		c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="endpoints.csv"`)
+		return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+	}
 }

@@ -196,6 +196,8 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/exports/trial.json", domain.PermDisclosePatientData, s.trialExport("json"))
 	s.handle(http.MethodPost, "/trial/allocations", domain.PermLoadAllocations, s.loadAllocations)
 	s.handle(http.MethodGet, "/trial", domain.PermTrialRead, s.trialSummary)
+	s.handle(http.MethodGet, "/trial/endpoints", domain.PermTrialRead, s.endpoints("json"))
+	s.handle(http.MethodGet, "/trial/endpoints.csv", domain.PermTrialRead, s.endpoints("csv"))
 	s.handle(http.MethodPost, "/patients/:id/assessments", domain.PermFollowUp, s.recordAssessment)
 	s.handle(http.MethodPost, "/patients/:id/outcomes", domain.PermManagePatients, s.recordOutcome)
 	s.handle(http.MethodGet, "/patients/:id/follow-up", domain.PermListPatients, s.followUp)

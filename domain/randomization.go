@@ -180,4 +180,5 @@ type TrialService interface {
 	// TrialSummary is the lists and the counts by arm.
 	TrialSummary(ctx context.Context) (TrialSummary, error)
 	FollowUpService
+	EndpointService
 }

@@ -213,3 +213,47 @@ func (s *Store) FollowUpWorklist(ctx context.Context) ([]domain.AssessmentDue, e
 	domain.SortWorklist(out)
 	return out, nil
 }
+
+// Endpoints computes the trial's figures by arm (domain.ComputeEndpoints) from every
+// subject's follow-up and adverse events, as of now.
+func (s *Store) Endpoints(ctx context.Context) (domain.Endpoints, error) {
+	db := s.read(ctx)
+	var ps []patientRow
+	if err := db.Select("id", "arm", "enrolled_at").Order("id").Find(&ps).Error; err != nil {
+		return domain.Endpoints{}, classify(fmt.Errorf("endpoints: patients: %w", err))
+	}
+	recs, err := readFollowUp(db, nil)
+	if err != nil {
+		return domain.Endpoints{}, classify(err)
+	}
+	var aes []struct {
+		PatientID int64
+		Serious   bool
+		N         int
+	}
+	if err := db.Table("adverse_events").Select("patient_id, serious, COUNT(*) AS n").Group("patient_id, serious").Scan(&aes).Error; err != nil {
+		return domain.Endpoints{}, classify(fmt.Errorf("endpoints: adverse events: %w", err))
+	}
+	spec, err := currentSpec(db)
+	if err != nil {
+		return domain.Endpoints{}, err
+	}
+	subjects := make([]domain.EndpointSubject, len(ps))
+	index := map[int64]int{}
+	for i, p := range ps {
+		index[p.ID] = i
+		subjects[i] = domain.EndpointSubject{Arm: domain.Arm(p.Arm), EnrolledAt: p.EnrolledAt, Outcomes: recs.outcomes[p.ID], Assessments: recs.assessments[p.ID]}
+	}
+	for _, a := range aes {
+		i, ok := index[a.PatientID]
+		if !ok {
+			continue
+		}
+		if a.Serious {
+			subjects[i].SAECount += a.N
+		} else {
+			subjects[i].AECount += a.N
+		}
+	}
+	return domain.ComputeEndpoints(subjects, spec.AssessmentDays(), s.opts.Site, s.now()), nil
+}

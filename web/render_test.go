@@ -61,6 +61,8 @@ func TestEveryPageRenders(t *testing.T) {
 			Outcomes: []domain.Outcome{{Kind: domain.OutcomeDeath, Date: "2026-11-30", Cause: "ARDS"}}, Due: []domain.AssessmentDue{{Day: 1, Date: "2026-11-26", Overdue: true}}},
 			Measurements: domain.Measurements, Days: domain.DefaultAssessmentDays, Kinds: []domain.OutcomeKind{domain.OutcomeDeath},
 			Rows: []assessmentLine{{Assessment: domain.Assessment{Day: 0, TakenAt: now}, Values: []string{"42", "", "", "", "", ""}}}}},
+		"endpoints": {Title: "Trial endpoints", User: doc, Data: endpointPanels(domain.ComputeEndpoints([]domain.EndpointSubject{{Arm: domain.ArmHUCMSC, EnrolledAt: now,
+			Outcomes: []domain.Outcome{{Kind: domain.OutcomeDischarge, Date: "2026-12-01"}}, Assessments: []domain.Assessment{{Day: 0, CRP: new(float64)}}}}, domain.DefaultAssessmentDays, time.UTC, now.AddDate(0, 0, 10)))},
 		"dashboard": {Title: "Lots and QC trends", User: qa, Data: dashData{Filters: []filter{{Name: "days", Label: "Within", Options: []option{{Value: "90", Label: "90 days", Selected: true}}}},
 			Panels: []panel{{ID: "lots", Title: "Lots by status", Note: "note", Charts: []template.HTML{charts.Bars{ID: "lots", Title: "Lots", Labels: []string{"quarantine"}, Values: [][]float64{{2}}}.SVG()},
 				Table: table{Head: []string{"Status", "Lots"}, Rows: [][]string{{"quarantine", "2"}}}}, {ID: "empty", Title: "Nothing", Table: table{Head: []string{"A"}}}}}},

@@ -101,4 +101,19 @@ func TestBrowserTrial(t *testing.T) {
 		t.Errorf("outcomes: %q", o)
 	}
 	b.shot("67-follow-up-patient")
+
+	// The endpoints: the survival curves drawn by the server with their table, no patient named.
+	b.open("/trial")
+	b.run(chromedp.Click(`#endpoints-link`), chromedp.WaitVisible(`svg#km`))
+	// The table is folded under its chart: read its text, shown or not.
+	if m := b.svgText("#mortality table"); !strings.Contains(m, "routine100.0 %") {
+		t.Errorf("mortality table: %q", m)
+	}
+	if s := b.svgText("svg#km"); !strings.Contains(s, "huc_msc") || !strings.Contains(s, "routine") {
+		t.Errorf("survival chart: %q", s)
+	}
+	if m := b.text("main"); strings.Contains(m, "SVP-201") || strings.Contains(m, "Zhao") {
+		t.Error("the endpoints page names a patient")
+	}
+	b.shot("68-trial-endpoints")
 }

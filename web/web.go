@@ -30,7 +30,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // PageNames lists every page template; each is parsed with the layout once, at start.
-var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient", "trial", "follow_up_worklist", "follow_up"}
+var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient", "trial", "follow_up_worklist", "follow_up", "endpoints"}
 
 // funcs are the helpers templates may call. They format; they decide nothing.
 var funcs = template.FuncMap{
@@ -212,6 +212,7 @@ func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
 	e.GET("/patients", h.withUser(h.patients))
 	e.GET("/patients/:id", h.withUser(h.patient))
 	e.GET("/trial", h.withUser(h.withPerm(domain.PermTrialRead, h.trial)))
+	e.GET("/trial/endpoints", h.withUser(h.withPerm(domain.PermTrialRead, h.endpoints)))
 	e.GET("/follow-up", h.withUser(h.withPerm(domain.PermListPatients, h.followUpWorklist)))
 	e.GET("/patients/:id/follow-up", h.withUser(h.withPerm(domain.PermListPatients, h.followUp)))
 	e.GET("/dashboards/lab", h.withUser(h.dashboard(domain.PermDashboardLab, h.dashLab)))
