@@ -206,6 +206,31 @@ func TestEndpointsOfA40SubjectTrial(t *testing.T) {
 			if strings.Join(recs[0], ",") != "arm,figure,day,value" {
 				t.Errorf("CSV header %v", recs[0])
 			}
+
+			// The trial export's randomization and follow-up columns, after the others: h2
+			// (SVP-003, sequence 3) discharged on day 12 and dead on day 60; h6 (SVP-011)
+			// assessed on days 0 and 7 and discharged on day 6; r7 (SVP-014) lost on day 10.
+			x := must(ts.do(http.MethodGet, "/api/v1/exports/trial.csv", doc, nil), "trial export")
+			rows, err := csv.NewReader(strings.NewReader(string(x.body))).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(rows[0][16:], ","); got != "allocation_sequence,discharge_date,death_date,death_cause,withdrawal_date,lost_date,follow_up_end_reason,length_of_stay_days,assessment_days" {
+				t.Errorf("export columns 17–25: %s", got)
+			}
+			bySubject := map[string][]string{}
+			for _, row := range rows[1:] {
+				bySubject[row[0]] = row[16:]
+			}
+			for sid, want := range map[string]string{
+				"SVP-003": "3|2026-01-17|2026-03-06|respiratory failure||||12|",
+				"SVP-011": "11|2026-01-11||||||6|0 7",
+				"SVP-014": "14|||||2026-01-15|recorded in the source notes||",
+			} {
+				if got := strings.Join(bySubject[sid], "|"); got != want {
+					t.Errorf("export %s: %s, want %s", sid, got, want)
+				}
+			}
 		})
 	}
 }
