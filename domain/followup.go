@@ -174,12 +174,12 @@ func CheckAssessment(a Assessment, f FollowUpFacts) error {
 			return Errorf(ERuleViolated, "follow-up ended with the %s on %s: no assessment after it", end.Kind, end.Date)
 		}
 	}
-	any := false
+	measured := false
 	for i, v := range a.Values() {
 		if v == nil {
 			continue
 		}
-		any = true
+		measured = true
 		m := Measurements[i]
 		if math.IsNaN(*v) || *v < m.Min || *v > m.Max || (m.Integral && *v != math.Trunc(*v)) {
 			kind := "a number"
@@ -189,7 +189,7 @@ func CheckAssessment(a Assessment, f FollowUpFacts) error {
 			return FieldError(m.Field, "%s must be %s from %s to %s %s", m.Name, kind, num(m.Min), num(m.Max), m.Unit)
 		}
 	}
-	if !any {
+	if !measured {
 		return FieldError("crp_mg_l", "an assessment needs at least one measurement (%s)", measurementFields())
 	}
 	return nil
