@@ -56,9 +56,9 @@ func TestBrowserAccessibility(t *testing.T) {
 	pages := []struct{ user, path string }{
 		{"", "/login"},
 		{"qc.ann", "/lots"}, {"qc.ann", fmt.Sprintf("/lots/%d", lot.ID)}, {"qc.ann", "/trace"}, {"qc.ann", "/dashboards"},
-		{"qa.bob", fmt.Sprintf("/lots/%d", lot.ID)},
+		{"qa.bob", fmt.Sprintf("/lots/%d", lot.ID)}, {"qa.bob", "/trial"}, {"qa.bob", "/trial/endpoints"},
 		{"ph.eve", "/pharmacy"}, {"ph.eve", "/dispatch"},
-		{"rn.dee", "/bedside"}, {"rn.dee", "/receive"}, {"rn.dee", "/patients"},
+		{"rn.dee", "/bedside"}, {"rn.dee", "/receive"}, {"rn.dee", "/patients"}, {"rn.dee", "/follow-up"},
 	}
 	current := ""
 	for _, p := range pages {
