@@ -13,6 +13,15 @@ import (
 // day 90. Assessments at the protocol's days carry the trial's measurements; outcomes record
 // discharge, death, withdrawal and loss to follow-up.
 
+// Disclosure channels of follow-up reads (Disclosure.Via): they show subject ids and the
+// record of care.
+const (
+	ViaAPIFollowUp          = "api.follow_up"
+	ViaAPIFollowUpWorklist  = "api.follow_up_worklist"
+	ViaPageFollowUp         = "page.follow_up"
+	ViaPageFollowUpWorklist = "page.follow_up_worklist"
+)
+
 // FollowUpEndDay is the last day of follow-up and of the endpoints.
 const FollowUpEndDay = 90
 

@@ -27,24 +27,20 @@ var disclosureFields = []string{FieldName, FieldMRN, FieldDateOfBirth, FieldSubj
 // What showed patient data (Disclosure.Via): the API or page, and the view. An auditor reads
 // who saw a patient (the entry's entity id) and how (via).
 const (
-	ViaAPILotTrace          = "api.lot_trace"
-	ViaAPIPatientTrace      = "api.patient_trace"
-	ViaAPIPatients          = "api.patients"
-	ViaAPIPatient           = "api.patient"
-	ViaPageLotTrace         = "page.lot_trace"
-	ViaPagePatientTrace     = "page.patient_trace"
-	ViaPagePatients         = "page.patients"
-	ViaPagePatient          = "page.patient"
-	ViaFHIRPatient          = "fhir.Patient"
-	ViaFHIRPatientRecords   = "fhir.Patient.$everything"
-	ViaFHIRLotBundle        = "fhir.Bundle"
-	ViaTrialExport          = "export.trial"
-	ViaBedsideVerification  = "bedside.verify"
-	ViaDoseBagLabel         = "dose_bag.label"
-	ViaAPIFollowUp          = "api.follow_up"
-	ViaAPIFollowUpWorklist  = "api.follow_up_worklist"
-	ViaPageFollowUp         = "page.follow_up"
-	ViaPageFollowUpWorklist = "page.follow_up_worklist"
+	ViaAPILotTrace         = "api.lot_trace"
+	ViaAPIPatientTrace     = "api.patient_trace"
+	ViaAPIPatients         = "api.patients"
+	ViaAPIPatient          = "api.patient"
+	ViaPageLotTrace        = "page.lot_trace"
+	ViaPagePatientTrace    = "page.patient_trace"
+	ViaPagePatients        = "page.patients"
+	ViaPagePatient         = "page.patient"
+	ViaFHIRPatient         = "fhir.Patient"
+	ViaFHIRPatientRecords  = "fhir.Patient.$everything"
+	ViaFHIRLotBundle       = "fhir.Bundle"
+	ViaTrialExport         = "export.trial"
+	ViaBedsideVerification = "bedside.verify"
+	ViaDoseBagLabel        = "dose_bag.label"
 )
 
 // ViaFHIR is the via of a FHIR read of one resource type, e.g. fhir.Procedure.
