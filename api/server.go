@@ -32,6 +32,8 @@ type Services struct {
 	Trace    domain.TraceService
 	// Records feeds the FHIR API and the trial export, and records their disclosures.
 	Records domain.RecordService
+	// Trial keeps the trial's own records: randomization, follow-up, endpoints.
+	Trial domain.TrialService
 	// Ping reports whether the database answers, for /readyz.
 	Ping func(ctx context.Context) error
 }
@@ -225,6 +227,14 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodPost, "/spec-versions/:version/sign", domain.PermCosignSpec, s.signSpecVersion())
 	s.handle(http.MethodGet, "/exports/trial.csv", domain.PermDisclosePatientData, s.trialExport("csv"))
 	s.handle(http.MethodGet, "/exports/trial.json", domain.PermDisclosePatientData, s.trialExport("json"))
+	s.handle(http.MethodPost, "/trial/allocations", domain.PermLoadAllocations, s.loadAllocations)
+	s.handle(http.MethodGet, "/trial", domain.PermTrialRead, s.trialSummary)
+	s.handle(http.MethodGet, "/trial/endpoints", domain.PermTrialRead, s.endpoints("json"))
+	s.handle(http.MethodGet, "/trial/endpoints.csv", domain.PermTrialRead, s.endpoints("csv"))
+	s.handle(http.MethodPost, "/patients/:id/assessments", domain.PermFollowUp, s.recordAssessment)
+	s.handle(http.MethodPost, "/patients/:id/outcomes", domain.PermManagePatients, s.recordOutcome)
+	s.handle(http.MethodGet, "/patients/:id/follow-up", domain.PermListPatients, s.followUp)
+	s.handle(http.MethodGet, "/follow-up/worklist", domain.PermListPatients, s.followUpWorklist)
 	s.registerFHIR()
 	return s
 }

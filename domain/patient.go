@@ -29,6 +29,9 @@ type Patient struct {
 	Arm         Arm       `json:"arm"`
 	EnrolledAt  time.Time `json:"enrolled_at"`
 	ChainID     string    `json:"chain_of_identity"`
+	// AllocationSequence is the sequence number of the allocation the patient was randomized
+	// with; 0 (left out) when the arm was chosen at enrolment, before any list was loaded.
+	AllocationSequence int `json:"allocation_sequence,omitempty"`
 }
 
 // Weight limits: outside them a typing error (grams, pounds, a missing decimal point) is far
@@ -53,6 +56,23 @@ func ValidateWeight(kg float64) error {
 
 // Validate checks a new patient's fields; now bounds the enrolment and birth dates.
 func (p Patient) Validate(now time.Time) error {
+	if err := p.ValidateExceptArm(now); err != nil {
+		return err
+	}
+	return ValidateArm(p.Arm)
+}
+
+// ValidateArm checks an arm chosen at enrolment, where no allocation list is in use.
+func ValidateArm(a Arm) error {
+	if a != ArmHUCMSC && a != ArmRoutine {
+		return FieldError("arm", "arm must be huc_msc or routine")
+	}
+	return nil
+}
+
+// ValidateExceptArm checks a new patient's fields other than the arm, which an allocation list
+// decides when one is in use (CheckEnrolmentArm).
+func (p Patient) ValidateExceptArm(now time.Time) error {
 	if !subjectIDPattern.MatchString(p.SubjectID) {
 		return FieldError("subject_id", "subject id must look like SVP-001: 2 to 5 capital letters, a dash, 3 or 4 digits")
 	}
@@ -71,9 +91,6 @@ func (p Patient) Validate(now time.Time) error {
 	}
 	if err := ValidateWeight(p.WeightKg); err != nil {
 		return err
-	}
-	if p.Arm != ArmHUCMSC && p.Arm != ArmRoutine {
-		return FieldError("arm", "arm must be huc_msc or routine")
 	}
 	if p.EnrolledAt.IsZero() || p.EnrolledAt.After(now.Add(5*time.Minute)) {
 		return FieldError("enrolled_at", "enrolment time is required and cannot be in the future")

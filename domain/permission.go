@@ -50,6 +50,11 @@ const (
 	PermDashboardLab        Permission = "dashboards.lab"
 	PermDashboardStock      Permission = "dashboards.stock"
 	PermDashboardCompliance Permission = "dashboards.compliance"
+	// The trial (SPEC §13): QA loads and signs the allocation list; the trial page and its
+	// endpoints are aggregates by arm that name no patient.
+	PermLoadAllocations Permission = "trial.allocations.load"
+	PermTrialRead       Permission = "trial.read"
+	PermFollowUp        Permission = "follow_up.record" // assessments
 )
 
 // permissionRoles is the permission table of SPEC §9. The first role listed that a user holds
@@ -107,6 +112,11 @@ var permissionRoles = map[Permission][]Role{
 	PermDashboardLab:        {RoleQC, RoleQA, RoleAdmin},
 	PermDashboardStock:      {RolePharmacist, RoleNurse, RoleQA},
 	PermDashboardCompliance: {RoleQA, RolePhysician, RoleAdmin},
+	PermLoadAllocations:     {RoleQA},
+	PermTrialRead:           {RolePhysician, RoleQA},
+	// Assessments are taken on the ward; outcomes (discharge, death, withdrawal) are the
+	// physician's, under PermManagePatients.
+	PermFollowUp: {RolePhysician, RoleNurse},
 }
 
 // RolesFor returns the roles that hold p; nil for an unknown permission, which nobody holds.

@@ -1,6 +1,9 @@
 package domain
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Person is a user as records for outside systems name them: who did a step.
 type Person struct {
@@ -41,8 +44,14 @@ type Records struct {
 	Dispatches    []DispatchRecord     `json:"dispatches"`
 	Infusions     []InfusionRecord     `json:"infusions"`
 	AdverseEvents []AdverseEventRecord `json:"adverse_events"`
+	// Assessments and Outcomes are the patients' follow-up (SPEC §13); Patients carry their
+	// AllocationSequence.
+	Assessments []Assessment `json:"assessments"`
+	Outcomes    []Outcome    `json:"outcomes"`
 	// Spec is the current specification, for the transport temperature range of dose bags.
 	Spec ReleaseSpec `json:"-"`
+	// Site is the site's time zone, for study days.
+	Site *time.Location `json:"-"`
 }
 
 // RecordService reads Records and records their disclosure.

@@ -214,9 +214,9 @@ type SafetyWorkItem struct {
 	AwareAt         time.Time `json:"aware_at"`
 }
 
-// SortWorklist orders the worklist as it is worked: overdue reports first, then by due time,
+// SortSafetyWorklist orders the worklist as it is worked: overdue reports first, then by due time,
 // earliest first.
-func SortWorklist(items []SafetyWorkItem) {
+func SortSafetyWorklist(items []SafetyWorkItem) {
 	sort.SliceStable(items, func(i, j int) bool {
 		a, b := items[i], items[j]
 		if a.Overdue != b.Overdue {
@@ -412,6 +412,6 @@ type AdverseEventDetail struct {
 type SafetyReader interface {
 	// AdverseEventDetail is one event with its versions and reports; ENotFound.
 	AdverseEventDetail(ctx context.Context, id int64) (AdverseEventDetail, error)
-	// SafetyWorklist lists every open report, overdue first (SortWorklist), judged now.
+	// SafetyWorklist lists every open report, overdue first (SortSafetyWorklist), judged now.
 	SafetyWorklist(ctx context.Context) ([]SafetyWorkItem, error)
 }

@@ -177,7 +177,7 @@ func TestSortWorklist(t *testing.T) {
 		return it
 	}
 	list := []SafetyWorkItem{item(1, 10*24*time.Hour), item(2, -time.Hour), item(3, 2*time.Hour), item(4, -30*time.Hour)}
-	SortWorklist(list)
+	SortSafetyWorklist(list)
 	var got []int64
 	for _, it := range list {
 		got = append(got, it.ID)

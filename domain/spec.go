@@ -39,6 +39,11 @@ type ReleaseSpec struct {
 	// ReferenceSafetyInformation lists the adverse event terms the investigator's brochure
 	// expects (ExpectedAdverseEvents); empty: DefaultExpectedAdverseEvents.
 	ReferenceSafetyInformation []string `json:"reference_safety_information,omitempty"`
+	// FollowUpDays are the protocol's assessment days (SPEC §13); empty in versions that
+	// predate them, which use DefaultAssessmentDays (AssessmentDays). FollowUpGraceDays is how
+	// long an assessment stays due before it is overdue (nil: DefaultAssessmentGraceDays).
+	FollowUpDays      []int `json:"follow_up_days,omitempty"`
+	FollowUpGraceDays *int  `json:"follow_up_grace_days,omitempty"`
 }
 
 // DefaultSpecV1 is version 1, as SPEC §4 and §6 give it. Migration 00003 stores exactly this.
@@ -130,6 +135,14 @@ func (s ReleaseSpec) Validate() error {
 		if t := strings.TrimSpace(term); t == "" || len(t) > 200 {
 			return FieldError("reference_safety_information", "each expected adverse event is a term of 1 to 200 characters")
 		}
+	}
+	for i, d := range s.FollowUpDays {
+		if d < 0 || d > FollowUpEndDay || (i > 0 && d <= s.FollowUpDays[i-1]) {
+			return FieldError("follow_up_days", "assessment days must rise from 0 to %d, each once", FollowUpEndDay)
+		}
+	}
+	if g := s.FollowUpGraceDays; g != nil && (*g < 0 || *g > 14) {
+		return FieldError("follow_up_grace_days", "an assessment stays due from 0 to 14 days")
 	}
 	for _, group := range append(append([][]string{}, s.PositiveMarkers...), s.NegativeMarkers...) {
 		if len(group) == 0 {

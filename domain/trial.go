@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ var TrialColumns = []string{
 	"bag_id", "bag_viable_cells", "lot_number", "donation_din",
 	"infusion_start", "infusion_end", "volume_infused_ml", "reactions",
 	"ae_count", "sae_count", "adverse_events",
+	"allocation_sequence", "discharge_date", "death_date", "death_cause", "withdrawal_date", "lost_date",
+	"follow_up_end_reason", "length_of_stay_days", "assessment_days",
 }
 
 // TrialAdverseEvent is one AE or SAE of a subject in the export.
@@ -45,6 +48,17 @@ type TrialRow struct {
 	AECount           int                 `json:"ae_count"`
 	SAECount          int                 `json:"sae_count"`
 	AdverseEvents     []TrialAdverseEvent `json:"adverse_events"`
+	// Randomization and follow-up (SPEC §13); dates are the site's calendar dates. The stay is
+	// in days from the enrolment date to a discharge alive; assessment days are those recorded.
+	AllocationSequence *int   `json:"allocation_sequence"`
+	DischargeDate      string `json:"discharge_date"`
+	DeathDate          string `json:"death_date"`
+	DeathCause         string `json:"death_cause"`
+	WithdrawalDate     string `json:"withdrawal_date"`
+	LostDate           string `json:"lost_date"`
+	FollowUpEndReason  string `json:"follow_up_end_reason"`
+	LengthOfStayDays   *int   `json:"length_of_stay_days"`
+	AssessmentDays     []int  `json:"assessment_days"`
 }
 
 // trialBag is the bag a subject's row reports: the infused one, else the latest that is still
@@ -86,6 +100,14 @@ func TrialRows(r Records) []TrialRow {
 	for _, a := range r.AdverseEvents {
 		eventsOf[a.PatientID] = append(eventsOf[a.PatientID], a)
 	}
+	assessmentsOf := map[int64][]Assessment{}
+	for _, a := range r.Assessments {
+		assessmentsOf[a.PatientID] = append(assessmentsOf[a.PatientID], a)
+	}
+	outcomesOf := map[int64][]Outcome{}
+	for _, o := range r.Outcomes {
+		outcomesOf[o.PatientID] = append(outcomesOf[o.PatientID], o)
+	}
 	rows := make([]TrialRow, 0, len(r.Patients))
 	for _, p := range r.Patients {
 		row := TrialRow{SubjectID: p.SubjectID, Arm: p.Arm, EnrolledAt: p.EnrolledAt.UTC(), AdverseEvents: []TrialAdverseEvent{}}
@@ -101,6 +123,32 @@ func TrialRows(r Records) []TrialRow {
 					row.InfusionEnd = &end
 				}
 				row.VolumeInfusedML, row.Reactions = i.VolumeML, i.Reactions
+			}
+		}
+		if p.AllocationSequence > 0 {
+			n := p.AllocationSequence
+			row.AllocationSequence = &n
+		}
+		row.AssessmentDays = []int{}
+		for _, a := range assessmentsOf[p.ID] {
+			row.AssessmentDays = append(row.AssessmentDays, a.Day)
+		}
+		slices.Sort(row.AssessmentDays)
+		for _, o := range outcomesOf[p.ID] {
+			switch o.Kind {
+			case OutcomeDischarge:
+				row.DischargeDate = o.Date
+				if site := r.Site; site != nil {
+					if d, err := StudyDayOfDate(p.EnrolledAt, o.Date, site); err == nil {
+						row.LengthOfStayDays = &d
+					}
+				}
+			case OutcomeDeath:
+				row.DeathDate, row.DeathCause = o.Date, o.Cause
+			case OutcomeWithdrawal:
+				row.WithdrawalDate, row.FollowUpEndReason = o.Date, o.Reason
+			case OutcomeLost:
+				row.LostDate, row.FollowUpEndReason = o.Date, o.Reason
 			}
 		}
 		for _, a := range eventsOf[p.ID] {
@@ -138,6 +186,12 @@ func (t TrialRow) Record() []string {
 		}
 		return strconv.FormatInt(*v, 10)
 	}
+	i := func(v *int) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.Itoa(*v)
+	}
 	var aes []string
 	for _, a := range t.AdverseEvents {
 		s := a.OnsetAt.Format(time.RFC3339) + " " + a.Severity
@@ -151,6 +205,8 @@ func (t TrialRow) Record() []string {
 		t.BagID, n(t.BagViableCells), t.LotNumber, t.DonationDIN,
 		ts(t.InfusionStart), ts(t.InfusionEnd), f(t.VolumeInfusedML), t.Reactions,
 		strconv.Itoa(t.AECount), strconv.Itoa(t.SAECount), strings.Join(aes, " | "),
+		i(t.AllocationSequence), t.DischargeDate, t.DeathDate, t.DeathCause, t.WithdrawalDate, t.LostDate,
+		t.FollowUpEndReason, i(t.LengthOfStayDays), strings.Trim(fmt.Sprint(t.AssessmentDays), "[]"),
 	}
 }
 

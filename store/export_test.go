@@ -25,7 +25,8 @@ func Models() []any {
 		&doseOrderRow{}, &doseBagRow{}, &doseBagUnitRow{}, &infusionRow{},
 		&custodyScanRow{}, &excursionDispositionRow{}, &verificationRow{}, &adverseEventRow{},
 		&witnessTokenRow{}, &donorTestRow{}, &donorScreeningRow{}, &eligibilityDeterminationRow{}, &recallTaskRow{}, &recallNoticeRow{},
-		&aeVersionRow{}, &safetyReportRow{}, &deviationRow{}}
+		&aeVersionRow{}, &safetyReportRow{}, &deviationRow{},
+		&allocationListRow{}, &allocationRow{}, &assessmentRow{}, &outcomeRow{}}
 }
 
 // Gorm exposes the gorm handle to tests in this package.

@@ -61,11 +61,19 @@ func (r patientRow) toDomain(weight float64) domain.Patient {
 // Enrol records a trial subject with their first weight.
 func (s *Store) Enrol(ctx context.Context, actor domain.Actor, p domain.Patient) (domain.Patient, error) {
 	p.Name = strings.TrimSpace(p.Name)
-	if err := p.Validate(s.now()); err != nil {
+	if err := p.ValidateExceptArm(s.now()); err != nil {
 		return domain.Patient{}, err
 	}
 	var out domain.Patient
 	err := s.write(ctx, actor, func(t *tx) error {
+		// With a list in use the arm comes from it (allocate, below), never from the request.
+		inUse, err := allocationInUse(t.db)
+		if err != nil {
+			return err
+		}
+		if err := domain.CheckEnrolmentArm(inUse, p.Arm); err != nil {
+			return err
+		}
 		var clash patientRow
 		if err := t.db.Where("subject_id = ? OR lower(mrn) = lower(?)", p.SubjectID, p.MRN).Take(&clash).Error; err == nil {
 			if clash.SubjectID == p.SubjectID {
@@ -77,11 +85,23 @@ func (s *Store) Enrol(ctx context.Context, actor domain.Actor, p domain.Patient)
 		}
 		row := patientRow{SubjectID: p.SubjectID, MRN: p.MRN, Name: p.Name, DateOfBirth: p.DateOfBirth, Arm: string(p.Arm),
 			EnrolledAt: p.EnrolledAt.UTC(), ChainOfIdentity: "pending:" + p.SubjectID, CreatedBy: actor.UserID, CreatedAt: t.now}
+		var alloc allocationRow
+		if inUse {
+			if alloc, err = t.nextAllocation(); err != nil {
+				return err
+			}
+			row.Arm = alloc.Arm
+		}
 		if err := t.db.Create(&row).Error; err != nil {
 			if isUnique(err) {
 				return domain.Errorf(domain.EConflict, "subject %s or MRN %s is already enrolled", p.SubjectID, p.MRN)
 			}
 			return fmt.Errorf("insert patient: %w", err)
+		}
+		if inUse {
+			if err := t.takeAllocation(alloc, row.ID); err != nil {
+				return err
+			}
 		}
 		// The chain-of-identity sequence is the patient's own id: unique without a counter.
 		coi := domain.NewChainOfIdentity(s.opts.FacilityID, row.EnrolledAt.In(s.opts.Site).Year()%100, row.ID)
@@ -93,6 +113,7 @@ func (s *Store) Enrol(ctx context.Context, actor domain.Actor, p domain.Patient)
 			return err
 		}
 		out = row.toDomain(p.WeightKg)
+		out.AllocationSequence = alloc.Sequence
 		t.audit("patient.enrol", "patient", row.ID, nil, out, "")
 		return nil
 	})

@@ -51,7 +51,8 @@ func (s *Store) records(db *gorm.DB, patientIDs []int64, lotID int64, where stri
 
 func (s *Store) loadRecords(db *gorm.DB, patientIDs []int64, lotID int64, where string, args ...any) (domain.Records, error) {
 	r := domain.Records{Patients: []domain.Patient{}, Donations: []domain.Donation{}, Lots: []domain.Lot{}, Units: []domain.Unit{},
-		Bags: []domain.DoseBag{}, Dispatches: []domain.DispatchRecord{}, Infusions: []domain.InfusionRecord{}, AdverseEvents: []domain.AdverseEventRecord{}}
+		Bags: []domain.DoseBag{}, Dispatches: []domain.DispatchRecord{}, Infusions: []domain.InfusionRecord{}, AdverseEvents: []domain.AdverseEventRecord{},
+		Assessments: []domain.Assessment{}, Outcomes: []domain.Outcome{}}
 	var err error
 	if r.Spec, err = currentSpec(db); err != nil {
 		return r, err
@@ -195,7 +196,37 @@ func (s *Store) loadRecords(db *gorm.DB, patientIDs []int64, lotID int64, where 
 		}
 		r.AdverseEvents = append(r.AdverseEvents, domain.AdverseEventRecord{AdverseEvent: a.toDomain(), ReportedBy: by})
 	}
-	return r, nil
+	return r, s.addFollowUp(db, &r)
+}
+
+// addFollowUp completes r with its patients' allocation sequence numbers, assessments and
+// outcomes.
+func (s *Store) addFollowUp(db *gorm.DB, r *domain.Records) error {
+	r.Site, r.Assessments, r.Outcomes = s.opts.Site, []domain.Assessment{}, []domain.Outcome{}
+	ids := make([]int64, len(r.Patients))
+	for i, p := range r.Patients {
+		ids[i] = p.ID
+	}
+	var allocs []allocationRow
+	if err := db.Where("patient_id IN ?", append(ids, 0)).Find(&allocs).Error; err != nil {
+		return fmt.Errorf("records: allocations: %w", err)
+	}
+	seq := map[int64]int{}
+	for _, a := range allocs {
+		seq[*a.PatientID] = a.Sequence
+	}
+	for i := range r.Patients {
+		r.Patients[i].AllocationSequence = seq[r.Patients[i].ID]
+	}
+	recs, err := readFollowUp(db, append(ids, 0))
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		r.Assessments = append(r.Assessments, recs.assessments[id]...)
+		r.Outcomes = append(r.Outcomes, recs.outcomes[id]...)
+	}
+	return nil
 }
 
 func sortedUnique(ids []int64) []int64 {

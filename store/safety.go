@@ -425,7 +425,7 @@ func (s *Store) SafetyWorklist(ctx context.Context) ([]domain.SafetyWorkItem, er
 			Term: v.Term, Description: v.Description, Grade: v.Grade, SeriousCriteria: v.SeriousCriteria, SUSAR: v.SUSAR(),
 			Version: e.Version, AwareAt: v.AwareAt}
 	}
-	domain.SortWorklist(out)
+	domain.SortSafetyWorklist(out)
 	return out, nil
 }
 

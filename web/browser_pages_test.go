@@ -65,6 +65,8 @@ func (s *site) everyPage(t *testing.T) []visit {
 	pages = append(pages, visit{user: "rn.dee", path: "/pharmacy", forbidden: true})
 	as("dr.cho", "/patients", patient, traced)
 	as("dr.cho", "/safety", "/deviations")
+	as("qa.bob", "/trial", "/trial/endpoints")
+	as("rn.dee", "/follow-up", fmt.Sprintf("/patients/%d/follow-up", in.patient.ID))
 	as("rn.dee", "/deviations")
 	as("ad.min", "/users")
 	return pages

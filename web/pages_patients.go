@@ -19,6 +19,8 @@ type patientsData struct {
 	Patients []domain.PatientSummary
 	Query    string
 	Arms     []domain.Arm
+	// AllocationInUse: the arm comes from the allocation list, so the form asks for none.
+	AllocationInUse bool
 }
 
 func (h *Handler) patients(c echo.Context, u domain.User) error {
@@ -36,7 +38,11 @@ func (h *Handler) patients(c echo.Context, u domain.User) error {
 	if err != nil {
 		ps, view.Flash = nil, domain.ErrorMessage(err)
 	}
-	view.Data = patientsData{Patients: ps, Query: q, Arms: []domain.Arm{domain.ArmHUCMSC, domain.ArmRoutine}}
+	trial, err := h.svc.Trial.TrialSummary(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	view.Data = patientsData{Patients: ps, Query: q, Arms: domain.Arms, AllocationInUse: trial.InUse}
 	return h.pages.Render(c.Response(), http.StatusOK, "patients", view)
 }
 

@@ -30,7 +30,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // PageNames lists every page template; each is parsed with the layout once, at start.
-var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient", "users", "donation", "safety", "deviations", "adverse_event"}
+var PageNames = []string{"login", "lots", "lot", "pharmacy", "prepare", "scan", "bedside", "trace", "lot_trace", "patient_trace", "dashboards", "dashboard", "patients", "patient", "users", "donation", "safety", "deviations", "adverse_event", "trial", "follow_up_worklist", "follow_up", "endpoints"}
 
 // funcs are the helpers templates may call. They format; they decide nothing.
 var funcs = template.FuncMap{
@@ -124,6 +124,8 @@ type Services struct {
 	Records domain.RecordService
 	// Safety feeds the safety worklist and the deviations.
 	Safety domain.SafetyService
+	// Trial is randomization, follow-up and endpoints.
+	Trial domain.TrialService
 }
 
 // staticFiles serves the embedded static files, compressed by the route's middleware, each with
@@ -224,6 +226,10 @@ func Register(e *echo.Echo, pages *Pages, svc Services, session Session) {
 	e.GET("/safety", h.withUser(h.withPerm(domain.PermSafetyReporting, h.safety)))
 	e.GET("/adverse-events/:id", h.withUser(h.withPerm(domain.PermReadAdverseEvent, h.adverseEvent)))
 	e.GET("/deviations", h.withUser(h.withPerm(domain.PermDeviations, h.deviations)))
+	e.GET("/trial", h.withUser(h.withPerm(domain.PermTrialRead, h.trial)))
+	e.GET("/trial/endpoints", h.withUser(h.withPerm(domain.PermTrialRead, h.endpoints)))
+	e.GET("/follow-up", h.withUser(h.withPerm(domain.PermListPatients, h.followUpWorklist)))
+	e.GET("/patients/:id/follow-up", h.withUser(h.withPerm(domain.PermListPatients, h.followUp)))
 	e.GET("/dashboards/lab", h.withUser(h.dashboard(domain.PermDashboardLab, h.dashLab)))
 	e.GET("/dashboards/stock", h.withUser(h.dashboard(domain.PermDashboardStock, h.dashStock)))
 	e.GET("/dashboards/compliance", h.withUser(h.dashboard(domain.PermDashboardCompliance, h.dashCompliance)))

@@ -355,3 +355,96 @@ func (c Timeline) SVG() template.HTML {
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // every text above went through esc
 }
+
+// XY is one point of a curve.
+type XY struct {
+	X, Y  float64
+	Label string // the point's tooltip
+}
+
+// Curve is one named series of a Curves chart.
+type Curve struct {
+	Name   string
+	Color  string
+	Points []XY
+}
+
+// Curves draws series over a numeric x axis from 0 to XMax: joined as steps (a Kaplan–Meier
+// curve holds its value until the next point) or as lines with a marker on each point.
+type Curves struct {
+	ID, Title, Desc string
+	XLabel, Unit    string
+	XMax            float64
+	YMin, YMax      float64 // both zero: 0 to the largest value, rounded up
+	Steps           bool
+	XTicks          []float64
+	Series          []Curve
+}
+
+// SVG draws the chart.
+func (c Curves) SVG() template.HTML {
+	const height, left, right, top, bottomPad = 230, 44, 12, 32, 40
+	lo, hi := c.YMin, c.YMax
+	if lo == 0 && hi == 0 {
+		for _, s := range c.Series {
+			for _, p := range s.Points {
+				hi = max(hi, p.Y)
+			}
+		}
+		hi = niceMax(hi)
+	}
+	if c.XMax <= 0 {
+		c.XMax = 1
+	}
+	var b strings.Builder
+	open(&b, c.ID, c.Title, c.Desc, height)
+	x0, x1 := float64(left), float64(Width-right)
+	y0, y1 := float64(top), float64(height-bottomPad)
+	xOf := func(x float64) float64 { return x0 + (x1-x0)*min(max(x, 0), c.XMax)/c.XMax }
+	yOf := func(v float64) float64 { return y1 - (y1-y0)*(min(max(v, lo), hi)-lo)/(hi-lo) }
+	for _, t := range []float64{lo, (lo + hi) / 2, hi} {
+		fmt.Fprintf(&b, `<line class="grid" x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/><text class="tick" x="%d" y="%.1f" text-anchor="end" fill="#555">%s</text>`,
+			left, yOf(t), Width-right, yOf(t), left-4, yOf(t)+4, num(t))
+	}
+	fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#555"/>`, left, y1, Width-right, y1)
+	for _, t := range c.XTicks {
+		fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%.1f" text-anchor="middle" fill="#555">%s</text>`, xOf(t), y1+14, num(t))
+	}
+	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>`, (x0+x1)/2, height-6, esc(c.XLabel))
+	legend(&b, c.seriesLegend(), 14)
+	empty := true
+	for _, s := range c.Series {
+		if len(s.Points) == 0 {
+			continue
+		}
+		empty = false
+		var coords []string
+		for i, p := range s.Points {
+			if c.Steps && i > 0 {
+				coords = append(coords, fmt.Sprintf("%.1f,%.1f", xOf(p.X), yOf(s.Points[i-1].Y)))
+			}
+			coords = append(coords, fmt.Sprintf("%.1f,%.1f", xOf(p.X), yOf(p.Y)))
+		}
+		fmt.Fprintf(&b, `<polyline class="curve" points="%s" fill="none" stroke="%s" stroke-width="2"/>`, strings.Join(coords, " "), esc(s.Color))
+		for _, p := range s.Points {
+			r := 3.5
+			if c.Steps {
+				r = 2
+			}
+			fmt.Fprintf(&b, `<circle class="point" cx="%.1f" cy="%.1f" r="%.1f" fill="%s"><title>%s</title></circle>`, xOf(p.X), yOf(p.Y), r, esc(s.Color), esc(s.Name+" · "+p.Label))
+		}
+	}
+	if empty {
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#555">No data</text>`, left+8, (y0+y1)/2)
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()) // every text above went through esc
+}
+
+func (c Curves) seriesLegend() []Series {
+	out := make([]Series, len(c.Series))
+	for i, s := range c.Series {
+		out[i] = Series{Name: s.Name, Color: s.Color}
+	}
+	return out
+}

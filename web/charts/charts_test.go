@@ -88,6 +88,14 @@ func TestChartsStructure(t *testing.T) {
 		{name: "timeline one point", svg: string(Timeline{ID: "one", Title: "Inhibition", Points: []Point{{day, 55.6, "L"}}, Limits: []Limit{{"min", 30}}}.SVG()),
 			limits: 1, points: 1},
 		{name: "timeline empty", svg: string(Timeline{ID: "none", Title: "Inhibition"}.SVG()), contains: []string{"No data"}},
+		// A survival curve holds its value until the next point: (0,1) (5,1) (5,0.5) is drawn,
+		// so the drop is vertical at day 5.
+		{name: "steps", svg: string(Curves{ID: "km", Title: "Survival", XLabel: "study day", XMax: 10, YMin: 0, YMax: 1, Steps: true, XTicks: []float64{0, 10},
+			Series: []Curve{{Name: hostile, Color: Neutral, Points: []XY{{0, 1, "a"}, {5, 0.5, "b"}}}, {Name: "routine", Color: Warn, Points: []XY{{0, 1, "c"}}}}}.SVG()),
+			points: 3, contains: []string{`points="44.0,32.0 216.0,32.0 216.0,111.0"`, "&lt;script&gt;", "study day", "routine"}},
+		{name: "lines", svg: string(Curves{ID: "crp", Title: "CRP", XMax: 90, Series: []Curve{{Name: "huc_msc", Points: []XY{{0, 100, ""}, {7, 35, ""}}}}}.SVG()),
+			points: 2, contains: []string{`class="curve"`}},
+		{name: "curves empty", svg: string(Curves{ID: "none", Title: "IL-6", XMax: 90, Series: []Curve{{Name: "huc_msc"}}}.SVG()), contains: []string{"No data"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -167,6 +167,15 @@
       if (firstInvalid(form)) return;
       submitJSON(form, form.dataset.url, formBody(form), (created) => then(form, created));
     },
+    // The allocation list's file is read here and sent as text inside JSON: the API takes
+    // JSON only from a page with a session cookie.
+    async "allocation-list"(form) {
+      if (firstInvalid(form)) return;
+      const file = form.querySelector('input[type="file"]').files[0];
+      const body = formBody(form);
+      body.csv = file ? await file.text() : "";
+      submitJSON(form, form.dataset.url, body, () => location.reload());
+    },
     qc(form) {
       if (firstInvalid(form)) return;
       const body = Object.assign({ test: form.dataset.test }, formBody(form));
