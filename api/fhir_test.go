@@ -419,7 +419,7 @@ func refuseDisclosures(t *testing.T, ts *testServer) {
 
 // GET /fhir/metadata is public, valid R5, and offers exactly what the router serves under /fhir:
 // a read per resource type with a /Type/:id route, the $everything operation, the Bundle search
-// by lot.
+// by lot, the ResearchSubject and Observation searches by patient.
 func TestFHIRCapabilityStatement(t *testing.T) {
 	ts := newTestServer(t, storetest.SQLite)
 	cs := fhirGet(t, ts, "/fhir/metadata", "", 200)
@@ -447,6 +447,8 @@ func TestFHIRCapabilityStatement(t *testing.T) {
 			offered[fmt.Sprint(r["type"], " ?", p.(map[string]any)["name"])] = true
 		}
 	}
+	// The search each type's search route takes.
+	searchParam := map[string]string{"ResearchSubject": "patient", "Observation": "subject"}
 	served := map[string]bool{}
 	for _, rt := range ts.srv.Routes() {
 		p, ok := strings.CutPrefix(rt.Path, "/fhir/")
@@ -464,6 +466,8 @@ func TestFHIRCapabilityStatement(t *testing.T) {
 			served[parts[0]+" "+parts[2]] = true
 		case len(parts) == 1 && parts[0] == "Bundle":
 			served["Bundle search-type"], served["Bundle ?lot"] = true, true
+		case len(parts) == 1 && searchParam[parts[0]] != "":
+			served[parts[0]+" search-type"], served[parts[0]+" ?"+searchParam[parts[0]]] = true, true
 		default:
 			t.Errorf("route %s: teach this test what the statement should say of it", rt.Path)
 		}

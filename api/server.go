@@ -236,6 +236,7 @@ func New(svc Services, cfg Config) *Server {
 	s.handle(http.MethodGet, "/patients/:id/follow-up", domain.PermListPatients, s.followUp)
 	s.handle(http.MethodGet, "/follow-up/worklist", domain.PermListPatients, s.followUpWorklist)
 	s.registerFHIR()
+	s.registerFHIRTrial()
 	return s
 }
 

@@ -318,6 +318,7 @@ type FollowUp struct {
 	SubjectID   string          `json:"subject_id"`
 	Arm         Arm             `json:"arm"`
 	Day0        string          `json:"day0"`
+	Today       int             `json:"today"` // today's study day
 	Assessments []Assessment    `json:"assessments"`
 	Outcomes    []Outcome       `json:"outcomes"`
 	Due         []AssessmentDue `json:"due"`

@@ -67,8 +67,9 @@ type RecordService interface {
 	// RecordDisclosure writes one audit entry per patient shown, in one transaction; the
 	// caller shows nothing unless it succeeds.
 	RecordDisclosure(ctx context.Context, actor Actor, d Disclosure) error
-	// RecordPatient is the patient a dispatch (an accepted dispatch scan), an infusion or an
-	// adverse event belongs to, for reading that one record. Unknown record: ENotFound.
+	// RecordPatient is the patient a dispatch (an accepted dispatch scan), an infusion, an
+	// adverse event or a follow-up assessment belongs to, for reading that one record. Unknown
+	// record: ENotFound.
 	RecordPatient(ctx context.Context, kind RecordKind, id int64) (int64, error)
 }
 
@@ -79,4 +80,5 @@ const (
 	RecordDispatch     RecordKind = "dispatch"
 	RecordInfusion     RecordKind = "infusion"
 	RecordAdverseEvent RecordKind = "adverse_event"
+	RecordAssessment   RecordKind = "assessment" // a follow-up assessment
 )

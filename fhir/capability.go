@@ -2,7 +2,7 @@ package fhir
 
 // CapabilityDate is when the interactions this server offers last changed (the
 // CapabilityStatement's date): change it with them.
-const CapabilityDate = "2026-11-25"
+const CapabilityDate = "2026-12-05"
 
 // OperationPatientEverything is the canonical URL of the official Patient $everything
 // operation, which GET /fhir/Patient/{id}/$everything implements (the Patient and their chain).
@@ -95,6 +95,12 @@ func Capabilities(base string) CapabilityStatement {
 	bundle := CapabilityResource{Type: "Bundle", Documentation: "A lot's collection Bundle: its units and dose bags, their dispatches and infusions, the patients who received them, the lot's adverse events.",
 		Interaction: []CapabilityCode{{Code: "search-type"}}, Versioning: "no-version",
 		SearchParam: []CapabilitySearch{{Name: "lot", Type: "string", Documentation: "The lot number, exactly (required). The answer is the lot's collection Bundle, not a searchset."}}}
+	subject := readOnly("ResearchSubject", "A patient's participation in the trial (id: the patient's id): the arm as assigned and actual comparison group, progress on and off study.")
+	subject.Interaction = append(subject.Interaction, CapabilityCode{Code: "search-type"})
+	subject.SearchParam = []CapabilitySearch{{Name: "patient", Type: "reference", Documentation: "The patient, as N or Patient/N (required). The searchset includes the Patient and the ResearchStudy."}}
+	observation := readOnly("Observation", "One measurement of a follow-up assessment (CRP, IL-6, procalcitonin, viral load, PaO2/FiO2, chest imaging score), UCUM units.")
+	observation.Interaction = append(observation.Interaction, CapabilityCode{Code: "search-type"})
+	observation.SearchParam = []CapabilitySearch{{Name: "subject", Type: "reference", Documentation: "The patient, as N or Patient/N (required). The searchset includes the Patient."}}
 	return CapabilityStatement{
 		ResourceType:   "CapabilityStatement",
 		URL:            base + "/metadata",
@@ -103,7 +109,7 @@ func Capabilities(base string) CapabilityStatement {
 		Status:         "active",
 		Date:           CapabilityDate,
 		Publisher:      "cordtrace",
-		Description:    "Read-only FHIR R5 access to the HUC-MSC trial's chain of custody: units and dose bags, dispatches to patients, infusions, adverse events.",
+		Description:    "Read-only FHIR R5 access to the HUC-MSC trial's chain of custody: units and dose bags, dispatches to patients, infusions, adverse events; and to the trial: the study, its subjects, their follow-up assessments.",
 		Kind:           "instance",
 		Software:       &CapabilitySoftware{Name: "cordtrace"},
 		Implementation: &CapabilityImplementation{Description: "cordtrace FHIR R5 read API", URL: base},
@@ -121,6 +127,9 @@ func Capabilities(base string) CapabilityStatement {
 				readOnly("Procedure", "An infusion of a dose bag."),
 				readOnly("AdverseEvent", "An adverse event or serious adverse event of a trial subject."),
 				bundle,
+				readOnly("ResearchStudy", "The trial (id "+StudyID+"): its arms as comparison groups, the subjects enrolled."),
+				subject,
+				observation,
 			},
 		}},
 	}

@@ -1,6 +1,7 @@
 // Package fhir maps cordtrace's records to FHIR R5 JSON resources: BiologicallyDerivedProduct
 // for units and dose bags, BiologicallyDerivedProductDispense for dispatches, Procedure for
-// infusions, AdverseEvent, Patient, and Bundles of them. Plain Go: no HTTP, no database.
+// infusions, AdverseEvent, Patient, the trial as ResearchStudy, ResearchSubject and Observation
+// (follow-up measurements), and Bundles of them. Plain Go: no HTTP, no database.
 package fhir
 
 // ContentType is the media type of FHIR JSON.

@@ -178,6 +178,7 @@ func (s *Store) FollowUp(ctx context.Context, patientID int64) (domain.FollowUp,
 		return domain.FollowUp{}, err
 	}
 	out := domain.FollowUp{PatientID: p.ID, SubjectID: p.SubjectID, Arm: domain.Arm(p.Arm), Day0: domain.DateOfStudyDay(p.EnrolledAt, 0, s.opts.Site),
+		Today:       domain.StudyDay(p.EnrolledAt, s.now(), s.opts.Site),
 		Assessments: append([]domain.Assessment{}, recs.assessments[p.ID]...), Outcomes: append([]domain.Outcome{}, recs.outcomes[p.ID]...),
 		Due: []domain.AssessmentDue{}}
 	for _, d := range domain.DueAssessments(recs.facts(p, spec, s.opts.Site, s.now()), spec.AssessmentGrace()) {

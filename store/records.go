@@ -260,7 +260,7 @@ func (t *tx) disclose(d domain.Disclosure) error {
 	return nil
 }
 
-// RecordPatient is the patient a dispatch, infusion or adverse event belongs to. A dispatch is
+// RecordPatient is the patient a dispatch, infusion, adverse event or assessment belongs to. A dispatch is
 // an accepted dispatch scan of a dose bag (as in Records.Dispatches): a receipt or a refused
 // scan is not one.
 func (s *Store) RecordPatient(ctx context.Context, kind domain.RecordKind, id int64) (int64, error) {
@@ -276,6 +276,8 @@ func (s *Store) RecordPatient(ctx context.Context, kind domain.RecordKind, id in
 		q, what = db.Table("infusions").Where("id = ?", id), "infusion"
 	case domain.RecordAdverseEvent:
 		q, what = db.Table("adverse_events").Where("id = ?", id), "adverse event"
+	case domain.RecordAssessment:
+		q, what = db.Table("assessments").Where("id = ?", id), "assessment"
 	default:
 		return 0, domain.Errorf(domain.EInvalid, "records of kind %q cannot be read by id", kind)
 	}
