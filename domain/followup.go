@@ -282,6 +282,21 @@ func DueAssessments(f FollowUpFacts, grace int) []AssessmentDue {
 	return out
 }
 
+// MissedAssessments are the protocol days that a record of study day recordDay (an
+// assessment, or an outcome on its date) shows were missed: days before it, past their grace
+// as of now, with no assessment, within follow-up. cordtrace runs no job that watches the
+// calendar: a later record is where it sees that an earlier visit did not happen. f includes
+// the new record.
+func MissedAssessments(f FollowUpFacts, grace, recordDay int) []AssessmentDue {
+	var out []AssessmentDue
+	for _, d := range DueAssessments(f, grace) {
+		if d.Overdue && d.Day < recordDay {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // SortAssessmentsDue puts overdue assessments first, the latest first, then due ones by subject.
 func SortAssessmentsDue(w []AssessmentDue) {
 	slices.SortStableFunc(w, func(a, b AssessmentDue) int {

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,39 @@ func TestDueAssessments(t *testing.T) {
 	if w[0].SubjectID != "C" || w[1].SubjectID != "A" || w[2].SubjectID != "B" {
 		t.Fatalf("worklist order: %+v", w)
 	}
+}
+
+func TestMissedAssessments(t *testing.T) {
+	enrolled := time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
+	f := FollowUpFacts{EnrolledAt: enrolled, Site: time.UTC, Now: enrolled.AddDate(0, 0, 8), Days: DefaultAssessmentDays, Recorded: []int{0, 7}}
+	// Today is day 8, the day 7 assessment just recorded: days 1 and 3 are past their grace and
+	// before it; day 14 has not come.
+	if got := MissedAssessments(f, 1, 7); fmt.Sprint(days(got)) != "[1 3]" {
+		t.Fatalf("missed before day 7: %+v", got)
+	}
+	// A record of day 3 shows only day 1 missed.
+	if got := MissedAssessments(f, 1, 3); fmt.Sprint(days(got)) != "[1]" {
+		t.Fatalf("missed before day 3: %+v", got)
+	}
+	// Within its grace a day is not missed yet: with 3 days' grace, day 3 is still due on day 6.
+	f.Now = enrolled.AddDate(0, 0, 6)
+	if got := MissedAssessments(f, 3, 7); fmt.Sprint(days(got)) != "[1]" {
+		t.Fatalf("missed with 3 days' grace: %+v", got)
+	}
+	// A death on day 2 ends follow-up: day 3 was never due.
+	f.Now, f.Recorded = enrolled.AddDate(0, 0, 30), []int{0}
+	f.Outcomes = []Outcome{{Kind: OutcomeDeath, Date: "2026-03-04", Cause: "sepsis"}}
+	if got := MissedAssessments(f, 1, 2); fmt.Sprint(days(got)) != "[1]" {
+		t.Fatalf("missed before a death on day 2: %+v", got)
+	}
+}
+
+func days(w []AssessmentDue) []int {
+	var out []int
+	for _, d := range w {
+		out = append(out, d.Day)
+	}
+	return out
 }
 
 func TestSpecFollowUpDays(t *testing.T) {

@@ -90,28 +90,45 @@ func (f followUpRecords) facts(p patientRow, spec domain.ReleaseSpec, site *time
 	return domain.FollowUpFacts{EnrolledAt: p.EnrolledAt, Site: site, Now: now, Days: spec.AssessmentDays(), Recorded: days, Outcomes: f.outcomes[p.ID]}
 }
 
-// lockedFollowUp locks the patient and reads their follow-up and the facts the rules need.
-func (s *Store) lockedFollowUp(t *tx, patientID int64) (patientRow, domain.FollowUpFacts, error) {
+// lockedFollowUp locks the patient and reads their follow-up, the facts the rules need and
+// the specification in force.
+func (s *Store) lockedFollowUp(t *tx, patientID int64) (patientRow, domain.FollowUpFacts, domain.ReleaseSpec, error) {
 	var p patientRow
 	if err := t.lockByID(&p, patientID, "patient"); err != nil {
-		return p, domain.FollowUpFacts{}, err
+		return p, domain.FollowUpFacts{}, domain.ReleaseSpec{}, err
 	}
 	recs, err := readFollowUp(t.db, []int64{patientID})
 	if err != nil {
-		return p, domain.FollowUpFacts{}, err
+		return p, domain.FollowUpFacts{}, domain.ReleaseSpec{}, err
 	}
 	spec, err := currentSpec(t.db)
 	if err != nil {
-		return p, domain.FollowUpFacts{}, err
+		return p, domain.FollowUpFacts{}, domain.ReleaseSpec{}, err
 	}
-	return p, recs.facts(p, spec, s.opts.Site, t.now), nil
+	return p, recs.facts(p, spec, s.opts.Site, t.now), spec, nil
+}
+
+// recordMissedAssessments records, in the transaction of a record of study day recordDay,
+// a deviation for each assessment that record shows was missed (domain.MissedAssessments;
+// facts include the record). recordDeviation keeps it to one per patient and day.
+func (t *tx) recordMissedAssessments(patientID int64, facts domain.FollowUpFacts, grace, recordDay int, actor domain.Actor) error {
+	for _, d := range domain.MissedAssessments(facts, grace, recordDay) {
+		due, err := time.Parse(time.DateOnly, d.Date)
+		if err != nil {
+			return err
+		}
+		if _, err := t.recordDeviation(domain.MissedAssessmentDeviation(patientID, d.Day, due), actor.UserID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RecordAssessment records an assessment checked by domain.CheckAssessment.
 func (s *Store) RecordAssessment(ctx context.Context, actor domain.Actor, a domain.Assessment) (domain.Assessment, error) {
 	var out domain.Assessment
 	err := s.write(ctx, actor, func(t *tx) error {
-		_, facts, err := s.lockedFollowUp(t, a.PatientID)
+		_, facts, spec, err := s.lockedFollowUp(t, a.PatientID)
 		if err != nil {
 			return err
 		}
@@ -128,7 +145,8 @@ func (s *Store) RecordAssessment(ctx context.Context, actor domain.Actor, a doma
 		}
 		out = row.toDomain()
 		t.audit("assessment.record", "patient", a.PatientID, nil, out, "")
-		return nil
+		facts.Recorded = append(facts.Recorded, a.Day)
+		return t.recordMissedAssessments(a.PatientID, facts, spec.AssessmentGrace(), a.Day, actor)
 	})
 	return out, err
 }
@@ -138,7 +156,7 @@ func (s *Store) RecordOutcome(ctx context.Context, actor domain.Actor, o domain.
 	o.Date, o.Cause, o.Reason = strings.TrimSpace(o.Date), strings.TrimSpace(o.Cause), strings.TrimSpace(o.Reason)
 	var out domain.Outcome
 	err := s.write(ctx, actor, func(t *tx) error {
-		_, facts, err := s.lockedFollowUp(t, o.PatientID)
+		p, facts, spec, err := s.lockedFollowUp(t, o.PatientID)
 		if err != nil {
 			return err
 		}
@@ -154,7 +172,12 @@ func (s *Store) RecordOutcome(ctx context.Context, actor domain.Actor, o domain.
 		}
 		out = row.toDomain()
 		t.audit("outcome."+string(o.Kind), "patient", o.PatientID, nil, out, o.Reason)
-		return nil
+		day, err := domain.StudyDayOfDate(p.EnrolledAt, o.Date, s.opts.Site)
+		if err != nil {
+			return err
+		}
+		facts.Outcomes = append(facts.Outcomes, out)
+		return t.recordMissedAssessments(o.PatientID, facts, spec.AssessmentGrace(), day, actor)
 	})
 	return out, err
 }

@@ -219,3 +219,78 @@ func TestFollowUp(t *testing.T) {
 		mustVerify(t, st)
 	})
 }
+
+// A record of a later day is where cordtrace sees a missed assessment: recording it records a
+// deviation (assessment_schedule, by the recorder, in the same transaction) for each earlier
+// protocol day past its grace and not assessed, once per patient and day; a day still within
+// its grace, or after follow-up ended, is not missed.
+func TestMissedAssessmentSeenByALaterRecord(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		_, dr := trialTeam(t, st)
+		now := time.Now().UTC()
+		p1 := subject(1, domain.ArmHUCMSC)
+		p1.EnrolledAt = now.AddDate(0, 0, -8)
+		a, err := st.Enrol(ctx, dr, p1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2 := subject(2, domain.ArmRoutine)
+		p2.EnrolledAt = now.AddDate(0, 0, -30)
+		b, err := st.Enrol(ctx, dr, p2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crp := 42.0
+		assess := func(day int) {
+			t.Helper()
+			if _, err := st.RecordAssessment(ctx, dr, domain.Assessment{PatientID: a.ID, Day: day, TakenAt: p1.EnrolledAt.AddDate(0, 0, day), CRP: &crp}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		missed := func() []string {
+			t.Helper()
+			list, err := st.Deviations(ctx, domain.DeviationFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, d := range list {
+				if d.Category != domain.DeviationAssessmentSchedule || d.Trigger != domain.TriggerMissedAssessment || d.RecordedBy != dr.UserID {
+					t.Fatalf("deviation %+v", d)
+				}
+				out = append(out, fmt.Sprintf("%s/%s", d.SubjectID, d.EntityType))
+			}
+			return out
+		}
+		assess(0)
+		if got := missed(); len(got) != 0 {
+			t.Fatalf("after day 0: %v", got)
+		}
+		// Day 3 recorded on day 8: day 1 was missed.
+		assess(3)
+		if got := fmt.Sprint(missed()); got != "[SVP-001/patient.day_1]" {
+			t.Fatalf("after day 3: %s", got)
+		}
+		// A discharge today (day 8) sees day 1 again, once; day 7 is within its day of grace.
+		if _, err := st.RecordOutcome(ctx, dr, domain.Outcome{PatientID: a.ID, Kind: domain.OutcomeDischarge, Date: now.Format(time.DateOnly)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(missed()); got != "[SVP-001/patient.day_1]" {
+			t.Fatalf("after the discharge: %s", got)
+		}
+		// A death on day 2 recorded on day 30: days 0 and 1 were missed, day 3 never due.
+		if _, err := st.RecordOutcome(ctx, dr, domain.Outcome{PatientID: b.ID, Kind: domain.OutcomeDeath, Cause: "sepsis",
+			Date: p2.EnrolledAt.AddDate(0, 0, 2).Format(time.DateOnly)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(missed()); got != "[SVP-002/patient.day_1 SVP-002/patient.day_0 SVP-001/patient.day_1]" {
+			t.Fatalf("after the death: %s", got)
+		}
+		entries, err := st.ListAudit(ctx, domain.AuditFilter{EntityType: "protocol_deviation"})
+		if err != nil || len(entries) != 3 || entries[0].Action != "deviation.record" {
+			t.Fatalf("audit: %d entries %v", len(entries), err)
+		}
+		mustVerify(t, st)
+	})
+}
