@@ -56,6 +56,40 @@ func (e *AuditEntry) hashMatches(buf []byte) (bool, []byte) {
 	return string(hexSum[:]) == e.Hash, buf
 }
 
+// appendAuditTime appends AuditTime(t) in auditTimeLayout; written out by hand because
+// time.Format's general layout parsing was a tenth of the CPU of checking a trail.
+func appendAuditTime(buf []byte, t time.Time) []byte {
+	t = AuditTime(t)
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(buf, auditTimeLayout)
+	}
+	hour, min, sec := t.Clock()
+	digits := func(v, n int) {
+		for i := n - 1; i >= 0; i-- {
+			buf = append(buf, 0)
+		}
+		for i := len(buf) - 1; n > 0; i, n = i-1, n-1 {
+			buf[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	digits(year, 4)
+	buf = append(buf, '-')
+	digits(int(month), 2)
+	buf = append(buf, '-')
+	digits(day, 2)
+	buf = append(buf, 'T')
+	digits(hour, 2)
+	buf = append(buf, ':')
+	digits(min, 2)
+	buf = append(buf, ':')
+	digits(sec, 2)
+	buf = append(buf, '.')
+	digits(t.Nanosecond()/1000, 6)
+	return append(buf, 'Z')
+}
+
 // appendCanonical appends the bytes the hash is computed over to buf.
 func (e *AuditEntry) appendCanonical(buf []byte) []byte {
 	var scratch [32]byte
@@ -71,7 +105,7 @@ func (e *AuditEntry) appendCanonical(buf []byte) []byte {
 	}
 	str(auditVersion)
 	field(strconv.AppendInt(scratch[:0], e.Seq, 10))
-	field(AuditTime(e.At).AppendFormat(scratch[:0], auditTimeLayout))
+	field(appendAuditTime(scratch[:0], e.At))
 	field(strconv.AppendInt(scratch[:0], e.UserID, 10))
 	str(e.UserName)
 	str(string(e.Role))

@@ -188,3 +188,21 @@ func TestJoinChecksTheLinkBetweenStretches(t *testing.T) {
 		t.Fatalf("report = %+v (first bad %d)", rep, deref(rep.FirstBad))
 	}
 }
+
+func TestAuditTimeEncodingIsTheLayout(t *testing.T) {
+	zone := time.FixedZone("UTC+8", 8*3600)
+	for _, at := range []time.Time{
+		time.Date(2026, 1, 2, 3, 4, 5, 6_789, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999_999_999, zone),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(12026, 6, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-5, 6, 1, 0, 0, 0, 0, time.UTC),
+		time.Unix(1_780_000_000, 123_456_000),
+	} {
+		want := AuditTime(at).Format(auditTimeLayout)
+		if got := string(appendAuditTime(nil, at)); got != want {
+			t.Errorf("%v: %q, want %q", at, got, want)
+		}
+	}
+}
