@@ -125,7 +125,8 @@ func (s *Store) ListAudit(ctx context.Context, f domain.AuditFilter) ([]domain.A
 }
 
 // auditVerifyRanges is how many stretches of the chain VerifyAudit reads at once, each on its
-// own connection: decoding the rows (Go) and sending them (the database) keep two cores busy.
+// own connection. With one stream the decoding in Go and the database's reading and sending
+// wait on each other; with two, both sides of both stretches fill two cores.
 const auditVerifyRanges = 2
 
 // VerifyAudit recomputes the whole chain, streaming it so that memory stays flat however long
@@ -144,6 +145,8 @@ func (s *Store) VerifyAudit(ctx context.Context) (domain.ChainReport, error) {
 		cuts[k] = lo.Int64 - 1 + (hi.Int64-lo.Int64+1)*int64(k)/auditVerifyRanges
 	}
 	cuts[0] = math.MinInt64
+	ctx, cancel := context.WithCancel(ctx) // a stretch that fails stops the others
+	defer cancel()
 	verifiers := make([]*domain.ChainVerifier, auditVerifyRanges)
 	errs := make([]error, auditVerifyRanges)
 	var wg sync.WaitGroup
@@ -160,10 +163,17 @@ func (s *Store) VerifyAudit(ctx context.Context) (domain.ChainReport, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[k] = s.verifyAuditRange(ctx, verifiers[k], cuts[k], upper)
+			if errs[k] = s.verifyAuditRange(ctx, verifiers[k], cuts[k], upper); errs[k] != nil {
+				cancel()
+			}
 		}()
 	}
 	wg.Wait()
+	for _, err := range errs { // the cause, not the cancellation it made in the others
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return domain.ChainReport{}, classify(err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return domain.ChainReport{}, classify(err)
 	}
