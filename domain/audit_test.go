@@ -114,3 +114,95 @@ func deref(p *int64) int64 {
 	}
 	return *p
 }
+
+// A trail checked in stretches, joined in order, gives the report of one check from the
+// start, wherever it is cut: a break inside any stretch and one at a cut alike.
+func TestSegmentsJoinedReportAsOne(t *testing.T) {
+	tampers := map[string]func([]AuditEntry) []AuditEntry{
+		"intact":          func(c []AuditEntry) []AuditEntry { return c },
+		"altered 2":       func(c []AuditEntry) []AuditEntry { c[1].Reason = "edited"; return c },
+		"altered 5":       func(c []AuditEntry) []AuditEntry { c[4].Reason = "edited"; return c },
+		"altered 6":       func(c []AuditEntry) []AuditEntry { c[5].UserName = "Bob"; return c },
+		"re-hashed 4":     func(c []AuditEntry) []AuditEntry { c[3].Reason = "x"; c[3].Hash = c[3].ComputeHash(); return c },
+		"removed 4":       func(c []AuditEntry) []AuditEntry { return append(c[:3], c[4:]...) },
+		"removed 1":       func(c []AuditEntry) []AuditEntry { return c[1:] },
+		"swapped 4 and 5": func(c []AuditEntry) []AuditEntry { c[3], c[4] = c[4], c[3]; return c },
+		"wrong genesis":   func(c []AuditEntry) []AuditEntry { c[0].PrevHash = c[1].Hash; return c },
+		"relinked 5": func(c []AuditEntry) []AuditEntry {
+			c[4].PrevHash = c[2].Hash
+			c[4].Hash = c[4].ComputeHash()
+			return c
+		},
+	}
+	for name, tamper := range tampers {
+		c := tamper(chain(8))
+		want := verify(c)
+		for cut1 := 0; cut1 <= len(c); cut1++ {
+			for cut2 := cut1; cut2 <= len(c); cut2++ {
+				parts := [][]AuditEntry{c[:cut1], c[cut1:cut2], c[cut2:]}
+				v := NewChainVerifier()
+				for i, part := range parts {
+					pv := v
+					if i > 0 {
+						pv = NewChainSegmentVerifier()
+					}
+					for _, e := range part {
+						pv.Add(e)
+					}
+					if i > 0 {
+						v.Join(pv)
+					}
+				}
+				got := v.Report()
+				if got.OK != want.OK || got.Entries != want.Entries || deref(got.FirstBad) != deref(want.FirstBad) || got.Problem != want.Problem {
+					t.Errorf("%s cut at %d and %d: report %+v (first bad %d), want %+v (first bad %d)",
+						name, cut1, cut2, got, deref(got.FirstBad), want, deref(want.FirstBad))
+				}
+			}
+		}
+	}
+}
+
+// A stretch that is sound in itself but does not follow the stretch before is a break at its
+// first entry.
+func TestJoinChecksTheLinkBetweenStretches(t *testing.T) {
+	a, b := chain(6), chain(6)
+	b[2].Reason = "rewritten"
+	for i := 2; i < len(b); i++ {
+		b[i].Seal(&b[i-1])
+	}
+	v := NewChainVerifier()
+	for _, e := range a[:3] {
+		v.Add(e)
+	}
+	next := NewChainSegmentVerifier()
+	for _, e := range b[3:] {
+		next.Add(e)
+	}
+	if rep := next.Report(); !rep.OK {
+		t.Fatalf("the stretch alone: %+v", rep)
+	}
+	v.Join(next)
+	rep := v.Report()
+	if rep.OK || deref(rep.FirstBad) != 4 || !strings.Contains(rep.Problem, "removed or reordered") || rep.Entries != 6 {
+		t.Fatalf("report = %+v (first bad %d)", rep, deref(rep.FirstBad))
+	}
+}
+
+func TestAuditTimeEncodingIsTheLayout(t *testing.T) {
+	zone := time.FixedZone("UTC+8", 8*3600)
+	for _, at := range []time.Time{
+		time.Date(2026, 1, 2, 3, 4, 5, 6_789, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999_999_999, zone),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(12026, 6, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-5, 6, 1, 0, 0, 0, 0, time.UTC),
+		time.Unix(1_780_000_000, 123_456_000),
+	} {
+		want := AuditTime(at).Format(auditTimeLayout)
+		if got := string(appendAuditTime(nil, at)); got != want {
+			t.Errorf("%v: %q, want %q", at, got, want)
+		}
+	}
+}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
+	"sync"
 	"time"
 
 	"cordtrace/domain"
@@ -121,30 +124,88 @@ func (s *Store) ListAudit(ctx context.Context, f domain.AuditFilter) ([]domain.A
 	return out, nil
 }
 
+// auditVerifyRanges is how many stretches of the chain VerifyAudit reads at once, each on its
+// own connection. With one stream the decoding in Go and the database's reading and sending
+// wait on each other; with two, both sides of both stretches fill two cores.
+const auditVerifyRanges = 2
+
 // VerifyAudit recomputes the whole chain, streaming it so that memory stays flat however long
-// the trail is.
+// the trail is. The chain is cut by seq into auditVerifyRanges stretches read concurrently;
+// each checks its own links and the verifiers are joined in order, which checks the link at
+// each cut (domain.ChainVerifier.Join). Entries appended while it runs are read by the last
+// stretch or not at all; the earlier ones cannot change.
 func (s *Store) VerifyAudit(ctx context.Context) (domain.ChainReport, error) {
+	var lo, hi sql.NullInt64
+	if err := s.sqlDB.QueryRowContext(ctx, `SELECT min(seq), max(seq) FROM audit_entries`).Scan(&lo, &hi); err != nil {
+		return domain.ChainReport{}, classify(fmt.Errorf("read audit chain bounds: %w", err))
+	}
+	// Stretch k holds the seqs in (cuts[k], cuts[k+1]]; the last one is open-ended.
+	cuts := make([]int64, auditVerifyRanges)
+	for k := 1; k < auditVerifyRanges; k++ {
+		cuts[k] = lo.Int64 - 1 + (hi.Int64-lo.Int64+1)*int64(k)/auditVerifyRanges
+	}
+	cuts[0] = math.MinInt64
+	ctx, cancel := context.WithCancel(ctx) // a stretch that fails stops the others
+	defer cancel()
+	verifiers := make([]*domain.ChainVerifier, auditVerifyRanges)
+	errs := make([]error, auditVerifyRanges)
+	var wg sync.WaitGroup
+	for k := range verifiers {
+		if k == 0 {
+			verifiers[k] = domain.NewChainVerifier()
+		} else {
+			verifiers[k] = domain.NewChainSegmentVerifier()
+		}
+		upper := int64(math.MaxInt64)
+		if k+1 < auditVerifyRanges {
+			upper = cuts[k+1]
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[k] = s.verifyAuditRange(ctx, verifiers[k], cuts[k], upper); errs[k] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs { // the cause, not the cancellation it made in the others
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return domain.ChainReport{}, classify(err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return domain.ChainReport{}, classify(err)
+	}
+	for _, v := range verifiers[1:] {
+		verifiers[0].Join(v)
+	}
+	return verifiers[0].Report(), nil
+}
+
+// verifyAuditRange feeds v the entries with after < seq <= upTo, in seq order. Only the
+// columns the hash covers are read, into one entry reused for every row.
+func (s *Store) verifyAuditRange(ctx context.Context, v *domain.ChainVerifier, after, upTo int64) error {
 	rows, err := s.sqlDB.QueryContext(ctx, `SELECT seq, at, user_id, user_name, role, action,
 		entity_type, entity_id, before_value, after_value, reason, request_id, prev_hash, hash
-		FROM audit_entries ORDER BY seq`)
+		FROM audit_entries WHERE seq > $1 AND seq <= $2 ORDER BY seq`, after, upTo)
 	if err != nil {
-		return domain.ChainReport{}, classify(fmt.Errorf("read audit chain: %w", err))
+		return fmt.Errorf("read audit chain: %w", err)
 	}
 	defer rows.Close()
-	v := domain.NewChainVerifier()
+	var e domain.AuditEntry
+	var userID sql.NullInt64
+	var role string
 	for rows.Next() {
-		var e domain.AuditEntry
-		var userID sql.NullInt64
-		var role string
 		if err := rows.Scan(&e.Seq, &e.At, &userID, &e.UserName, &role, &e.Action, &e.EntityType,
 			&e.EntityID, &e.Before, &e.After, &e.Reason, &e.RequestID, &e.PrevHash, &e.Hash); err != nil {
-			return domain.ChainReport{}, classify(fmt.Errorf("read audit entry: %w", err))
+			return fmt.Errorf("read audit entry: %w", err)
 		}
 		e.UserID, e.Role = userID.Int64, domain.Role(role)
 		v.Add(e)
 	}
 	if err := rows.Err(); err != nil {
-		return domain.ChainReport{}, classify(fmt.Errorf("read audit chain: %w", err))
+		return fmt.Errorf("read audit chain: %w", err)
 	}
-	return v.Report(), nil
+	return nil
 }

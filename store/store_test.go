@@ -285,6 +285,82 @@ func TestAuditVerifyNamesFirstBrokenEntry(t *testing.T) {
 	}
 }
 
+// VerifyAudit reads the chain in stretches at once; a break is found and named the same
+// wherever it lies, in the first stretch, in a later one or at a cut between them: every
+// entry of the chain is tampered with in turn (and put back), so every cut is covered
+// whatever the number of stretches.
+func TestAuditVerifyFindsBreaksInEveryStretchAndAtTheCuts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		for i := 0; i < 9; i++ {
+			if _, err := st.CreateUser(ctx, admin, newUser(fmt.Sprintf("user%d", i), domain.RoleQC)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		entries, err := st.ListAudit(ctx, domain.AuditFilter{Limit: store.MaxAuditPage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := int64(len(entries))
+		disableAuditGuard(t, st)
+		db := st.SQLDB()
+		exec := func(q string, args ...any) {
+			t.Helper()
+			if _, err := db.ExecContext(ctx, q, args...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		exec(`CREATE TABLE audit_copy AS SELECT * FROM audit_entries`)
+		restore := func(seq int64) {
+			exec(`DELETE FROM audit_entries WHERE seq = $1`, seq)
+			exec(`INSERT INTO audit_entries SELECT * FROM audit_copy WHERE seq = $1`, seq)
+		}
+		for _, e := range entries {
+			k := e.Seq
+			rehashed := e
+			rehashed.Reason = "rewritten"
+			rehashed.Hash = rehashed.ComputeHash()
+			tampers := []struct {
+				name     string
+				sql      string
+				args     []any
+				firstBad int64 // 0: what is left is a valid chain
+				problem  string
+				entries  int64
+			}{
+				{"altered", `UPDATE audit_entries SET reason = 'edited' WHERE seq = $1`, []any{k}, k, "altered", n},
+				{"altered and re-hashed", `UPDATE audit_entries SET reason = $1, hash = $2 WHERE seq = $3`,
+					[]any{rehashed.Reason, rehashed.Hash, k}, k + 1, "removed or reordered", n},
+				{"deleted", `DELETE FROM audit_entries WHERE seq = $1`, []any{k}, k + 1, "missing", n - 1},
+			}
+			for _, tc := range tampers {
+				if tc.firstBad > n { // the newest entry: what is left is a valid, shorter chain
+					tc.firstBad = 0
+				}
+				exec(tc.sql, tc.args...)
+				rep, err := st.VerifyAudit(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				restore(k)
+				if rep.Entries != tc.entries {
+					t.Errorf("entry %d %s: %d entries read, want %d", k, tc.name, rep.Entries, tc.entries)
+				}
+				if tc.firstBad == 0 {
+					if !rep.OK {
+						t.Errorf("entry %d %s: report %+v, want a valid chain", k, tc.name, rep)
+					}
+					continue
+				}
+				if rep.OK || rep.FirstBad == nil || *rep.FirstBad != tc.firstBad || !strings.Contains(rep.Problem, tc.problem) {
+					t.Errorf("entry %d %s: report %+v, want first bad %d (%s)", k, tc.name, rep, tc.firstBad, tc.problem)
+				}
+			}
+		}
+		mustVerify(t, st)
+	})
+}
+
 // Two stores on one database stand in for two serve processes: their connections, pools and
 // transactions are separate, only the database is shared.
 func TestConcurrentWritersKeepOneChain(t *testing.T) {
