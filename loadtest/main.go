@@ -47,15 +47,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 			"relative to PostgreSQL round trips.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cordtrace-load: unexpected argument %q\n", fs.Arg(0))
-		return ExitUsage
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	// It usually shares the machine with the service it measures: the CPU its collector
 	// spares is the service's. The environment's GOGC wins.
@@ -94,15 +87,8 @@ func seedMain(ctx context.Context, args []string, getenv func(string) string, st
 			"their custody scans, verifications and infusions, and the sealed audit chain that records them.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cordtrace-load seed: unexpected argument %q\n", fs.Arg(0))
-		return ExitUsage
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
 	}
 	rep, err := SeedHistory(ctx, cfg)
 	if err != nil {
@@ -112,4 +98,20 @@ func seedMain(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stdout, "seeded %d years, %d sites: %d patients, %d lots, %d dose bags, %d audit entries; %d rows in %s (%.0f rows/s)\n",
 		cfg.Years, cfg.Sites, rep.Patients, rep.Lots, rep.DoseBags, rep.AuditEntries, rep.Rows, rep.Elapsed.Round(time.Second), float64(rep.Rows)/rep.Elapsed.Seconds())
 	return ExitOK
+}
+
+// parseFlags parses a command's flags, which take no arguments besides. When the command must
+// not run (help asked for, or a bad flag), ok is false and code is its exit code.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK, false
+		}
+		return ExitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return ExitUsage, false
+	}
+	return 0, true
 }
