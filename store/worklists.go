@@ -119,9 +119,18 @@ func subjectIDs(db *gorm.DB, ids []int64) (map[int64]string, error) {
 // the oldest stock is used before it expires.
 func (s *Store) AvailableUnits(ctx context.Context) ([]domain.AvailableUnit, error) {
 	db := s.read(ctx)
-	var lots []lotRow
-	if err := db.Where("status = ? AND expires_at > ?", domain.LotReleased, s.now()).Order("expires_at, id").Find(&lots).Error; err != nil {
+	now := s.now()
+	// The query only narrows the lots read; whether each may be used is domain.LotUsability's
+	// to say, for no patient in particular (an exceptional release is for one patient only).
+	var candidates []lotRow
+	if err := db.Where("status = ? AND expires_at > ?", domain.LotReleased, now).Order("expires_at, id").Find(&candidates).Error; err != nil {
 		return nil, classify(err)
+	}
+	lots := candidates[:0]
+	for _, l := range candidates {
+		if domain.LotUsability(domain.LotFacts{LotNumber: l.LotNumber, Status: l.Status, ExpiresAt: l.ExpiresAt}, 0, now).Usable {
+			lots = append(lots, l)
+		}
 	}
 	if len(lots) == 0 {
 		return []domain.AvailableUnit{}, nil
