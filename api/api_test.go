@@ -84,7 +84,7 @@ func newTestServerConfig(t *testing.T, backend string, opts store.Options, cfg a
 	}
 	logs := &syncBuffer{}
 	cfg.Logger, cfg.BodyLimit = slog.New(slog.NewJSONHandler(logs, nil)), "4K"
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Donors: st, Recall: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Records: st, Trial: st, Ping: st.Ping},
+	srv := api.New(api.ServicesOf(st),
 		cfg)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

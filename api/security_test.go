@@ -453,7 +453,7 @@ func registerWeb(t *testing.T, ts *testServer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web.Register(ts.srv.Echo(), pages, web.Services{Auth: ts.store, Users: ts.store, Lab: ts.store, Donors: ts.store, Recall: ts.store, Audit: ts.store, Pharmacy: ts.store, Patients: ts.store, Trace: ts.store, Records: ts.store, Safety: ts.store, Trial: ts.store}, web.Session{Cookie: api.SessionCookie})
+	web.Register(ts.srv.Echo(), pages, web.ServicesOf(ts.store), web.Session{Cookie: api.SessionCookie})
 }
 
 // webGet fetches a page with the session cookie and returns its HTML.

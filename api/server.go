@@ -38,6 +38,32 @@ type Services struct {
 	Ping func(ctx context.Context) error
 }
 
+// Backend is one store that provides every service the API calls, as the database store does.
+type Backend interface {
+	domain.AuthService
+	domain.UserService
+	domain.AuditService
+	domain.LabService
+	domain.DonorService
+	domain.RecallService
+	domain.PatientService
+	domain.LabelService
+	domain.PharmacyService
+	domain.CustodyService
+	domain.BedsideService
+	domain.SafetyService
+	domain.TraceService
+	domain.RecordService
+	domain.TrialService
+	Ping(ctx context.Context) error
+}
+
+// ServicesOf takes every service from one backend, so that none is left nil.
+func ServicesOf(b Backend) Services {
+	return Services{Auth: b, Users: b, Audit: b, Lab: b, Donors: b, Recall: b, Patients: b, Labels: b, Pharmacy: b,
+		Custody: b, Bedside: b, Safety: b, Trace: b, Records: b, Trial: b, Ping: b.Ping}
+}
+
 // Config tunes the server.
 type Config struct {
 	Logger *slog.Logger

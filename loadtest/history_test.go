@@ -65,13 +65,12 @@ func TestSeededHistoryVerifiesAndItsPagesOpen(t *testing.T) {
 // serve runs the service's API and pages on st, as cordtrace serve wires them.
 func serve(t *testing.T, st *store.Store) *httptest.Server {
 	t.Helper()
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Donors: st, Recall: st, Patients: st, Labels: st, Pharmacy: st, Custody: st,
-		Bedside: st, Safety: st, Trace: st, Records: st, Trial: st, Ping: st.Ping}, api.Config{Site: time.UTC})
+	srv := api.New(api.ServicesOf(st), api.Config{Site: time.UTC})
 	pages, err := web.Parse()
 	if err != nil {
 		t.Fatal(err)
 	}
-	web.Register(srv.Echo(), pages, web.Services{Auth: st, Users: st, Lab: st, Donors: st, Recall: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st, Safety: st, Trial: st},
+	web.Register(srv.Echo(), pages, web.ServicesOf(st),
 		web.Session{Cookie: api.SessionCookie})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

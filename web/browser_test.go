@@ -95,8 +95,7 @@ func newSite(t *testing.T, backend string) *site {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Donors: st, Recall: st, Patients: st, Labels: st, Pharmacy: st, Custody: st,
-		Bedside: st, Safety: st, Trace: st, Records: st, Trial: st, Ping: st.Ping}, api.Config{Logger: slog.New(slog.DiscardHandler)})
+	srv := api.New(api.ServicesOf(st), api.Config{Logger: slog.New(slog.DiscardHandler)})
 	registerPages(t, srv.Echo(), st)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

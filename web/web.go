@@ -128,6 +128,29 @@ type Services struct {
 	Trial domain.TrialService
 }
 
+// Backend is one store that provides every service the pages call, as the database store does.
+type Backend interface {
+	domain.AuthService
+	domain.UserService
+	domain.LabService
+	domain.DonorService
+	domain.RecallService
+	domain.AuditService
+	domain.PharmacyService
+	domain.PatientService
+	domain.TraceService
+	domain.DashboardService
+	domain.RecordService
+	domain.SafetyService
+	domain.TrialService
+}
+
+// ServicesOf takes every service from one backend, so that none is left nil.
+func ServicesOf(b Backend) Services {
+	return Services{Auth: b, Users: b, Lab: b, Donors: b, Recall: b, Audit: b, Pharmacy: b, Patients: b, Trace: b,
+		Dashboards: b, Records: b, Safety: b, Trial: b}
+}
+
 // staticFiles serves the embedded static files, compressed by the route's middleware, each with
 // an ETag of its content: a browser keeps its copy and asks again with If-None-Match, and gets
 // 304 until a new build changes the file (no-cache: it always asks, so a new build is never

@@ -33,7 +33,7 @@ func registerPages(t *testing.T, e *echo.Echo, st *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	web.Register(e, pages, web.Services{Auth: st, Users: st, Lab: st, Donors: st, Recall: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st, Safety: st, Trial: st}, web.Session{Cookie: api.SessionCookie})
+	web.Register(e, pages, web.ServicesOf(st), web.Session{Cookie: api.SessionCookie})
 }
 
 // getPage fetches a page as client, returning its status and body.
@@ -323,7 +323,7 @@ func TestSessionSettings(t *testing.T) {
 		}
 		serve := func(session web.Session) string {
 			e := echo.New()
-			web.Register(e, pages, web.Services{Auth: st, Users: st, Lab: st, Donors: st, Recall: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st, Safety: st, Trial: st}, session)
+			web.Register(e, pages, web.ServicesOf(st), session)
 			srv := httptest.NewServer(e)
 			t.Cleanup(srv.Close)
 			return srv.URL

@@ -116,7 +116,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	}
 	logger.Info("label signing key", "kid", key.KID)
 
-	srv := api.New(api.Services{Auth: st, Users: st, Audit: st, Lab: st, Donors: st, Recall: st, Patients: st, Labels: st, Pharmacy: st, Custody: st, Bedside: st, Safety: st, Trace: st, Records: st, Trial: st, Ping: st.Ping},
+	srv := api.New(api.ServicesOf(st),
 		api.Config{Logger: logger, SessionIdle: cfg.SessionIdle, SessionLifetime: cfg.SessionLifetime, SecureCookies: cfg.SecureCookies, MetricsToken: cfg.MetricsToken, Site: cfg.Site, DBTimeout: cfg.DBTimeout, MRNSystem: cfg.MRNSystem})
 	srv.RegisterDB(st.SQLDB())
 	pages, err := web.Parse()
@@ -124,7 +124,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		logger.Error("cannot parse the web pages", "err", err)
 		return exitRuntime
 	}
-	web.Register(srv.Echo(), pages, web.Services{Auth: st, Users: st, Lab: st, Donors: st, Recall: st, Audit: st, Pharmacy: st, Patients: st, Trace: st, Dashboards: st, Records: st, Safety: st, Trial: st},
+	web.Register(srv.Echo(), pages, web.ServicesOf(st),
 		web.Session{Cookie: api.SessionCookie, Secure: cfg.SecureCookies, Idle: cfg.SessionIdle, Lifetime: cfg.SessionLifetime})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
