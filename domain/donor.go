@@ -147,10 +147,8 @@ type DeterminationFacts struct {
 // the determination, and does not by itself make the donor ineligible (21 CFR 1271.85(b)).
 // Ineligible needs the reason.
 func CheckDetermination(f DeterminationFacts) error {
-	switch f.Determination {
-	case Eligible, Ineligible:
-	default:
-		return FieldError("determination", "the determination is eligible or ineligible")
+	if err := ValidateDetermination(f.Determination); err != nil {
+		return err
 	}
 	if f.Current == Ineligible {
 		return Errorf(EConflict, "the donor was determined ineligible; that determination is final")
@@ -309,4 +307,13 @@ type DonorService interface {
 // IneligibleHoldReason is the reason recorded on a lot put on hold by an ineligible donor.
 func IneligibleHoldReason(din, reason string) string {
 	return fmt.Sprintf("donor of donation %s determined ineligible: %s", din, strings.TrimSpace(reason))
+}
+
+// ValidateDetermination refuses anything but eligible or ineligible as a signed determination:
+// checked before the signer's password is, and again with the donation's facts.
+func ValidateDetermination(d Eligibility) error {
+	if d != Eligible && d != Ineligible {
+		return FieldError("determination", "the determination is eligible or ineligible")
+	}
+	return nil
 }

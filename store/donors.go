@@ -130,8 +130,8 @@ func (s *Store) RecordScreening(ctx context.Context, actor domain.Actor, donatio
 // each audited, in the same transaction, so that no unit or bag of it can be given from the
 // moment it is signed.
 func (s *Store) DetermineEligibility(ctx context.Context, actor domain.Actor, donationID int64, determination domain.Eligibility, password, reason string) (domain.DonationDetail, error) {
-	if determination != domain.Eligible && determination != domain.Ineligible {
-		return domain.DonationDetail{}, domain.FieldError("determination", "the determination is eligible or ineligible")
+	if err := domain.ValidateDetermination(determination); err != nil {
+		return domain.DonationDetail{}, err
 	}
 	if err := s.reauthenticate(ctx, actor, password); err != nil {
 		return domain.DonationDetail{}, err
