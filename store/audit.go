@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"sync"
-	"time"
 
 	"cordtrace/domain"
 )
@@ -21,18 +20,18 @@ const auditLockID = 0x6175646974 // "audit"
 // appendAudit seals one entry per recorded change onto the end of the chain, in Go
 // (domain.AuditEntry.Seal), and inserts them. The chain is locked first, so that no other
 // transaction appends between the read of its head and the commit: on PostgreSQL by the
-// advisory lock auditLockID, held until the transaction ends, whose commit is then made
-// asynchronous (Store.waitForDisk waits for the disk after it); SQLite's IMMEDIATE
-// transaction already holds the database's single write lock. Every write queues on that
-// lock, so the entries are encoded before it is taken: under it, only the head's read, the
-// hashes, the insert and the commit.
-func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
-	entries, err := auditEntries(t, actor, t.now)
+// advisory lock auditLockID, held until the transaction ends, its commit on disk included;
+// SQLite's IMMEDIATE transaction already holds the database's single write lock. Every write
+// queues on that lock, so the entries are encoded before it is taken: under it, only the
+// head's read, the hashes, the insert and the commit. Custody scans, the busiest writes,
+// share that queue's place (writeTogether).
+func (s *Store) appendAudit(t *tx) error {
+	entries, err := auditEntries(t)
 	if err != nil {
 		return err
 	}
 	if s.pg() {
-		if err := t.db.Exec(`SELECT pg_advisory_xact_lock(?), set_config('synchronous_commit', 'off', true)`, int64(auditLockID)).Error; err != nil {
+		if err := t.db.Exec(`SELECT pg_advisory_xact_lock(?)`, int64(auditLockID)).Error; err != nil {
 			return fmt.Errorf("lock the audit chain: %w", err)
 		}
 	}
@@ -59,8 +58,9 @@ func (s *Store) appendAudit(t *tx, actor domain.Actor) error {
 	return nil
 }
 
-// auditEntries are the transaction's changes as audit entries by actor at at, not yet sealed.
-func auditEntries(t *tx, actor domain.Actor, at time.Time) ([]domain.AuditEntry, error) {
+// auditEntries are the transaction's changes as audit entries, each by the actor and at the
+// time of the write that made it, not yet sealed.
+func auditEntries(t *tx) ([]domain.AuditEntry, error) {
 	out := make([]domain.AuditEntry, 0, len(t.changes))
 	for _, c := range t.changes {
 		before, err := auditJSON(c.before)
@@ -72,9 +72,9 @@ func auditEntries(t *tx, actor domain.Actor, at time.Time) ([]domain.AuditEntry,
 			return nil, err
 		}
 		out = append(out, domain.AuditEntry{
-			At: at, UserID: actor.UserID, UserName: actor.FullName, Role: actor.Role,
+			At: c.at, UserID: c.actor.UserID, UserName: c.actor.FullName, Role: c.actor.Role,
 			Action: c.action, EntityType: c.entityType, EntityID: c.entityID,
-			Before: before, After: after, Reason: c.reason, RequestID: actor.RequestID,
+			Before: before, After: after, Reason: c.reason, RequestID: c.actor.RequestID,
 		})
 	}
 	return out, nil

@@ -66,7 +66,7 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 	var ev domain.CustodyEvent
 	var refusal error
 	lookUp := sc.LabelRefusal == "" && sc.BagID != ""
-	err := s.write(ctx, actor, func(t *tx) error {
+	err := s.writeTogether(ctx, actor, func(t *tx) error {
 		// The bag is locked first, and its facts are read after the lock was granted, so they
 		// include every scan and print committed before then.
 		var bag doseBagRow

@@ -17,6 +17,32 @@ func (s *Store) WriteForTest(ctx context.Context, actor domain.Actor, fn func(db
 	})
 }
 
+// WriteTogetherForTest is WriteForTest through writeTogether, the path of custody scans.
+func (s *Store) WriteTogetherForTest(ctx context.Context, actor domain.Actor, fn func(db *gorm.DB, audit func(action, entityType, entityID string)) error) error {
+	return s.writeTogether(ctx, actor, func(t *tx) error {
+		return fn(t.db, func(action, entityType, entityID string) {
+			t.audit(action, entityType, entityID, nil, nil, "")
+		})
+	})
+}
+
+// RunningTogether is how many transactions writeTogether runs at once at most.
+const RunningTogether = maxRunningTogether
+
+// RunningTogetherNow is how many transactions writeTogether is running.
+func (s *Store) RunningTogetherNow() int {
+	s.together.mu.Lock()
+	defer s.together.mu.Unlock()
+	return s.together.running
+}
+
+// WaitingTogether is how many writes wait for writeTogether's next transaction.
+func (s *Store) WaitingTogether() int {
+	s.together.mu.Lock()
+	defer s.together.mu.Unlock()
+	return len(s.together.waiting)
+}
+
 // Models lists every row type, for the schema test.
 func Models() []any {
 	return []any{&userRow{}, &userRoleRow{}, &sessionRow{}, &auditRow{},

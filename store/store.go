@@ -114,6 +114,8 @@ type Store struct {
 	dialect string
 	opts    Options
 	specs   sync.Map // version → domain.ReleaseSpec, see specForVersion
+	// together queues the custody scans that arrive while others are committed (writeTogether).
+	together writeQueue
 }
 
 // OpenDB opens the database named by opts without migrating it, and returns its dialect.
@@ -243,10 +245,13 @@ func (s *Store) now() time.Time { return s.opts.Now().UTC() }
 type tx struct {
 	db      *gorm.DB
 	now     time.Time
+	actor   domain.Actor // who makes the write now running; its changes are audited as theirs
 	changes []change
 }
 
 type change struct {
+	actor                        domain.Actor
+	at                           time.Time
 	action, entityType, entityID string
 	before, after                any
 	reason                       string
@@ -256,7 +261,7 @@ type change struct {
 // delete; both are stored as JSON.
 func (t *tx) audit(action, entityType string, entityID any, before, after any, reason string) {
 	t.changes = append(t.changes, change{
-		action: action, entityType: entityType, entityID: fmt.Sprint(entityID),
+		actor: t.actor, at: t.now, action: action, entityType: entityType, entityID: fmt.Sprint(entityID),
 		before: before, after: after, reason: reason,
 	})
 }
@@ -268,42 +273,58 @@ const maxAttempts = 4
 // write runs fn in one transaction (gorm's Transaction, the same statements on both databases)
 // and commits its changes with their audit entries, sealed onto the chain last (appendAudit).
 // A transaction that records no change is rolled back, so nothing unaudited can commit. A
-// write returns once its commit is on disk (SQLite: synchronous=FULL; PostgreSQL: see
-// waitForDisk).
+// write returns once its commit is on disk (SQLite: synchronous=FULL; PostgreSQL: its default
+// synchronous_commit, on).
 func (s *Store) write(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+	err := s.writeAll(ctx, []writeWork{{actor: actor, fn: fn}})
+	if errors.Is(err, errNothingRecorded) {
+		return nil
+	}
+	return classify(err)
+}
+
+// writeWork is one write: who makes it and what it does in the transaction.
+type writeWork struct {
+	actor domain.Actor
+	fn    func(t *tx) error
+}
+
+// writeAll runs works one after another in one transaction, each as its actor and at its own
+// time, and commits them together, retrying the whole transaction when it lost a serialization
+// race or a deadlock. A work that records no change rolls everything back with
+// errNothingRecorded.
+func (s *Store) writeAll(ctx context.Context, works []writeWork) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.DBTimeout)
 	defer cancel()
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = s.writeOnce(ctx, actor, fn)
+		err = s.writeOnce(ctx, works)
 		if err == nil || !retryable(err) {
 			break
 		}
 		s.opts.Logger.WarnContext(ctx, "retrying transaction", "attempt", attempt, "err", err)
 	}
-	return classify(err)
+	return err
 }
 
 var errNothingRecorded = errors.New("nothing recorded")
 
-func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
+func (s *Store) writeOnce(ctx context.Context, works []writeWork) error {
 	err := s.transact(ctx, func(g *gorm.DB) error {
-		t := &tx{db: g, now: s.now()}
-		if err := fn(t); err != nil {
-			return err
+		t := &tx{db: g}
+		for _, w := range works {
+			t.now, t.actor = s.now(), w.actor
+			recorded := len(t.changes)
+			if err := w.fn(t); err != nil {
+				return err
+			}
+			if len(t.changes) == recorded {
+				return errNothingRecorded
+			}
 		}
-		if len(t.changes) == 0 {
-			return errNothingRecorded
-		}
-		return s.appendAudit(t, actor)
+		return s.appendAudit(t)
 	})
-	if errors.Is(err, errNothingRecorded) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return s.waitForDisk(ctx)
+	return err
 }
 
 // transact runs fn in one transaction, gorm's Transaction: it commits when fn returns nil and
@@ -312,25 +333,6 @@ func (s *Store) writeOnce(ctx context.Context, actor domain.Actor, fn func(t *tx
 // authentication (a session's last use, failed logins by address).
 func (s *Store) transact(ctx context.Context, fn func(g *gorm.DB) error) error {
 	return s.db.WithContext(ctx).Transaction(fn)
-}
-
-// waitForDisk returns once the last commit is on disk. On PostgreSQL, appendAudit makes the
-// write's commit asynchronous, because the audit chain's lock is held until the commit ends:
-// a synchronous commit would hold it through the wait for the disk, so that one write per
-// flush could go through. This waits instead, after the lock is released, by committing a
-// tiny transaction that writes WAL (an empty logical message, which nothing stores) with the
-// connection's synchronous_commit, on: it returns once the WAL is on disk up to its commit,
-// which comes after the write's, and concurrent waits share one flush. WAL is replayed in
-// order, so a crash cannot keep a write and lose one the chain holds before it. On SQLite
-// the commit itself waited (synchronous=FULL), and this does nothing.
-func (s *Store) waitForDisk(ctx context.Context) error {
-	if !s.pg() {
-		return nil
-	}
-	if _, err := s.sqlDB.ExecContext(ctx, `SELECT pg_logical_emit_message(true, 'cordtrace.durable', '')`); err != nil {
-		return fmt.Errorf("wait for the commit to reach the disk: %w", err)
-	}
-	return nil
 }
 
 // lockByID reads the row with primary key id into dest and locks it until the transaction
