@@ -77,13 +77,8 @@ func (s *Store) RecordScan(ctx context.Context, actor domain.Actor, sc domain.Cu
 			if found, err = t.lockBag(sc.BagID, &bag); err != nil {
 				return err
 			}
-			if facts, haveFacts, err = readScanFacts(t, sc.BagID); err != nil {
+			if facts, haveFacts, err = readScanFacts(t, sc); err != nil {
 				return err
-			}
-			if found && sc.CodeKind == domain.CodeQR {
-				if facts.Key, err = printKey(t.db, "dose_bag", bag.ID, sc.PrintSerial, sc.KeyID); err != nil {
-					return err
-				}
 			}
 		}
 		refusal = nil
@@ -157,19 +152,27 @@ type scanFacts struct {
 	PrintSerial                         *int64 // the bag's current label print; nil if never printed
 	LastScannedBy                       *int64 // who made the bag's last accepted scan; nil before the first
 	SpecVersion                         int    // the current specification
-	// Key is what the records say of the key a signed QR names, for the print it names.
+	// Key is what the records say of the key a signed QR names, for the print it names
+	// (unknown for other codes).
 	Key domain.PrintKey
 }
 
-// readScanFacts reads the lot, current print serial and last accepted scan of the bag with
-// bag id bagID, and the current specification's version, in one query; found stays false when
-// no bag has that id.
-func readScanFacts(t *tx, bagID string) (f scanFacts, found bool, err error) {
-	err = t.queryRows(scanFactsSQL, []any{bagID}, func(scan func(...any) error) error {
+// readScanFacts reads the lot, current print serial and last accepted scan of the bag sc
+// names, the current specification's version and the key its QR names, in one query; found
+// stays false when no bag has that id.
+func readScanFacts(t *tx, sc domain.CustodyScan) (f scanFacts, found bool, err error) {
+	kid := ""
+	if sc.CodeKind == domain.CodeQR {
+		kid = sc.KeyID
+	}
+	err = t.queryRows(scanFactsSQL, []any{kid, "dose_bag", sc.PrintSerial, sc.BagID}, func(scan func(...any) error) error {
 		var printSerial, lastScannedBy, specVersion, qa, doc sql.NullInt64
-		if err := scan(&f.LotNumber, &f.LotStatus, &f.LotExpiresAt, &qa, &doc, &printSerial, &lastScannedBy, &specVersion); err != nil {
+		var key printKeyRow
+		dest := append([]any{&f.LotNumber, &f.LotStatus, &f.LotExpiresAt, &qa, &doc, &printSerial, &lastScannedBy, &specVersion}, key.dest()...)
+		if err := scan(dest...); err != nil {
 			return fmt.Errorf("read the bag's lot, prints and custody: %w", err)
 		}
+		f.Key = key.key(kid)
 		if printSerial.Valid {
 			f.PrintSerial = &printSerial.Int64
 		}
@@ -192,16 +195,18 @@ const bagPrintSerialSQL = `(SELECT MAX(lp.serial) FROM label_prints lp WHERE lp.
 // and a physician.
 const currentSpecVersionSQL = `(SELECT MAX(sv.version) FROM spec_versions sv WHERE sv.effective_at IS NOT NULL)`
 
-// scanFactsSQL is the query of readScanFacts.
-const scanFactsSQL = `SELECT l.lot_number, l.status, l.expires_at,
+// scanFactsSQL is the query of readScanFacts; its arguments are the QR's key id, "dose_bag",
+// the QR's print serial and the bag id.
+var scanFactsSQL = `SELECT l.lot_number, l.status, l.expires_at,
 		(SELECT MIN(s.user_id) FROM signatures s WHERE s.lot_id = b.lot_id AND s.patient_id = b.patient_id
 			AND s.action = '` + string(domain.SignExceptionalQA) + `'),
 		(SELECT MAX(s.user_id) FROM signatures s WHERE s.lot_id = b.lot_id AND s.patient_id = b.patient_id
 			AND s.action = '` + string(domain.SignExceptionalPhysician) + `'),
 		` + bagPrintSerialSQL + `,
 		(SELECT c.scanned_by FROM custody_scans c WHERE c.dose_bag_id = b.id AND c.accepted ORDER BY c.id DESC LIMIT 1),
-		` + currentSpecVersionSQL + `
-	FROM dose_bags b JOIN lots l ON l.id = b.lot_id
+		` + currentSpecVersionSQL + `,
+		` + printKeyColumns + `
+	FROM dose_bags b JOIN lots l ON l.id = b.lot_id` + printKeyJoins("b.id") + `
 	WHERE b.bag_id = ?`
 
 // checkBagForScan applies the rules a scan of a known bag must pass, reporting the first that

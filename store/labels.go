@@ -412,29 +412,55 @@ func labelsToReprint(db *gorm.DB, kid string) ([]domain.LabelToReprint, error) {
 	return out, err
 }
 
-// printKeySQL reads key kid and whether it signed print serial of an entity's label.
-const printKeySQL = `SELECT k.retired_at, k.revoked_at, k.revoke_reason, lpk.signed_at
-	FROM label_keys k
-		LEFT JOIN label_prints lp ON lp.entity_type = ? AND lp.entity_id = ? AND lp.serial = ?
-		LEFT JOIN label_print_keys lpk ON lpk.print_id = lp.id AND lpk.kid = k.kid
-	WHERE k.kid = ?`
+// printKeyColumns and printKeyJoins read, inside a query of an entity's row, key kid and
+// whether it signed print serial of the entity's label: entityID is the SQL of the entity's
+// id, and the joins take kid, the entity type and serial as arguments. A key that does not
+// exist reads as NULLs.
+const printKeyColumns = `k.kid, k.retired_at, k.revoked_at, k.revoke_reason, lpk.signed_at`
+
+func printKeyJoins(entityID string) string {
+	return `
+		LEFT JOIN label_keys k ON k.kid = ?
+		LEFT JOIN label_print_keys lpk ON lpk.kid = k.kid AND lpk.print_id = (SELECT lp.id FROM label_prints lp
+			WHERE lp.entity_type = ? AND lp.entity_id = ` + entityID + ` AND lp.serial = ?)`
+}
+
+// printKeySQL reads key kid and whether it signed print serial of an entity's label; its
+// arguments are kid, the entity type, the entity's id and serial.
+var printKeySQL = `SELECT ` + printKeyColumns + ` FROM (SELECT 1) one` + printKeyJoins("?")
+
+// printKeyRow holds the printKeyColumns of one row.
+type printKeyRow struct {
+	kid, revokeReason        sql.NullString
+	retired, revoked, signed sql.NullTime
+}
+
+func (r *printKeyRow) dest() []any {
+	return []any{&r.kid, &r.retired, &r.revoked, &r.revokeReason, &r.signed}
+}
+
+// key is what the row says of key kid.
+func (r *printKeyRow) key(kid string) domain.PrintKey {
+	k := domain.PrintKey{KeyID: kid, Known: r.kid.Valid, RevokeReason: r.revokeReason.String,
+		SignedPrint: r.signed.Valid, SignedAt: r.signed.Time}
+	if r.retired.Valid {
+		k.RetiredAt = &r.retired.Time
+	}
+	if r.revoked.Valid {
+		k.RevokedAt = &r.revoked.Time
+	}
+	return k
+}
 
 // printKey reads what the records say of key kid for print serial of an entity's label.
 func printKey(db *gorm.DB, entityType string, entityID, serial int64, kid string) (domain.PrintKey, error) {
 	k := domain.PrintKey{KeyID: kid}
-	err := queryRows(db, printKeySQL, []any{entityType, entityID, serial, kid}, func(scan func(...any) error) error {
-		var retired, revoked, signed sql.NullTime
-		if err := scan(&retired, &revoked, &k.RevokeReason, &signed); err != nil {
+	err := queryRows(db, printKeySQL, []any{kid, entityType, entityID, serial}, func(scan func(...any) error) error {
+		var r printKeyRow
+		if err := scan(r.dest()...); err != nil {
 			return fmt.Errorf("read the label's key: %w", err)
 		}
-		k.Known = true
-		if retired.Valid {
-			k.RetiredAt = &retired.Time
-		}
-		if revoked.Valid {
-			k.RevokedAt = &revoked.Time
-		}
-		k.SignedPrint, k.SignedAt = signed.Valid, signed.Time
+		k = r.key(kid)
 		return nil
 	})
 	return k, err
