@@ -3,22 +3,24 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"cordtrace/domain"
 )
 
 // maxTogether bounds how many writes share one transaction.
-const maxTogether = 6
+const maxTogether = 4
 
 // maxRunningTogether bounds the transactions of writeTogether run at once in a process.
 const maxRunningTogether = 3
 
 // writeQueue lets writes that arrive while another is being committed share the next
 // transaction (writeTogether). Custody scans come in bursts from every scanner of a site, and
-// each write pays for a BEGIN, the audit chain's lock, its head, a COMMIT and a wait for the
+// each write pays for a BEGIN, the audit chain's lock, its head and a COMMIT that waits for the
 // disk, with every other write queued behind the chain's lock meanwhile; shared, those are paid
-// once for the whole queue.
+// once for all the writes that queued. docs/performance.md has the measurements behind the
+// two bounds.
 type writeQueue struct {
 	mu      sync.Mutex
 	running int            // transactions of queued writes being run
@@ -37,10 +39,12 @@ type queuedWrite struct {
 // they had committed just before. A write that fails, or records nothing, takes none of the
 // others with it: the transaction is rolled back and each is run alone.
 //
-// The writes waiting for a transaction are run by the first of them, once the transaction
-// before theirs has committed, so there is no goroutine of its own and at most one such
-// transaction per process. A write is not given up when its caller's context ends while it
-// waits: it was received, and it is recorded.
+// A write that finds fewer than maxRunningTogether such transactions running starts one of its
+// own at once. Otherwise it waits, and when a transaction ends, the first maxTogether waiting
+// writes are run in the next by the first of them: there is no goroutine of its own. A write
+// is not given up when its caller's context ends while it waits: it was received, and it is
+// recorded. A write that panics fails with an error, so that the writes sharing its
+// transaction, and those waiting behind it, are not left waiting.
 func (s *Store) writeTogether(ctx context.Context, actor domain.Actor, fn func(t *tx) error) error {
 	w := &queuedWrite{writeWork: writeWork{actor: actor, fn: fn}, done: make(chan error, 1), lead: make(chan []*queuedWrite, 1)}
 	q := &s.together
@@ -71,11 +75,11 @@ func (s *Store) runTogether(ctx context.Context, writes []*queuedWrite) {
 	for i, w := range writes {
 		works[i] = w.writeWork
 	}
-	err := s.writeAll(ctx, works)
+	err := recovered(func() error { return s.writeAll(ctx, works) })
 	switch {
 	case err != nil && len(writes) > 1 && !unavailable(err):
 		for _, w := range writes {
-			w.done <- s.write(ctx, w.actor, w.fn)
+			w.done <- recovered(func() error { return s.write(ctx, w.actor, w.fn) })
 		}
 	case errors.Is(err, errNothingRecorded):
 		writes[0].done <- nil
@@ -101,4 +105,14 @@ func (s *Store) runTogether(ctx context.Context, writes []*queuedWrite) {
 	if len(next) > 0 {
 		next[0].lead <- next
 	}
+}
+
+// recovered runs fn and turns a panic in it into an error.
+func recovered(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("a write failed unexpectedly: %v", r)
+		}
+	}()
+	return fn()
 }

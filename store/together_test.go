@@ -17,7 +17,7 @@ import (
 
 // Writes that queue for writeTogether's next transaction are committed in it together, each
 // as its own actor and seeing the ones before it; when one of them fails or records nothing,
-// the others still commit and only it fails.
+// the others still commit and only it fails; one that panics fails with an error.
 func TestWritesTogetherKeepTheirOwnActorsAndOutcomes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
@@ -131,6 +131,25 @@ func TestWritesTogetherKeepTheirOwnActorsAndOutcomes(t *testing.T) {
 		})
 		if got["a.ok1"] != nil || got["a.ok2"] != nil || got["a.silent"] != nil || !errors.Is(got["a.fails"], errBoom) {
 			t.Fatalf("outcomes %v, want boom for a.fails alone", got)
+		}
+		got = queued("panic", map[string]func(*gorm.DB, func(string, string, string)) error{
+			"p.ok": func(db *gorm.DB, audit func(string, string, string)) error {
+				audit("user.create", "user", "p.ok")
+				return insert(db, "p.ok")
+			},
+			"p.panics": func(db *gorm.DB, audit func(string, string, string)) error {
+				audit("user.create", "user", "p.panics")
+				if err := insert(db, "p.panics"); err != nil {
+					return err
+				}
+				panic("a bug")
+			},
+		})
+		if got["p.ok"] != nil || got["p.panics"] == nil {
+			t.Fatalf("outcomes %v, want an error for p.panics alone", got)
+		}
+		if n := count(st.Gorm(), "p.ok", "p.panics"); n != 1 {
+			t.Fatalf("%d rows of p.ok and p.panics, want p.ok's alone", n)
 		}
 		if n := count(st.Gorm(), "a.ok1", "a.ok2"); n != 2 {
 			t.Fatalf("%d of the two good writes committed", n)
