@@ -309,8 +309,10 @@ func (s *Store) writeAll(ctx context.Context, works []writeWork) error {
 
 var errNothingRecorded = errors.New("nothing recorded")
 
+// writeOnce is one attempt of writeAll: one transaction, the audit entries of every work
+// appended last.
 func (s *Store) writeOnce(ctx context.Context, works []writeWork) error {
-	err := s.transact(ctx, func(g *gorm.DB) error {
+	return s.transact(ctx, func(g *gorm.DB) error {
 		t := &tx{db: g}
 		for _, w := range works {
 			t.now, t.actor = s.now(), w.actor
@@ -324,7 +326,6 @@ func (s *Store) writeOnce(ctx context.Context, works []writeWork) error {
 		}
 		return s.appendAudit(t)
 	})
-	return err
 }
 
 // transact runs fn in one transaction, gorm's Transaction: it commits when fn returns nil and
