@@ -233,27 +233,3 @@ func TestAReadAfterAWriteInATransactionSeesIt(t *testing.T) {
 		mustVerify(t, st)
 	})
 }
-
-// On PostgreSQL a write's commit waits for the disk: nothing in the write path turns
-// synchronous_commit off, in the write or on its connection after it.
-func TestWritesCommitSynchronously(t *testing.T) {
-	storetest.PostgresOnly(t)
-	st := storetest.Open(t, storetest.Postgres, store.Options{})
-	st.SQLDB().SetMaxOpenConns(1)
-	ctx := context.Background()
-	var inside string
-	err := st.WriteForTest(ctx, admin, func(db *gorm.DB, audit func(string, string, string)) error {
-		audit("test.sync", "thing", "1")
-		return db.Raw(`SHOW synchronous_commit`).Scan(&inside).Error
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var after string
-	if err := st.SQLDB().QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&after); err != nil {
-		t.Fatal(err)
-	}
-	if inside != "on" || after != "on" {
-		t.Fatalf("synchronous_commit %s in the write's work and %s after it, want on for both", inside, after)
-	}
-}
