@@ -92,22 +92,10 @@ func TrialRows(r Records) []TrialRow {
 		infusionOfBag[i.DoseBagID] = i
 	}
 	// Each patient's bags and adverse events, in the order of r.
-	bagsOf := map[int64][]DoseBag{}
-	for _, b := range r.Bags {
-		bagsOf[b.PatientID] = append(bagsOf[b.PatientID], b)
-	}
-	eventsOf := map[int64][]AdverseEventRecord{}
-	for _, a := range r.AdverseEvents {
-		eventsOf[a.PatientID] = append(eventsOf[a.PatientID], a)
-	}
-	assessmentsOf := map[int64][]Assessment{}
-	for _, a := range r.Assessments {
-		assessmentsOf[a.PatientID] = append(assessmentsOf[a.PatientID], a)
-	}
-	outcomesOf := map[int64][]Outcome{}
-	for _, o := range r.Outcomes {
-		outcomesOf[o.PatientID] = append(outcomesOf[o.PatientID], o)
-	}
+	bagsOf := groupBy(r.Bags, func(b DoseBag) int64 { return b.PatientID })
+	eventsOf := groupBy(r.AdverseEvents, func(a AdverseEventRecord) int64 { return a.PatientID })
+	assessmentsOf := groupBy(r.Assessments, func(a Assessment) int64 { return a.PatientID })
+	outcomesOf := groupBy(r.Outcomes, func(o Outcome) int64 { return o.PatientID })
 	rows := make([]TrialRow, 0, len(r.Patients))
 	for _, p := range r.Patients {
 		row := TrialRow{SubjectID: p.SubjectID, Arm: p.Arm, EnrolledAt: p.EnrolledAt.UTC(), AdverseEvents: []TrialAdverseEvent{}}
@@ -217,4 +205,13 @@ func (r Records) PatientIDs() []int64 {
 		ids[i] = p.ID
 	}
 	return ids
+}
+
+// groupBy groups items by key, each group in the order of items.
+func groupBy[T any, K comparable](items []T, key func(T) K) map[K][]T {
+	out := map[K][]T{}
+	for _, it := range items {
+		out[key(it)] = append(out[key(it)], it)
+	}
+	return out
 }
